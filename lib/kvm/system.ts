@@ -1,0 +1,101 @@
+// The KVM system device (/dev/kvm): capabilities, CPUID, VM creation.
+import { ioctlNumber, kvmConstant, layout, native, NativeKvm } from '../binding';
+import { callNative, KvmError } from '../errors';
+import { Vm } from './vm';
+import { checkRegisterLayouts } from './registers';
+
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
+
+const CPUID_ENTRY_SIZE = 40;
+
+export function decodeCpuid(bytes: Uint8Array): CpuidEntry[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = dv.getUint32(0, true);
+  const out: CpuidEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = 8 + i * CPUID_ENTRY_SIZE;
+    const w = (k: number) => dv.getUint32(at + 4 * k, true);
+    out.push({ function: w(0), index: w(1), flags: w(2), eax: w(3), ebx: w(4), ecx: w(5), edx: w(6) });
+  }
+  return out;
+}
+
+export function encodeCpuid(entries: readonly CpuidEntry[]): Uint8Array {
+  const bytes = new Uint8Array(8 + entries.length * CPUID_ENTRY_SIZE);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(0, entries.length, true);
+  entries.forEach((e, i) => {
+    const at = 8 + i * CPUID_ENTRY_SIZE;
+    [e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx].forEach((v, k) => dv.setUint32(at + 4 * k, v >>> 0, true));
+  });
+  return bytes;
+}
+
+export class Kvm {
+  private constructor(private readonly handle: NativeKvm, readonly path: string) {}
+
+  /**
+   * Opens the KVM device and checks its API version. Throws KvmError with
+   * advice when the device is missing or not accessible.
+   */
+  static open(path = '/dev/kvm'): Kvm {
+    if (typeof path !== 'string') throw new TypeError('path must be a string');
+    const { Kvm: Ctor } = native();
+    checkRegisterLayouts();
+    if (layout('sizeof.kvm_cpuid_entry2') !== CPUID_ENTRY_SIZE) throw new Error('node-kvm: unexpected kvm_cpuid_entry2 size');
+    const handle = callNative(() => new Ctor(path), path);
+    const kvm = new Kvm(handle, path);
+    const version = kvm.apiVersion;
+    if (version !== kvmConstant('KVM_API_VERSION')) {
+      handle.close();
+      throw new Error(`${path}: KVM API version ${version}, node-kvm needs ${kvmConstant('KVM_API_VERSION')}`);
+    }
+    return kvm;
+  }
+
+  get closed(): boolean {
+    return this.handle.closed;
+  }
+
+  get apiVersion(): number {
+    return callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_API_VERSION')));
+  }
+
+  /** KVM_CHECK_EXTENSION: 0 when absent, otherwise the capability's value. Accepts 'READONLY_MEM' or 'KVM_CAP_READONLY_MEM'. */
+  checkExtension(cap: number | string): number {
+    const n = typeof cap === 'string' ? kvmConstant(cap.startsWith('KVM_CAP_') ? cap : `KVM_CAP_${cap}`) : cap;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new RangeError('cap must be a non-negative integer');
+    return callNative(() => this.handle.ioctl(ioctlNumber('KVM_CHECK_EXTENSION'), n));
+  }
+
+  /** The CPUID leaves KVM can offer a guest (KVM_GET_SUPPORTED_CPUID). */
+  supportedCpuid(): CpuidEntry[] {
+    for (let n = 64; n <= 4096; n *= 2) {
+      const bytes = new Uint8Array(8 + n * CPUID_ENTRY_SIZE);
+      new DataView(bytes.buffer).setUint32(0, n, true);
+      try {
+        callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_SUPPORTED_CPUID'), bytes));
+        return decodeCpuid(bytes);
+      } catch (err) {
+        if (!(err instanceof KvmError && err.code === 'E2BIG')) throw err;
+      }
+    }
+    throw new KvmError('KVM_GET_SUPPORTED_CPUID', 7 /* E2BIG */, 'more than 4096 entries');
+  }
+
+  createVm(): Vm {
+    return new Vm(callNative(() => this.handle.createVm()));
+  }
+
+  close(): void {
+    this.handle.close();
+  }
+}

@@ -1,0 +1,166 @@
+// Put a vCPU into real, 32-bit protected or 64-bit long mode: the segment and
+// control register state, and for long mode a GDT and identity-mapped page
+// tables written into guest RAM.
+import type { Segment, SpecialRegisters } from '../kvm/registers';
+import type { Vcpu } from '../kvm/vcpu';
+
+export type CpuMode = 'real' | 'protected' | 'long';
+
+/** Writes bytes into guest-physical memory (e.g. `(gpa, b) => as.write(gpa, b)`). */
+export type GuestWriter = (gpa: bigint, bytes: Uint8Array) => void;
+
+// Control register bits (Intel SDM vol. 3, 2.5).
+export const CR0_PE = 1n << 0n;
+export const CR0_MP = 1n << 1n;
+export const CR0_ET = 1n << 4n;
+export const CR0_NE = 1n << 5n;
+export const CR0_WP = 1n << 16n;
+export const CR0_PG = 1n << 31n;
+export const CR4_PAE = 1n << 5n;
+export const CR4_OSFXSR = 1n << 9n;
+export const CR4_OSXMMEXCPT = 1n << 10n;
+export const EFER_LME = 1n << 8n;
+export const EFER_LMA = 1n << 10n;
+
+// Page table entry bits.
+const PTE_PRESENT = 1n;
+const PTE_WRITE = 2n;
+const PTE_LARGE = 1n << 7n;
+
+const SEL_CODE = 0x08;
+const SEL_DATA = 0x10;
+const SEL_TSS = 0x18;
+
+function flatSegment(selector: number, code: boolean, long: boolean): Segment {
+  return {
+    base: 0n,
+    limit: 0xffff_ffff,
+    selector,
+    type: code ? 0xb : 0x3, // execute/read accessed, or read/write accessed
+    present: 1,
+    dpl: 0,
+    db: long && code ? 0 : 1,
+    s: 1,
+    l: long && code ? 1 : 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  };
+}
+
+/** The GDT entry (8 bytes) describing `seg`. */
+function descriptor(seg: Segment): bigint {
+  const limit = BigInt(seg.g ? seg.limit >>> 12 : seg.limit);
+  const base = seg.base;
+  const access = BigInt(seg.type | (seg.s << 4) | (seg.dpl << 5) | (seg.present << 7));
+  const flags = BigInt((seg.avl) | (seg.l << 1) | (seg.db << 2) | (seg.g << 3));
+  return (
+    (limit & 0xffffn) |
+    ((base & 0xffffffn) << 16n) |
+    (access << 40n) |
+    (((limit >> 16n) & 0xfn) << 48n) |
+    (flags << 52n) |
+    (((base >> 24n) & 0xffn) << 56n)
+  );
+}
+
+function tssSegment(): Segment {
+  // VMX requires a usable busy TSS in TR even when nothing uses it.
+  return { base: 0n, limit: 0x67, selector: SEL_TSS, type: 0xb, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
+}
+
+function writeGdt(write: GuestWriter, at: bigint, segments: Segment[]): { base: bigint; limit: number } {
+  const bytes = new Uint8Array(8 * (segments.length + 1));
+  const dv = new DataView(bytes.buffer);
+  segments.forEach((s, i) => dv.setBigUint64(8 * (i + 1), descriptor(s), true));
+  write(at, bytes);
+  return { base: at, limit: bytes.length - 1 };
+}
+
+/** Real mode at `cs:ip` (the reset state, with CS moved). */
+export function setupRealMode(vcpu: Vcpu, opts: { cs?: number; ip?: bigint | number; sp?: bigint | number } = {}): void {
+  const cs = opts.cs ?? 0;
+  const sregs = vcpu.getSregs();
+  const seg = (s: Segment, selector: number): Segment => ({ ...s, selector, base: BigInt(selector) << 4n, limit: 0xffff });
+  vcpu.setSregs({
+    cs: seg(sregs.cs, cs),
+    ds: seg(sregs.ds, cs), es: seg(sregs.es, cs), ss: seg(sregs.ss, cs), fs: seg(sregs.fs, cs), gs: seg(sregs.gs, cs),
+    cr0: sregs.cr0 & ~(CR0_PE | CR0_PG),
+  });
+  vcpu.setRegs({ rip: BigInt(opts.ip ?? 0), rsp: BigInt(opts.sp ?? 0), rflags: 2n });
+}
+
+export interface ProtectedModeOptions {
+  /** Where the GDT goes in guest RAM (32 bytes). */
+  gdtAddr: bigint;
+  entry: bigint;
+  stack?: bigint;
+}
+
+/** Flat 32-bit protected mode, paging off. */
+export function setupProtectedMode(vcpu: Vcpu, write: GuestWriter, opts: ProtectedModeOptions): void {
+  const code = flatSegment(SEL_CODE, true, false);
+  const data = flatSegment(SEL_DATA, false, false);
+  const gdt = writeGdt(write, opts.gdtAddr, [code, data, tssSegment()]);
+  vcpu.setSregs({
+    cs: code, ds: data, es: data, fs: data, gs: data, ss: data, tr: tssSegment(),
+    gdt,
+    cr0: CR0_PE | CR0_MP | CR0_ET | CR0_NE,
+    cr4: 0n,
+    efer: 0n,
+  });
+  vcpu.setRegs({ rip: opts.entry, rsp: opts.stack ?? 0n, rflags: 2n });
+}
+
+export interface LongModeOptions {
+  /** Where the GDT goes in guest RAM (32 bytes). */
+  gdtAddr: bigint;
+  /** Where the page tables go: 6 pages (24 KiB), 4 KiB aligned. */
+  pageTableAddr: bigint;
+  /** How much to identity-map with 2 MiB pages (default 4 GiB, at most 512 GiB). */
+  identityMapSize?: bigint;
+  entry: bigint;
+  stack?: bigint;
+}
+
+/** Bytes of guest RAM the long-mode page tables need for `size` bytes of identity map. */
+export function pageTableBytes(size = 4n << 30n): bigint {
+  const gigs = (size + (1n << 30n) - 1n) >> 30n;
+  return (2n + gigs) * 4096n; // PML4, PDPT, one PD per GiB
+}
+
+/** 64-bit long mode: flat segments and identity-mapped 2 MiB pages. */
+export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOptions): void {
+  const size = opts.identityMapSize ?? 4n << 30n;
+  if (opts.pageTableAddr % 4096n !== 0n) throw new RangeError('pageTableAddr must be 4 KiB aligned');
+  if (size <= 0n || size > 512n << 30n) throw new RangeError('identityMapSize must be in (0, 512 GiB]');
+  const gigs = Number((size + (1n << 30n) - 1n) >> 30n);
+  const pml4 = opts.pageTableAddr;
+  const pdpt = pml4 + 4096n;
+  const tables = new Uint8Array(Number(pageTableBytes(size)));
+  const dv = new DataView(tables.buffer);
+  dv.setBigUint64(0, pdpt | PTE_PRESENT | PTE_WRITE, true);
+  for (let g = 0; g < gigs; g++) {
+    const pd = pml4 + BigInt(2 + g) * 4096n;
+    dv.setBigUint64(4096 + 8 * g, pd | PTE_PRESENT | PTE_WRITE, true);
+    for (let i = 0; i < 512; i++) {
+      const phys = (BigInt(g) << 30n) | (BigInt(i) << 21n);
+      dv.setBigUint64((2 + g) * 4096 + 8 * i, phys | PTE_PRESENT | PTE_WRITE | PTE_LARGE, true);
+    }
+  }
+  write(pml4, tables);
+
+  const code = flatSegment(SEL_CODE, true, true);
+  const data = flatSegment(SEL_DATA, false, true);
+  const gdt = writeGdt(write, opts.gdtAddr, [code, data, tssSegment()]);
+  const sregs: Partial<SpecialRegisters> = {
+    cs: code, ds: data, es: data, fs: data, gs: data, ss: data, tr: tssSegment(),
+    gdt,
+    cr0: CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG,
+    cr3: pml4,
+    cr4: CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT,
+    efer: EFER_LME | EFER_LMA,
+  };
+  vcpu.setSregs(sregs);
+  vcpu.setRegs({ rip: opts.entry, rsp: opts.stack ?? 0n, rflags: 2n });
+}
