@@ -1,0 +1,276 @@
+/**
+ * AddressSpace: a named root region, its current FlatView, its listeners and
+ * host-side access (QEMU AddressSpace + address_space_update_topology).
+ */
+import { dispatchRw } from './dispatch';
+import { MemoryRegionError } from './errors';
+import type { FlatRange, FlatView } from './flat-view';
+import { formatFlatRanges, formatTreeOf } from './mtree';
+import { MemoryRegion } from './region';
+import { flatviewRoot, renderFlatView } from './render';
+import { type MemoryRegionSection, sectionFromFlatRange } from './section';
+import { toAddress, toLength } from './size';
+import {
+  allSpaces, beginTransaction, commitTransaction, globalListeners, type ListenerRegistration,
+  markUpdatePending, registerListener, registerSpace, type TxAddressSpace, unregisterListener, unregisterSpace,
+} from './transaction';
+import type { MemoryListener, MemTxResult } from './types';
+
+
+
+export class AddressSpace implements TxAddressSpace {
+  readonly name: string;
+  private rootMr: MemoryRegion | null;
+  private view: FlatView;
+  private nextView: FlatView | null = null;
+  /** this AS's listeners, ascending priority, equal priority in registration order */
+  private readonly regs: ListenerRegistration[] = [];
+  private destroyed = false;
+
+  /** address_space_init: appended to the global list (creation order) and rendered. */
+  constructor(root: MemoryRegion, name: string) {
+    if (!(root instanceof MemoryRegion)) throw new TypeError('AddressSpace: root must be a MemoryRegion');
+    if (typeof name !== 'string') throw new TypeError('AddressSpace: name must be a string');
+    if (root.closed) throw new MemoryRegionError(`AddressSpace "${name}": root region "${root.name}" has been closed`);
+    this.name = name;
+    this.rootMr = root;
+    this.view = renderFlatView(flatviewRoot(root));
+    registerSpace(this);
+    // QEMU renders via an update transaction; the view we just rendered is
+    // identical, and with no listeners yet nothing would be reported.
+  }
+
+  get root(): MemoryRegion {
+    if (this.rootMr === null) throw new MemoryRegionError(`address space "${this.name}" has been destroyed`);
+    return this.rootMr;
+  }
+
+  /** the current FlatView (shared with other ASes that have the same flatview root) */
+  get currentView(): FlatView {
+    return this.view;
+  }
+
+  /** the FlatRanges of the current view, sorted by start */
+  flatView(): readonly FlatRange[] {
+    return this.view.ranges;
+  }
+
+  /** one MemoryRegionSection per FlatRange */
+  sections(): MemoryRegionSection[] {
+    return this.view.ranges.map((fr) => sectionFromFlatRange(fr, this));
+  }
+
+  /**
+   * memory_region_find-style lookup in this AS: the first range overlapping
+   * [addr, addr+size), clipped to the request; null when nothing is there.
+   */
+  findSection(addr: bigint | number, size: bigint | number = 1n): MemoryRegionSection | null {
+    const a = toAddress(addr);
+    const s = toLength(size, 'size');
+    const v = this.view;
+    const i = v.firstEndingAfter(a);
+    if (i >= v.ranges.length) return null;
+    const fr = v.ranges[i];
+    const end = a + s;
+    if (fr.start >= end) return null;
+    const start = fr.start > a ? fr.start : a;
+    const stop = fr.end < end ? fr.end : end;
+    return Object.freeze({
+      mr: fr.mr,
+      addressSpace: this,
+      offsetWithinRegion: fr.offsetInRegion + (start - fr.start),
+      size: stop - start,
+      offsetWithinAddressSpace: start,
+      readonly: fr.readonly,
+      nonvolatile: fr.nonvolatile,
+    });
+  }
+
+  /** the address spaces sharing this AS's current FlatView, in creation order */
+  sharingSpaces(): AddressSpace[] {
+    return (allSpaces() as AddressSpace[]).filter((s) => s instanceof AddressSpace && s.view === this.view);
+  }
+
+  // ------------------------------------------------------------ text
+
+  /** What `info mtree -D` prints for this AS's root (the tree, level 1). */
+  formatTree(opts: { disabled?: boolean } = {}): string {
+    return formatTreeOf(this.root, opts.disabled ?? true);
+  }
+
+  /** The ranges as `info mtree -f` prints them (no indent; accelerator suffixes included). */
+  formatFlatView(): string {
+    return formatFlatRanges(this.view, this.sharingSpaces(), '');
+  }
+
+  /** @internal accelerator hooks of this AS, for `info mtree -f` */
+  _accelHooks(): MemoryListener[] {
+    return this.regs.map((r) => r.listener).filter((l) => l.accelName !== undefined && typeof l.hasMemory === 'function');
+  }
+
+  // ------------------------------------------------------------ access
+
+  /**
+   * address_space_rw: read into / write from `buf` in place.  Returns the OR
+   * of the chunk results (MemTxResult).  Device callbacks may throw; the
+   * exception propagates and the model is unchanged.
+   */
+  rw(addr: bigint, buf: Uint8Array, isWrite: boolean): MemTxResult {
+    return dispatchRw(this.view, addr, buf, isWrite);
+  }
+
+  /** address_space_read: { data, result } (unassigned memory reads as 0) */
+  read(addr: bigint | number, len: number): { data: Uint8Array; result: MemTxResult } {
+    const a = toAddress(addr);
+    if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`read length must be a non-negative integer, got ${len}`);
+    const data = new Uint8Array(len);
+    const result = dispatchRw(this.view, a, data, false);
+    return { data, result };
+  }
+
+  /** address_space_write */
+  write(addr: bigint | number, bytes: Uint8Array | ArrayLike<number>): MemTxResult {
+    const a = toAddress(addr);
+    const buf = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
+    return dispatchRw(this.view, a, buf, true);
+  }
+
+  // ------------------------------------------------------------ listeners
+
+  /**
+   * memory_listener_register: the listener is replayed the current view
+   * (begin, regionAdd + logStart per range, commit).
+   */
+  addListener(l: MemoryListener): void {
+    if (typeof l !== 'object' || l === null) throw new TypeError('addListener: listener must be an object');
+    if (l.priority !== undefined && (typeof l.priority !== 'number' || !Number.isFinite(l.priority))) {
+      throw new TypeError('listener priority must be a finite number');
+    }
+    if (globalListeners().some((r) => r.listener === l)) {
+      throw new MemoryRegionError('this listener is already registered (a listener serves one address space; create another object)');
+    }
+    if (this.destroyed) throw new MemoryRegionError(`address space "${this.name}" has been destroyed`);
+    const reg: ListenerRegistration = { listener: l, space: this, priority: l.priority ?? 0 };
+    registerListener(reg);
+    let i = this.regs.length;
+    while (i > 0 && this.regs[i - 1].priority > reg.priority) i--;
+    this.regs.splice(i, 0, reg);
+    // listener_add_address_space
+    l.begin?.();
+    for (const fr of this.view.ranges) {
+      const s = sectionFromFlatRange(fr, this);
+      l.regionAdd?.(s);
+      if (fr.dirtyLogMask && l.logStart) l.logStart(s, 0, fr.dirtyLogMask);
+    }
+    l.commit?.();
+  }
+
+  /** memory_listener_unregister: inverse replay (begin, logStop + regionDel per range, commit). */
+  removeListener(l: MemoryListener): void {
+    const i = this.regs.findIndex((r) => r.listener === l);
+    if (i < 0) throw new MemoryRegionError(`this listener is not registered on address space "${this.name}"`);
+    const reg = this.regs[i];
+    this.regs.splice(i, 1);
+    unregisterListener(reg);
+    l.begin?.();
+    for (const fr of this.view.ranges) {
+      const s = sectionFromFlatRange(fr, this);
+      if (fr.dirtyLogMask && l.logStop) l.logStop(s, fr.dirtyLogMask, 0);
+      l.regionDel?.(s);
+    }
+    l.commit?.();
+  }
+
+  get listeners(): readonly MemoryListener[] {
+    return this.regs.map((r) => r.listener);
+  }
+
+  /**
+   * address_space_destroy: the view becomes empty (listeners see every range
+   * deleted), then the AS leaves the global list and its listeners are dropped.
+   */
+  destroy(): void {
+    if (this.destroyed) return;
+    beginTransaction();
+    try {
+      this.rootMr = null;
+      markUpdatePending();
+    } finally {
+      commitTransaction();
+    }
+    this.destroyed = true;
+    for (const r of this.regs) unregisterListener(r);
+    this.regs.length = 0;
+    unregisterSpace(this);
+  }
+
+  // ------------------------------------------------------------ transaction hooks
+
+  /** @internal */
+  _prepareView(cache: Map<MemoryRegion | null, FlatView>): void {
+    const fvRoot = this.rootMr ? flatviewRoot(this.rootMr) : null;
+    let v = cache.get(fvRoot);
+    if (v === undefined) {
+      v = renderFlatView(fvRoot);
+      cache.set(fvRoot, v);
+    }
+    this.nextView = v;
+  }
+
+  /**
+   * @internal address_space_set_flatview + address_space_update_topology_pass
+   * (del pass, then add pass).  The new view is published even if a listener throws.
+   */
+  _installView(): void {
+    const nv = this.nextView;
+    this.nextView = null;
+    if (nv === null || nv === this.view) return;
+    const old = this.view;
+    this.view = nv;
+    if (this.regs.length) {
+      this.diffPass(old.ranges, nv.ranges, false);
+      this.diffPass(old.ranges, nv.ranges, true);
+    }
+  }
+
+  private diffPass(oldR: readonly FlatRange[], newR: readonly FlatRange[], adding: boolean): void {
+    const regs = this.regs;
+    let io = 0;
+    let inew = 0;
+    while (io < oldR.length || inew < newR.length) {
+      const o = io < oldR.length ? oldR[io] : undefined;
+      const n = inew < newR.length ? newR[inew] : undefined;
+      if (o !== undefined && (n === undefined || o.start < n.start || (o.start === n.start && !o.equals(n)))) {
+        if (!adding) {
+          const s = sectionFromFlatRange(o, this);
+          for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.regionDel?.(s);
+        }
+        io++;
+      } else if (o !== undefined && n !== undefined && o.equals(n)) {
+        if (adding) {
+          const s = sectionFromFlatRange(n, this);
+          for (const r of regs) r.listener.regionNop?.(s);
+          const om = o.dirtyLogMask;
+          const nm = n.dirtyLogMask;
+          if (nm & ~om) for (const r of regs) r.listener.logStart?.(s, om, nm);
+          if (om & ~nm) for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.logStop?.(s, om, nm);
+        }
+        io++;
+        inew++;
+      } else {
+        if (adding && n !== undefined) {
+          const s = sectionFromFlatRange(n, this);
+          for (const r of regs) r.listener.regionAdd?.(s);
+        }
+        inew++;
+      }
+    }
+  }
+}
+
+/** Every live address space, in creation order. */
+export function addressSpaces(): AddressSpace[] {
+  return (allSpaces() as AddressSpace[]).filter((s) => s instanceof AddressSpace);
+}
+
+

@@ -1,0 +1,604 @@
+/**
+ * MemoryRegion: QEMU's memory region tree (include/exec/memory.h).
+ *
+ * Kinds and their flags follow QEMU 7.2:
+ *  - container: no backing, leaves holes (terminates=false)
+ *  - ram / rom: host memory backed (rom = ram + readonly), terminates
+ *  - io: MMIO/PIO callbacks (no ops = a reservation: unassigned_mem_ops)
+ *  - romDevice: reads straight from RAM while in romd mode, writes to ops
+ *  - alias: a window [aliasOffset, aliasOffset+size) of another region
+ *
+ * Every mutator is its own transaction and only asks for a re-render when
+ * QEMU would (the "pending" conditions of memory.c).  All arguments are
+ * validated before anything changes, so a refused call changes nothing.
+ */
+import { MemoryRegionError } from './errors';
+import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
+import { hex16, int128ToU64, toAddress, toPriority, toRegionSize } from './size';
+import { beginTransaction, commitTransaction, globalDirtyLogActive, markUpdatePending } from './transaction';
+import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
+
+export type RegionKind = 'container' | 'ram' | 'rom' | 'io' | 'romDevice' | 'alias';
+
+export interface RamRegionOptions extends RamBlockOptions {
+  /** RAM list to allocate the block in (default: the process-wide one) */
+  ramList?: RamList;
+}
+
+/**
+ * unassigned_mem_ops: what containers, RAM/ROM (for non-direct accesses such
+ * as ROM writes), reservations and address-space gaps answer.  Every access
+ * is rejected (MEMTX_DECODE_ERROR), reads give 0.
+ */
+export const UNASSIGNED_MEM_OPS: MemoryRegionOps = Object.freeze({
+  read: () => 0,
+  write: () => undefined,
+  endianness: 'native' as const,
+  valid: Object.freeze({ accepts: () => false }),
+});
+
+/**
+ * unassigned_io_ops: the ops of QEMU's `io` root region.  Reads give all
+ * ones, writes are ignored, both succeed (MEMTX_OK).
+ */
+export const UNASSIGNED_IO_OPS: MemoryRegionOps = Object.freeze({
+  read: () => -1,
+  write: () => undefined,
+  endianness: 'native' as const,
+});
+
+let regionSeq = 0;
+
+export class MemoryRegion {
+  readonly name: string;
+  readonly kind: RegionKind;
+  /** unique creation number, handy for debugging and stable ordering */
+  readonly id: number;
+  /** host memory backed (RAM, ROM); false for ROM devices, as in QEMU */
+  readonly isRam: boolean;
+  readonly isRomDevice: boolean;
+  /** the region itself answers addresses its children do not cover */
+  readonly terminates: boolean;
+  /** MMIO callbacks (unassigned_mem_ops unless given) */
+  readonly ops: MemoryRegionOps;
+  /** alias target, or null */
+  readonly alias: MemoryRegion | null;
+
+  /** @internal 65-bit size (2^64 allowed) */ _size: bigint;
+  /** @internal */ _addr = 0n;
+  /** @internal */ _priority = 0;
+  /** @internal */ _container: MemoryRegion | null = null;
+  /** @internal */ _enabled = true;
+  /** @internal */ _readonly = false;
+  /** @internal */ _nonvolatile = false;
+  /** @internal */ _romdMode = true;
+  /** @internal */ _aliasOffset = 0n;
+  /** @internal priority descending, newest first among equals */ _subregions: MemoryRegion[] = [];
+  /** @internal */ _ramBlock: RamBlock | null = null;
+  /** @internal */ _ramList: RamList | null = null;
+  /** @internal VGA logging requested */ _logVga = false;
+  /** @internal */ _mappedViaAlias = 0;
+  /** @internal */ _closed = false;
+
+  private constructor(kind: RegionKind, name: string, size: bigint, ops: MemoryRegionOps | null, alias: MemoryRegion | null) {
+    this.kind = kind;
+    this.name = name;
+    this.id = regionSeq++;
+    this._size = size;
+    this.isRam = kind === 'ram' || kind === 'rom';
+    this.isRomDevice = kind === 'romDevice';
+    this.terminates = kind !== 'container' && kind !== 'alias';
+    this.ops = ops ?? UNASSIGNED_MEM_OPS;
+    this.alias = alias;
+    if (kind === 'rom') this._readonly = true;
+  }
+
+  // ---------------------------------------------------------------- creation
+
+  /** memory_region_init: a pure container (leaves holes). */
+  static container(name: string, size: bigint | number): MemoryRegion {
+    checkName(name);
+    return new MemoryRegion('container', name, toRegionSize(size), null, null);
+  }
+
+  /** memory_region_init_ram: RAM backed by host memory from the addon. */
+  static ram(name: string, size: bigint | number, opts: RamRegionOptions = {}): MemoryRegion {
+    checkName(name);
+    const sz = toRegionSize(size);
+    const mr = new MemoryRegion('ram', name, sz, null, null);
+    mr.attachRamBlock(opts);
+    return mr;
+  }
+
+  /** memory_region_init_rom: RAM + readonly (writes are dropped with DECODE_ERROR). */
+  static rom(name: string, size: bigint | number, opts: RamRegionOptions = {}): MemoryRegion {
+    checkName(name);
+    const sz = toRegionSize(size);
+    const mr = new MemoryRegion('rom', name, sz, null, null);
+    mr.attachRamBlock(opts);
+    return mr;
+  }
+
+  /** memory_region_init_io: device callbacks; no ops = a reservation (unassigned_mem_ops). */
+  static io(name: string, size: bigint | number, ops?: MemoryRegionOps | null): MemoryRegion {
+    checkName(name);
+    const sz = toRegionSize(size);
+    if (ops !== undefined && ops !== null) checkOps(ops);
+    return new MemoryRegion('io', name, sz, ops ?? null, null);
+  }
+
+  /** memory_region_init_rom_device: RAM-backed reads in romd mode, writes always to ops. */
+  static romDevice(name: string, size: bigint | number, ops: MemoryRegionOps, opts: RamRegionOptions = {}): MemoryRegion {
+    checkName(name);
+    const sz = toRegionSize(size);
+    if (ops === undefined || ops === null) {
+      throw new TypeError(`romDevice("${name}"): ops are mandatory for a ROM device (writes always go to them)`);
+    }
+    checkOps(ops);
+    const mr = new MemoryRegion('romDevice', name, sz, ops, null);
+    mr.attachRamBlock(opts);
+    return mr;
+  }
+
+  /**
+   * memory_region_init_alias: a window of `size` bytes of `target` starting at
+   * `offset`.  An alias longer than what is left of its target is legal and
+   * renders only the part that exists.
+   */
+  static alias(name: string, target: MemoryRegion, offset: bigint | number, size: bigint | number): MemoryRegion {
+    checkName(name);
+    if (!(target instanceof MemoryRegion)) {
+      throw new TypeError(`alias("${name}"): target must be a MemoryRegion`);
+    }
+    if (target._closed) throw closedError(target);
+    const off = toAddress(offset, 'alias offset');
+    const sz = toRegionSize(size);
+    const mr = new MemoryRegion('alias', name, sz, null, target);
+    mr._aliasOffset = off;
+    return mr;
+  }
+
+  private attachRamBlock(opts: RamRegionOptions): void {
+    if (this._size === 0n) throw new RangeError(`${this.kind} region "${this.name}" needs a size greater than 0`);
+    const list = opts.ramList ?? defaultRamList;
+    this._ramBlock = list.allocate(this.name, this._size, opts, this);
+    this._ramList = list;
+  }
+
+  // ---------------------------------------------------------------- getters
+
+  /** 65-bit size: 2^64 for a region covering the whole address space */
+  get size(): bigint {
+    return this._size;
+  }
+
+  /** memory_region_size(): like size, but 2^64 is reported as UINT64_MAX */
+  get sizeU64(): bigint {
+    return int128ToU64(this._size);
+  }
+
+  /** offset inside the container */
+  get addr(): bigint {
+    return this._addr;
+  }
+
+  get priority(): number {
+    return this._priority;
+  }
+
+  get container(): MemoryRegion | null {
+    return this._container;
+  }
+
+  get enabled(): boolean {
+    return this._enabled;
+  }
+
+  get readonly(): boolean {
+    return this._readonly;
+  }
+
+  get nonvolatile(): boolean {
+    return this._nonvolatile;
+  }
+
+  /** ROM device mode (true by default for every region, as in QEMU) */
+  get romdMode(): boolean {
+    return this._romdMode;
+  }
+
+  get aliasOffset(): bigint {
+    return this._aliasOffset;
+  }
+
+  get isAlias(): boolean {
+    return this.alias !== null;
+  }
+
+  /** children in QEMU list order: priority descending, newest first among equals */
+  get subregions(): readonly MemoryRegion[] {
+    return this._subregions.slice();
+  }
+
+  get ramBlock(): RamBlock | null {
+    return this._ramBlock;
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** dirty logging requested with setDirtyLogging (the VGA client) */
+  get dirtyLogging(): boolean {
+    return this._logVga;
+  }
+
+  /**
+   * memory_region_get_dirty_log_mask(): the VGA bit if logging was asked for,
+   * plus MIGRATION while global dirty tracking is on and the region has a RAM
+   * block.  (CODE is TCG-only and never set here.)
+   */
+  get dirtyLogMask(): number {
+    let mask = this._logVga ? 1 << DIRTY_MEMORY_VGA : 0;
+    if (this._ramBlock !== null && globalDirtyLogActive()) mask |= 1 << DIRTY_MEMORY_MIGRATION;
+    return mask;
+  }
+
+  /** memory_region_is_mapped(): in a container or mapped through an alias */
+  get isMapped(): boolean {
+    return this._container !== null || this._mappedViaAlias > 0;
+  }
+
+  /**
+   * The type string of `info mtree` (memory_region_type): an alias shows its
+   * target's type; romd (ROM device in romd mode), rom (RAM + readonly), ram,
+   * otherwise i/o.
+   */
+  get typeName(): string {
+    let mr: MemoryRegion = this;
+    while (mr.alias) mr = mr.alias;
+    if (mr.isRomDevice && mr._romdMode) return 'romd';
+    if (mr.isRam && mr._readonly) return 'rom';
+    if (mr.isRam) return 'ram';
+    return 'i/o';
+  }
+
+  /**
+   * Host userspace address of `offset` inside this region: follows the alias
+   * chain adding each alias offset, then ramBlock.hostAddress + offset.
+   */
+  hostAddress(offset: bigint | number = 0n): bigint {
+    const { block, off } = this.resolveRam(offset);
+    return block.hostAddress + off;
+  }
+
+  /** ram_addr of `offset` inside this region (alias chain followed) */
+  ramAddr(offset: bigint | number = 0n): bigint {
+    const { block, off } = this.resolveRam(offset);
+    return block.offset + off;
+  }
+
+  /**
+   * Zero-copy view of this region's RAM (alias chain followed).  Defaults to
+   * the whole region, clamped to the RAM block's used length.
+   */
+  bytes(offset: bigint | number = 0n, length?: bigint | number): Uint8Array {
+    const { block, off } = this.resolveRam(offset);
+    let len: bigint;
+    if (length === undefined) {
+      const inRegion = this._size - toAddress(offset, 'offset');
+      const inBlock = block.usedLength - off;
+      len = inRegion < inBlock ? inRegion : inBlock;
+      if (len < 0n) len = 0n;
+    } else {
+      len = toRegionSize(length, 'length');
+    }
+    return block.bytes(off, len);
+  }
+
+  private resolveRam(offset: bigint | number): { block: RamBlock; off: bigint } {
+    let off = toAddress(offset, 'offset');
+    let mr: MemoryRegion = this;
+    while (mr.alias) {
+      off += mr._aliasOffset;
+      mr = mr.alias;
+    }
+    const block = mr._ramBlock;
+    if (!block) {
+      throw new MemoryRegionError(`region "${this.name}" has no RAM block (it is ${mr.kind === 'alias' ? 'an alias' : 'a ' + mr.kind + ' region'}); only RAM, ROM and ROM devices have host memory`);
+    }
+    if (off >= block.maxLength) {
+      throw new RangeError(`offset 0x${off.toString(16)} is outside RAM block "${block.idstr}" (0x${block.maxLength.toString(16)} bytes)`);
+    }
+    return { block, off };
+  }
+
+  // ---------------------------------------------------------------- mutators
+
+  /** memory_region_add_subregion: add `child` at `addr` with priority 0. */
+  addSubregion(addr: bigint | number, child: MemoryRegion): void {
+    this.addSubregionCommon(addr, child, 0, 'addSubregion');
+  }
+
+  /** memory_region_add_subregion_overlap: add `child` at `addr` with `priority`. */
+  addSubregionOverlap(addr: bigint | number, child: MemoryRegion, priority: number): void {
+    this.addSubregionCommon(addr, child, priority, 'addSubregionOverlap');
+  }
+
+  private addSubregionCommon(addr: bigint | number, child: MemoryRegion, priority: number, fn: string): void {
+    const a = toAddress(addr, 'subregion address');
+    const p = toPriority(priority);
+    if (!(child instanceof MemoryRegion)) throw new TypeError(`${fn}: child must be a MemoryRegion`);
+    this.checkOpen();
+    if (child._closed) throw closedError(child);
+    if (child === this) throw new MemoryRegionError(`cannot add region "${this.name}" to itself`);
+    if (child._container !== null) {
+      throw new MemoryRegionError(`region "${child.name}" is already a subregion of "${child._container.name}"; remove it first, or map it a second time through an alias (MemoryRegion.alias)`);
+    }
+    if (reaches(child, this)) {
+      throw new MemoryRegionError(`adding "${child.name}" to "${this.name}" would create a cycle ("${this.name}" is reachable from "${child.name}" through subregions or alias targets); QEMU would recurse forever rendering it`);
+    }
+    beginTransaction();
+    try {
+      child._addr = a;
+      this.linkSubregion(child, p);
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  /** memory_region_update_container_subregions: insert per QEMU order, mark pending */
+  private linkSubregion(child: MemoryRegion, priority: number): void {
+    child._priority = priority;
+    child._container = this;
+    for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
+    // before the first sibling whose priority is <= ours, else at the tail
+    const list = this._subregions;
+    let i = 0;
+    while (i < list.length && list[i]._priority > priority) i++;
+    list.splice(i, 0, child);
+    if (this._enabled && child._enabled) markUpdatePending();
+  }
+
+  /** memory_region_del_subregion */
+  removeSubregion(child: MemoryRegion): void {
+    if (!(child instanceof MemoryRegion)) throw new TypeError('removeSubregion: child must be a MemoryRegion');
+    if (child._container !== this) {
+      throw new MemoryRegionError(child._container
+        ? `region "${child.name}" is a subregion of "${child._container.name}", not of "${this.name}"; call removeSubregion on its container`
+        : `region "${child.name}" is not a subregion of "${this.name}" (it has no container)`);
+    }
+    beginTransaction();
+    try {
+      this.unlinkSubregion(child);
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  private unlinkSubregion(child: MemoryRegion): void {
+    const list = this._subregions;
+    const i = list.indexOf(child);
+    list.splice(i, 1);
+    child._container = null;
+    for (let a = child.alias; a; a = a.alias) a._mappedViaAlias--;
+    if (this._enabled && child._enabled) markUpdatePending();
+  }
+
+  /** memory_region_set_enabled (keeps the list position) */
+  setEnabled(enabled: boolean): void {
+    checkBool(enabled, 'enabled');
+    if (enabled === this._enabled) return;
+    this.checkOpen();
+    beginTransaction();
+    try {
+      this._enabled = enabled;
+      markUpdatePending();
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  /**
+   * memory_region_set_address: moving a mapped region removes and re-adds it
+   * with the same priority, so it becomes the newest of its priority group
+   * (wins ties).
+   */
+  setAddress(addr: bigint | number): void {
+    const a = toAddress(addr, 'address');
+    if (a === this._addr) return;
+    const c = this._container;
+    beginTransaction();
+    try {
+      if (c) {
+        const prio = this._priority;
+        c.unlinkSubregion(this);
+        this._addr = a;
+        c.linkSubregion(this, prio);
+      } else {
+        this._addr = a;
+      }
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  /** memory_region_set_alias_offset */
+  setAliasOffset(offset: bigint | number): void {
+    const o = toAddress(offset, 'alias offset');
+    if (!this.alias) throw new MemoryRegionError(`setAliasOffset: region "${this.name}" is not an alias`);
+    if (o === this._aliasOffset) return;
+    this.setFlag(() => {
+      this._aliasOffset = o;
+    });
+  }
+
+  /** memory_region_set_readonly (any region; it propagates down the render path) */
+  setReadonly(readonly: boolean): void {
+    checkBool(readonly, 'readonly');
+    if (readonly === this._readonly) return;
+    this.setFlag(() => {
+      this._readonly = readonly;
+    });
+  }
+
+  /** memory_region_set_nonvolatile */
+  setNonvolatile(nonvolatile: boolean): void {
+    checkBool(nonvolatile, 'nonvolatile');
+    if (nonvolatile === this._nonvolatile) return;
+    this.setFlag(() => {
+      this._nonvolatile = nonvolatile;
+    });
+  }
+
+  /** memory_region_rom_device_set_romd: false sends reads to the device ops too */
+  setRomdMode(romdMode: boolean): void {
+    checkBool(romdMode, 'romdMode');
+    if (!this.isRomDevice) {
+      throw new MemoryRegionError(`setRomdMode: region "${this.name}" is not a ROM device (create it with MemoryRegion.romDevice)`);
+    }
+    if (romdMode === this._romdMode) return;
+    this.setFlag(() => {
+      this._romdMode = romdMode;
+    });
+  }
+
+  /**
+   * memory_region_set_log(mr, log, DIRTY_MEMORY_VGA): ask listeners (KVM) to
+   * log guest writes to this region.  Deliberately a boolean, not QEMU's
+   * per-region reference count.
+   */
+  setDirtyLogging(log: boolean): void {
+    checkBool(log, 'log');
+    if (log === this._logVga) return;
+    this.setFlag(() => {
+      this._logVga = log;
+    });
+  }
+
+  /**
+   * memory_region_set_size (UINT64_MAX means 2^64).  For RAM-backed regions
+   * the size may not exceed the RAM block; use ramBlock.resize() to change
+   * the used length of a resizable block.
+   */
+  setSize(size: bigint | number): void {
+    const s = toRegionSize(size);
+    this.checkOpen();
+    const block = this._ramBlock;
+    if (block && s > block.maxLength) {
+      throw new RangeError(`setSize: 0x${s.toString(16)} is larger than the RAM block of "${this.name}" (0x${block.maxLength.toString(16)} bytes); RAM cannot grow past its block`);
+    }
+    this.setSizeUnchecked(s);
+  }
+
+  /** @internal used by RamBlock.resize (qemu_ram_resize) */
+  _setSizeFromRamBlock(size: bigint): void {
+    this.setSizeUnchecked(toRegionSize(size));
+  }
+
+  private setSizeUnchecked(s: bigint): void {
+    if (s === this._size) return;
+    beginTransaction();
+    try {
+      this._size = s;
+      markUpdatePending();
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  private setFlag(apply: () => void): void {
+    this.checkOpen();
+    beginTransaction();
+    try {
+      apply();
+      if (this._enabled) markUpdatePending();
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  /**
+   * Destroy the region (QEMU finalize): disable it, take it out of its
+   * container and drop its children in one transaction, then free its RAM
+   * block (host memory is unmapped, views detach).  Aliases that still point
+   * here render nothing afterwards.  Idempotent.
+   */
+  close(): void {
+    if (this._closed) return;
+    beginTransaction();
+    try {
+      this._enabled = false;
+      markUpdatePending();
+      if (this._container) this._container.unlinkSubregion(this);
+      while (this._subregions.length) this.unlinkSubregion(this._subregions[0]);
+      this._closed = true;
+    } finally {
+      commitTransaction();
+    }
+    if (this._ramBlock && this._ramList) this._ramList.remove(this._ramBlock);
+  }
+
+  private checkOpen(): void {
+    if (this._closed) throw closedError(this);
+  }
+
+  toString(): string {
+    return `MemoryRegion(${this.kind} "${this.name}" ${hex16(this._addr)}+0x${this._size.toString(16)})`;
+  }
+}
+
+function closedError(mr: MemoryRegion): MemoryRegionError {
+  return new MemoryRegionError(`region "${mr.name}" has been closed; create a new region instead`);
+}
+
+function checkName(name: unknown): void {
+  if (typeof name !== 'string') throw new TypeError(`region name must be a string, got ${typeof name}`);
+}
+
+function checkBool(v: unknown, what: string): void {
+  if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${typeof v}`);
+}
+
+function checkAccess(c: unknown, what: string): void {
+  if (c === undefined) return;
+  if (typeof c !== 'object' || c === null) throw new TypeError(`ops.${what} must be an object`);
+  const o = c as Record<string, unknown>;
+  for (const k of ['minAccessSize', 'maxAccessSize']) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number') throw new TypeError(`ops.${what}.${k} must be a number`);
+    if (![0, 1, 2, 4, 8].includes(v)) throw new RangeError(`ops.${what}.${k} must be 0, 1, 2, 4 or 8, got ${v}`);
+  }
+}
+
+function checkOps(ops: MemoryRegionOps): void {
+  if (typeof ops !== 'object') throw new TypeError('ops must be an object { read(offset, size), write(offset, value, size) }');
+  if (ops.read !== undefined && typeof ops.read !== 'function') throw new TypeError('ops.read must be a function');
+  if (ops.write !== undefined && typeof ops.write !== 'function') throw new TypeError('ops.write must be a function');
+  if (ops.endianness !== undefined && !['little', 'big', 'native', 'host'].includes(ops.endianness)) {
+    throw new RangeError(`ops.endianness must be 'little', 'big', 'native' or 'host', got ${String(ops.endianness)}`);
+  }
+  checkAccess(ops.valid, 'valid');
+  checkAccess(ops.impl, 'impl');
+  if (ops.impl?.unaligned && !ops.valid?.unaligned) {
+    // QEMU asserts !(impl.unaligned && !valid.unaligned) in memory_region_init_io
+    throw new RangeError('ops.impl.unaligned requires ops.valid.unaligned');
+  }
+}
+
+/** Is `target` reachable from `from` through subregions or alias targets? */
+function reaches(from: MemoryRegion, target: MemoryRegion): boolean {
+  if (from._subregions.length === 0 && from.alias === null) return false;
+  const seen = new Set<MemoryRegion>();
+  const stack: MemoryRegion[] = [from];
+  while (stack.length) {
+    const mr = stack.pop()!;
+    if (mr === target) return true;
+    if (seen.has(mr)) continue;
+    seen.add(mr);
+    if (mr.alias) stack.push(mr.alias);
+    for (const c of mr._subregions) stack.push(c);
+  }
+  return false;
+}

@@ -1,0 +1,246 @@
+/**
+ * Rendering a region tree into a FlatView (QEMU render_memory_region +
+ * flatview_simplify + get_flatview_root), producing exactly QEMU's ranges.
+ *
+ * QEMU fills the gaps of a terminating region by walking the view array and
+ * inserting into it, which is O(n) per insertion and O(n^2) overall.  The
+ * ranges it inserts for a region are exactly the parts of the region's clip
+ * window that nothing rendered earlier covers.  So we keep the *covered*
+ * space in a treap of disjoint intervals (merged as they touch, so each
+ * interval is removed at most once: amortised O(log n) per region), emit the
+ * uncovered pieces as FlatRanges into a plain list, and sort that list by
+ * start once at the end.  Since the ranges never overlap, the sorted list is
+ * the same array QEMU would have built.
+ */
+import { FlatRange, FlatView } from './flat-view';
+import type { MemoryRegion } from './region';
+import { TWO_64 } from './size';
+
+// ------------------------------------------------------------- interval treap
+
+interface Node {
+  start: bigint;
+  end: bigint;
+  pri: number;
+  left: Node | null;
+  right: Node | null;
+}
+
+let seed = 0x2545f491;
+function rnd(): number {
+  // xorshift32: deterministic, cheap, good enough for treap balance
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return seed >>> 0;
+}
+
+// split results (avoid allocating pairs)
+let splitL: Node | null = null;
+let splitR: Node | null = null;
+
+/** split by key: splitL gets nodes with start < key, splitR the rest */
+function split(t: Node | null, key: bigint): void {
+  if (t === null) {
+    splitL = splitR = null;
+    return;
+  }
+  if (t.start < key) {
+    split(t.right, key);
+    t.right = splitL;
+    splitL = t;
+  } else {
+    split(t.left, key);
+    t.left = splitR;
+    splitR = t;
+  }
+}
+
+function merge(a: Node | null, b: Node | null): Node | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (a.pri > b.pri) {
+    a.right = merge(a.right, b);
+    return a;
+  }
+  b.left = merge(a, b.left);
+  return b;
+}
+
+/** remove and return the rightmost node of t (returned via removedNode) */
+let removedNode: Node | null = null;
+function popRightmost(t: Node): Node | null {
+  if (t.right === null) {
+    removedNode = t;
+    return t.left;
+  }
+  t.right = popRightmost(t.right);
+  return t;
+}
+
+function rightmost(t: Node | null): Node | null {
+  if (t === null) return null;
+  while (t.right !== null) t = t.right;
+  return t;
+}
+
+/** Covered address space during one render. */
+class CoveredSet {
+  private root: Node | null = null;
+
+  /**
+   * Mark [s, e) covered and call emit(a, b) for every piece of [s, e) that
+   * was not covered before, in ascending order.
+   */
+  fill(s: bigint, e: bigint, emit: (a: bigint, b: bigint) => void): void {
+    split(this.root, s);
+    let left = splitL;
+    const right = splitR;
+    let newStart = s;
+    let newEnd = e;
+    let cursor = s;
+    const lmax = rightmost(left);
+    if (lmax !== null && lmax.end >= s) {
+      // the interval before s reaches into (or touches) the window
+      newStart = lmax.start;
+      if (lmax.end > cursor) cursor = lmax.end < e ? lmax.end : e;
+      if (lmax.end > newEnd) newEnd = lmax.end;
+      left = popRightmost(left!);
+    }
+    // intervals starting inside the window (or touching its end)
+    split(right, e + 1n);
+    const mid = splitL;
+    const rest = splitR;
+    if (mid !== null) {
+      const stack: Node[] = [];
+      let n: Node | null = mid;
+      while (n !== null || stack.length) {
+        while (n !== null) {
+          stack.push(n);
+          n = n.left;
+        }
+        n = stack.pop()!;
+        if (n.start > cursor && cursor < e) emit(cursor, n.start < e ? n.start : e);
+        if (n.end > cursor) cursor = n.end < e ? n.end : e;
+        if (n.end > newEnd) newEnd = n.end;
+        n = n.right;
+      }
+    }
+    if (cursor < e) emit(cursor, e);
+    const node: Node = { start: newStart, end: newEnd, pri: rnd(), left: null, right: null };
+    this.root = merge(merge(left, node), rest);
+  }
+}
+
+// ------------------------------------------------------------- render
+
+interface RenderState {
+  out: FlatRange[];
+  covered: CoveredSet;
+}
+
+/**
+ * render_memory_region(view, mr, base, clip, readonly, nonvolatile).
+ * clip is [clipStart, clipEnd); everything is exact bigint arithmetic (QEMU
+ * uses Int128, so base may go negative through alias offsets).
+ */
+function renderRegion(
+  st: RenderState, mr: MemoryRegion, base: bigint,
+  clipStart: bigint, clipEnd: bigint, ro: boolean, nv: boolean,
+): void {
+  if (!mr._enabled) return;
+  base += mr._addr;
+  ro = ro || mr._readonly;
+  nv = nv || mr._nonvolatile;
+  const rEnd = base + mr._size;
+  // clip = clip ∩ [base, base+size); an empty intersection renders nothing
+  // (QEMU's zero-size "intersection" yields an empty clip, same result)
+  const cs = base > clipStart ? base : clipStart;
+  const ce = rEnd < clipEnd ? rEnd : clipEnd;
+  if (cs >= ce) return;
+
+  const target = mr.alias;
+  if (target !== null) {
+    // the alias renders its target only (its own subregions are ignored);
+    // the target's addr is cancelled out so that alias start = target offset aliasOffset
+    renderRegion(st, target, base - target._addr - mr._aliasOffset, cs, ce, ro, nv);
+    return;
+  }
+
+  const subs = mr._subregions;
+  for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+
+  if (!mr.terminates) return;
+
+  const out = st.out;
+  const mask = mr.dirtyLogMask;
+  const romd = mr._romdMode;
+  st.covered.fill(cs, ce, (a, b) => {
+    out.push(new FlatRange(mr, a - base, a, b - a, mask, romd, ro, nv));
+  });
+}
+
+/** flatview_simplify: fold each range into its predecessor when QEMU's can_merge holds */
+export function simplify(ranges: FlatRange[]): FlatRange[] {
+  if (ranges.length < 2) return ranges;
+  const out: FlatRange[] = [];
+  let acc = ranges[0];
+  for (let k = 1; k < ranges.length; k++) {
+    const j = ranges[k];
+    if (acc.canMerge(j)) {
+      acc = new FlatRange(acc.mr, acc.offsetInRegion, acc.start, acc.size + j.size,
+        acc.dirtyLogMask, acc.romdMode, acc.readonly, acc.nonvolatile);
+    } else {
+      out.push(acc);
+      acc = j;
+    }
+  }
+  out.push(acc);
+  return out;
+}
+
+/**
+ * get_flatview_root(): skip levels that cannot change the result (a full
+ * alias at offset 0, a container whose only enabled child sits at 0 and fits).
+ * ASes with the same flatview root share one FlatView.  Flags on skipped
+ * levels (readonly, nonvolatile) are lost, as in QEMU.
+ */
+export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
+  while (mr !== null) {
+    if (!mr._enabled) return null;
+    if (mr.alias !== null) {
+      if (mr._aliasOffset === 0n && mr._size >= mr.alias._size) {
+        mr = mr.alias;
+        continue;
+      }
+      return mr;
+    }
+    if (mr.terminates) return mr;
+    let found: MemoryRegion | null = null;
+    let count = 0;
+    for (const c of mr._subregions) {
+      if (c._enabled) {
+        count++;
+        found = c;
+        if (count > 1) break;
+      }
+    }
+    if (count === 0) return null;
+    if (count === 1 && found!._addr === 0n && mr._size >= found!._size) {
+      mr = found;
+      continue;
+    }
+    return mr;
+  }
+  return null;
+}
+
+/** generate_memory_topology(): render from the flatview root, sort, simplify. */
+export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
+  if (fvRoot === null) return new FlatView(null, []);
+  const st: RenderState = { out: [], covered: new CoveredSet() };
+  renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
+  const out = st.out;
+  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  return new FlatView(fvRoot, simplify(out));
+}
