@@ -34,7 +34,11 @@ export class AddressSpace implements TxAddressSpace {
     if (root.closed) throw new MemoryRegionError(`AddressSpace "${name}": root region "${root.name}" has been closed`);
     this.name = name;
     this.rootMr = root;
-    this.view = renderFlatView(flatviewRoot(root));
+    // ASes with the same flatview root share one FlatView (QEMU's flat_views
+    // hash); between commits every AS's view is current, so reuse it.
+    const fvRoot = flatviewRoot(root);
+    const sharing = (allSpaces() as AddressSpace[]).find((s) => s instanceof AddressSpace && s.view.root === fvRoot && s.view.root !== null);
+    this.view = sharing ? sharing.view : renderFlatView(fvRoot);
     registerSpace(this);
     // QEMU renders via an update transaction; the view we just rendered is
     // identical, and with no listeners yet nothing would be reported.
