@@ -37,7 +37,7 @@ export class AddressSpace implements TxAddressSpace {
     // ASes with the same flatview root share one FlatView (QEMU's flat_views
     // hash); between commits every AS's view is current, so reuse it.
     const fvRoot = flatviewRoot(root);
-    const sharing = (allSpaces() as AddressSpace[]).find((s) => s instanceof AddressSpace && s.view.root === fvRoot && s.view.root !== null);
+    const sharing = (allSpaces() as AddressSpace[]).find((s) => s instanceof AddressSpace && s.view.root === fvRoot);
     this.view = sharing ? sharing.view : renderFlatView(fvRoot);
     registerSpace(this);
     // QEMU renders via an update transaction; the view we just rendered is
