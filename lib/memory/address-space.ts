@@ -159,14 +159,21 @@ export class AddressSpace implements TxAddressSpace {
     let i = this.regs.length;
     while (i > 0 && this.regs[i - 1].priority > reg.priority) i--;
     this.regs.splice(i, 0, reg);
-    // listener_add_address_space
-    l.begin?.();
-    for (const fr of this.view.ranges) {
-      const s = sectionFromFlatRange(fr, this);
-      l.regionAdd?.(s);
-      if (fr.dirtyLogMask && l.logStart) l.logStart(s, 0, fr.dirtyLogMask);
+    // listener_add_address_space.  If the replay throws, the listener is
+    // unregistered again (it never saw a complete view) and the error propagates.
+    try {
+      l.begin?.();
+      for (const fr of this.view.ranges) {
+        const s = sectionFromFlatRange(fr, this);
+        l.regionAdd?.(s);
+        if (fr.dirtyLogMask && l.logStart) l.logStart(s, 0, fr.dirtyLogMask);
+      }
+      l.commit?.();
+    } catch (e) {
+      this.regs.splice(this.regs.indexOf(reg), 1);
+      unregisterListener(reg);
+      throw e;
     }
-    l.commit?.();
   }
 
   /** memory_listener_unregister: inverse replay (begin, logStop + regionDel per range, commit). */
