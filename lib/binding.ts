@@ -44,6 +44,8 @@ export interface NativeBinding {
   ioctls: Record<string, number>;
   constants: Record<string, number>;
   layout: Record<string, number>;
+  /** Host mappings (guest RAM and kvm_run pages) currently mapped: for leak checks. */
+  liveMappings(): number;
 }
 
 let cached: NativeBinding | undefined;

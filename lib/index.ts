@@ -9,3 +9,5 @@ export type { UserMemoryRegion } from './kvm/vm';
 export { Vcpu } from './kvm/vcpu';
 export type { VcpuExit } from './kvm/exits';
 export type { Registers, SpecialRegisters, Segment, DescriptorTable } from './kvm/registers';
+export { setupRealMode, setupProtectedMode, setupLongMode, pageTableBytes } from './x86/modes';
+export type { CpuMode, GuestWriter, LongModeOptions, ProtectedModeOptions } from './x86/modes';

@@ -110,6 +110,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ioctls", IoctlConstants(env));
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));
+  exports.Set("liveMappings", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(LiveMappings()));
+  }));
   return exports;
 }
 

@@ -17,6 +17,7 @@ constexpr size_t kPage = 4096;
 // Like QEMU, align large blocks to 2 MiB so transparent huge pages can back them.
 constexpr size_t kHugeAlign = 2u << 20;
 
+std::atomic<int64_t> liveMappings{0};
 std::mutex registryLock;
 std::map<uintptr_t, std::weak_ptr<Mapping>> registry;  // keyed by start address
 
@@ -32,10 +33,21 @@ void Unregister(const Mapping* m) {
 
 }  // namespace
 
+void Mapping::Adopt(void* r, size_t rsize) {
+  reservation = r;
+  reservationSize = rsize;
+  liveMappings++;
+}
+
+int64_t LiveMappings() { return liveMappings.load(); }
+
 void Mapping::Unmap() {
   if (unmapped.exchange(true)) return;
   if (registered) Unregister(this);
-  munmap(reservation, reservationSize);
+  if (reservation != nullptr) {
+    munmap(reservation, reservationSize);
+    liveMappings--;
+  }
   if (fd >= 0) close(fd);
   fd = -1;
 }
@@ -81,9 +93,7 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
     if (m->fd < 0) ThrowErrno(env, "memfd_create", errno);
     if (ftruncate(m->fd, static_cast<off_t>(size)) < 0) {
       int err = errno;
-      m->unmapped = true;  // nothing mapped yet; the destructor only closes the fd
-      close(m->fd);
-      m->fd = -1;
+      m->Unmap();  // nothing mapped yet: only closes the memfd
       ThrowErrno(env, "ftruncate", err);
     }
   } else if (!info[1].IsUndefined() && !info[1].IsNull()) {
@@ -91,16 +101,13 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
   }
 
   // Reserve size + align bytes, then place the real mapping at the first aligned address.
-  m->reservationSize = size + align;
-  void* res = mmap(nullptr, m->reservationSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* res = mmap(nullptr, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (res == MAP_FAILED) {
     int err = errno;
-    m->unmapped = true;
-    if (m->fd >= 0) close(m->fd);
-    m->fd = -1;
+    m->Unmap();  // closes the memfd, if any
     ThrowErrno(env, "mmap", err);
   }
-  m->reservation = res;
+  m->Adopt(res, size + align);
   uintptr_t aligned = (reinterpret_cast<uintptr_t>(res) + align - 1) & ~(uintptr_t(align) - 1);
   int flags = MAP_FIXED | MAP_NORESERVE | (m->fd >= 0 ? MAP_SHARED : (MAP_PRIVATE | MAP_ANONYMOUS));
   void* p = mmap(reinterpret_cast<void*>(aligned), size, PROT_READ | PROT_WRITE, flags, m->fd, 0);

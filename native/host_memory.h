@@ -27,9 +27,14 @@ struct Mapping {
   std::atomic<bool> unmapped{false};
   std::atomic<int> slotRefs{0};  // KVM slots currently pointing into this mapping
 
+  // Takes ownership of [reservation, reservation + reservationSize) and counts it as live.
+  void Adopt(void* reservation, size_t reservationSize);
   void Unmap();
   ~Mapping();
 };
+
+// Mappings (guest RAM and kvm_run pages) currently mapped, for leak checks.
+int64_t LiveMappings();
 
 // Finds the live mapping that contains [addr, addr + size), or nullptr.
 std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size);

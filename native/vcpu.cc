@@ -75,8 +75,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   auto m = std::make_shared<Mapping>();
   m->addr = static_cast<uint8_t*>(p);
   m->size = size;
-  m->reservation = p;
-  m->reservationSize = size;
+  m->Adopt(p, size);
   run_ = std::make_unique<MappedBuffer>(std::move(m));
   runPage_ = static_cast<kvm_run*>(p);
   state_->Opened();

@@ -53,10 +53,14 @@ export class Kvm {
     if (layout('sizeof.kvm_cpuid_entry2') !== CPUID_ENTRY_SIZE) throw new Error('node-kvm: unexpected kvm_cpuid_entry2 size');
     const handle = callNative(() => new Ctor(path), path);
     const kvm = new Kvm(handle, path);
-    const version = kvm.apiVersion;
-    if (version !== kvmConstant('KVM_API_VERSION')) {
-      handle.close();
-      throw new Error(`${path}: KVM API version ${version}, node-kvm needs ${kvmConstant('KVM_API_VERSION')}`);
+    try {
+      const version = kvm.apiVersion;
+      if (version !== kvmConstant('KVM_API_VERSION')) {
+        throw new Error(`${path}: KVM API version ${version}, node-kvm needs ${kvmConstant('KVM_API_VERSION')}`);
+      }
+    } catch (err) {
+      handle.close(); // e.g. a path that is not KVM at all (ENOTTY): do not leak the fd
+      throw err;
     }
     return kvm;
   }
