@@ -9,6 +9,7 @@
         "native/ioctl.cc",
         "native/system.cc",
         "native/vcpu.cc",
+        "native/vcpu_thread.cc",
         "native/vm.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -12,6 +12,7 @@
 #include "ioctl.h"
 
 namespace nkvm {
+Napi::Function InitVcpuThread(Napi::Env env);  // vcpu_thread.cc
 namespace {
 
 #define SET(obj, name) obj.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
@@ -107,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vm", vm);
   exports.Set("Vcpu", vcpu);
   exports.Set("HostMemory", HostMemory::Init(env));
+  exports.Set("VcpuThread", InitVcpuThread(env));
   exports.Set("ioctls", IoctlConstants(env));
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));

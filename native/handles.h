@@ -84,6 +84,7 @@ class Vm : public Napi::ObjectWrap<Vm> {
 };
 
 class Vcpu : public Napi::ObjectWrap<Vcpu> {
+  friend class VcpuThread;  // vcpu_thread.cc dups fd_ and shares state_
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);

@@ -1,8 +1,13 @@
 // A virtual machine: memory slots and vCPUs.
 import { ioctlNumber, kvmConstant, NativeVm } from '../binding';
-import { callNative } from '../errors';
+import { callNative, KvmError } from '../errors';
 import { toAddress, toLength, TWO_64 } from '../memory/size';
 import { Vcpu } from './vcpu';
+import type { AddressSpace } from '../memory/address-space';
+import type { MemoryRegion } from '../memory/region';
+import { DirtyTracker, pagesOf } from './dirty-log';
+import { threadOf, type VcpuThread } from './vcpu-thread';
+import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot } from './memory-listener';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
 export interface UserMemoryRegion {
@@ -31,6 +36,9 @@ function pageAligned(value: bigint, what: string): bigint {
 
 export class Vm {
   private readonly vcpus = new Set<Vcpu>();
+  /** KVM memory listeners, one per registered address space */
+  private readonly listeners: KvmMemoryListener[] = [];
+  private readonly dirty = new DirtyTracker();
 
   /** @internal created by Kvm.createVm() */
   constructor(private readonly handle: NativeVm) {}
@@ -90,9 +98,112 @@ export class Vm {
     return vcpu;
   }
 
+  // ------------------------------------------------------------ memory listener
+
+  /**
+   * Register a KVM memory listener on `as`: every RAM-backed section of its
+   * flat view (RAM, ROM, ROM device in romd mode) becomes page-aligned KVM
+   * slots, now (replay) and after every committed transaction.
+   */
+  addAddressSpace(as: AddressSpace, opts: KvmMemoryListenerOptions = {}): KvmMemoryListener {
+    if (this.handle.closed) throw new KvmError('KVM_SET_USER_MEMORY_REGION', 9 /* EBADF */, 'the VM is closed');
+    if (typeof as !== 'object' || as === null || typeof (as as AddressSpace).addListener !== 'function') {
+      throw new TypeError('addAddressSpace expects an AddressSpace');
+    }
+    checkSlotFlagConstants();
+    const asId = opts?.asId ?? 0;
+    if (this.listeners.some((l) => l.addressSpace === as)) throw new RangeError(`address space "${as.name}" is already registered with this VM`);
+    if (this.listeners.some((l) => l.asId === asId)) throw new RangeError(`KVM address space id ${asId} already has a listener (address space "${this.listeners.find((l) => l.asId === asId)!.addressSpace.name}")`);
+    const vm = this;
+    const listener = new KvmMemoryListener({
+      native: this.handle,
+      dirty: this.dirty,
+      holdVcpus: () => vm.holdVcpus(),
+      checkExtension: (cap: string) => vm.checkExtension(cap),
+    }, as, opts);
+    this.listeners.push(listener);
+    // the replay (begin, regionAdd per range, commit) creates the slots; an
+    // error (e.g. table full) is thrown after the listener is registered
+    as.addListener(listener);
+    return listener;
+  }
+
+  /** Unregister the listener of `as`: its slots are deleted. */
+  removeAddressSpace(as: AddressSpace): void {
+    const i = this.listeners.findIndex((l) => l.addressSpace === as);
+    if (i < 0) throw new RangeError(`address space "${as?.name}" is not registered with this VM`);
+    const l = this.listeners[i];
+    this.listeners.splice(i, 1);
+    as.removeListener(l);
+  }
+
+  /** The live KVM slot table of every registered address space, ascending (asId, guest address). */
+  slots(): KvmSlot[] {
+    return this.listeners.map((l) => l.slots()).flat().sort((a, b) => a.asId - b.asId ||
+      (a.guestPhysAddr < b.guestPhysAddr ? -1 : a.guestPhysAddr > b.guestPhysAddr ? 1 : 0));
+  }
+
+  /** The memory listeners (one per address space). */
+  get memoryListeners(): readonly KvmMemoryListener[] {
+    return this.listeners;
+  }
+
+  /**
+   * Dirty pages of a RAM-backed region since the last call: guest writes
+   * (KVM_GET_DIRTY_LOG of every logging slot backed by it, including slots
+   * deleted since) merged with the host's own writes through the memory
+   * model.  Guest writes are only logged while the region has dirty logging
+   * on (region.setDirtyLogging(true)).  Returns byte offsets of the dirty
+   * 4 KiB pages inside the region, ascending; both logs are cleared.
+   */
+  getDirtyPages(region: MemoryRegion): bigint[] {
+    const block = region?.ramBlock;
+    if (block === null || block === undefined) {
+      throw new TypeError(`getDirtyPages: region ${region?.name ?? String(region)} has no RAM (only RAM, ROM and ROM device regions can be dirty-logged)`);
+    }
+    for (const l of this.listeners) l.syncDirtyLog(block);
+    const bitmap = this.dirty.take(block);
+    const pages = Number((region.size + PAGE_SIZE - 1n) / PAGE_SIZE);
+    return pagesOf(bitmap, pages).map((p) => BigInt(p) * PAGE_SIZE);
+  }
+
+  /**
+   * Keep every vCPU that runs on a native thread out of KVM_RUN (kick with
+   * immediate_exit + signal, wait until it left the ioctl); returns the
+   * function that lets them run again.  vCPUs driven synchronously by
+   * vcpu.run() cannot be inside KVM_RUN while JavaScript runs.
+   */
+  holdVcpus(): () => void {
+    const held: VcpuThread[] = [];
+    for (const v of this.vcpus) {
+      const t = threadOf(v);
+      if (t === undefined) continue;
+      t.hold();
+      held.push(t);
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const t of held) t.release();
+    };
+  }
+
   /** Closes every vCPU, then the VM. Idempotent. */
   close(): void {
-    for (const vcpu of [...this.vcpus]) vcpu.close();
+    // the kernel drops the slots with the VM: detach the listeners without ioctls
+    for (const l of this.listeners.splice(0)) {
+      l._detach();
+      try {
+        l.addressSpace.removeListener(l);
+      } catch {
+        // the address space was destroyed already
+      }
+    }
+    for (const vcpu of [...this.vcpus]) {
+      threadOf(vcpu)?.stop();
+      vcpu.close();
+    }
     this.handle.close();
   }
 }

@@ -1,0 +1,311 @@
+// VcpuThread: runs one vCPU's KVM_RUN on a dedicated native thread, so the
+// JavaScript thread stays free (to commit memory map changes, for instance)
+// while the guest runs.
+//
+// Mechanism only; the policy (what to do with an exit, when to hold) is in
+// lib/kvm/vcpu-thread.ts.  The thread works on its own dup() of the vCPU fd
+// and its own mapping of the kvm_run page (the same kernel page the Vcpu
+// object shows to JavaScript), so its lifetime does not depend on the Vcpu
+// object's.
+//
+//   resume()      let the thread do KVM_RUN (again) after an exit was handled
+//   poll()/wait() the pending exit: exit_reason, or -1 while the guest runs
+//   hold()        kick the thread out of KVM_RUN (immediate_exit + signal),
+//                 wait until it has left the ioctl, keep it out until release();
+//                 an exit caused only by the hold is not reported and the
+//                 thread re-enters KVM_RUN after the last release()
+//   kick()        a user-visible kick: the run reports KVM_EXIT_INTR
+//   stop()        end and join the thread, close the fd, unmap the page
+#include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "errors.h"
+#include "handles.h"
+
+namespace nkvm {
+
+// Same signal as vcpu.cc's kick; its process-wide handler (installed by
+// Vcpu::Init) sets immediate_exit on the kvm_run page passed in sival_ptr.
+static int ThreadKickSignal() { return SIGRTMIN + 4; }
+
+class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit VcpuThread(const Napi::CallbackInfo& info);
+  ~VcpuThread() override { Stop(); }
+
+ private:
+  void Loop();
+  void Stop();
+  void Signal();
+  Napi::Value JsStart(const Napi::CallbackInfo& info);
+  Napi::Value JsResume(const Napi::CallbackInfo& info);
+  Napi::Value JsPoll(const Napi::CallbackInfo& info);
+  Napi::Value JsWait(const Napi::CallbackInfo& info);
+  Napi::Value JsHold(const Napi::CallbackInfo& info);
+  Napi::Value JsRelease(const Napi::CallbackInfo& info);
+  Napi::Value JsKick(const Napi::CallbackInfo& info);
+  Napi::Value JsStop(const Napi::CallbackInfo& info);
+  Napi::Value JsClosed(const Napi::CallbackInfo& info);
+  Napi::Value JsStats(const Napi::CallbackInfo& info);
+  Napi::Value PendingResult(Napi::Env env);
+
+  int fd_ = -1;
+  kvm_run* run_ = nullptr;
+  size_t runSize_ = 0;
+  std::shared_ptr<VmState> state_;
+
+  std::thread thread_;
+  pthread_t tid_{};
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool stop_ = false;
+  bool runRequested_ = false;
+  bool inRun_ = false;
+  bool holdKicked_ = false;
+  int holds_ = 0;
+  bool exitPending_ = false;
+  int exitReason_ = 0;
+  int exitErrno_ = 0;
+  uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
+  bool hasTsfn_ = false;
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+Napi::Function VcpuThread::Init(Napi::Env env) {
+  return DefineClass(env, "VcpuThread", {
+      InstanceMethod<&VcpuThread::JsStart>("start"),
+      InstanceMethod<&VcpuThread::JsResume>("resume"),
+      InstanceMethod<&VcpuThread::JsPoll>("poll"),
+      InstanceMethod<&VcpuThread::JsWait>("wait"),
+      InstanceMethod<&VcpuThread::JsHold>("hold"),
+      InstanceMethod<&VcpuThread::JsRelease>("release"),
+      InstanceMethod<&VcpuThread::JsKick>("kick"),
+      InstanceMethod<&VcpuThread::JsStop>("stop"),
+      InstanceMethod<&VcpuThread::JsStats>("stats"),
+      InstanceAccessor<&VcpuThread::JsClosed>("closed"),
+  });
+}
+
+// new VcpuThread(vcpuHandle)
+VcpuThread::VcpuThread(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VcpuThread>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) ThrowType(env, "VcpuThread expects a native vCPU handle");
+  Vcpu* vcpu = Napi::ObjectWrap<Vcpu>::Unwrap(info[0].As<Napi::Object>());
+  if (vcpu == nullptr) ThrowType(env, "VcpuThread expects a native vCPU handle");
+  if (vcpu->fd_.get() < 0) ThrowErrno(env, "VcpuThread", EBADF);
+  int fd = dup(vcpu->fd_.get());
+  if (fd < 0) ThrowErrno(env, "dup", errno);
+  size_t size = vcpu->state_->vcpuMmapSize;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, "mmap", err);
+  }
+  fd_ = fd;
+  run_ = static_cast<kvm_run*>(p);
+  runSize_ = size;
+  state_ = vcpu->state_;
+  state_->Opened();  // the dup keeps the VM (and its slots' memory) alive too
+}
+
+void VcpuThread::Loop() {
+  std::unique_lock<std::mutex> lk(m_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
+    if (stop_) break;
+    inRun_ = true;
+    lk.unlock();
+    int r = ioctl(fd_, KVM_RUN, 0);
+    int err = errno;
+    lk.lock();
+    inRun_ = false;
+    ++runs_;
+    bool ours = holdKicked_;
+    holdKicked_ = false;
+    if (ours) run_->immediate_exit = 0;  // our own kick, consumed
+    cv_.notify_all();                     // a holder waits for !inRun_
+    bool interrupted = r < 0 && (err == EINTR || err == EAGAIN);
+    if (interrupted && ours) {  // only the hold stopped it: run again after release
+      ++holdExits_;
+      continue;
+    }
+    runRequested_ = false;
+    exitPending_ = true;
+    exitErrno_ = (r < 0 && !interrupted) ? err : 0;
+    exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
+    if (hasTsfn_) {
+      int reason = exitReason_;
+      tsfn_.NonBlockingCall([reason](Napi::Env env, Napi::Function cb) { cb.Call({Napi::Number::New(env, reason)}); });
+    }
+  }
+}
+
+void VcpuThread::Signal() {
+  sigval v{};
+  v.sival_ptr = run_;
+  pthread_sigqueue(tid_, ThreadKickSignal(), v);
+}
+
+void VcpuThread::Stop() {
+  {
+    std::unique_lock<std::mutex> lk(m_);
+    stop_ = true;
+    if (started_ && inRun_) {
+      run_->immediate_exit = 1;
+      Signal();
+    }
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) {
+    // Re-signal until the thread is out (a signal could land between the
+    // immediate_exit check and a long KVM_RUN only if the page write raced;
+    // immediate_exit makes that impossible, the loop is belt and braces).
+    for (;;) {
+      std::unique_lock<std::mutex> lk(m_);
+      if (cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return !inRun_; })) break;
+      Signal();
+    }
+    thread_.join();
+  }
+  if (hasTsfn_) {
+    tsfn_.Release();
+    hasTsfn_ = false;
+  }
+  if (run_ != nullptr) {
+    munmap(run_, runSize_);
+    run_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+    state_->Closed();
+  }
+}
+
+// start([onExit]): create the thread (idle until resume()).  onExit(exitReason)
+// is called on the JavaScript thread for every reported exit; while started
+// with a callback the runner keeps the event loop alive until stop().
+Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) ThrowErrno(env, "VcpuThread.start", EBADF);
+  if (started_) ThrowRange(env, "the vCPU thread is already started");
+  if (info.Length() > 0 && info[0].IsFunction()) {
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "node-kvm vcpu exit", 0, 1);
+    hasTsfn_ = true;
+  } else if (info.Length() > 0 && !info[0].IsUndefined()) {
+    ThrowType(env, "onExit must be a function");
+  }
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+  tid_ = thread_.native_handle();
+  return env.Undefined();
+}
+
+Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) ThrowErrno(env, "VcpuThread.resume", EBADF);
+  if (!started_) ThrowRange(env, "start() the vCPU thread first");
+  std::lock_guard<std::mutex> g(m_);
+  if (runRequested_) ThrowRange(env, "the vCPU is already running");
+  exitPending_ = false;
+  exitErrno_ = 0;
+  run_->immediate_exit = 0;  // a kick that arrived while stopped is void
+  runRequested_ = true;
+  cv_.notify_all();
+  return env.Undefined();
+}
+
+Napi::Value VcpuThread::PendingResult(Napi::Env env) {
+  if (!exitPending_) return Napi::Number::New(env, -1);
+  if (exitErrno_ != 0) {
+    int err = exitErrno_;
+    exitErrno_ = 0;
+    exitPending_ = false;
+    ThrowErrno(env, "KVM_RUN", err);
+  }
+  return Napi::Number::New(env, exitReason_);
+}
+
+// poll(): the pending exit reason, or -1 while the guest runs / nothing happened.
+Napi::Value VcpuThread::JsPoll(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> g(m_);
+  return PendingResult(info.Env());
+}
+
+// wait(ms): like poll(), blocking up to ms milliseconds for an exit.
+Napi::Value VcpuThread::JsWait(const Napi::CallbackInfo& info) {
+  uint64_t ms = ArgU64(info, 0, "ms");
+  std::unique_lock<std::mutex> lk(m_);
+  cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] { return exitPending_ || stop_; });
+  return PendingResult(info.Env());
+}
+
+// hold(): true if the thread was inside KVM_RUN and has been kicked out.
+Napi::Value VcpuThread::JsHold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_lock<std::mutex> lk(m_);
+  ++holds_;
+  ++holdsTaken_;
+  if (!inRun_) return Napi::Boolean::New(env, false);
+  // If immediate_exit is already set a user kick is pending: let it be
+  // reported as an interrupted run rather than swallowing it as ours.
+  if (run_->immediate_exit == 0) {
+    holdKicked_ = true;
+    run_->immediate_exit = 1;
+  }
+  Signal();
+  while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return !inRun_; })) Signal();
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value VcpuThread::JsRelease(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> g(m_);
+  if (holds_ == 0) ThrowRange(info.Env(), "release() without hold()");
+  if (--holds_ == 0) cv_.notify_all();
+  return info.Env().Undefined();
+}
+
+Napi::Value VcpuThread::JsKick(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> g(m_);
+  if (run_ != nullptr && runRequested_) {
+    run_->immediate_exit = 1;
+    if (inRun_) Signal();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value VcpuThread::JsStop(const Napi::CallbackInfo& info) {
+  Stop();
+  return info.Env().Undefined();
+}
+
+Napi::Value VcpuThread::JsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
+
+// stats(): { runs, holdExits, holds } counters, for tests and benchmarks.
+Napi::Value VcpuThread::JsStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> g(m_);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("runs", Napi::Number::New(env, static_cast<double>(runs_)));
+  o.Set("holdExits", Napi::Number::New(env, static_cast<double>(holdExits_)));
+  o.Set("holds", Napi::Number::New(env, static_cast<double>(holdsTaken_)));
+  o.Set("running", Napi::Boolean::New(env, runRequested_));
+  return o;
+}
+
+Napi::Function InitVcpuThread(Napi::Env env) { return VcpuThread::Init(env); }
+
+}  // namespace nkvm
