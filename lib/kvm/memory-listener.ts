@@ -59,6 +59,12 @@ export interface KvmMemoryListenerOptions {
    * writable, ROM devices never mapped).  Default: the capability decides.
    */
   readonlyMem?: boolean;
+  /**
+   * Hold running vCPUs outside KVM_RUN while slots are deleted (default
+   * true).  false reproduces QEMU < 8.0, where a guest can hit a page whose
+   * slot is being re-created; only useful to demonstrate that bug.
+   */
+  atomic?: boolean;
 }
 
 /** What the listener needs from its VM. */
@@ -123,6 +129,7 @@ export class KvmMemoryListener implements MemoryListener {
   private readonly maxSlotSize: bigint;
   private readonly readonlyMem: boolean;
   private readonly traceFn: ((line: string) => void) | null;
+  private readonly atomic: boolean;
 
   private readonly byId: (SlotEntry | undefined)[] = [];
   private readonly byKey = new Map<string, SlotEntry>();
@@ -170,6 +177,8 @@ export class KvmMemoryListener implements MemoryListener {
     this.nrSlots = nr;
     this.maxSlotSize = mss;
     this.readonlyMem = ro && opts.readonlyMem !== false;
+    if (opts.atomic !== undefined && typeof opts.atomic !== 'boolean') throw new TypeError('atomic must be a boolean');
+    this.atomic = opts.atomic !== false;
     if (typeof opts.trace === 'function') this.traceFn = opts.trace;
     else if (opts.trace === true || (opts.trace === undefined && traceWanted())) this.traceFn = (l) => process.stderr.write(l + '\n');
     else this.traceFn = null;
@@ -360,7 +369,7 @@ export class KvmMemoryListener implements MemoryListener {
 
     // A vCPU in KVM_RUN could hit a page between its slot's deletion and the
     // re-addition: keep every running vCPU out while deletions are applied.
-    const release = delEntries.length > 0 ? this.host.holdVcpus() : null;
+    const release = delEntries.length > 0 && this.atomic ? this.host.holdVcpus() : null;
     try {
       for (const e of delEntries) this.deleteSlot(e, errors);
       for (const w of work) {
