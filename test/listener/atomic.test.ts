@@ -80,8 +80,10 @@ describeKvm('KVM memory listener: atomic updates under a running vCPU', () => {
       const exit = early ?? thread.wait(10_000);
       const stats = thread.stats();
       const regs = vcpu.getRegs();
+      // describe the exit now: its data views die with the vCPU
+      const exitText = JSON.stringify(exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v instanceof Uint8Array ? [...v] : v));
       thread.stop();
-      return { exit, stats, regs, ms, ioctls, firstCount, lastCount: counter(), slots: vm.slots() };
+      return { exit, exitText, stats, regs, ms, ioctls, firstCount, lastCount: counter(), slots: vm.slots() };
     } finally {
       vm.close();
       m.close();
@@ -108,7 +110,7 @@ describeKvm('KVM memory listener: atomic updates under a running vCPU', () => {
   test('control: without the hold the same re-maps let the guest observe a missing page (QEMU < 8.0)', () => {
     const r = run(false);
     // eslint-disable-next-line no-console
-    console.log(`non-atomic control: exit ${JSON.stringify(r.exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v instanceof Uint8Array ? [...v] : v))} after ${r.lastCount} iterations`);
+    console.log(`non-atomic control: exit ${r.exitText} after ${r.lastCount} iterations`);
     expect(r.exit).not.toBeNull();
     expect(r.exit!.reason).not.toBe('hlt');
   });
