@@ -30,14 +30,20 @@ struct IoctlSpec {
 };
 
 #define SPEC(req, kinds, arg) {#req, static_cast<unsigned long>(req), kinds, Arg::arg}
+// Requests whose struct ends in a flexible array: the kernel's number encodes
+// the C size, but in C++ the headers' __DECLARE_FLEX_ARRAY pads the struct
+// (kvm_cpuid2 is 12 bytes, kvm_msrs 16, kvm_xsave 4100), which would give a
+// request number the kernel does not know (EINVAL). Re-encode with the C size.
+#define SPEC_C(req, csize, kinds, arg) \
+  {#req, static_cast<unsigned long>(_IOC(_IOC_DIR(req), _IOC_TYPE(req), _IOC_NR(req), csize)), kinds, Arg::arg}
 const IoctlSpec kSpecs[] = {
     SPEC(KVM_GET_API_VERSION, kSystem, kNone),
     SPEC(KVM_CHECK_EXTENSION, kSystem | kVm, kInt),
     SPEC(KVM_GET_VCPU_MMAP_SIZE, kSystem, kNone),
-    SPEC(KVM_GET_SUPPORTED_CPUID, kSystem, kCpuid),
-    SPEC(KVM_GET_EMULATED_CPUID, kSystem, kCpuid),
-    SPEC(KVM_GET_MSR_INDEX_LIST, kSystem, kMsrList),
-    SPEC(KVM_GET_MSR_FEATURE_INDEX_LIST, kSystem, kMsrList),
+    SPEC_C(KVM_GET_SUPPORTED_CPUID, 8, kSystem, kCpuid),
+    SPEC_C(KVM_GET_EMULATED_CPUID, 8, kSystem, kCpuid),
+    SPEC_C(KVM_GET_MSR_INDEX_LIST, 4, kSystem, kMsrList),
+    SPEC_C(KVM_GET_MSR_FEATURE_INDEX_LIST, 4, kSystem, kMsrList),
     SPEC(KVM_SET_TSS_ADDR, kVm, kInt),
     SPEC(KVM_SET_IDENTITY_MAP_ADDR, kVm, kStruct),
     SPEC(KVM_CREATE_IRQCHIP, kVm, kNone),
@@ -56,16 +62,16 @@ const IoctlSpec kSpecs[] = {
     SPEC(KVM_SET_SREGS, kVcpu, kStruct),
     SPEC(KVM_GET_FPU, kVcpu, kStruct),
     SPEC(KVM_SET_FPU, kVcpu, kStruct),
-    SPEC(KVM_GET_MSRS, kVcpu, kMsrs),
-    SPEC(KVM_SET_MSRS, kVcpu, kMsrs),
-    SPEC(KVM_SET_CPUID2, kVcpu, kCpuid),
-    SPEC(KVM_GET_CPUID2, kVcpu, kCpuid),
+    SPEC_C(KVM_GET_MSRS, 8, kVcpu, kMsrs),
+    SPEC_C(KVM_SET_MSRS, 8, kVcpu, kMsrs),
+    SPEC_C(KVM_SET_CPUID2, 8, kVcpu, kCpuid),
+    SPEC_C(KVM_GET_CPUID2, 8, kVcpu, kCpuid),
     SPEC(KVM_GET_LAPIC, kVcpu, kStruct),
     SPEC(KVM_SET_LAPIC, kVcpu, kStruct),
     SPEC(KVM_GET_VCPU_EVENTS, kVcpu, kStruct),
     SPEC(KVM_SET_VCPU_EVENTS, kVcpu, kStruct),
-    SPEC(KVM_GET_XSAVE, kVcpu, kStruct),
-    SPEC(KVM_SET_XSAVE, kVcpu, kStruct),
+    SPEC_C(KVM_GET_XSAVE, 4096, kVcpu, kStruct),
+    SPEC_C(KVM_SET_XSAVE, 4096, kVcpu, kStruct),
     SPEC(KVM_GET_XCRS, kVcpu, kStruct),
     SPEC(KVM_SET_XCRS, kVcpu, kStruct),
     SPEC(KVM_GET_DEBUGREGS, kVcpu, kStruct),
@@ -80,6 +86,7 @@ const IoctlSpec kSpecs[] = {
     SPEC(KVM_SET_TSC_KHZ, kVcpu, kInt),
 };
 #undef SPEC
+#undef SPEC_C
 
 // Requests with a dedicated, validated method (listed so error messages and
 // the constants table can name them).
@@ -103,9 +110,13 @@ size_t ClaimedLength(Arg arg, const uint8_t* data, size_t available) {
   uint32_t count;
   std::memcpy(&count, data, sizeof count);
   switch (arg) {
-    case Arg::kMsrs: return sizeof(kvm_msrs) + size_t{count} * sizeof(kvm_msr_entry);
-    case Arg::kCpuid: return sizeof(kvm_cpuid2) + size_t{count} * sizeof(kvm_cpuid_entry2);
-    case Arg::kMsrList: return sizeof(kvm_msr_list) + size_t{count} * sizeof(uint32_t);
+    // The kernel's (C) layout: an 8-byte header for kvm_msrs and kvm_cpuid2,
+    // 4 bytes for kvm_msr_list. Not sizeof/offsetof: in C++ the headers'
+    // __DECLARE_FLEX_ARRAY adds an empty struct, which makes sizeof(kvm_cpuid2)
+    // 12 and puts kvm_msrs.entries at 16.
+    case Arg::kMsrs: return 8 + size_t{count} * sizeof(kvm_msr_entry);
+    case Arg::kCpuid: return 8 + size_t{count} * sizeof(kvm_cpuid_entry2);
+    case Arg::kMsrList: return 4 + size_t{count} * sizeof(uint32_t);
     default: return SIZE_MAX;
   }
 }
