@@ -3,6 +3,10 @@ import { ioctlNumber, NativeVcpu } from '../binding';
 import { callNative, KvmError } from '../errors';
 import { decodeExit, runLayout, VcpuExit } from './exits';
 import {
+  checkCpuStateLayouts, decodeFpu, decodeMsrValues, encodeFpu, encodeMsrs, FPU_SIZE, FpuState, LAPIC_SIZE, LapicState,
+} from './cpu-state';
+import { CpuidEntry, decodeCpuid, encodeCpuid } from './system';
+import {
   decodeRegisters, decodeSpecialRegisters, encodeRegisters, encodeSpecialRegisters,
   Registers, REGS_SIZE, SpecialRegisters, SREGS_SIZE,
 } from './registers';
@@ -68,6 +72,85 @@ export class Vcpu {
     callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
     encodeSpecialRegisters(sregs, this.sregsBuf);
     callNative(() => this.handle.ioctl(this.req.setSregs, this.sregsBuf));
+  }
+
+  getFpu(): FpuState {
+    checkCpuStateLayouts();
+    const buf = new Uint8Array(FPU_SIZE);
+    this.ioctl('KVM_GET_FPU', buf);
+    return decodeFpu(buf);
+  }
+
+  /** Sets x87/SSE state; fields left out keep their current values. */
+  setFpu(fpu: Partial<FpuState>): void {
+    if (typeof fpu !== 'object' || fpu === null) throw new TypeError('setFpu expects an object');
+    checkCpuStateLayouts();
+    const buf = new Uint8Array(FPU_SIZE);
+    this.ioctl('KVM_GET_FPU', buf);
+    encodeFpu(fpu, buf);
+    this.ioctl('KVM_SET_FPU', buf);
+  }
+
+  /**
+   * Reads MSRs. Throws KvmError (EINVAL) naming the first MSR KVM refused,
+   * since KVM stops at the first one it cannot read.
+   */
+  getMsrs(indices: readonly number[]): bigint[] {
+    if (!Array.isArray(indices)) throw new TypeError('getMsrs expects an array of MSR indices');
+    const buf = encodeMsrs(indices);
+    const n = this.ioctl('KVM_GET_MSRS', buf);
+    if (n !== indices.length) {
+      throw new KvmError('KVM_GET_MSRS', 22, `MSR 0x${indices[n].toString(16)} cannot be read (KVM read ${n} of ${indices.length})`);
+    }
+    return decodeMsrValues(buf, n);
+  }
+
+  getMsr(index: number): bigint {
+    return this.getMsrs([index])[0];
+  }
+
+  /** Writes MSRs; entries before a refused one have been written (KVM's semantics). */
+  setMsrs(entries: ReadonlyMap<number, bigint> | readonly (readonly [number, bigint])[]): void {
+    const list = [...entries];
+    const buf = encodeMsrs(list.map((e) => e[0]), list.map((e) => e[1]));
+    const n = this.ioctl('KVM_SET_MSRS', buf);
+    if (n !== list.length) {
+      throw new KvmError('KVM_SET_MSRS', 22, `MSR 0x${list[n][0].toString(16)} cannot be written (KVM wrote ${n} of ${list.length})`);
+    }
+  }
+
+  /** The CPUID the guest sees (what setCpuid() last set; empty before). */
+  getCpuid(): CpuidEntry[] {
+    for (let n = 64; n <= 4096; n *= 2) {
+      const bytes = new Uint8Array(8 + n * 40);
+      new DataView(bytes.buffer).setUint32(0, n, true);
+      try {
+        this.ioctl('KVM_GET_CPUID2', bytes);
+        return decodeCpuid(bytes);
+      } catch (err) {
+        if (!(err instanceof KvmError && err.code === 'E2BIG')) throw err;
+      }
+    }
+    throw new KvmError('KVM_GET_CPUID2', 7, 'more than 4096 entries');
+  }
+
+  /** Sets the guest's CPUID, e.g. `vcpu.setCpuid(kvm.supportedCpuid())`. Call before the first run(). */
+  setCpuid(entries: readonly CpuidEntry[]): void {
+    if (!Array.isArray(entries)) throw new TypeError('setCpuid expects an array of CpuidEntry');
+    this.ioctl('KVM_SET_CPUID2', encodeCpuid(entries));
+  }
+
+  /** The in-kernel local APIC (only with an in-kernel IRQ chip; KvmError ENXIO otherwise). */
+  getLapic(): LapicState {
+    checkCpuStateLayouts();
+    const buf = new Uint8Array(LAPIC_SIZE);
+    this.ioctl('KVM_GET_LAPIC', buf);
+    return new LapicState(buf);
+  }
+
+  setLapic(state: LapicState): void {
+    if (!(state instanceof LapicState)) throw new TypeError('setLapic expects a LapicState from getLapic()');
+    this.ioctl('KVM_SET_LAPIC', state.bytes);
   }
 
   /**

@@ -112,35 +112,46 @@ export function setupProtectedMode(vcpu: Vcpu, write: GuestWriter, opts: Protect
   vcpu.setRegs({ rip: opts.entry, rsp: opts.stack ?? 0n, rflags: 2n });
 }
 
+/** Size of the identity map's leaf pages. 'auto': 1 GiB when the vCPU's CPUID has pdpe1gb. */
+export type LargePageSize = '2M' | '1G' | 'auto';
+
 export interface LongModeOptions {
   /** Where the GDT goes in guest RAM (32 bytes). */
   gdtAddr: bigint;
-  /** Where the page tables go: 6 pages (24 KiB), 4 KiB aligned. */
+  /** Where the page tables go, 4 KiB aligned: pageTableBytes(identityMapSize, pageSize) bytes. */
   pageTableAddr: bigint;
-  /** How much to identity-map with 2 MiB pages (default 4 GiB, at most 512 GiB). */
+  /** How much to identity-map (default 4 GiB, at most 512 GiB). */
   identityMapSize?: bigint;
+  /** Leaf page size (default 'auto'). */
+  pageSize?: LargePageSize;
   entry: bigint;
   stack?: bigint;
 }
 
+/** CPUID.80000001H:EDX bit 26 (pdpe1gb): the CPU can map 1 GiB pages. */
+export function cpuidHas1GPages(entries: readonly { function: number; edx: number }[]): boolean {
+  return entries.some((e) => e.function === 0x8000_0001 && (e.edx & (1 << 26)) !== 0);
+}
+
 /** Bytes of guest RAM the long-mode page tables need for `size` bytes of identity map. */
-export function pageTableBytes(size = 4n << 30n): bigint {
+export function pageTableBytes(size = 4n << 30n, pageSize: '2M' | '1G' = '2M'): bigint {
+  if (pageSize === '1G') return 2n * 4096n; // PML4, PDPT with 1 GiB leaves
   const gigs = (size + (1n << 30n) - 1n) >> 30n;
   return (2n + gigs) * 4096n; // PML4, PDPT, one PD per GiB
 }
 
-/** 64-bit long mode: flat segments and identity-mapped 2 MiB pages. */
-export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOptions): void {
-  const size = opts.identityMapSize ?? 4n << 30n;
-  if (opts.pageTableAddr % 4096n !== 0n) throw new RangeError('pageTableAddr must be 4 KiB aligned');
-  if (size <= 0n || size > 512n << 30n) throw new RangeError('identityMapSize must be in (0, 512 GiB]');
+/** Builds identity-mapping page tables placed at `pml4` (physical = linear). */
+export function identityPageTables(pml4: bigint, size: bigint, pageSize: '2M' | '1G'): Uint8Array {
   const gigs = Number((size + (1n << 30n) - 1n) >> 30n);
-  const pml4 = opts.pageTableAddr;
   const pdpt = pml4 + 4096n;
-  const tables = new Uint8Array(Number(pageTableBytes(size)));
+  const tables = new Uint8Array(Number(pageTableBytes(size, pageSize)));
   const dv = new DataView(tables.buffer);
   dv.setBigUint64(0, pdpt | PTE_PRESENT | PTE_WRITE, true);
   for (let g = 0; g < gigs; g++) {
+    if (pageSize === '1G') {
+      dv.setBigUint64(4096 + 8 * g, (BigInt(g) << 30n) | PTE_PRESENT | PTE_WRITE | PTE_LARGE, true);
+      continue;
+    }
     const pd = pml4 + BigInt(2 + g) * 4096n;
     dv.setBigUint64(4096 + 8 * g, pd | PTE_PRESENT | PTE_WRITE, true);
     for (let i = 0; i < 512; i++) {
@@ -148,7 +159,23 @@ export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOpti
       dv.setBigUint64((2 + g) * 4096 + 8 * i, phys | PTE_PRESENT | PTE_WRITE | PTE_LARGE, true);
     }
   }
-  write(pml4, tables);
+  return tables;
+}
+
+/**
+ * 64-bit long mode: flat segments and identity-mapped 2 MiB or 1 GiB pages.
+ * 1 GiB pages need pdpe1gb in the vCPU's CPUID (set it first), or the guest's
+ * first memory access page-faults on a reserved bit.
+ */
+export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOptions): void {
+  const size = opts.identityMapSize ?? 4n << 30n;
+  if (opts.pageTableAddr % 4096n !== 0n) throw new RangeError('pageTableAddr must be 4 KiB aligned');
+  if (size <= 0n || size > 512n << 30n) throw new RangeError('identityMapSize must be in (0, 512 GiB]');
+  const requested = opts.pageSize ?? 'auto';
+  if (!['2M', '1G', 'auto'].includes(requested)) throw new RangeError(`pageSize must be '2M', '1G' or 'auto', got ${String(requested)}`);
+  const pageSize = requested === 'auto' ? (cpuidHas1GPages(vcpu.getCpuid()) ? '1G' : '2M') : requested;
+  const pml4 = opts.pageTableAddr;
+  write(pml4, identityPageTables(pml4, size, pageSize));
 
   const code = flatSegment(SEL_CODE, true, true);
   const data = flatSegment(SEL_DATA, false, true);

@@ -1,0 +1,34 @@
+// QEMU's isa-debug-exit: a guest write of `v` to the port (0x501 by default)
+// ends the run with exit code (v << 1) | 1, so a test guest can report
+// success or failure and 0 can never be mistaken for "the guest said 0".
+import { MemoryRegion } from '../memory/region';
+
+export const DEBUG_EXIT_PORT = 0x501;
+
+export interface DebugExitOptions {
+  /** Called with the exit code when the guest writes the port. */
+  onExit: (exitCode: number) => void;
+  /** Region name in the memory map (default 'isa-debug-exit', as in QEMU). */
+  name?: string;
+}
+
+export class DebugExit {
+  /** The 2-byte I/O region (QEMU's iosize). */
+  readonly region: MemoryRegion;
+  /** The last code the guest chose, or undefined. */
+  lastExitCode: number | undefined;
+
+  constructor(opts: DebugExitOptions) {
+    if (typeof opts?.onExit !== 'function') throw new TypeError('DebugExit needs an onExit(exitCode) callback');
+    this.region = MemoryRegion.io(opts.name ?? 'isa-debug-exit', 2, {
+      write: (_offset, value) => {
+        // QEMU passes the full (up to 32-bit) value; exit(3) keeps the low 8 bits.
+        const code = Number((value << 1n) | 1n);
+        this.lastExitCode = code;
+        opts.onExit(code);
+      },
+      read: () => 0xffff_ffff,
+      valid: { minAccessSize: 1, maxAccessSize: 4 },
+    });
+  }
+}

@@ -1,0 +1,239 @@
+// A 16550A-compatible UART (the PC's COM1 at 0x3f8 by default): enough for a
+// guest driver that polls LSR or uses interrupts. Output goes to a Node
+// Writable, input comes from a Node Readable. Transmission is instant, so
+// THR is always empty (LSR.THRE|TEMT) and a THR-empty interrupt fires as soon
+// as it is enabled or a byte is written.
+import type { Readable, Writable } from 'stream';
+import { MemoryRegion } from '../memory/region';
+
+// Register offsets (DLAB=0 unless noted).
+const RBR_THR = 0; // DLL when DLAB=1
+const IER = 1; // DLM when DLAB=1
+const IIR_FCR = 2;
+const LCR = 3;
+const MCR = 4;
+const LSR = 5;
+const MSR = 6;
+const SCR = 7;
+
+const LCR_DLAB = 0x80;
+const IER_RDI = 0x01; // received data available
+const IER_THRI = 0x02; // transmitter holding register empty
+const IER_RLSI = 0x04; // receiver line status
+const MCR_OUT2 = 0x08; // gates the IRQ line on PCs
+const MCR_LOOP = 0x10;
+const LSR_DR = 0x01;
+const LSR_OE = 0x02;
+const LSR_THRE = 0x20;
+const LSR_TEMT = 0x40;
+const IIR_NONE = 0x01;
+const IIR_RLSI = 0x06;
+const IIR_RDI = 0x04;
+const IIR_THRI = 0x02;
+const IIR_FIFO = 0xc0;
+
+/** Receive FIFO limit; beyond it the input stream is paused (backpressure). */
+const RX_HIGH_WATER = 4096;
+
+export interface Serial16550AOptions {
+  /** Where transmitted bytes go (null: dropped). */
+  output?: Writable | null;
+  /** Where received bytes come from (null: nothing is ever received). */
+  input?: Readable | null;
+  /** Called with the level of the interrupt line when it changes. */
+  irq?: (level: boolean) => void;
+  /** Region name in the memory map (default 'serial'). */
+  name?: string;
+}
+
+export class Serial16550A {
+  /** The 8-byte I/O region; map it in the I/O address space (e.g. at 0x3f8). */
+  readonly region: MemoryRegion;
+  private ier = 0;
+  private lcr = 0x03; // 8N1
+  private mcr = 0;
+  private scr = 0;
+  private dll = 0x0c; // 9600 baud
+  private dlm = 0;
+  private fcr = 0;
+  private overrun = false;
+  private thrPending = false;
+  private irqLevel = false;
+  private rx: number[] = [];
+  private rxHead = 0;
+  private out: number[] = [];
+  private flushScheduled = false;
+  private readonly output: Writable | null;
+  private readonly input: Readable | null;
+  private readonly irq?: (level: boolean) => void;
+  private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+
+  constructor(opts: Serial16550AOptions = {}) {
+    this.output = opts.output ?? null;
+    this.input = opts.input ?? null;
+    this.irq = opts.irq;
+    if (this.output !== null && typeof this.output.write !== 'function') throw new TypeError('serial output must be a Writable stream');
+    if (this.input !== null && typeof this.input.on !== 'function') throw new TypeError('serial input must be a Readable stream');
+    this.region = MemoryRegion.io(opts.name ?? 'serial', 8, {
+      read: (offset) => this.read(Number(offset)),
+      write: (offset, value) => this.write(Number(offset), Number(value)),
+      valid: { minAccessSize: 1, maxAccessSize: 1 },
+      impl: { minAccessSize: 1, maxAccessSize: 1 },
+    });
+    this.input?.on('data', this.onData);
+  }
+
+  /** Bytes as if they arrived on the line (also what the input stream feeds). */
+  receive(bytes: Uint8Array): void {
+    for (const b of bytes) {
+      if (this.rxCount() >= RX_HIGH_WATER * 4) {
+        this.overrun = true;
+        break;
+      }
+      this.rx.push(b);
+    }
+    if (this.input && this.rxCount() >= RX_HIGH_WATER) this.input.pause();
+    this.updateIrq();
+  }
+
+  private rxCount(): number {
+    return this.rx.length - this.rxHead;
+  }
+
+  private read(reg: number): number {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (reg) {
+      case RBR_THR: {
+        if (dlab) return this.dll;
+        if (this.rxCount() === 0) return 0;
+        const b = this.rx[this.rxHead++];
+        if (this.rxHead > 1024 && this.rxHead * 2 > this.rx.length) {
+          this.rx = this.rx.slice(this.rxHead);
+          this.rxHead = 0;
+        }
+        if (this.input && this.input.isPaused() && this.rxCount() < RX_HIGH_WATER / 2) this.input.resume();
+        this.updateIrq();
+        return b;
+      }
+      case IER:
+        return dlab ? this.dlm : this.ier;
+      case IIR_FCR: {
+        const id = this.interruptId();
+        // Reading IIR while it reports THR empty acknowledges that interrupt.
+        if (id === IIR_THRI) {
+          this.thrPending = false;
+          this.updateIrq();
+        }
+        return id | (this.fcr & 1 ? IIR_FIFO : 0);
+      }
+      case LCR:
+        return this.lcr;
+      case MCR:
+        return this.mcr;
+      case LSR: {
+        const v = LSR_THRE | LSR_TEMT | (this.rxCount() > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0);
+        this.overrun = false; // LSR error bits clear on read
+        this.updateIrq();
+        return v;
+      }
+      case MSR:
+        // In loopback the modem inputs follow MCR: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD.
+        if (this.mcr & MCR_LOOP) return ((this.mcr & 0x01) << 5) | ((this.mcr & 0x02) << 3) | ((this.mcr & 0x04) << 4) | ((this.mcr & 0x08) << 4);
+        return 0xb0; // DCD, DSR, CTS asserted: a cable is attached
+      case SCR:
+        return this.scr;
+      default:
+        return 0xff;
+    }
+  }
+
+  private write(reg: number, value: number): void {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (reg) {
+      case RBR_THR:
+        if (dlab) {
+          this.dll = value;
+        } else {
+          this.transmit(value);
+        }
+        return;
+      case IER:
+        if (dlab) {
+          this.dlm = value;
+          return;
+        }
+        // Enabling the THR-empty interrupt while THR is empty raises it at once.
+        if (value & IER_THRI && !(this.ier & IER_THRI)) this.thrPending = true;
+        this.ier = value & 0x0f;
+        this.updateIrq();
+        return;
+      case IIR_FCR:
+        if (value & 0x02) { // clear receive FIFO
+          this.rx = [];
+          this.rxHead = 0;
+        }
+        this.fcr = value & 0xc9;
+        this.updateIrq();
+        return;
+      case LCR:
+        this.lcr = value;
+        return;
+      case MCR:
+        this.mcr = value & 0x1f;
+        this.updateIrq();
+        return;
+      case SCR:
+        this.scr = value;
+        return;
+      default:
+        // LSR and MSR are read-only
+    }
+  }
+
+  private transmit(byte: number): void {
+    if (this.mcr & MCR_LOOP) {
+      this.receive(Uint8Array.of(byte));
+    } else if (this.output !== null) {
+      this.out.push(byte);
+      if (byte === 0x0a || this.out.length >= 1024) this.flush();
+      else if (!this.flushScheduled) {
+        // Flush when the event loop next turns (between run slices or after the run).
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    }
+    this.thrPending = (this.ier & IER_THRI) !== 0;
+    this.updateIrq();
+  }
+
+  private interruptId(): number {
+    if (this.ier & IER_RLSI && this.overrun) return IIR_RLSI;
+    if (this.ier & IER_RDI && this.rxCount() > 0) return IIR_RDI;
+    if (this.ier & IER_THRI && this.thrPending) return IIR_THRI;
+    return IIR_NONE;
+  }
+
+  private updateIrq(): void {
+    if (!this.irq) return;
+    const level = this.interruptId() !== IIR_NONE && (this.mcr & MCR_OUT2) !== 0;
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.irq(level);
+    }
+  }
+
+  /** Writes buffered output to the stream now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.out.length === 0 || this.output === null) return;
+    const bytes = Buffer.from(this.out);
+    this.out = [];
+    this.output.write(bytes);
+  }
+
+  /** Flushes output and stops listening to the input stream. */
+  close(): void {
+    this.flush();
+    this.input?.off('data', this.onData);
+  }
+}

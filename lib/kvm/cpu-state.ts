@@ -1,0 +1,142 @@
+// kvm_fpu, kvm_msrs and kvm_lapic_state as plain objects, encoded to and from
+// the byte layout of <linux/kvm.h> (sizes checked against the addon's sizeof).
+import { layout } from '../binding';
+
+/** x87/SSE state (struct kvm_fpu). Registers are raw little-endian bytes. */
+export interface FpuState {
+  /** ST0..ST7 as 16-byte slots (80-bit values in the low 10 bytes). */
+  fpr: Uint8Array[];
+  fcw: number;
+  fsw: number;
+  /** Abridged tag word (one bit per register, 1 = valid). */
+  ftwx: number;
+  lastOpcode: number;
+  lastIp: bigint;
+  lastDp: bigint;
+  /** XMM0..XMM15, 16 bytes each. */
+  xmm: Uint8Array[];
+  mxcsr: number;
+}
+
+export const FPU_SIZE = 416;
+const FPU = { fpr: 0, fcw: 128, fsw: 130, ftwx: 132, lastOpcode: 134, lastIp: 136, lastDp: 144, xmm: 152, mxcsr: 408 };
+
+export function checkCpuStateLayouts(): void {
+  const want: [string, number][] = [['kvm_fpu', FPU_SIZE], ['kvm_msr_entry', 16], ['kvm_lapic_state', LAPIC_SIZE]];
+  for (const [name, size] of want) {
+    const actual = layout(`sizeof.${name}`);
+    if (actual !== size) throw new Error(`node-kvm: ${name} is ${actual} bytes in <linux/kvm.h>, expected ${size}`);
+  }
+}
+
+export function decodeFpu(bytes: Uint8Array): FpuState {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const slots = (at: number, n: number) => Array.from({ length: n }, (_, i) => bytes.slice(at + 16 * i, at + 16 * i + 16));
+  return {
+    fpr: slots(FPU.fpr, 8),
+    fcw: dv.getUint16(FPU.fcw, true),
+    fsw: dv.getUint16(FPU.fsw, true),
+    ftwx: dv.getUint8(FPU.ftwx),
+    lastOpcode: dv.getUint16(FPU.lastOpcode, true),
+    lastIp: dv.getBigUint64(FPU.lastIp, true),
+    lastDp: dv.getBigUint64(FPU.lastDp, true),
+    xmm: slots(FPU.xmm, 16),
+    mxcsr: dv.getUint32(FPU.mxcsr, true),
+  };
+}
+
+function u16(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`${what} must be an integer in [0, 0xffff]`);
+  return v;
+}
+
+function slotsInto(list: unknown, n: number, what: string, out: Uint8Array, at: number): void {
+  if (!Array.isArray(list) || list.length > n) throw new TypeError(`${what} must be an array of at most ${n} Uint8Arrays`);
+  list.forEach((s, i) => {
+    if (!(s instanceof Uint8Array) || s.length > 16) throw new TypeError(`${what}[${i}] must be a Uint8Array of at most 16 bytes`);
+    out.fill(0, at + 16 * i, at + 16 * i + 16);
+    out.set(s, at + 16 * i);
+  });
+}
+
+/** Writes the given fields over `base` (the current state); validates everything first. */
+export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array): void {
+  const tmp = base.slice();
+  const dv = new DataView(tmp.buffer);
+  if (fpu.fpr !== undefined) slotsInto(fpu.fpr, 8, 'fpr', tmp, FPU.fpr);
+  if (fpu.xmm !== undefined) slotsInto(fpu.xmm, 16, 'xmm', tmp, FPU.xmm);
+  if (fpu.fcw !== undefined) dv.setUint16(FPU.fcw, u16(fpu.fcw, 'fcw'), true);
+  if (fpu.fsw !== undefined) dv.setUint16(FPU.fsw, u16(fpu.fsw, 'fsw'), true);
+  if (fpu.ftwx !== undefined) {
+    if (!Number.isInteger(fpu.ftwx) || fpu.ftwx < 0 || fpu.ftwx > 0xff) throw new RangeError('ftwx must be an integer in [0, 0xff]');
+    dv.setUint8(FPU.ftwx, fpu.ftwx);
+  }
+  if (fpu.lastOpcode !== undefined) dv.setUint16(FPU.lastOpcode, u16(fpu.lastOpcode, 'lastOpcode'), true);
+  if (fpu.lastIp !== undefined) dv.setBigUint64(FPU.lastIp, u64(fpu.lastIp, 'lastIp'), true);
+  if (fpu.lastDp !== undefined) dv.setBigUint64(FPU.lastDp, u64(fpu.lastDp, 'lastDp'), true);
+  if (fpu.mxcsr !== undefined) {
+    if (!Number.isInteger(fpu.mxcsr) || fpu.mxcsr < 0 || fpu.mxcsr > 0xffff_ffff) throw new RangeError('mxcsr must be a 32-bit integer');
+    dv.setUint32(FPU.mxcsr, fpu.mxcsr, true);
+  }
+  base.set(tmp);
+}
+
+export function u64(v: unknown, what: string): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new RangeError(`${what} must be a bigint in [0, 2^64)`);
+  return v;
+}
+
+/** struct kvm_msrs with `indices.length` entries (data from `values` when given). */
+export function encodeMsrs(indices: readonly number[], values?: readonly bigint[]): Uint8Array {
+  const bytes = new Uint8Array(8 + 16 * indices.length);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(0, indices.length, true);
+  indices.forEach((index, i) => {
+    if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) throw new RangeError(`MSR index ${String(index)} is not a 32-bit integer`);
+    dv.setUint32(8 + 16 * i, index, true);
+    if (values) dv.setBigUint64(8 + 16 * i + 8, u64(values[i], `value of MSR 0x${index.toString(16)}`), true);
+  });
+  return bytes;
+}
+
+export function decodeMsrValues(bytes: Uint8Array, n: number): bigint[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: n }, (_, i) => dv.getBigUint64(8 + 16 * i + 8, true));
+}
+
+export const LAPIC_SIZE = 1024;
+
+/** Well-known local APIC register offsets (Intel SDM vol. 3, 11.4.1). */
+export const LAPIC_REG = {
+  ID: 0x20, VERSION: 0x30, TPR: 0x80, EOI: 0xb0, LDR: 0xd0, SVR: 0xf0, ISR: 0x100, IRR: 0x200, ICR_LOW: 0x300,
+  LVT_TIMER: 0x320, LVT_LINT0: 0x350, LVT_LINT1: 0x360, LVT_ERROR: 0x370, TIMER_INITIAL: 0x380, TIMER_CURRENT: 0x390, TIMER_DIVIDE: 0x3e0,
+} as const;
+
+/** The in-kernel local APIC's register page (struct kvm_lapic_state). */
+export class LapicState {
+  constructor(readonly bytes: Uint8Array) {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== LAPIC_SIZE) throw new TypeError(`LAPIC state must be a Uint8Array of ${LAPIC_SIZE} bytes`);
+  }
+
+  /** A 32-bit register at `offset` (16-byte aligned, below 0x400). */
+  get(offset: number): number {
+    return new DataView(this.bytes.buffer, this.bytes.byteOffset).getUint32(checkLapicOffset(offset), true);
+  }
+
+  set(offset: number, value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) throw new RangeError('LAPIC register value must be a 32-bit integer');
+    new DataView(this.bytes.buffer, this.bytes.byteOffset).setUint32(checkLapicOffset(offset), value, true);
+  }
+
+  /** The APIC ID (bits 31:24 of the ID register in xAPIC mode). */
+  get id(): number {
+    return this.get(LAPIC_REG.ID) >>> 24;
+  }
+}
+
+function checkLapicOffset(offset: number): number {
+  if (!Number.isInteger(offset) || offset < 0 || offset >= LAPIC_SIZE || offset % 16 !== 0) {
+    throw new RangeError(`LAPIC register offset must be a multiple of 16 below 0x400, got ${String(offset)}`);
+  }
+  return offset;
+}

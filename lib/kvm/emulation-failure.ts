@@ -1,0 +1,75 @@
+// Turns KVM_EXIT_INTERNAL_ERROR into a message a person can act on: where
+// (RIP), what (the instruction bytes, and a name for the usual suspects) and
+// what to do about it.
+import type { AddressSpace } from '../memory/address-space';
+import type { VcpuExit } from './exits';
+import type { Vcpu } from './vcpu';
+
+type InternalError = Extract<VcpuExit, { reason: 'internalError' }>;
+
+/**
+ * Names the instructions KVM's emulator is known to reject, from their bytes
+ * (legacy and REX prefixes skipped). Returns undefined for anything else.
+ */
+export function guessInstruction(bytes: Uint8Array, long = true): string | undefined {
+  let i = 0;
+  let rexW = false;
+  let rep = false;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b === 0xf3) rep = true;
+    if ([0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65].includes(b)) { i++; continue; }
+    if (long && b >= 0x40 && b <= 0x4f) { rexW = (b & 8) !== 0; i++; continue; }
+    break;
+  }
+  const op = bytes[i];
+  if (op === 0xcc) return 'int3';
+  if (op === 0x9b) return 'fwait';
+  if (op !== 0x0f || i + 2 >= bytes.length + 1) return undefined;
+  const op2 = bytes[i + 1];
+  const modrm = bytes[i + 2] ?? 0;
+  const reg = (modrm >> 3) & 7;
+  if (op2 === 0xb8 && rep) return 'popcnt';
+  if (op2 === 0xc7 && reg === 1) return rexW ? 'cmpxchg16b' : 'cmpxchg8b';
+  if (op2 === 0xae && (modrm >> 6) !== 3) {
+    const names: Record<number, string> = { 0: 'fxsave', 1: 'fxrstor', 4: 'xsave', 5: 'xrstor', 6: 'xsaveopt' };
+    return names[reg];
+  }
+  return undefined;
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** The instruction bytes at RIP, read through the guest's page tables (KVM_TRANSLATE). */
+function bytesAtRip(vcpu: Vcpu, memory: AddressSpace, rip: bigint): Uint8Array | undefined {
+  try {
+    const sregs = vcpu.getSregs();
+    const linear = (sregs.efer & (1n << 10n)) !== 0n ? rip : sregs.cs.base + rip;
+    const tr = new Uint8Array(24);
+    new DataView(tr.buffer).setBigUint64(0, BigInt.asUintN(64, linear), true);
+    vcpu.ioctl('KVM_TRANSLATE', tr);
+    if (tr[16] === 0) return undefined;
+    const phys = new DataView(tr.buffer).getBigUint64(8, true);
+    return memory.read(phys, 15).data;
+  } catch {
+    return undefined;
+  }
+}
+
+export function describeEmulationFailure(vcpu: Vcpu, memory: AddressSpace, exit: InternalError, rip: bigint): string {
+  const at = `RIP 0x${rip.toString(16)}`;
+  if (exit.suberror !== 1) {
+    return `KVM internal error at ${at}: ${exit.suberrorName} (suberror ${exit.suberror}, data ${exit.data.map((d) => '0x' + d.toString(16)).join(' ')}). ` +
+      'This usually means an exception happened while the CPU was delivering another one: check the IDT, GDT and stack.';
+  }
+  let long = true;
+  try { long = vcpu.getSregs().cs.l === 1; } catch { /* keep the default */ }
+  const bytes = exit.instructionBytes?.length ? exit.instructionBytes : bytesAtRip(vcpu, memory, rip);
+  const name = bytes ? guessInstruction(bytes, long) : undefined;
+  const insn = bytes ? `bytes ${hex(bytes)}${name ? `, looks like \`${name}\`` : ''}` : 'instruction bytes unavailable';
+  return `KVM could not emulate the guest instruction at ${at} (${insn}). ` +
+    'On this host ring-0 guest code is emulated one instruction at a time, and KVM\'s emulator does not know a few ' +
+    'instructions (int3, cmpxchg16b, xrstor, popcnt, fwait, ...). Replace that instruction in ring-0 code, or run the code in ring 3, where it executes natively.';
+}

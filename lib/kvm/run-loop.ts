@@ -1,0 +1,382 @@
+// The exit dispatcher: runs one vCPU until something worth reporting happens.
+//
+// Port I/O exits go to the I/O AddressSpace and MMIO exits to the memory
+// AddressSpace, exactly like QEMU's kvm_cpu_exec (one address_space_rw per
+// element of a string I/O). The hot path reads the kvm_run page through
+// views made once, so an exit allocates almost nothing.
+//
+// A run ends with a RunResult saying why (hlt, shutdown, debugExit, timeout,
+// maxExits, stopped, or a KVM failure with a readable message). A device
+// callback that throws ends the run with a DeviceError naming the device,
+// the address and the guest RIP; the vCPU stays usable.
+import { kvmConstant } from '../binding';
+import { translateNativeError } from '../errors';
+import type { AddressSpace } from '../memory/address-space';
+import { decodeExit, runLayout, VcpuExit } from './exits';
+import type { Vcpu } from './vcpu';
+import { describeEmulationFailure } from './emulation-failure';
+
+export type StopReason =
+  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped'
+  | 'internalError' | 'failEntry' | 'systemEvent' | 'debug' | 'unknown';
+
+export interface RunResult {
+  reason: StopReason;
+  /** Exits handled during this run (I/O, MMIO and the final one; kicks not counted). */
+  exits: number;
+  /** Guest RIP when the run stopped. */
+  rip: bigint;
+  /** For `debugExit`: the code the guest chose, `(value << 1) | 1`. */
+  exitCode?: number;
+  /** One line (or a short paragraph for failures) saying what happened. */
+  message: string;
+  /** The raw exit for internalError/failEntry/systemEvent/debug/unknown. */
+  exit?: VcpuExit;
+  elapsedMs: number;
+}
+
+export interface RunOptions {
+  /** Stop after this many milliseconds of wall time (reason `timeout`). */
+  timeoutMs?: number;
+  /** Stop after this many exits (reason `maxExits`). */
+  maxExits?: number;
+  /** Called with one line per exit (slow; for --trace). */
+  trace?: (line: string) => void;
+}
+
+export interface AsyncRunOptions extends RunOptions {
+  /** Longest stretch the vCPU runs before letting the event loop turn (default 20 ms). */
+  sliceMs?: number;
+}
+
+/** What a device asks for when it ends the run (e.g. the debug-exit port). */
+export type StopRequest = { reason: 'debugExit'; exitCode: number } | { reason: 'stopped'; message?: string };
+
+/** A device callback threw while handling a guest access. */
+export class DeviceError extends Error {
+  constructor(
+    readonly device: string,
+    readonly space: 'io' | 'memory',
+    readonly address: bigint,
+    readonly isWrite: boolean,
+    readonly size: number,
+    readonly rip: bigint,
+    override readonly cause: unknown,
+  ) {
+    const where = space === 'io' ? `port 0x${address.toString(16)}` : `address 0x${address.toString(16)}`;
+    const what = cause instanceof Error ? cause.message : String(cause);
+    super(`device "${device}" threw on a ${size}-byte ${isWrite ? 'write' : 'read'} at ${where} (guest RIP 0x${rip.toString(16)}): ${what}`);
+    this.name = 'DeviceError';
+  }
+}
+
+const now = (): number => performance.now();
+
+export class RunLoop {
+  private readonly u8: Uint8Array;
+  private readonly dv: DataView;
+  private readonly L = runLayout();
+  private readonly EXIT_IO: number;
+  private readonly EXIT_MMIO: number;
+  private readonly EXIT_INTR: number;
+  private readonly IO_OUT: number;
+  // Views reused across exits: I/O data by (offset, size), MMIO data by length.
+  private ioViewOffset = -1;
+  private readonly ioViews: Uint8Array[] = [];
+  private readonly mmioViews: Uint8Array[] = [];
+  // Port and address of the last exit as bigints, so a polling loop on one
+  // port or register does not allocate a BigInt per exit.
+  private lastPort = -1;
+  private lastPortBig = 0n;
+  private lastMmioLo = -1;
+  private lastMmioHi = -1;
+  private lastMmioBig = 0n;
+  private stopRequest: StopRequest | null = null;
+  private exits = 0;
+  private trace: ((line: string) => void) | undefined;
+  private running = false;
+
+  constructor(
+    readonly vcpu: Vcpu,
+    private readonly io: AddressSpace,
+    private readonly memory: AddressSpace,
+  ) {
+    const page = vcpu.runPage;
+    this.u8 = new Uint8Array(page);
+    this.dv = new DataView(page);
+    this.EXIT_IO = this.L.exit.IO;
+    this.EXIT_MMIO = this.L.exit.MMIO;
+    this.EXIT_INTR = this.L.exit.INTR;
+    this.IO_OUT = this.L.ioOut;
+    for (let n = 0; n <= 8; n++) this.mmioViews.push(new Uint8Array(page, this.L.mmioData, n));
+  }
+
+  /** Ends the current run after the exit being handled (devices call this). */
+  requestStop(req: StopRequest): void {
+    this.stopRequest = req;
+    // Outside a device callback (e.g. from a timer) the vCPU may be inside
+    // KVM_RUN on another thread in future; kick() covers both cases.
+    if (!this.running) return;
+    try { this.vcpu.native.kick(); } catch { /* closed */ }
+  }
+
+  /** Runs synchronously until the guest stops, a limit is hit or a device throws. */
+  run(opts: RunOptions = {}): RunResult {
+    const { deadline, maxExits, start } = this.begin(opts);
+    const timed = deadline !== Infinity;
+    try {
+      for (;;) {
+        const left = deadline - now();
+        if (left <= 0.05) return this.finish('timeout', start, opts);
+        if (timed) this.vcpu.native.setTimer(Math.max(1, Math.ceil(left)));
+        const r = this.loop(maxExits, start, opts);
+        if (r !== null) return r;
+        // Kicked: by the timer (checked at the top), or by requestExit()/kick().
+        if (!timed || deadline - now() > 0.05) return this.interrupted(start);
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  /**
+   * Like run(), but lets the event loop turn every `sliceMs` so streams (serial
+   * input, output) and timers work while the guest runs.
+   */
+  async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
+    const slice = opts.sliceMs ?? 20;
+    if (typeof slice !== 'number' || !(slice > 0)) throw new RangeError('sliceMs must be a positive number');
+    const { deadline, maxExits, start } = this.begin(opts);
+    try {
+      for (;;) {
+        const left = deadline - now();
+        if (left <= 0.05) return this.finish('timeout', start, opts);
+        const ms = Math.max(1, Math.ceil(Math.min(left, slice)));
+        const sliceEnd = now() + ms;
+        this.vcpu.native.setTimer(ms);
+        const r = this.loop(maxExits, start, opts);
+        if (r !== null) return r;
+        if (sliceEnd - now() > 0.05 && deadline - now() > 0.05) return this.interrupted(start);
+        this.vcpu.native.setTimer(0);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.stopRequest) return this.finishStop(start, opts);
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  private begin(opts: RunOptions): { deadline: number; maxExits: number; start: number } {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('run options must be an object');
+    const { timeoutMs, maxExits } = opts;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+      throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+    }
+    if (maxExits !== undefined && (typeof maxExits !== 'number' || !Number.isInteger(maxExits) || maxExits < 1)) {
+      throw new RangeError(`maxExits must be a positive integer, got ${String(maxExits)}`);
+    }
+    if (opts.trace !== undefined && typeof opts.trace !== 'function') throw new TypeError('trace must be a function');
+    if (this.running) throw new Error('this vCPU is already running');
+    if (this.vcpu.closed) throw translateNativeError({ errno: 9, syscall: 'KVM_RUN' }, 'the vCPU is closed');
+    this.running = true;
+    this.exits = 0;
+    this.trace = opts.trace;
+    const start = now();
+    return { start, deadline: timeoutMs === undefined ? Infinity : start + timeoutMs, maxExits: maxExits ?? Infinity };
+  }
+
+  private end(): void {
+    this.running = false;
+    this.stopRequest = null;
+    // Disarm the timer and clear immediate_exit so the next run starts clean.
+    if (!this.vcpu.closed) this.vcpu.native.setTimer(0);
+  }
+
+  private interrupted(start: number): RunResult {
+    return this.result('stopped', start, 'interrupted (immediate_exit was set by requestExit() or kick())');
+  }
+
+  /**
+   * KVM_RUN until a stop. Returns null when kicked without a reason to stop
+   * (end of a slice, or a timer that fired early): the caller re-arms.
+   */
+  private loop(maxExits: number, start: number, opts: RunOptions): RunResult | null {
+    const handle = this.vcpu.native;
+    const EXIT_IO = this.EXIT_IO;
+    const EXIT_MMIO = this.EXIT_MMIO;
+    for (;;) {
+      let reason: number;
+      try {
+        reason = handle.run();
+      } catch (err) {
+        throw translateNativeError(err);
+      }
+      if (reason === EXIT_IO) {
+        this.exits++;
+        this.handleIo();
+      } else if (reason === EXIT_MMIO) {
+        this.exits++;
+        this.handleMmio();
+      } else if (reason === this.EXIT_INTR) {
+        if (this.stopRequest) return this.finishStop(start, opts);
+        return null;
+      } else {
+        this.exits++;
+        return this.terminal(reason, start, opts);
+      }
+      if (this.stopRequest) return this.finishStop(start, opts);
+      if (this.exits >= maxExits) return this.finish('maxExits', start, opts);
+    }
+  }
+
+  private handleIo(): void {
+    const dv = this.dv;
+    const L = this.L;
+    const isWrite = this.u8[L.ioDirection] === this.IO_OUT;
+    const size = this.u8[L.ioSize];
+    const port = dv.getUint16(L.ioPort, true);
+    const count = dv.getUint32(L.ioCount, true);
+    // data_offset is a u64 but always inside the mapping: the low word suffices.
+    const offset = dv.getUint32(L.ioDataOffset, true);
+    if (port !== this.lastPort) {
+      this.lastPort = port;
+      this.lastPortBig = BigInt(port);
+    }
+    if (this.trace) this.trace(this.describeIo(isWrite, port, size, count, offset));
+    if (count === 1) {
+      this.ioRw(this.ioView(offset, size), isWrite, size);
+      return;
+    }
+    if (offset + size * count > this.u8.length) throw new RangeError('KVM_EXIT_IO data lies outside the kvm_run page');
+    // String I/O (rep ins/outs): one access per element, in order.
+    for (let i = 0; i < count; i++) {
+      this.ioRw(this.u8.subarray(offset + i * size, offset + (i + 1) * size), isWrite, size);
+    }
+  }
+
+  private ioView(offset: number, size: number): Uint8Array {
+    if (offset !== this.ioViewOffset) {
+      if (offset + 8 > this.u8.length) throw new RangeError('KVM_EXIT_IO data lies outside the kvm_run page');
+      this.ioViewOffset = offset;
+      this.ioViews.length = 0;
+      for (let n = 0; n <= 8; n++) this.ioViews.push(this.u8.subarray(offset, offset + n));
+    }
+    return this.ioViews[size];
+  }
+
+  private ioRw(buf: Uint8Array, isWrite: boolean, size: number): void {
+    try {
+      this.io.rw(this.lastPortBig, buf, isWrite);
+    } catch (err) {
+      if (!isWrite) buf.fill(0xff); // the in-instruction completes with all-ones if resumed
+      throw this.deviceError(this.io, 'io', this.lastPortBig, isWrite, size, err);
+    }
+  }
+
+  private handleMmio(): void {
+    const dv = this.dv;
+    const L = this.L;
+    const lo = dv.getUint32(L.mmioPhysAddr, true);
+    const hi = dv.getUint32(L.mmioPhysAddr + 4, true);
+    if (lo !== this.lastMmioLo || hi !== this.lastMmioHi) {
+      this.lastMmioLo = lo;
+      this.lastMmioHi = hi;
+      this.lastMmioBig = (BigInt(hi) << 32n) | BigInt(lo);
+    }
+    const len = dv.getUint32(L.mmioLen, true);
+    const isWrite = this.u8[L.mmioIsWrite] !== 0;
+    const buf = this.mmioViews[len > 8 ? 8 : len];
+    if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} 0x${this.lastMmioBig.toString(16)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
+    try {
+      this.memory.rw(this.lastMmioBig, buf, isWrite);
+    } catch (err) {
+      if (!isWrite) buf.fill(0);
+      throw this.deviceError(this.memory, 'memory', this.lastMmioBig, isWrite, len, err);
+    }
+    if (this.trace && !isWrite) this.trace(`  -> ${hexBytes(buf)}`);
+  }
+
+  private describeIo(isWrite: boolean, port: number, size: number, count: number, offset: number): string {
+    const data = isWrite ? ` data=${hexBytes(this.u8.subarray(offset, offset + Math.min(size * count, 32)))}` : '';
+    return `io ${isWrite ? 'out' : 'in '} port=0x${port.toString(16)} size=${size}${count > 1 ? ` count=${count}` : ''}${data}`;
+  }
+
+  private deviceError(as: AddressSpace, space: 'io' | 'memory', addr: bigint, isWrite: boolean, size: number, err: unknown): DeviceError {
+    let device = 'unassigned';
+    try {
+      const s = as.findSection(addr, 1n);
+      if (s) device = s.mr.name;
+    } catch { /* keep 'unassigned' */ }
+    return new DeviceError(device, space, addr, isWrite, size, this.rip(), err);
+  }
+
+  private rip(): bigint {
+    try {
+      return this.vcpu.getRegs().rip;
+    } catch {
+      return 0n;
+    }
+  }
+
+  private finishStop(start: number, opts: RunOptions): RunResult {
+    const req = this.stopRequest!;
+    this.stopRequest = null;
+    if (req.reason === 'debugExit') {
+      return this.result('debugExit', start, `the guest wrote to the debug-exit port: exit code ${req.exitCode}`, { exitCode: req.exitCode });
+    }
+    void opts;
+    return this.result('stopped', start, req.message ?? 'stopped on request');
+  }
+
+  private finish(reason: 'timeout' | 'maxExits', start: number, opts: RunOptions): RunResult {
+    const msg = reason === 'timeout'
+      ? `stopped after ${opts.timeoutMs} ms (timeoutMs) with the guest still running`
+      : `stopped after ${this.exits} exits (maxExits)`;
+    return this.result(reason, start, msg);
+  }
+
+  private terminal(reason: number, start: number, opts: RunOptions): RunResult {
+    const exit = decodeExit(this.vcpu.runPage, this.dv, reason);
+    if (this.trace) this.trace(exit.reason);
+    void opts;
+    switch (exit.reason) {
+      case 'hlt':
+        return this.result('hlt', start, 'the guest executed hlt');
+      case 'shutdown':
+        return this.result('shutdown', start,
+          'the guest shut down (triple fault: an exception it could not deliver, usually a bad IDT, GDT or stack); ' +
+          'the vCPU must be reset or its registers set again before it can run');
+      case 'internalError': {
+        const rip = this.rip();
+        return { ...this.result('internalError', start, describeEmulationFailure(this.vcpu, this.memory, exit, rip)), rip, exit };
+      }
+      case 'failEntry':
+        return { ...this.result('failEntry', start,
+          `KVM could not enter the guest (hardware entry failure reason 0x${exit.hardwareEntryFailureReason.toString(16)}): ` +
+          'the segment or control register state is invalid for the CPU mode'), exit };
+      case 'systemEvent':
+        return { ...this.result('systemEvent', start, `the guest requested a system event (type ${exit.type}: ${SYSTEM_EVENTS[exit.type] ?? 'unknown'})`), exit };
+      case 'debug':
+        return { ...this.result('debug', start, `debug exception ${exit.exception} at 0x${exit.pc.toString(16)}`), exit };
+      default:
+        return { ...this.result('unknown', start, `unhandled KVM exit ${reason}`), exit };
+    }
+  }
+
+  private result(reason: StopReason, start: number, message: string, extra: Partial<RunResult> = {}): RunResult {
+    return { reason, exits: this.exits, rip: this.rip(), message, elapsedMs: now() - start, ...extra };
+  }
+}
+
+const SYSTEM_EVENTS: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };
+
+function hexBytes(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (i ? ' ' : '') + b[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Exit numbers, exported for tests and tools. */
+export function exitNumber(name: string): number {
+  return kvmConstant(`KVM_EXIT_${name}`);
+}

@@ -1,0 +1,355 @@
+// A small x86 PC-like machine: system and I/O address spaces, RAM at 0, a
+// 16550A serial port, QEMU's debug-exit port, optionally the in-kernel IRQ
+// chip and PIT, and one vCPU already in the requested CPU mode.
+//
+// Guest-physical layout (fixed, so guests can rely on it):
+//   0x500      GDT (protected and long mode)
+//   0x1000     page tables (long mode; 2 or 6 pages)
+//   0x7c00     load address and initial stack top in real mode (a boot sector's place)
+//   0x80000    initial stack top in protected and long mode
+//   0x100000   load address in protected and long mode
+//   4 GiB identity-mapped in long mode (2 MiB pages, or 1 GiB with pdpe1gb)
+import * as fs from 'fs';
+import type { Readable, Writable } from 'stream';
+import { DebugExit, DEBUG_EXIT_PORT } from './devices/debug-exit';
+import { createInKernelIrqchip, InKernelIrqchip } from './devices/irqchip';
+import { Serial16550A } from './devices/serial-16550a';
+import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
+import { Kvm } from './kvm/system';
+import type { Vcpu } from './kvm/vcpu';
+import type { Vm } from './kvm/vm';
+import { AddressSpace } from './memory/address-space';
+import { formatMtree } from './memory/mtree';
+import { MemoryRegion, UNASSIGNED_IO_OPS } from './memory/region';
+import { transaction } from './memory/transaction';
+import { MemTxResult } from './memory/types';
+import { parseSize } from './parse-size';
+import { loadElf, isElf, parseElf } from './x86/loader-elf';
+import { loadFlat, type LoadedImage } from './x86/loader-flat';
+import { type CpuMode, type GuestWriter, pageTableBytes, setupLongMode, setupProtectedMode, setupRealMode } from './x86/modes';
+
+export const MACHINE_LAYOUT = {
+  gdt: 0x500n,
+  pageTables: 0x1000n,
+  realModeLoad: 0x7c00n,
+  realModeStack: 0x7c00n,
+  stack: 0x80000n,
+  load: 0x100000n,
+  identityMap: 4n << 30n,
+  serialPort: 0x3f8,
+  debugExitPort: DEBUG_EXIT_PORT,
+} as const;
+
+const MAX_MEMORY = 3n << 30n; // RAM stays below the 32-bit MMIO hole (LAPIC, IOAPIC)
+const MIN_MEMORY = 1n << 20n;
+
+export interface SerialOptions {
+  /** Transmitted bytes (default: process.stdout; null drops them). */
+  output?: Writable | null;
+  /** Received bytes (default: none). */
+  input?: Readable | null;
+  /** I/O port base (default 0x3f8, COM1). */
+  port?: number;
+}
+
+export interface MachineOptions {
+  /** Guest RAM at address 0: '16M', '512K', bytes as number or bigint (default '16M'; 1 MiB to 3 GiB). */
+  memory?: string | number | bigint;
+  /** CPU mode the vCPU starts in (default 'long'). */
+  mode?: CpuMode;
+  /** The COM1 serial port, or false for none. */
+  serial?: SerialOptions | false;
+  /** The isa-debug-exit port ({ port } default 0x501), or false for none. */
+  debugExit?: { port?: number } | false;
+  /**
+   * Create the in-kernel IRQ chip and PIT (default false). With it, `hlt`
+   * waits for an interrupt in the kernel instead of ending the run.
+   */
+  irqchip?: boolean;
+  /** KVM device (default /dev/kvm). */
+  kvmPath?: string;
+}
+
+export interface LoadOptions {
+  /** 'auto' (default) picks ELF when the file starts with \x7fELF. */
+  format?: 'auto' | 'flat' | 'elf';
+  /** Where a flat binary goes (default 0x7c00 in real mode, 0x100000 otherwise). */
+  address?: bigint;
+  /** Entry point (default: the ELF entry, or the flat load address). */
+  entry?: bigint;
+}
+
+/** The machine's memory: address spaces and the regions it made. */
+export interface MachineMemory {
+  /** The system (memory) AddressSpace; map MMIO devices under `root`. */
+  readonly system: AddressSpace;
+  /** The I/O port AddressSpace; map port devices under `ioRoot`. */
+  readonly io: AddressSpace;
+  readonly root: MemoryRegion;
+  readonly ioRoot: MemoryRegion;
+  readonly ram: MemoryRegion;
+}
+
+const MODES: readonly CpuMode[] = ['real', 'protected', 'long'];
+
+function checkPort(port: unknown, what: string): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 0xffff) {
+    throw new RangeError(`${what} must be an integer port in [0, 0xffff], got ${String(port)}`);
+  }
+  return port;
+}
+
+export class Machine {
+  readonly memory: MachineMemory;
+  readonly serial: Serial16550A | null;
+  readonly debugExit: DebugExit | null;
+  readonly irqchip: InKernelIrqchip | null;
+  /** The vCPUs (one today; the run loop and devices are per vCPU so more can follow, one thread each). */
+  readonly vcpus: readonly Vcpu[];
+  private readonly loops: RunLoop[];
+  private readonly owned: MemoryRegion[];
+  private closed = false;
+
+  private constructor(
+    readonly kvm: Kvm,
+    readonly vm: Vm,
+    readonly mode: CpuMode,
+    readonly memorySize: bigint,
+    parts: {
+      memory: MachineMemory; serial: Serial16550A | null; debugExit: DebugExit | null; irqchip: InKernelIrqchip | null;
+      vcpus: Vcpu[]; owned: MemoryRegion[];
+    },
+  ) {
+    this.memory = parts.memory;
+    this.serial = parts.serial;
+    this.debugExit = parts.debugExit;
+    this.irqchip = parts.irqchip;
+    this.vcpus = parts.vcpus;
+    this.owned = parts.owned;
+    this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
+  }
+
+  /** Builds the machine. Everything is validated first; on failure nothing is left open. */
+  static async create(opts: MachineOptions = {}): Promise<Machine> {
+    return Machine.createSync(opts);
+  }
+
+  /** create(), synchronously. */
+  static createSync(opts: MachineOptions = {}): Machine {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('Machine options must be an object');
+    const memorySize = parseSize(opts.memory ?? '16M', 'memory');
+    if (memorySize < MIN_MEMORY || memorySize > MAX_MEMORY) throw new RangeError(`memory must be between 1M and 3G, got ${String(opts.memory)}`);
+    if (memorySize % 4096n !== 0n) throw new RangeError('memory must be a multiple of 4 KiB');
+    const mode = opts.mode ?? 'long';
+    if (!MODES.includes(mode)) throw new RangeError(`mode must be 'real', 'protected' or 'long', got ${String(mode)}`);
+    const serialOpts = opts.serial === false ? null : (opts.serial ?? {});
+    const serialPort = checkPort(serialOpts?.port ?? MACHINE_LAYOUT.serialPort, 'serial.port');
+    const exitOpts = opts.debugExit === false ? null : (opts.debugExit ?? {});
+    const exitPort = checkPort(exitOpts?.port ?? MACHINE_LAYOUT.debugExitPort, 'debugExit.port');
+    if (opts.irqchip !== undefined && typeof opts.irqchip !== 'boolean') throw new TypeError('irqchip must be a boolean');
+
+    const kvm = Kvm.open(opts.kvmPath);
+    const cleanup: (() => void)[] = [() => kvm.close()];
+    try {
+      const vm = kvm.createVm();
+      cleanup.push(() => vm.close());
+      // The in-kernel IRQ chip must exist before any vCPU.
+      const irqchip = opts.irqchip ? createInKernelIrqchip(vm) : null;
+      // Intel without unrestricted guest needs a TSS page for real mode; harmless elsewhere.
+      if (vm.checkExtension('SET_TSS_ADDR')) vm.ioctl('KVM_SET_TSS_ADDR', 0xfffb_d000);
+
+      // QEMU's names: the "system" container and the "io" root with unassigned_io_ops.
+      const root = MemoryRegion.container('system', 1n << 64n);
+      const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
+      const owned: MemoryRegion[] = [root, ioRoot];
+      cleanup.push(() => { for (const mr of owned.slice().reverse()) mr.close(); });
+      const ram = MemoryRegion.ram('ram', memorySize);
+      owned.push(ram);
+
+      let machine: Machine | undefined;
+      const serial = serialOpts === null ? null : new Serial16550A({
+        output: serialOpts.output === undefined ? process.stdout : serialOpts.output,
+        input: serialOpts.input ?? null,
+        irq: irqchip ? (level) => irqchip.setIrq(4, level) : undefined,
+      });
+      if (serial) {
+        cleanup.push(() => serial.close());
+        owned.push(serial.region);
+      }
+      const debugExit = exitOpts === null ? null : new DebugExit({
+        onExit: (code) => machine?.requestStop({ reason: 'debugExit', exitCode: code }),
+      });
+      if (debugExit) owned.push(debugExit.region);
+
+      const spaces: AddressSpace[] = [];
+      transaction(() => {
+        root.addSubregion(0n, ram);
+        if (serial) ioRoot.addSubregion(BigInt(serialPort), serial.region);
+        if (debugExit) ioRoot.addSubregion(BigInt(exitPort), debugExit.region);
+      });
+      const system = new AddressSpace(root, 'memory');
+      spaces.push(system);
+      const io = new AddressSpace(ioRoot, 'I/O');
+      spaces.push(io);
+      cleanup.push(() => { for (const s of spaces) s.destroy(); });
+      vm.addAddressSpace(system);
+
+      const vcpu = vm.createVcpu(0);
+      // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
+      vcpu.setCpuid(kvm.supportedCpuid());
+
+      machine = new Machine(kvm, vm, mode, memorySize, {
+        memory: { system, io, root, ioRoot, ram }, serial, debugExit, irqchip, vcpus: [vcpu], owned,
+      });
+      machine.setupMode(mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+      return machine;
+    } catch (err) {
+      for (const f of cleanup.reverse()) {
+        try { f(); } catch { /* report the original error */ }
+      }
+      throw err;
+    }
+  }
+
+  /** The first vCPU. */
+  get vcpu(): Vcpu {
+    return this.vcpus[0];
+  }
+
+  /** Writes bytes to guest-physical memory through the system AddressSpace; throws if any byte is not RAM. */
+  readonly writeGuest: GuestWriter = (gpa, bytes) => {
+    this.checkOpen();
+    const end = gpa + BigInt(bytes.length);
+    if (gpa < 0n || end > this.memorySize) {
+      throw new RangeError(`guest range 0x${gpa.toString(16)}-0x${end.toString(16)} is outside RAM (0-0x${this.memorySize.toString(16)})`);
+    }
+    const r = this.memory.system.write(gpa, bytes);
+    if (r !== MemTxResult.OK) throw new RangeError(`writing guest range 0x${gpa.toString(16)}-0x${end.toString(16)} failed (MemTxResult ${r})`);
+  };
+
+  /** Reads guest-physical memory. */
+  readGuest(gpa: bigint, length: number): Uint8Array {
+    this.checkOpen();
+    return this.memory.system.read(gpa, length).data;
+  }
+
+  /**
+   * Loads a flat binary or an ELF executable (bytes or a file path) and points
+   * the vCPU at its entry, in the machine's CPU mode.
+   */
+  load(image: Uint8Array | string, opts: LoadOptions = {}): LoadedImage {
+    this.checkOpen();
+    const bytes = typeof image === 'string' ? new Uint8Array(fs.readFileSync(image)) : image;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('load() expects a Uint8Array or a file path');
+    const format = opts.format ?? 'auto';
+    if (!['auto', 'flat', 'elf'].includes(format)) throw new RangeError(`format must be 'auto', 'flat' or 'elf', got ${String(format)}`);
+    let loaded: LoadedImage;
+    if (format === 'elf' || (format === 'auto' && isElf(bytes))) {
+      const elf = parseElf(bytes); // validate before writing anything
+      if (elf.class === 32 && this.mode === 'long') throw new RangeError("a 32-bit ELF needs mode 'protected' (this machine is in long mode)");
+      if (elf.class === 64 && this.mode !== 'long') throw new RangeError(`a 64-bit ELF needs mode 'long' (this machine is in ${this.mode} mode)`);
+      for (const s of elf.segments) this.checkRange(s.paddr, s.memsz);
+      loaded = loadElf(bytes, this.writeGuest);
+      if (opts.entry !== undefined) loaded.entry = opts.entry;
+    } else {
+      const address = opts.address ?? (this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+      this.checkRange(address, BigInt(bytes.length));
+      loaded = loadFlat(bytes, this.writeGuest, address, opts.entry ?? address);
+    }
+    this.setupMode(loaded.entry);
+    return loaded;
+  }
+
+  private checkRange(gpa: bigint, size: bigint): void {
+    if (gpa < 0n || gpa + size > this.memorySize) {
+      throw new RangeError(`image range 0x${gpa.toString(16)}-0x${(gpa + size).toString(16)} is outside guest RAM (0-0x${this.memorySize.toString(16)}); use a larger memory size`);
+    }
+  }
+
+  /** Puts the vCPU in the machine's mode, about to run `entry`. */
+  setupMode(entry: bigint): void {
+    this.checkOpen();
+    const vcpu = this.vcpu;
+    if (this.mode === 'real') {
+      if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got 0x${entry.toString(16)}`);
+      // CS:IP with IP < 64 KiB; the stack shares the segment.
+      setupRealMode(vcpu, { cs: Number((entry >> 4n) & 0xf000n), ip: entry & 0xffffn, sp: MACHINE_LAYOUT.realModeStack & 0xffffn });
+    } else if (this.mode === 'protected') {
+      setupProtectedMode(vcpu, this.writeGuest, { gdtAddr: MACHINE_LAYOUT.gdt, entry, stack: MACHINE_LAYOUT.stack });
+    } else {
+      setupLongMode(vcpu, this.writeGuest, {
+        gdtAddr: MACHINE_LAYOUT.gdt, pageTableAddr: MACHINE_LAYOUT.pageTables,
+        identityMapSize: MACHINE_LAYOUT.identityMap, entry, stack: MACHINE_LAYOUT.stack,
+      });
+    }
+  }
+
+  /** Bytes the long-mode page tables take at MACHINE_LAYOUT.pageTables. */
+  static pageTableBytes(): bigint {
+    return pageTableBytes(MACHINE_LAYOUT.identityMap, '2M');
+  }
+
+  /**
+   * Runs the guest until it stops (hlt, shutdown, debug-exit, timeout, ...),
+   * letting the event loop turn every few milliseconds so serial streams flow.
+   */
+  async run(opts: AsyncRunOptions = {}): Promise<RunResult> {
+    this.checkOpen();
+    try {
+      return await this.loops[0].runAsync(opts);
+    } finally {
+      this.serial?.flush();
+    }
+  }
+
+  /** run(), without yielding to the event loop (serial input cannot arrive meanwhile). */
+  runSync(opts: RunOptions = {}): RunResult {
+    this.checkOpen();
+    try {
+      return this.loops[0].run(opts);
+    } finally {
+      this.serial?.flush();
+    }
+  }
+
+  /** Ends the current run (reason 'stopped') after the exit being handled. */
+  stop(message?: string): void {
+    this.requestStop({ reason: 'stopped', message });
+  }
+
+  private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
+    for (const l of this.loops) l.requestStop(req);
+  }
+
+  /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`). */
+  mtree(opts: { flat?: boolean } = {}): string {
+    this.checkOpen();
+    return formatMtree([this.memory.system, this.memory.io], { flat: !!opts.flat });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the machine is closed');
+  }
+
+  /** Releases the vCPU, VM, guest RAM and devices. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const steps: (() => void)[] = [
+      () => this.serial?.close(),
+      () => this.vm.close(), // vCPUs and slots go with the VM
+      () => { this.memory.system.destroy(); this.memory.io.destroy(); },
+      () => { for (const mr of this.owned.slice().reverse()) mr.close(); },
+      () => this.kvm.close(),
+    ];
+    let first: unknown;
+    for (const s of steps) {
+      try { s(); } catch (e) { first ??= e; }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
