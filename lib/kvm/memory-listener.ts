@@ -291,7 +291,10 @@ export class KvmMemoryListener implements MemoryListener {
   }
 
   regionDel(s: MemoryRegionSection): void {
-    if (this.detached || !this.wantsSlot(s)) return;
+    // Decide by what may have been mapped, not by the region's state now: a
+    // ROM device that just left romd mode must lose its slot.  Keys that have
+    // no slot are ignored at commit.
+    if (this.detached || (!s.mr.isRam && !s.mr.isRomDevice) || resolveRam(s.mr).ramBlock === null) return;
     for (const c of this.chunksOf(s, false)) this.dels.push(c.key);
   }
 
