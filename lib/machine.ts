@@ -15,7 +15,7 @@ import { DebugExit, DEBUG_EXIT_PORT } from './devices/debug-exit';
 import { createInKernelIrqchip, InKernelIrqchip } from './devices/irqchip';
 import { Serial16550A } from './devices/serial-16550a';
 import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
-import { Kvm } from './kvm/system';
+import { Kvm, type CpuidEntry } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
 import { AddressSpace } from './memory/address-space';
@@ -92,6 +92,20 @@ export interface MachineMemory {
 
 const MODES: readonly CpuMode[] = ['real', 'protected', 'long'];
 
+// KVM_GET_SUPPORTED_CPUID is a property of the host's KVM module and costs
+// hundreds of microseconds under nested KVM: fetch it once per device path
+// (QEMU caches it the same way).
+const supportedCpuidCache = new Map<string, CpuidEntry[]>();
+
+function supportedCpuid(kvm: Kvm): CpuidEntry[] {
+  let entries = supportedCpuidCache.get(kvm.path);
+  if (!entries) {
+    entries = kvm.supportedCpuid();
+    supportedCpuidCache.set(kvm.path, entries);
+  }
+  return entries;
+}
+
 function checkPort(port: unknown, what: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 0xffff) {
     throw new RangeError(`${what} must be an integer port in [0, 0xffff], got ${String(port)}`);
@@ -109,6 +123,7 @@ export class Machine {
   private readonly loops: RunLoop[];
   private readonly owned: MemoryRegion[];
   private closed = false;
+  private modeSet = false;
 
   private constructor(
     readonly kvm: Kvm,
@@ -196,12 +211,13 @@ export class Machine {
 
       const vcpu = vm.createVcpu(0);
       // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
-      vcpu.setCpuid(kvm.supportedCpuid());
+      vcpu.setCpuid(supportedCpuid(kvm));
 
       machine = new Machine(kvm, vm, mode, memorySize, {
         memory: { system, io, root, ioRoot, ram }, serial, debugExit, irqchip, vcpus: [vcpu], owned,
       });
-      machine.setupMode(mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+      // The vCPU is put into its mode by load() (or the first run()), which knows
+      // the entry point: doing it here too would cost four more ioctls.
       return machine;
     } catch (err) {
       for (const f of cleanup.reverse()) {
@@ -270,6 +286,7 @@ export class Machine {
   setupMode(entry: bigint): void {
     this.checkOpen();
     const vcpu = this.vcpu;
+    this.modeSet = true;
     if (this.mode === 'real') {
       if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got 0x${entry.toString(16)}`);
       // CS:IP with IP < 64 KiB; the stack shares the segment.
@@ -295,6 +312,7 @@ export class Machine {
    */
   async run(opts: AsyncRunOptions = {}): Promise<RunResult> {
     this.checkOpen();
+    this.ensureMode();
     try {
       return await this.loops[0].runAsync(opts);
     } finally {
@@ -305,11 +323,17 @@ export class Machine {
   /** run(), without yielding to the event loop (serial input cannot arrive meanwhile). */
   runSync(opts: RunOptions = {}): RunResult {
     this.checkOpen();
+    this.ensureMode();
     try {
       return this.loops[0].run(opts);
     } finally {
       this.serial?.flush();
     }
+  }
+
+  /** Without a load(), the vCPU starts at the default load address. */
+  private ensureMode(): void {
+    if (!this.modeSet) this.setupMode(this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
   }
 
   /** Ends the current run (reason 'stopped') after the exit being handled. */
