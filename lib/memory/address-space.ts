@@ -7,12 +7,13 @@ import { MemoryRegionError } from './errors';
 import type { FlatRange, FlatView } from './flat-view';
 import { formatFlatRanges, formatTreeOf } from './mtree';
 import { MemoryRegion } from './region';
+import { renderVerification, type ViewPatch } from './incremental';
 import { flatviewRoot, renderFlatView } from './render';
 import { type MemoryRegionSection, sectionFromFlatRange } from './section';
 import { toAddress, toLength } from './size';
 import {
   allSpaces, beginTransaction, commitTransaction, globalListeners, type ListenerRegistration,
-  markUpdatePending, registerListener, registerSpace, type TxAddressSpace, unregisterListener, unregisterSpace,
+  markPendingWithoutDamage, registerListener, registerSpace, type TxAddressSpace, unregisterListener, unregisterSpace,
 } from './transaction';
 import type { MemoryListener, MemTxResult } from './types';
 
@@ -23,6 +24,7 @@ export class AddressSpace implements TxAddressSpace {
   private rootMr: MemoryRegion | null;
   private view: FlatView;
   private nextView: FlatView | null = null;
+  private nextPatch: ViewPatch | null = null;
   /** this AS's listeners, ascending priority, equal priority in registration order */
   private readonly regs: ListenerRegistration[] = [];
   private destroyed = false;
@@ -39,6 +41,9 @@ export class AddressSpace implements TxAddressSpace {
     const fvRoot = flatviewRoot(root);
     const sharing = (allSpaces() as AddressSpace[]).find((s) => s instanceof AddressSpace && s.view.root === fvRoot);
     this.view = sharing ? sharing.view : renderFlatView(fvRoot);
+    // an alias used as a root must be known to its target (damage mapping)
+    root._asRootCount++;
+    root._updateAliasLink();
     registerSpace(this);
     // QEMU renders via an update transaction; the view we just rendered is
     // identical, and with no listeners yet nothing would be reported.
@@ -204,8 +209,14 @@ export class AddressSpace implements TxAddressSpace {
     if (this.destroyed) return;
     beginTransaction();
     try {
+      const root = this.rootMr;
       this.rootMr = null;
-      markUpdatePending();
+      if (root !== null) {
+        root._asRootCount--;
+        root._updateAliasLink();
+      }
+      // only this AS's flatview root changes (to none)
+      markPendingWithoutDamage();
     } finally {
       commitTransaction();
     }
@@ -218,65 +229,141 @@ export class AddressSpace implements TxAddressSpace {
   // ------------------------------------------------------------ transaction hooks
 
   /** @internal */
-  _prepareView(cache: Map<MemoryRegion | null, FlatView>): void {
-    const fvRoot = this.rootMr ? flatviewRoot(this.rootMr) : null;
-    let v = cache.get(fvRoot);
-    if (v === undefined) {
-      v = renderFlatView(fvRoot);
-      cache.set(fvRoot, v);
-    }
-    this.nextView = v;
+  _nextFlatviewRoot(): MemoryRegion | null {
+    return this.rootMr ? flatviewRoot(this.rootMr) : null;
+  }
+
+  /** @internal */
+  _publishedView(): FlatView {
+    return this.view;
+  }
+
+  /** @internal */
+  _setNextView(view: FlatView, patch: ViewPatch | null): void {
+    this.nextView = view;
+    this.nextPatch = patch;
   }
 
   /**
    * @internal address_space_set_flatview + address_space_update_topology_pass
    * (del pass, then add pass).  The new view is published even if a listener throws.
+   *
+   * QEMU diffs the whole old and new views on every commit and calls
+   * region_nop for every unchanged range.  When the new view was patched
+   * from this AS's old view, the ranges outside the patch spans are the very
+   * same FlatRange objects in the same order: in QEMU's two-cursor walk each
+   * of them is reached by both cursors at once and yields only a nop (same
+   * dirty log mask too, so no log_start/log_stop).  So unless a listener
+   * implements regionNop, walking just the spans gives exactly QEMU's call
+   * sequence; with a regionNop listener the whole views are walked, as QEMU
+   * does, because those calls are part of the listener contract.
    */
   _installView(): void {
     const nv = this.nextView;
+    const patch = this.nextPatch;
     this.nextView = null;
-    if (nv === null || nv === this.view) return;
+    this.nextPatch = null;
+    if (nv === null) return;
     const old = this.view;
     this.view = nv;
-    if (this.regs.length) {
-      this.diffPass(old.ranges, nv.ranges, false);
-      this.diffPass(old.ranges, nv.ranges, true);
+    const regs = this.regs;
+    if (regs.length === 0) return;
+    let wantsNop = false;
+    for (const r of regs) if (r.listener.regionNop != null) wantsNop = true;
+    if (!wantsNop && patch !== null && patch.base === old) {
+      if (renderVerification()) this.checkPatchedDiff(old, nv, patch.spans);
+      const sp = patch.spans;
+      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], false, this.dispatch);
+      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], true, this.dispatch);
+      return;
     }
+    // the same view object again: without regionNop listeners there is nothing to report
+    if (nv === old && !wantsNop) return;
+    this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, false, this.dispatch);
+    this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, true, this.dispatch);
   }
 
-  private diffPass(oldR: readonly FlatRange[], newR: readonly FlatRange[], adding: boolean): void {
-    const regs = this.regs;
-    let io = 0;
-    let inew = 0;
-    while (io < oldR.length || inew < newR.length) {
-      const o = io < oldR.length ? oldR[io] : undefined;
-      const n = inew < newR.length ? newR[inew] : undefined;
+  /** delivers the diff to this AS's listeners, forward / reverse by priority */
+  private readonly dispatch: DiffSink = {
+    del: (o) => {
+      const regs = this.regs;
+      const sec = sectionFromFlatRange(o, this);
+      for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.regionDel?.(sec);
+    },
+    same: (o, n) => {
+      const regs = this.regs;
+      const sec = sectionFromFlatRange(n, this);
+      for (const r of regs) r.listener.regionNop?.(sec);
+      const om = o.dirtyLogMask;
+      const nm = n.dirtyLogMask;
+      if (nm & ~om) for (const r of regs) r.listener.logStart?.(sec, om, nm);
+      if (om & ~nm) for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.logStop?.(sec, om, nm);
+    },
+    add: (n) => {
+      const regs = this.regs;
+      const sec = sectionFromFlatRange(n, this);
+      for (const r of regs) r.listener.regionAdd?.(sec);
+    },
+  };
+
+  /**
+   * address_space_update_topology_pass over old[oLo, oHi) and new[nLo, nHi):
+   * two cursors; old-only ranges are deleted (del pass), equal ranges are a
+   * nop plus log changes, new-only ranges are added (add pass).
+   */
+  private diffPass(oldR: readonly FlatRange[], newR: readonly FlatRange[], oLo: number, oHi: number,
+    nLo: number, nHi: number, adding: boolean, sink: DiffSink): void {
+    let io = oLo;
+    let inew = nLo;
+    while (io < oHi || inew < nHi) {
+      const o = io < oHi ? oldR[io] : undefined;
+      const n = inew < nHi ? newR[inew] : undefined;
       if (o !== undefined && (n === undefined || o.start < n.start || (o.start === n.start && !o.equals(n)))) {
-        if (!adding) {
-          const s = sectionFromFlatRange(o, this);
-          for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.regionDel?.(s);
-        }
+        if (!adding) sink.del(o);
         io++;
       } else if (o !== undefined && n !== undefined && o.equals(n)) {
-        if (adding) {
-          const s = sectionFromFlatRange(n, this);
-          for (const r of regs) r.listener.regionNop?.(s);
-          const om = o.dirtyLogMask;
-          const nm = n.dirtyLogMask;
-          if (nm & ~om) for (const r of regs) r.listener.logStart?.(s, om, nm);
-          if (om & ~nm) for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.logStop?.(s, om, nm);
-        }
+        if (adding) sink.same(o, n);
         io++;
         inew++;
       } else {
-        if (adding && n !== undefined) {
-          const s = sectionFromFlatRange(n, this);
-          for (const r of regs) r.listener.regionAdd?.(s);
-        }
+        if (adding && n !== undefined) sink.add(n);
         inew++;
       }
     }
   }
+
+  /** NODE_KVM_VERIFY_RENDER: the span walk must report what the full walk reports */
+  private checkPatchedDiff(old: FlatView, nv: FlatView, sp: readonly number[]): void {
+    const record = (log: string[]): DiffSink => ({
+      del: (o) => log.push(`del ${rangeKey(o)}`),
+      same: (o, n) => {
+        if (o.dirtyLogMask !== n.dirtyLogMask) log.push(`log ${rangeKey(n)} ${o.dirtyLogMask}->${n.dirtyLogMask}`);
+      },
+      add: (n) => log.push(`add ${rangeKey(n)}`),
+    });
+    const full: string[] = [];
+    const part: string[] = [];
+    for (const adding of [false, true]) {
+      this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, adding, record(full));
+      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], adding, record(part));
+    }
+    if (full.length !== part.length || full.some((l, i) => l !== part[i])) {
+      throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: the patched listener diff of "${this.name}" differs from the full diff:\n` +
+        `full:    ${full.join('; ')}\npatched: ${part.join('; ')}`);
+    }
+  }
+}
+
+interface DiffSink {
+  del(o: FlatRange): void;
+  /** equal ranges (QEMU flatrange_equal): nop, then log_start / log_stop on a mask change */
+  same(o: FlatRange, n: FlatRange): void;
+  add(n: FlatRange): void;
+}
+
+function rangeKey(r: FlatRange): string {
+  return `${r.mr.id}:${r.start.toString(16)}+${r.size.toString(16)}@${r.offsetInRegion.toString(16)}` +
+    `${r.readonly ? 'r' : ''}${r.nonvolatile ? 'n' : ''}${r.romdMode ? 'd' : ''}`;
 }
 
 /** Every live address space, in creation order. */

@@ -49,18 +49,26 @@ export class FlatView {
   readonly ranges: readonly FlatRange[];
   /** the flatview root the view was rendered from (null: nothing to render) */
   readonly root: MemoryRegion | null;
-  /** starts as a plain array for allocation-free binary search */
-  private readonly starts: bigint[];
+  /**
+   * @internal the root's own address when the view was rendered: render
+   * starts at base = root.addr, so a view can only be patched in place
+   * while that address is unchanged
+   */
+  readonly _rootAddr: bigint;
+  /** @internal starts as a plain array for allocation-free binary search */
+  readonly _starts: bigint[];
 
-  constructor(root: MemoryRegion | null, ranges: FlatRange[]) {
+  /** `starts` is internal: a patched view passes the spliced array along */
+  constructor(root: MemoryRegion | null, ranges: FlatRange[], starts?: bigint[]) {
     this.root = root;
+    this._rootAddr = root === null ? 0n : root._addr;
     this.ranges = Object.freeze(ranges);
-    this.starts = ranges.map((r) => r.start);
+    this._starts = starts ?? ranges.map((r) => r.start);
   }
 
   /** index of the range containing addr, or -1 (a gap: QEMU's unassigned section) */
   indexOf(addr: bigint): number {
-    const s = this.starts;
+    const s = this._starts;
     let lo = 0;
     let hi = s.length - 1;
     let found = -1;
@@ -85,13 +93,25 @@ export class FlatView {
 
   /** index of the first range that ends after addr (may not contain it), or ranges.length */
   firstEndingAfter(addr: bigint): number {
-    const s = this.starts;
     let lo = 0;
-    let hi = s.length;
+    let hi = this.ranges.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const r = this.ranges[mid];
       if (r.start + r.size <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** @internal index of the first range that starts after addr, or ranges.length */
+  firstStartingAfter(addr: bigint): number {
+    const s = this._starts;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid] <= addr) lo = mid + 1;
       else hi = mid;
     }
     return lo;

@@ -12,10 +12,11 @@
  * QEMU would (the "pending" conditions of memory.c).  All arguments are
  * validated before anything changes, so a refused call changes nothing.
  */
+import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
 import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
 import { hex16, int128ToU64, toAddress, toPriority, toRegionSize } from './size';
-import { beginTransaction, commitTransaction, globalDirtyLogActive, markUpdatePending } from './transaction';
+import { beginTransaction, commitTransaction, globalDirtyLogActive, markDamage, markPendingWithoutDamage, recordDamage } from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 
 export type RegionKind = 'container' | 'ram' | 'rom' | 'io' | 'romDevice' | 'alias';
@@ -48,6 +49,8 @@ export const UNASSIGNED_IO_OPS: MemoryRegionOps = Object.freeze({
 });
 
 let regionSeq = 0;
+/** global link counter: a later link wins ties among equal priorities */
+let linkSeq = 0;
 
 export class MemoryRegion {
   readonly name: string;
@@ -79,6 +82,16 @@ export class MemoryRegion {
   /** @internal VGA logging requested */ _logVga = false;
   /** @internal */ _mappedViaAlias = 0;
   /** @internal */ _closed = false;
+  /** @internal link order stamp: the list is (priority desc, _linkSeq desc) */ _linkSeq = 0;
+  /** @internal address index of the children, built lazily by window renders */ _childIndex: ChildIndex | null = null;
+  /**
+   * @internal the aliases of this region that can be rendered (in a
+   * container, an AS root, or themselves the target of such an alias):
+   * where a change inside this region shows up besides its container
+   */
+  _aliasUsers: Set<MemoryRegion> | null = null;
+  /** @internal this alias is in its target's _aliasUsers */ _aliasRegistered = false;
+  /** @internal how many address spaces have this region as their root */ _asRootCount = 0;
 
   private constructor(kind: RegionKind, name: string, size: bigint, ops: MemoryRegionOps | null, alias: MemoryRegion | null) {
     this.kind = kind;
@@ -351,13 +364,17 @@ export class MemoryRegion {
   private linkSubregion(child: MemoryRegion, priority: number): void {
     child._priority = priority;
     child._container = this;
+    child._linkSeq = ++linkSeq;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
     // before the first sibling whose priority is <= ours, else at the tail
     const list = this._subregions;
     let i = 0;
     while (i < list.length && list[i]._priority > priority) i++;
     list.splice(i, 0, child);
-    if (this._enabled && child._enabled) markUpdatePending();
+    this._childIndex?.insert(child);
+    child._updateAliasLink();
+    // the child's extent is where the map can change
+    if (this._enabled && child._enabled) markDamage(this, child._addr, child._addr + child._size, false);
   }
 
   /** memory_region_del_subregion */
@@ -380,9 +397,15 @@ export class MemoryRegion {
     const list = this._subregions;
     const i = list.indexOf(child);
     list.splice(i, 1);
+    this._childIndex?.remove(child);
     child._container = null;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias--;
-    if (this._enabled && child._enabled) markUpdatePending();
+    child._updateAliasLink();
+    // Whatever the enabled states are now, the child may have been visible
+    // here at the last commit (e.g. disabled and removed in one transaction):
+    // its old extent is always damage, the re-render is QEMU's condition.
+    if (this._enabled && child._enabled) markDamage(this, child._addr, child._addr + child._size, false);
+    else recordDamage(this, child._addr, child._addr + child._size, false);
   }
 
   /** memory_region_set_enabled (keeps the list position) */
@@ -393,7 +416,8 @@ export class MemoryRegion {
     beginTransaction();
     try {
       this._enabled = enabled;
-      markUpdatePending();
+      // forced: the window counts although one of the two states renders nothing
+      markDamage(this, 0n, this._size, true);
     } finally {
       commitTransaction();
     }
@@ -500,8 +524,17 @@ export class MemoryRegion {
     if (s === this._size) return;
     beginTransaction();
     try {
-      this._size = s;
-      markUpdatePending();
+      const old = this._size;
+      const c = this._container;
+      if (c !== null && c._childIndex !== null) {
+        c._childIndex.remove(this);
+        this._size = s;
+        c._childIndex.insert(this);
+      } else {
+        this._size = s;
+      }
+      // forced, over the old and the new extent: the clip of everything inside changed
+      markDamage(this, 0n, old > s ? old : s, true);
     } finally {
       commitTransaction();
     }
@@ -512,7 +545,8 @@ export class MemoryRegion {
     beginTransaction();
     try {
       apply();
-      if (this._enabled) markUpdatePending();
+      // flags and the alias offset only change what this region renders, inside its extent
+      if (this._enabled) markDamage(this, 0n, this._size, false);
     } finally {
       commitTransaction();
     }
@@ -528,8 +562,11 @@ export class MemoryRegion {
     if (this._closed) return;
     beginTransaction();
     try {
+      const wasEnabled = this._enabled;
       this._enabled = false;
-      markUpdatePending();
+      // QEMU always re-renders here; an already disabled region renders nothing to damage
+      if (wasEnabled) markDamage(this, 0n, this._size, true);
+      else markPendingWithoutDamage();
       if (this._container) this._container.unlinkSubregion(this);
       while (this._subregions.length) this.unlinkSubregion(this._subregions[0]);
       this._closed = true;
@@ -537,6 +574,28 @@ export class MemoryRegion {
       commitTransaction();
     }
     if (this._ramBlock && this._ramList) this._ramList.remove(this._ramBlock);
+  }
+
+  /**
+   * @internal keep this alias in its target's _aliasUsers exactly while it
+   * can be rendered: in a container, an AS root, or the target of such an
+   * alias.  Unused aliases are not referenced from their target, so they
+   * can be collected.
+   */
+  _updateAliasLink(): void {
+    const t = this.alias;
+    if (t === null) return;
+    const live = this._container !== null || this._asRootCount > 0 || (this._aliasUsers !== null && this._aliasUsers.size > 0);
+    if (live === this._aliasRegistered) return;
+    this._aliasRegistered = live;
+    if (live) {
+      (t._aliasUsers ??= new Set()).add(this);
+    } else {
+      t._aliasUsers!.delete(this);
+      if (t._aliasUsers!.size === 0) t._aliasUsers = null;
+    }
+    // an alias of an alias: the target's own liveness may have changed
+    t._updateAliasLink();
   }
 
   private checkOpen(): void {

@@ -12,6 +12,7 @@
  * start once at the end.  Since the ranges never overlap, the sorted list is
  * the same array QEMU would have built.
  */
+import { ChildIndex } from './child-index';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
@@ -137,6 +138,20 @@ class CoveredSet {
 interface RenderState {
   out: FlatRange[];
   covered: CoveredSet;
+  /**
+   * rendering a window of the map (incremental commit): containers with many
+   * children look the intersecting ones up in their address index instead
+   * of walking the whole list
+   */
+  windowed: boolean;
+}
+
+/** below this many children a plain walk of the list is cheaper than the index */
+const INDEX_MIN_CHILDREN = 32;
+
+/** QEMU list order: priority descending, the most recently linked first among equals */
+function listOrder(a: MemoryRegion, b: MemoryRegion): number {
+  return b._priority - a._priority || b._linkSeq - a._linkSeq;
 }
 
 /**
@@ -168,7 +183,22 @@ function renderRegion(
   }
 
   const subs = mr._subregions;
-  for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+  if (st.windowed && subs.length >= INDEX_MIN_CHILDREN) {
+    // Only children whose extent meets the clip can render anything (the
+    // clip test below would reject the others), so rendering just those, in
+    // list order, produces the same ranges as the full walk.
+    const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(subs));
+    const hits: MemoryRegion[] = [];
+    idx.query(cs - base, ce - base, hits);
+    if (hits.length * 4 < subs.length) {
+      hits.sort(listOrder);
+      for (let i = 0; i < hits.length; i++) renderRegion(st, hits[i], base, cs, ce, ro, nv);
+    } else {
+      for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+    }
+  } else {
+    for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+  }
 
   if (!mr.terminates) return;
 
@@ -238,9 +268,29 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
 /** generate_memory_topology(): render from the flatview root, sort, simplify. */
 export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
   if (fvRoot === null) return new FlatView(null, []);
-  const st: RenderState = { out: [], covered: new CoveredSet() };
+  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: false };
   renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
   const out = st.out;
-  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  out.sort(byStart);
   return new FlatView(fvRoot, simplify(out));
+}
+
+function byStart(a: FlatRange, b: FlatRange): number {
+  return a.start < b.start ? -1 : a.start > b.start ? 1 : 0;
+}
+
+/**
+ * @internal The same render with the root clip narrowed to [lo, hi): the
+ * unsimplified FlatRanges, sorted.  Every address of the window gets the
+ * range (region, offset, flags) the full render gives it, because the
+ * winner of an address depends only on the walk order and the regions
+ * containing it; ranges are merely cut at the window's edges, which
+ * simplify undoes once the window is spliced into the old view.
+ */
+export function renderWindow(fvRoot: MemoryRegion, lo: bigint, hi: bigint): FlatRange[] {
+  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: true };
+  renderRegion(st, fvRoot, 0n, lo, hi, false, false);
+  const out = st.out;
+  if (out.length > 1) out.sort(byStart);
+  return out;
 }

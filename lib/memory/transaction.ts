@@ -4,18 +4,27 @@
  * listener list.
  *
  * Every mutator runs inside its own begin/commit pair; nested transactions
- * only defer, and the outermost commit re-renders every address space once
- * (one FlatView per distinct flatview root) and diffs it for the listeners.
+ * only defer.  QEMU re-renders every address space at the outermost commit;
+ * here each mutator also records the window of the map it may have changed
+ * (its damage, see incremental.ts), and the commit re-renders only those
+ * windows of each FlatView, falling back to QEMU's full render whenever the
+ * patch cannot be shown to be exact.  The result is the same FlatView and
+ * the same listener calls either way.
  */
 import { MemoryRegionError } from './errors';
 import type { FlatView } from './flat-view';
+import { type Damage, planViews, type ViewPatch } from './incremental';
 import type { MemoryRegion } from './region';
 import type { MemoryListener } from './types';
 
 /** What the transaction core needs from an AddressSpace (avoids an import cycle). */
 export interface TxAddressSpace {
-  /** render (or take from the cache) the new view; do not publish it yet */
-  _prepareView(cache: Map<MemoryRegion | null, FlatView>): void;
+  /** the flatview root the next view must be rendered from (null: empty view) */
+  _nextFlatviewRoot(): MemoryRegion | null;
+  /** the view currently published */
+  _publishedView(): FlatView;
+  /** remember the view to publish (and how it was derived from an old one); do not publish it yet */
+  _setNextView(view: FlatView, patch: ViewPatch | null): void;
   /** publish the prepared view and run the del/add diff for this AS's listeners */
   _installView(): void;
 }
@@ -41,8 +50,58 @@ export function beginTransaction(): void {
   depth++;
 }
 
-/** Ask for a re-render at the outermost commit (QEMU memory_region_update_pending). */
+/** damage recorded since the last render round */
+let damage: Damage[] = [];
+/** something changed that no damage entry describes: render everything */
+let damageAll = false;
+/** a transaction touching more than this re-renders everything (bounded memory) */
+const MAX_DAMAGE_ENTRIES = 1 << 16;
+
+/**
+ * Ask for a full re-render at the outermost commit (QEMU
+ * memory_region_update_pending).  Callers that know what they changed use
+ * markDamage instead.
+ */
 export function markUpdatePending(): void {
+  updatePending = true;
+  damageAll = true;
+}
+
+/**
+ * Ask for a re-render at the outermost commit, limited to what `mr` renders
+ * in [lo, hi) of its own coordinates (0 = the start of mr).  `forced`: mr's
+ * own extent or enabled state changed, so the window counts even if mr is
+ * disabled now and is not clipped to mr's current size (the caller passes
+ * the union of the old and the new extent).
+ */
+export function markDamage(mr: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): void {
+  updatePending = true;
+  recordDamage(mr, lo, hi, forced);
+}
+
+/**
+ * Record damage without asking for a re-render: for changes QEMU does not
+ * re-render for (nothing visible changes now) but whose window a later
+ * render still has to cover, e.g. unlinking a child that was disabled in
+ * the same transaction.
+ */
+export function recordDamage(mr: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): void {
+  if (damageAll) return;
+  if (damage.length >= MAX_DAMAGE_ENTRIES) {
+    damageAll = true;
+    damage = [];
+    return;
+  }
+  damage.push({ mr, lo, hi, forced });
+}
+
+/**
+ * Ask for a re-render round without damage: an address space's root went
+ * away (every AS recomputes its flatview root anyway; views whose root is
+ * unchanged stay as they are), or QEMU re-renders although nothing visible
+ * changed (listeners still get begin / nops / commit).
+ */
+export function markPendingWithoutDamage(): void {
   updatePending = true;
 }
 
@@ -74,8 +133,11 @@ export function commitTransaction(): void {
   try {
     while (updatePending) {
       updatePending = false;
-      const cache = new Map<MemoryRegion | null, FlatView>();
-      for (const s of spaces.slice()) s._prepareView(cache);
+      const d = damage;
+      const all = damageAll;
+      damage = [];
+      damageAll = false;
+      planViews(spaces.slice(), d, all);
       for (const l of listeners.slice()) guard(() => l.listener.begin?.());
       for (const s of spaces.slice()) guard(() => s._installView());
       for (const l of listeners.slice()) guard(() => l.listener.commit?.());

@@ -1,0 +1,356 @@
+/**
+ * Incremental commits: re-render only the windows of each FlatView that the
+ * transaction's changes can have touched, and splice them into the old view.
+ *
+ * Damage.  Every mutator records, in the coordinates of the region it
+ * changed, the window whose rendering may differ (transaction.markDamage):
+ * a container gets the old / new extent of a child it linked, unlinked or
+ * moved; a region gets its own extent when a flag, its alias offset, its
+ * enabled state or its size changed.  Nothing else feeds the render (global
+ * dirty logging and unknown callers ask for a full render instead).
+ *
+ * Mapping.  At commit the windows are carried up to every flatview root, by
+ * the final tree:
+ *  - region -> its container: + the region's addr, after clipping to the
+ *    region's extent [0, size) (render clips every subtree to it) and
+ *    dropping the window if the region is disabled (it renders nothing now,
+ *    and if it rendered something before, its setEnabled recorded a forced
+ *    window at this level);
+ *  - region -> every live alias of it: alias start - alias offset, i.e.
+ *    window - aliasOffset in the alias's coordinates, then clipped to the
+ *    alias's own extent by the same rule (the target's addr cancels out, as
+ *    in render).  Aliases of aliases follow by repetition; an alias to a
+ *    region that is in no container is found through the target's list of
+ *    live aliases (MemoryRegion._aliasUsers), not through a container chain;
+ *  - a flatview root F: the window lands in F's view at F.addr + window,
+ *    clipped to [0, 2^64), and keeps going up (F may itself be rendered
+ *    inside other views, e.g. through a PCI bus-master alias).
+ *  A "forced" window skips the enabled / size test at its own level only.
+ *  A region reachable by several paths simply receives several windows.
+ *
+ * Exactness.  Outside the mapped windows every address has the same winning
+ * region, offset and flags as before, so the old FlatRanges there are what a
+ * full render gives, cut at most at the window edges; inside, renderWindow
+ * produces exactly the full render's pieces.  The old ranges touching a
+ * window (including the ones that merely end or start at its edge) are
+ * re-simplified together with the new pieces, so the spliced array is what
+ * a full render + simplify produces (simplify's result only depends on which
+ * neighbouring pieces can merge, not on where the pieces were cut).
+ *
+ * Full render instead (QEMU's path) when: a caller asked for it (global dirty
+ * log start/stop, markUpdatePending), an AS's flatview root changed or the
+ * root's own addr moved (the base of the whole render), there is no old view
+ * of that root to patch, the damage fans out through too many alias paths,
+ * or there are so many windows that a full render is cheaper.
+ */
+import { MemoryRegionError } from './errors';
+import { FlatRange, FlatView } from './flat-view';
+import type { MemoryRegion } from './region';
+import { renderFlatView, renderWindow, simplify } from './render';
+import { TWO_64 } from './size';
+import type { TxAddressSpace } from './transaction';
+
+/** a window [lo, hi) of region mr's own coordinates whose rendering may have changed */
+export interface Damage {
+  readonly mr: MemoryRegion;
+  readonly lo: bigint;
+  readonly hi: bigint;
+  /** mr's extent or enabled state changed: do not clip to its size, count it even if disabled */
+  readonly forced: boolean;
+}
+
+/**
+ * How a new view was derived from an old one: outside the spans the new
+ * ranges are the old FlatRange objects, in the same order.  Each span is
+ * [oldLo, oldHi, newLo, newHi] (array indices), ascending.
+ */
+export interface ViewPatch {
+  readonly base: FlatView;
+  readonly spans: readonly number[];
+}
+
+let verify = process.env.NODE_KVM_VERIFY_RENDER === '1';
+let incremental = process.env.NODE_KVM_FULL_RENDER !== '1';
+
+/**
+ * @internal NODE_KVM_VERIFY_RENDER=1: every incremental view is compared with
+ * a full render, and every patched listener diff with the full diff; any
+ * difference throws.  Returns the previous setting.
+ */
+export function setRenderVerification(on: boolean): boolean {
+  const was = verify;
+  verify = on;
+  return was;
+}
+
+export function renderVerification(): boolean {
+  return verify;
+}
+
+/** @internal false: always render everything (QEMU's way; NODE_KVM_FULL_RENDER=1).  Returns the previous setting. */
+export function setIncrementalRender(on: boolean): boolean {
+  const was = incremental;
+  incremental = on;
+  return was;
+}
+
+/** @internal counters for tests and benchmarks */
+export const renderStats = { full: 0, incremental: 0, windows: 0, fallbacks: 0 };
+
+/** alias / container hops allowed per commit before giving up on mapping the damage */
+const MAP_BUDGET_BASE = 20000;
+
+interface Plan {
+  view: FlatView;
+  patch: ViewPatch | null;
+}
+
+/**
+ * The render part of an outermost commit: one new view per distinct flatview
+ * root (ASes with the same root share it, as QEMU's flat_views hash does),
+ * handed to each AS with _setNextView.
+ */
+export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Damage[], all: boolean): void {
+  const n = spaces.length;
+  const roots: (MemoryRegion | null)[] = new Array(n);
+  const oldByRoot = new Map<MemoryRegion | null, FlatView>();
+  for (let i = 0; i < n; i++) {
+    roots[i] = spaces[i]._nextFlatviewRoot();
+    const v = spaces[i]._publishedView();
+    if (!oldByRoot.has(v.root)) oldByRoot.set(v.root, v);
+  }
+  let full = all || !incremental;
+  const windows = new Map<MemoryRegion, bigint[]>();
+  if (!full) {
+    for (const r of roots) {
+      if (r === null || windows.has(r)) continue;
+      const base = oldByRoot.get(r);
+      // the whole render is based at the root's addr: a moved root is a new render
+      if (base !== undefined && base._rootAddr === r._addr) windows.set(r, []);
+    }
+    if (windows.size > 0 && damage.length > 0 && !mapDamage(damage, windows)) {
+      full = true;
+      renderStats.fallbacks++;
+    }
+  }
+  const plans = new Map<MemoryRegion | null, Plan>();
+  for (let i = 0; i < n; i++) {
+    const r = roots[i];
+    let plan = plans.get(r);
+    if (plan === undefined) {
+      // a null root is the empty view: with no regions, nothing can have changed
+      plan = makePlan(r, oldByRoot.get(r), full ? undefined : r === null ? NO_WINDOWS : windows.get(r));
+      plans.set(r, plan);
+    }
+    spaces[i]._setNextView(plan.view, plan.patch);
+  }
+}
+
+const NO_WINDOWS: bigint[] = [];
+
+function makePlan(root: MemoryRegion | null, base: FlatView | undefined, wins: bigint[] | undefined): Plan {
+  if (base !== undefined && wins !== undefined) {
+    const p = patchView(base, root, wins ?? NO_WINDOWS);
+    if (p !== null) {
+      renderStats.incremental++;
+      if (verify && p.view !== base) checkView(p.view, root);
+      return { view: p.view, patch: p };
+    }
+    renderStats.fallbacks++;
+  }
+  renderStats.full++;
+  return { view: renderFlatView(root), patch: null };
+}
+
+/**
+ * Carry every damage window up to the flatview roots in `targets` (their
+ * window lists are filled, view coordinates, unsorted).  False when the
+ * walk exceeded its budget (the caller renders everything).
+ */
+function mapDamage(damage: readonly Damage[], targets: Map<MemoryRegion, bigint[]>): boolean {
+  let budget = MAP_BUDGET_BASE + 8 * damage.length;
+  const up = (r: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): boolean => {
+    if (--budget < 0) return false;
+    if (!forced) {
+      if (!r._enabled) return true;
+      if (lo < 0n) lo = 0n;
+      if (hi > r._size) hi = r._size;
+    }
+    if (lo >= hi) return true;
+    const addr = r._addr;
+    const w = targets.get(r);
+    if (w !== undefined) {
+      let a = addr + lo;
+      let b = addr + hi;
+      if (a < 0n) a = 0n;
+      if (b > TWO_64) b = TWO_64;
+      if (a < b) w.push(a, b);
+    }
+    const c = r._container;
+    if (c !== null && !up(c, lo + addr, hi + addr, false)) return false;
+    const users = r._aliasUsers;
+    if (users !== null) {
+      for (const a of users) {
+        const off = a._aliasOffset;
+        if (!up(a, lo - off, hi - off, false)) return false;
+      }
+    }
+    return true;
+  };
+  for (const d of damage) if (!up(d.mr, d.lo, d.hi, d.forced)) return false;
+  return true;
+}
+
+/** windows beyond this (plus a quarter of the view's ranges) are not worth patching one by one */
+const MAX_WINDOWS_BASE = 256;
+
+/** sort and coalesce [lo, hi) pairs; touching windows become one */
+function coalesce(wins: bigint[]): bigint[] {
+  const k = wins.length >> 1;
+  if (k <= 1) return wins;
+  const order: number[] = [];
+  for (let i = 0; i < k; i++) order.push(i);
+  order.sort((x, y) => {
+    const a = wins[2 * x];
+    const b = wins[2 * y];
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+  const out: bigint[] = [];
+  for (const i of order) {
+    const lo = wins[2 * i];
+    const hi = wins[2 * i + 1];
+    const m = out.length;
+    if (m > 0 && lo <= out[m - 1]) {
+      if (hi > out[m - 1]) out[m - 1] = hi;
+    } else {
+      out.push(lo, hi);
+    }
+  }
+  return out;
+}
+
+/** range r restricted to [s, e) (r itself when nothing is cut off) */
+function cut(r: FlatRange, s: bigint, e: bigint): FlatRange {
+  if (s === r.start && e === r.start + r.size) return r;
+  return new FlatRange(r.mr, r.offsetInRegion + (s - r.start), s, e - s,
+    r.dirtyLogMask, r.romdMode, r.readonly, r.nonvolatile);
+}
+
+interface PatchResult extends ViewPatch {
+  readonly view: FlatView;
+}
+
+/**
+ * Re-render `wins` (view coordinates) of `base` and splice them in.  Null
+ * when patching is not worth it.  With no windows the old view itself is
+ * returned (nothing it shows can have changed).
+ */
+export function patchView(base: FlatView, root: MemoryRegion | null, rawWins: bigint[]): PatchResult | null {
+  if (rawWins.length === 0) return { base, spans: [], view: base };
+  if (root === null) return null;
+  const ws = coalesce(rawWins);
+  const R = base.ranges;
+  const S = base._starts;
+  if ((ws.length >> 1) > MAX_WINDOWS_BASE + (R.length >> 2)) return null;
+  renderStats.windows += ws.length >> 1;
+  const parts: FlatRange[][] = [];
+  const startParts: bigint[][] = [];
+  const spans: number[] = [];
+  let copied = 0;
+  let outLen = 0;
+  let w = 0;
+  while (w < ws.length) {
+    // old ranges that meet or touch [lo, hi]: they may merge with the new pieces
+    const a = base.firstEndingAfter(ws[w] - 1n);
+    let b = base.firstStartingAfter(ws[w + 1]);
+    let wEnd = w + 2;
+    // windows whose old ranges overlap (one old range spanning both) form one group
+    while (wEnd < ws.length && base.firstEndingAfter(ws[wEnd] - 1n) <= b) {
+      b = base.firstStartingAfter(ws[wEnd + 1]);
+      wEnd += 2;
+    }
+    if (a > copied) {
+      parts.push(R.slice(copied, a));
+      startParts.push(S.slice(copied, a));
+      outLen += a - copied;
+    }
+    const seg = spliceGroup(R, a, b, ws, w, wEnd, root);
+    spans.push(a, b, outLen, outLen + seg.length);
+    parts.push(seg);
+    startParts.push(seg.map((r) => r.start));
+    outLen += seg.length;
+    copied = b;
+    w = wEnd;
+  }
+  if (copied < R.length) {
+    parts.push(R.slice(copied));
+    startParts.push(S.slice(copied));
+  }
+  const ranges = parts.length === 1 ? parts[0] : ([] as FlatRange[]).concat(...parts);
+  const starts = startParts.length === 1 ? startParts[0] : ([] as bigint[]).concat(...startParts);
+  return { base, spans, view: new FlatView(root, ranges, starts) };
+}
+
+/**
+ * The new ranges replacing old ranges [a, b): the old ranges' parts outside
+ * the group's windows, the fresh render inside them, simplified together.
+ */
+function spliceGroup(R: readonly FlatRange[], a: number, b: number, ws: bigint[], w0: number, w1: number, root: MemoryRegion): FlatRange[] {
+  const pieces: FlatRange[] = [];
+  let p = a;
+  let prevHi: bigint | null = null;
+  for (let w = w0; w < w1; w += 2) {
+    const lo = ws[w];
+    const hi = ws[w + 1];
+    // old parts between the previous window and this one
+    while (p < b) {
+      const r = R[p];
+      if (r.start >= lo) break;
+      const s = prevHi !== null && prevHi > r.start ? prevHi : r.start;
+      const rEnd = r.start + r.size;
+      const e = rEnd < lo ? rEnd : lo;
+      if (s < e) pieces.push(cut(r, s, e));
+      if (rEnd > lo) break; // continues into (maybe past) this window
+      p++;
+    }
+    const fresh = renderWindow(root, lo, hi);
+    for (let i = 0; i < fresh.length; i++) pieces.push(fresh[i]);
+    while (p < b && R[p].start + R[p].size <= hi) p++;
+    prevHi = hi;
+  }
+  for (; p < b; p++) {
+    const r = R[p];
+    const rEnd = r.start + r.size;
+    const s = prevHi !== null && prevHi > r.start ? prevHi : r.start;
+    if (s < rEnd) pieces.push(cut(r, s, rEnd));
+  }
+  return simplify(pieces);
+}
+
+// ------------------------------------------------------------ verification
+
+function describe(fr: FlatRange | undefined): string {
+  if (fr === undefined) return '(none)';
+  return `${fr.mr.name} [0x${fr.start.toString(16)}, +0x${fr.size.toString(16)}) @0x${fr.offsetInRegion.toString(16)}` +
+    ` mask=${fr.dirtyLogMask} romd=${fr.romdMode} ro=${fr.readonly} nv=${fr.nonvolatile}`;
+}
+
+/** FlatRange equality including the dirty log mask */
+export function sameRange(a: FlatRange, b: FlatRange): boolean {
+  return a.equals(b) && a.dirtyLogMask === b.dirtyLogMask;
+}
+
+function checkView(v: FlatView, root: MemoryRegion | null): void {
+  const want = renderFlatView(root).ranges;
+  const got = v.ranges;
+  const n = Math.max(want.length, got.length);
+  for (let i = 0; i < n; i++) {
+    if (i >= want.length || i >= got.length || !sameRange(want[i], got[i])) {
+      throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: incremental render differs from a full render of "${root?.name}" ` +
+        `at range #${i}: got ${describe(got[i])}, want ${describe(want[i])} (${got.length} vs ${want.length} ranges)`);
+    }
+  }
+  for (let i = 0; i < got.length; i++) {
+    if (v._starts[i] !== got[i].start) throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: start index of range #${i} is stale`);
+  }
+}
