@@ -128,9 +128,9 @@ bss_word: .long 0
       expect([...fpu.xmm[3]]).toEqual([...xmm3]);
       vcpu.setMsrs([[0x174, 0x1234n]]);
       expect(vcpu.getMsr(0x174)).toBe(0x1234n);
-      expect(vcpu.getMsr(0xc0000080) & 0x500n).toBe(0x500n); // EFER.LME|LMA, as setupLongMode left it
 
       machine.load(assemble('cpu-state.S'));
+      expect(vcpu.getMsr(0xc0000080) & 0x500n).toBe(0x500n); // EFER.LME|LMA, as load() -> setupLongMode left it
       const r = await machine.run({ timeoutMs: 10000 });
       expect(r.reason).toBe('hlt');
       const regs = vcpu.getRegs();
