@@ -1,10 +1,12 @@
 // node-kvm: QEMU-exact guest memory maps and tiny x86 guests on real KVM.
+// The memory model (QEMU's MemoryRegion / AddressSpace / FlatView)
+export * from './memory';
 export { KvmError } from './errors';
 export { allocateHostMemory } from './host-memory';
 export type { HostMemory, HostMemoryOptions } from './host-memory';
 export { Kvm } from './kvm/system';
 export type { CpuidEntry } from './kvm/system';
-export { Vm, PAGE_SIZE } from './kvm/vm';
+export { Vm } from './kvm/vm';
 export type { UserMemoryRegion } from './kvm/vm';
 export { Vcpu } from './kvm/vcpu';
 export type { VcpuExit } from './kvm/exits';

@@ -39,6 +39,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_CAP_MP_STATE); SET(c, KVM_CAP_IRQ_INJECT_STATUS); SET(c, KVM_CAP_ADJUST_CLOCK);
   SET(c, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
   SET(c, KVM_PIT_SPEAKER_DUMMY);
+  SET(c, KVM_CAP_SYNC_REGS);
+  SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
 }
 
@@ -73,6 +75,11 @@ Napi::Object Layout(Napi::Env env) {
   OFF(l, "run.systemEvent.type", kvm_run, system_event.type);
   OFF(l, "run.systemEvent.ndata", kvm_run, system_event.ndata);
   OFF(l, "run.systemEvent.data", kvm_run, system_event.data);
+  OFF(l, "run.kvmValidRegs", kvm_run, kvm_valid_regs);
+  OFF(l, "run.kvmDirtyRegs", kvm_run, kvm_dirty_regs);
+  OFF(l, "run.sync.regs", kvm_run, s.regs.regs);
+  OFF(l, "run.sync.sregs", kvm_run, s.regs.sregs);
+  OFF(l, "run.sync.events", kvm_run, s.regs.events);
   OFF(l, "run.debug.exception", kvm_run, debug.arch.exception);
   OFF(l, "run.debug.pc", kvm_run, debug.arch.pc);
   l.Set("sizeof.kvm_regs", Napi::Number::New(env, sizeof(kvm_regs)));
@@ -87,7 +94,8 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_pit_config", Napi::Number::New(env, sizeof(kvm_pit_config)));
   l.Set("sizeof.kvm_irq_level", Napi::Number::New(env, sizeof(kvm_irq_level)));
   l.Set("sizeof.kvm_mp_state", Napi::Number::New(env, sizeof(kvm_mp_state)));
-  l.Set("sizeof.kvm_xsave", Napi::Number::New(env, sizeof(kvm_xsave)));
+  // The kernel's (C) size: in C++ the header's flexible array adds 4 bytes.
+  l.Set("sizeof.kvm_xsave", Napi::Number::New(env, sizeof(kvm_xsave::region)));
   l.Set("sizeof.kvm_xcrs", Napi::Number::New(env, sizeof(kvm_xcrs)));
   l.Set("sizeof.kvm_debugregs", Napi::Number::New(env, sizeof(kvm_debugregs)));
   l.Set("sizeof.kvm_translation", Napi::Number::New(env, sizeof(kvm_translation)));

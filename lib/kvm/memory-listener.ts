@@ -13,6 +13,7 @@
 // runs on a native thread is held outside KVM_RUN, so a guest never sees a
 // page of a split/merged/moved slot missing.
 import type { NativeVm } from '../binding';
+import { PAGE_SIZE } from '../memory/ram-block';
 import { kvmConstant } from '../binding';
 import { KvmError, translateNativeError } from '../errors';
 import type { AddressSpace } from '../memory/address-space';
@@ -24,7 +25,7 @@ import { DirtyTracker, kvmBitmapBytes } from './dirty-log';
 
 export const KVM_MEM_LOG_DIRTY_PAGES = 1;
 export const KVM_MEM_READONLY = 2;
-const HOST_PAGE = 4096n;
+const HOST_PAGE = PAGE_SIZE; // KVM slots are in host pages: 4 KiB on x86-64
 /** KVM_MEM_MAX_NR_PAGES on x86: (1 << 31) - 1 pages per slot */
 export const KVM_MAX_SLOT_SIZE = ((1n << 31n) - 1n) * HOST_PAGE;
 const ENOSPC = 28;

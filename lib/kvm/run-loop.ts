@@ -15,6 +15,7 @@ import type { AddressSpace } from '../memory/address-space';
 import { decodeExit, runLayout, VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
+import { guestMmioAccess } from './memory-listener';
 
 export type StopReason =
   | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped'
@@ -288,7 +289,10 @@ export class RunLoop {
     const buf = this.mmioViews[len > 8 ? 8 : len];
     if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} 0x${this.lastMmioBig.toString(16)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
     try {
-      this.memory.rw(this.lastMmioBig, buf, isWrite);
+      // Guest writes to a read-only section (ROM, a read-only alias) are
+      // dropped here: KVM_MEM_READONLY slots turn them into MMIO exits.
+      if (isWrite) guestMmioAccess(this.memory, this.lastMmioBig, buf, true);
+      else this.memory.rw(this.lastMmioBig, buf, false);
     } catch (err) {
       if (!isWrite) buf.fill(0);
       throw this.deviceError(this.memory, 'memory', this.lastMmioBig, isWrite, len, err);

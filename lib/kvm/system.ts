@@ -82,7 +82,7 @@ export class Kvm {
 
   /** The CPUID leaves KVM can offer a guest (KVM_GET_SUPPORTED_CPUID). */
   supportedCpuid(): CpuidEntry[] {
-    for (let n = 64; n <= 4096; n *= 2) {
+    for (let n = 256; n <= 4096; n *= 2) {
       const bytes = new Uint8Array(8 + n * CPUID_ENTRY_SIZE);
       new DataView(bytes.buffer).setUint32(0, n, true);
       try {
@@ -93,6 +93,23 @@ export class Kvm {
       }
     }
     throw new KvmError('KVM_GET_SUPPORTED_CPUID', 7 /* E2BIG */, 'more than 4096 entries');
+  }
+
+  /** MSRs KVM can save and restore for a guest (KVM_GET_MSR_INDEX_LIST). */
+  msrIndexList(): number[] {
+    for (let n = 64; n <= 8192; n *= 2) {
+      const bytes = new Uint8Array(4 + 4 * n);
+      const dv = new DataView(bytes.buffer);
+      dv.setUint32(0, n, true);
+      try {
+        callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_MSR_INDEX_LIST'), bytes));
+      } catch (err) {
+        if (err instanceof KvmError && err.code === 'E2BIG') continue;
+        throw err;
+      }
+      return Array.from({ length: dv.getUint32(0, true) }, (_, i) => dv.getUint32(4 + 4 * i, true));
+    }
+    throw new KvmError('KVM_GET_MSR_INDEX_LIST', 7 /* E2BIG */, 'more than 8192 MSRs');
   }
 
   createVm(): Vm {

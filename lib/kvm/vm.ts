@@ -1,5 +1,6 @@
 // A virtual machine: memory slots and vCPUs.
 import { ioctlNumber, kvmConstant, NativeVm } from '../binding';
+import { PAGE_SIZE } from '../memory/ram-block';
 import { callNative, KvmError } from '../errors';
 import { toAddress, toLength, TWO_64 } from '../memory/size';
 import { Vcpu } from './vcpu';
@@ -20,7 +21,6 @@ export interface UserMemoryRegion {
   userspaceAddr: bigint | number;
 }
 
-export const PAGE_SIZE = 4096n;
 
 function u32(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
