@@ -37,3 +37,9 @@ export { KvmMemoryListener, guestMmioAccess, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_RE
 export type { KvmSlot, KvmMemoryListenerOptions } from './kvm/memory-listener';
 export { VcpuThread } from './kvm/vcpu-thread';
 export type { VcpuThreadOptions } from './kvm/vcpu-thread';
+// Snapshots and fast reset (issue 7)
+export { Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot';
+export type { SnapshotLayout, SnapshotErrorKind } from './snapshot/snapshot';
+export type { SnapshotDevice, DeviceStateValue } from './snapshot/device-state';
+export type { SnapshotOptions, RestoreOptions, RestoreStats } from './snapshot/machine-snapshot';
+export type { RestoreLevel } from './snapshot/vcpu-state';

@@ -24,6 +24,9 @@ import { MemoryRegion, UNASSIGNED_IO_OPS } from './memory/region';
 import { transaction } from './memory/transaction';
 import { MemTxResult } from './memory/types';
 import { parseSize } from './parse-size';
+import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
+import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
+import { Snapshot, SnapshotError, type SnapshotLayout } from './snapshot/snapshot';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
 import { type CpuMode, type GuestWriter, pageTableBytes, setupLongMode, setupProtectedMode, setupRealMode } from './x86/modes';
@@ -123,6 +126,9 @@ export class Machine {
   private readonly loops: RunLoop[];
   private readonly owned: MemoryRegion[];
   private closed = false;
+  /** Devices whose state snapshots keep, by snapshot name. */
+  private readonly devices = new Map<string, SnapshotDevice>();
+  private snapshots: SnapshotEngine | undefined;
   private modeSet = false;
 
   private constructor(
@@ -132,7 +138,7 @@ export class Machine {
     readonly memorySize: bigint,
     parts: {
       memory: MachineMemory; serial: Serial16550A | null; debugExit: DebugExit | null; irqchip: InKernelIrqchip | null;
-      vcpus: Vcpu[]; owned: MemoryRegion[];
+      vcpus: Vcpu[]; owned: MemoryRegion[]; ports: { serial: number | null; debugExit: number | null };
     },
   ) {
     this.memory = parts.memory;
@@ -142,7 +148,11 @@ export class Machine {
     this.vcpus = parts.vcpus;
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
+    this.ports = parts.ports;
+    for (const d of [parts.serial, parts.debugExit, parts.irqchip]) if (d) this.devices.set(d.snapshotName, d);
   }
+
+  private readonly ports: { serial: number | null; debugExit: number | null };
 
   /** Builds the machine. Everything is validated first; on failure nothing is left open. */
   static async create(opts: MachineOptions = {}): Promise<Machine> {
@@ -215,6 +225,7 @@ export class Machine {
 
       machine = new Machine(kvm, vm, mode, memorySize, {
         memory: { system, io, root, ioRoot, ram }, serial, debugExit, irqchip, vcpus: [vcpu], owned,
+        ports: { serial: serial ? serialPort : null, debugExit: debugExit ? exitPort : null },
       });
       // The vCPU is put into its mode by load() (or the first run()), which knows
       // the entry point: doing it here too would cost four more ioctls.
@@ -345,14 +356,91 @@ export class Machine {
     for (const l of this.loops) l.requestStop(req);
   }
 
+  /**
+   * Adds a device of yours to snapshots: it implements `snapshotName`,
+   * `saveState()` and `loadState(state)` (see SnapshotDevice). Map its
+   * regions as usual; this only makes snapshots save and restore its state.
+   */
+  addDevice(device: SnapshotDevice): void {
+    this.checkOpen();
+    if (!isSnapshotDevice(device)) throw new TypeError('addDevice() expects { snapshotName, saveState(), loadState(state) }');
+    if (this.devices.has(device.snapshotName)) throw new Error(`a device named "${device.snapshotName}" is already registered`);
+    this.devices.set(device.snapshotName, device);
+  }
+
+  /**
+   * Captures vCPU state, device state and a copy of all guest RAM. The first
+   * snapshot turns on dirty-page tracking, so that restoring it later copies
+   * only the pages the guest or the host changed since.
+   */
+  snapshot(opts: SnapshotOptions = {}): Snapshot {
+    this.checkOpen('snapshot');
+    this.ensureMode();
+    this.serial?.flush();
+    return this.engine().take(opts);
+  }
+
+  /**
+   * Puts the machine back into `snap`'s state: vCPUs, devices and RAM (only
+   * the pages dirtied since the snapshot was last taken or restored). Refuses,
+   * changing nothing, a snapshot of another machine layout.
+   */
+  restore(snap: Snapshot, opts: RestoreOptions = {}): RestoreStats {
+    this.checkOpen('restore');
+    this.serial?.flush();
+    const stats = this.engine().restore(snap, opts);
+    this.modeSet = true; // the vCPU state is the snapshot's now
+    return stats;
+  }
+
+  /**
+   * Creates a machine with the layout recorded in a snapshot file and restores
+   * it. A machine that had devices of yours needs them again before the
+   * restore: add them in `setup` (the memory map must match the snapshot's).
+   */
+  static load(file: string, opts: Pick<MachineOptions, 'serial' | 'kvmPath'> & { setup?: (machine: Machine) => void } = {}): Machine {
+    const snap = Snapshot.read(file);
+    const l = snap.layout;
+    const mode = l.mode as CpuMode;
+    if (!MODES.includes(mode)) throw new SnapshotError('corrupt', `snapshot file ${file} records an unknown mode "${l.mode}"`);
+    const serial = l.serialPort === null ? false : { ...(opts.serial || {}), port: l.serialPort };
+    const machine = Machine.createSync({
+      memory: l.memory, mode, irqchip: l.irqchip, kvmPath: opts.kvmPath, serial,
+      debugExit: l.debugExitPort === null ? false : { port: l.debugExitPort },
+    });
+    try {
+      opts.setup?.(machine);
+      machine.restore(snap);
+    } catch (err) {
+      machine.close();
+      throw err;
+    }
+    return machine;
+  }
+
+  private engine(): SnapshotEngine {
+    this.snapshots ??= new SnapshotEngine({
+      kvm: this.kvm, vm: this.vm, vcpus: this.vcpus, system: this.memory.system, devices: this.devices,
+      shape: {
+        memory: this.memorySize, mode: this.mode, irqchip: this.irqchip !== null,
+        serialPort: this.ports.serial, debugExitPort: this.ports.debugExit,
+      } satisfies Omit<SnapshotLayout, 'ramBlocks' | 'devices' | 'memoryMap'>,
+      hasLapic: this.irqchip !== null,
+      memoryMap: () => this.mtree({ flat: true }),
+    });
+    return this.snapshots;
+  }
+
   /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`). */
   mtree(opts: { flat?: boolean } = {}): string {
     this.checkOpen();
     return formatMtree([this.memory.system, this.memory.io], { flat: !!opts.flat });
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('the machine is closed');
+  private checkOpen(what?: string): void {
+    if (!this.closed) return;
+    if (what) throw new SnapshotError('closed', `cannot ${what}: the machine is closed`);
+    throw new Error('the machine is closed');
   }
 
   /** Releases the vCPU, VM, guest RAM and devices. Idempotent. */

@@ -2,6 +2,7 @@
 // ends the run with exit code (v << 1) | 1, so a test guest can report
 // success or failure and 0 can never be mistaken for "the guest said 0".
 import { MemoryRegion } from '../memory/region';
+import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
 
 export const DEBUG_EXIT_PORT = 0x501;
 
@@ -12,7 +13,8 @@ export interface DebugExitOptions {
   name?: string;
 }
 
-export class DebugExit {
+export class DebugExit implements SnapshotDevice {
+  readonly snapshotName: string;
   /** The 2-byte I/O region (QEMU's iosize). */
   readonly region: MemoryRegion;
   /** The last code the guest chose, or undefined. */
@@ -20,7 +22,8 @@ export class DebugExit {
 
   constructor(opts: DebugExitOptions) {
     if (typeof opts?.onExit !== 'function') throw new TypeError('DebugExit needs an onExit(exitCode) callback');
-    this.region = MemoryRegion.io(opts.name ?? 'isa-debug-exit', 2, {
+    this.snapshotName = opts.name ?? 'isa-debug-exit';
+    this.region = MemoryRegion.io(this.snapshotName, 2, {
       write: (_offset, value) => {
         // QEMU passes the full (up to 32-bit) value; exit(3) keeps the low 8 bits.
         const code = Number((value << 1n) | 1n);
@@ -30,5 +33,17 @@ export class DebugExit {
       read: () => 0xffff_ffff,
       valid: { minAccessSize: 1, maxAccessSize: 4 },
     });
+  }
+
+  saveState(): DeviceStateValue {
+    return { lastExitCode: this.lastExitCode ?? null };
+  }
+
+  loadState(state: DeviceStateValue): void {
+    const code = (state as Record<string, unknown> | null)?.lastExitCode;
+    if (code !== null && (typeof code !== 'number' || !Number.isInteger(code))) {
+      throw new TypeError('isa-debug-exit state: lastExitCode must be an integer or null');
+    }
+    this.lastExitCode = code ?? undefined;
   }
 }

@@ -5,6 +5,7 @@
 // as it is enabled or a byte is written.
 import type { Readable, Writable } from 'stream';
 import { MemoryRegion } from '../memory/region';
+import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 
 // Register offsets (DLAB=0 unless noted).
 const RBR_THR = 0; // DLL when DLAB=1
@@ -46,7 +47,8 @@ export interface Serial16550AOptions {
   name?: string;
 }
 
-export class Serial16550A {
+export class Serial16550A implements SnapshotDevice {
+  readonly snapshotName: string;
   /** The 8-byte I/O region; map it in the I/O address space (e.g. at 0x3f8). */
   readonly region: MemoryRegion;
   private ier = 0;
@@ -74,7 +76,8 @@ export class Serial16550A {
     this.irq = opts.irq;
     if (this.output !== null && typeof this.output.write !== 'function') throw new TypeError('serial output must be a Writable stream');
     if (this.input !== null && typeof this.input.on !== 'function') throw new TypeError('serial input must be a Readable stream');
-    this.region = MemoryRegion.io(opts.name ?? 'serial', 8, {
+    this.snapshotName = opts.name ?? 'serial';
+    this.region = MemoryRegion.io(this.snapshotName, 8, {
       read: (offset) => this.read(Number(offset)),
       write: (offset, value) => this.write(Number(offset), Number(value)),
       valid: { minAccessSize: 1, maxAccessSize: 1 },
@@ -93,6 +96,46 @@ export class Serial16550A {
       this.rx.push(b);
     }
     if (this.input && this.rxCount() >= RX_HIGH_WATER) this.input.pause();
+    this.updateIrq();
+  }
+
+  /**
+   * Registers and the bytes received but not yet read. Output already sent is
+   * not state: it was flushed to the stream.
+   */
+  saveState(): DeviceStateValue {
+    this.flush();
+    return {
+      ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm, fcr: this.fcr,
+      overrun: this.overrun, thrPending: this.thrPending,
+      rx: Uint8Array.from(this.rx.slice(this.rxHead)),
+    };
+  }
+
+  loadState(state: DeviceStateValue): void {
+    const name = `serial "${this.snapshotName}"`;
+    const byte = (key: string) => {
+      const v = stateField(state, key, 'number', name);
+      if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${name} state: ${key} must be a byte`);
+      return v;
+    };
+    const regs = { ier: byte('ier'), lcr: byte('lcr'), mcr: byte('mcr'), scr: byte('scr'), dll: byte('dll'), dlm: byte('dlm'), fcr: byte('fcr') };
+    const overrun = stateField(state, 'overrun', 'boolean', name);
+    const thrPending = stateField(state, 'thrPending', 'boolean', name);
+    const rx = (state as Record<string, unknown>).rx;
+    if (!(rx instanceof Uint8Array)) throw new TypeError(`${name} state: rx must be a Uint8Array`);
+    // Everything checked: now change the device.
+    this.ier = regs.ier;
+    this.lcr = regs.lcr;
+    this.mcr = regs.mcr;
+    this.scr = regs.scr;
+    this.dll = regs.dll;
+    this.dlm = regs.dlm;
+    this.fcr = regs.fcr;
+    this.overrun = overrun;
+    this.thrPending = thrPending;
+    this.rx = Array.from(rx);
+    this.rxHead = 0;
     this.updateIrq();
   }
 

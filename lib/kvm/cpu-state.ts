@@ -19,7 +19,14 @@ export interface FpuState {
 }
 
 export const FPU_SIZE = 416;
-const FPU = { fpr: 0, fcw: 128, fsw: 130, ftwx: 132, lastOpcode: 134, lastIp: 136, lastDp: 144, xmm: 152, mxcsr: 408 };
+
+/** Where each field sits: in struct kvm_fpu, or in the FXSAVE legacy area at the start of an XSAVE image. */
+export interface FpuLayout { fpr: number; fcw: number; fsw: number; ftwx: number; lastOpcode: number; lastIp: number; lastDp: number; xmm: number; mxcsr: number }
+export const KVM_FPU_LAYOUT: FpuLayout = { fpr: 0, fcw: 128, fsw: 130, ftwx: 132, lastOpcode: 134, lastIp: 136, lastDp: 144, xmm: 152, mxcsr: 408 };
+export const FXSAVE_LAYOUT: FpuLayout = { fcw: 0, fsw: 2, ftwx: 4, lastOpcode: 6, lastIp: 8, lastDp: 16, mxcsr: 24, fpr: 32, xmm: 160 };
+/** XSAVE header: XSTATE_BV at 512; bits 0 (x87) and 1 (SSE) say the legacy area holds live state. */
+export const XSTATE_BV_OFFSET = 512;
+export const XSTATE_FP_SSE = 3n;
 
 export function checkCpuStateLayouts(): void {
   const want: [string, number][] = [['kvm_fpu', FPU_SIZE], ['kvm_msr_entry', 16], ['kvm_lapic_state', LAPIC_SIZE]];
@@ -29,7 +36,7 @@ export function checkCpuStateLayouts(): void {
   }
 }
 
-export function decodeFpu(bytes: Uint8Array): FpuState {
+export function decodeFpu(bytes: Uint8Array, FPU: FpuLayout = KVM_FPU_LAYOUT): FpuState {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const slots = (at: number, n: number) => Array.from({ length: n }, (_, i) => bytes.slice(at + 16 * i, at + 16 * i + 16));
   return {
@@ -60,7 +67,7 @@ function slotsInto(list: unknown, n: number, what: string, out: Uint8Array, at: 
 }
 
 /** Writes the given fields over `base` (the current state); validates everything first. */
-export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array): void {
+export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array, FPU: FpuLayout = KVM_FPU_LAYOUT): void {
   const tmp = base.slice();
   const dv = new DataView(tmp.buffer);
   if (fpu.fpr !== undefined) slotsInto(fpu.fpr, 8, 'fpr', tmp, FPU.fpr);

@@ -18,6 +18,7 @@ export type VcpuExit =
 /** Offsets into kvm_run and exit numbers, read from the addon once. */
 interface RunLayout {
   immediateExit: number;
+  kvmDirtyRegs: number;
   exitReason: number;
   ioDirection: number; ioSize: number; ioPort: number; ioCount: number; ioDataOffset: number;
   mmioPhysAddr: number; mmioData: number; mmioLen: number; mmioIsWrite: number;
@@ -41,6 +42,7 @@ export function runLayout(): RunLayout {
   }
   cached = {
     immediateExit: layout('run.immediateExit'),
+    kvmDirtyRegs: layout('run.kvmDirtyRegs'),
     exitReason: layout('run.exitReason'),
     ioDirection: layout('run.io.direction'),
     ioSize: layout('run.io.size'),

@@ -1,9 +1,11 @@
 // A virtual CPU: register state and KVM_RUN with typed exits.
-import { ioctlNumber, NativeVcpu } from '../binding';
+import { ioctlNumber, layout, NativeVcpu } from '../binding';
 import { callNative, KvmError } from '../errors';
 import { decodeExit, runLayout, VcpuExit } from './exits';
+import { flushSyncRegs, SYNCED_IOCTLS } from './sync-regs';
 import {
-  checkCpuStateLayouts, decodeFpu, decodeMsrValues, encodeFpu, encodeMsrs, FPU_SIZE, FpuState, LAPIC_SIZE, LapicState,
+  checkCpuStateLayouts, decodeFpu, decodeMsrValues, encodeFpu, encodeMsrs, FPU_SIZE, FpuState, FXSAVE_LAYOUT, LAPIC_SIZE, LapicState,
+  XSTATE_BV_OFFSET, XSTATE_FP_SSE,
 } from './cpu-state';
 import { CpuidEntry, decodeCpuid, encodeCpuid } from './system';
 import {
@@ -14,6 +16,7 @@ import {
 export class Vcpu {
   private page: ArrayBuffer;
   private view: DataView;
+  private readonly dirtyRegsAt = runLayout().kvmDirtyRegs;
   private readonly regsBuf = new Uint8Array(REGS_SIZE);
   private readonly sregsBuf = new Uint8Array(SREGS_SIZE);
   private readonly req = {
@@ -45,10 +48,20 @@ export class Vcpu {
   /** Issues a whitelisted vCPU ioctl by name (see native/ioctl.cc). */
   ioctl(name: string, arg?: number | bigint | Uint8Array): number {
     const request = ioctlNumber(name);
+    if (SYNCED_IOCTLS.has(name)) this.flushStaged();
     return callNative(() => this.handle.ioctl(request, arg));
   }
 
+  /**
+   * Registers staged in the kvm_run page (a snapshot restore) are loaded by
+   * the next KVM_RUN; register ioctls before that must see them, so load them now.
+   */
+  private flushStaged(): void {
+    if (!this.handle.closed && this.view.getBigUint64(this.dirtyRegsAt, true) !== 0n) flushSyncRegs(this);
+  }
+
   getRegs(): Registers {
+    this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getRegs, this.regsBuf));
     return decodeRegisters(this.regsBuf);
   }
@@ -56,12 +69,14 @@ export class Vcpu {
   /** Sets registers; fields left out keep their current values. */
   setRegs(regs: Partial<Registers>): void {
     if (typeof regs !== 'object' || regs === null) throw new TypeError('setRegs expects an object of registers');
+    this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getRegs, this.regsBuf));
     encodeRegisters(regs, this.regsBuf);
     callNative(() => this.handle.ioctl(this.req.setRegs, this.regsBuf));
   }
 
   getSregs(): SpecialRegisters {
+    this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
     return decodeSpecialRegisters(this.sregsBuf);
   }
@@ -69,13 +84,22 @@ export class Vcpu {
   /** Sets special registers; fields left out keep their current values. */
   setSregs(sregs: Partial<SpecialRegisters>): void {
     if (typeof sregs !== 'object' || sregs === null) throw new TypeError('setSregs expects an object of special registers');
+    this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
     encodeSpecialRegisters(sregs, this.sregsBuf);
     callNative(() => this.handle.ioctl(this.req.setSregs, this.sregsBuf));
   }
 
+  /**
+   * x87/SSE state as the guest sees it. Read from the XSAVE image when the
+   * host has XSAVE: there, KVM_SET_FPU leaves the x87/SSE components marked
+   * "init" in XSTATE_BV, so the guest would not see what it wrote (observed on
+   * this project's hosts), and KVM_GET_FPU reports no MXCSR.
+   */
   getFpu(): FpuState {
     checkCpuStateLayouts();
+    const xsave = this.getXsave();
+    if (xsave) return decodeFpu(xsave, FXSAVE_LAYOUT);
     const buf = new Uint8Array(FPU_SIZE);
     this.ioctl('KVM_GET_FPU', buf);
     return decodeFpu(buf);
@@ -85,11 +109,38 @@ export class Vcpu {
   setFpu(fpu: Partial<FpuState>): void {
     if (typeof fpu !== 'object' || fpu === null) throw new TypeError('setFpu expects an object');
     checkCpuStateLayouts();
+    const xsave = this.getXsave();
+    if (xsave) {
+      encodeFpu(fpu, xsave, FXSAVE_LAYOUT);
+      const dv = new DataView(xsave.buffer);
+      dv.setBigUint64(XSTATE_BV_OFFSET, dv.getBigUint64(XSTATE_BV_OFFSET, true) | XSTATE_FP_SSE, true);
+      this.ioctl('KVM_SET_XSAVE', xsave);
+      return;
+    }
     const buf = new Uint8Array(FPU_SIZE);
     this.ioctl('KVM_GET_FPU', buf);
     encodeFpu(fpu, buf);
     this.ioctl('KVM_SET_FPU', buf);
   }
+
+  /** The XSAVE image (KVM_GET_XSAVE), or null when the host has no XSAVE support. */
+  private getXsave(): Uint8Array | null {
+    if (this.hasXsave === false) return null;
+    const buf = new Uint8Array(layout('sizeof.kvm_xsave'));
+    try {
+      this.ioctl('KVM_GET_XSAVE', buf);
+    } catch (err) {
+      if (this.hasXsave === undefined && err instanceof KvmError && err.code === 'EINVAL') {
+        this.hasXsave = false;
+        return null;
+      }
+      throw err;
+    }
+    this.hasXsave = true;
+    return buf;
+  }
+
+  private hasXsave: boolean | undefined;
 
   /**
    * Reads MSRs. Throws KvmError (EINVAL) naming the first MSR KVM refused,

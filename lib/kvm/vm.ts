@@ -157,6 +157,11 @@ export class Vm {
    * 4 KiB pages inside the region, ascending; both logs are cleared.
    */
   getDirtyPages(region: MemoryRegion): bigint[] {
+    return this.getDirtyPageIndices(region).map((p) => BigInt(p) * PAGE_SIZE);
+  }
+
+  /** getDirtyPages() as 4 KiB page numbers (no bigint per page: the snapshot restore path). */
+  getDirtyPageIndices(region: MemoryRegion): number[] {
     const block = region?.ramBlock;
     if (block === null || block === undefined) {
       throw new TypeError(`getDirtyPages: region ${region?.name ?? String(region)} has no RAM (only RAM, ROM and ROM device regions can be dirty-logged)`);
@@ -164,7 +169,7 @@ export class Vm {
     for (const l of this.listeners) l.syncDirtyLog(block);
     const bitmap = this.dirty.take(block);
     const pages = Number((region.size + PAGE_SIZE - 1n) / PAGE_SIZE);
-    return pagesOf(bitmap, pages).map((p) => BigInt(p) * PAGE_SIZE);
+    return pagesOf(bitmap, pages);
   }
 
   /**
