@@ -7,12 +7,12 @@ import { MemoryRegionError } from './errors';
 import type { FlatRange, FlatView } from './flat-view';
 import { formatFlatRanges, formatTreeOf } from './mtree';
 import { MemoryRegion } from './region';
-import { renderVerification, type ViewPatch } from './incremental';
+import { type PatchSpan, renderVerification, type ViewPatch } from './incremental';
 import { flatviewRoot, renderFlatView } from './render';
 import { type MemoryRegionSection, sectionFromFlatRange } from './section';
 import { toAddress, toLength } from './size';
 import {
-  allSpaces, beginTransaction, commitTransaction, globalListeners, type ListenerRegistration,
+  allSpaces, beginTransaction, currentDamageEpoch, commitTransaction, globalListeners, type ListenerRegistration,
   markPendingWithoutDamage, registerListener, registerSpace, type TxAddressSpace, unregisterListener, unregisterSpace,
 } from './transaction';
 import type { MemoryListener, MemTxResult } from './types';
@@ -40,7 +40,13 @@ export class AddressSpace implements TxAddressSpace {
     // hash); between commits every AS's view is current, so reuse it.
     const fvRoot = flatviewRoot(root);
     const sharing = (allSpaces() as AddressSpace[]).find((s) => s instanceof AddressSpace && s.view.root === fvRoot);
-    this.view = sharing ? sharing.view : renderFlatView(fvRoot);
+    if (sharing) {
+      this.view = sharing.view;
+    } else {
+      // rendered now: it already shows every change recorded so far
+      this.view = renderFlatView(fvRoot);
+      this.view._epoch = currentDamageEpoch();
+    }
     // an alias used as a root must be known to its target (damage mapping)
     root._asRootCount++;
     root._updateAliasLink();
@@ -78,8 +84,8 @@ export class AddressSpace implements TxAddressSpace {
     const s = toLength(size, 'size');
     const v = this.view;
     const i = v.firstEndingAfter(a);
-    if (i >= v.ranges.length) return null;
-    const fr = v.ranges[i];
+    if (i >= v._count) return null;
+    const fr = v._at(i);
     const end = a + s;
     if (fr.start >= end) return null;
     const start = fr.start > a ? fr.start : a;
@@ -272,9 +278,8 @@ export class AddressSpace implements TxAddressSpace {
     for (const r of regs) if (r.listener.regionNop != null) wantsNop = true;
     if (!wantsNop && patch !== null && patch.base === old) {
       if (renderVerification()) this.checkPatchedDiff(old, nv, patch.spans);
-      const sp = patch.spans;
-      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], false, this.dispatch);
-      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], true, this.dispatch);
+      for (const sp of patch.spans) this.diffPass(sp.old, sp.new, 0, sp.old.length, 0, sp.new.length, false, this.dispatch);
+      for (const sp of patch.spans) this.diffPass(sp.old, sp.new, 0, sp.old.length, 0, sp.new.length, true, this.dispatch);
       return;
     }
     // the same view object again: without regionNop listeners there is nothing to report
@@ -333,7 +338,7 @@ export class AddressSpace implements TxAddressSpace {
   }
 
   /** NODE_KVM_VERIFY_RENDER: the span walk must report what the full walk reports */
-  private checkPatchedDiff(old: FlatView, nv: FlatView, sp: readonly number[]): void {
+  private checkPatchedDiff(old: FlatView, nv: FlatView, spans: readonly PatchSpan[]): void {
     const record = (log: string[]): DiffSink => ({
       del: (o) => log.push(`del ${rangeKey(o)}`),
       same: (o, n) => {
@@ -345,7 +350,7 @@ export class AddressSpace implements TxAddressSpace {
     const part: string[] = [];
     for (const adding of [false, true]) {
       this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, adding, record(full));
-      for (let k = 0; k < sp.length; k += 4) this.diffPass(old.ranges, nv.ranges, sp[k], sp[k + 1], sp[k + 2], sp[k + 3], adding, record(part));
+      for (const sp of spans) this.diffPass(sp.old, sp.new, 0, sp.old.length, 0, sp.new.length, adding, record(part));
     }
     if (full.length !== part.length || full.some((l, i) => l !== part[i])) {
       throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: the patched listener diff of "${this.name}" differs from the full diff:\n` +

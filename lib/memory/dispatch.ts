@@ -134,17 +134,15 @@ export function dispatchRw(view: FlatView, addr: bigint, buf: Uint8Array, isWrit
   if (len === 0) return MemTxResult.OK;
   let pos = 0;
   let result = 0;
-  const ranges = view.ranges;
   for (;;) {
-    const idx = view.indexOf(addr);
+    const fr = view.lookup(addr);
     let l = len;
-    if (idx < 0) {
+    if (fr === undefined) {
       // the unassigned section: unassigned_mem_ops reject everything
       l = memoryAccessSize(UNASSIGNED_MEM_OPS, l, addr);
       if (!isWrite) for (let k = 0; k < l; k++) buf[pos + k] = 0;
       result |= MemTxResult.DECODE_ERROR;
     } else {
-      const fr = ranges[idx];
       const mr = fr.mr;
       const xlat = addr - fr.start + fr.offsetInRegion;
       const direct = isWrite

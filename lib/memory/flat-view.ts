@@ -44,9 +44,21 @@ export class FlatRange {
   }
 }
 
+/**
+ * Ranges per chunk of a FlatView.  Views are immutable and a patched view
+ * shares every chunk the patch did not touch with the view it came from, so
+ * a commit that changes a few ranges costs O(chunks + changed), not O(ranges).
+ */
+export const flatChunk = { size: 128 };
+
+/** @internal tests use tiny chunks to exercise chunk boundaries; returns the previous size */
+export function setFlatChunkSize(n: number): number {
+  const was = flatChunk.size;
+  flatChunk.size = n;
+  return was;
+}
+
 export class FlatView {
-  /** sorted by start, non-overlapping */
-  readonly ranges: readonly FlatRange[];
   /** the flatview root the view was rendered from (null: nothing to render) */
   readonly root: MemoryRegion | null;
   /**
@@ -55,20 +67,101 @@ export class FlatView {
    * while that address is unchanged
    */
   readonly _rootAddr: bigint;
-  /** @internal starts as a plain array for allocation-free binary search */
-  readonly _starts: bigint[];
+  /** @internal consecutive runs of the sorted ranges; each non-empty, never modified */
+  readonly _chunks: readonly (readonly FlatRange[])[];
+  /** @internal start of each chunk's first range */
+  readonly _chunkStarts: readonly bigint[];
+  /** @internal index (in `ranges`) of each chunk's first range */
+  readonly _chunkBases: readonly number[];
+  /** @internal number of ranges */
+  readonly _count: number;
+  private flat: readonly FlatRange[] | null;
+  /**
+   * @internal the damage epoch this view is current for: it shows every
+   * change recorded before that epoch began (-1: unknown, never patched)
+   */
+  _epoch = -1;
 
-  /** `starts` is internal: a patched view passes the spliced array along */
-  constructor(root: MemoryRegion | null, ranges: FlatRange[], starts?: bigint[]) {
+  constructor(root: MemoryRegion | null, ranges: FlatRange[]) {
     this.root = root;
     this._rootAddr = root === null ? 0n : root._addr;
-    this.ranges = Object.freeze(ranges);
-    this._starts = starts ?? ranges.map((r) => r.start);
+    this.flat = Object.freeze(ranges);
+    const chunks: FlatRange[][] = [];
+    const size = flatChunk.size;
+    for (let i = 0; i < ranges.length; i += size) chunks.push(ranges.slice(i, i + size));
+    this._chunks = chunks;
+    this._chunkStarts = chunks.map((c) => c[0].start);
+    const bases: number[] = [];
+    for (let i = 0; i < chunks.length; i++) bases.push(i * size);
+    this._chunkBases = bases;
+    this._count = ranges.length;
   }
 
-  /** index of the range containing addr, or -1 (a gap: QEMU's unassigned section) */
-  indexOf(addr: bigint): number {
-    const s = this._starts;
+  /** @internal a view made of (shared) chunks; `ranges` is built on first use */
+  static _fromChunks(root: MemoryRegion | null, chunks: FlatRange[][]): FlatView {
+    const v: FlatView = Object.create(FlatView.prototype);
+    const starts: bigint[] = new Array(chunks.length);
+    const bases: number[] = new Array(chunks.length);
+    let n = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      starts[i] = chunks[i][0].start;
+      bases[i] = n;
+      n += chunks[i].length;
+    }
+    const fields = { root, _rootAddr: root === null ? 0n : root._addr, _chunks: chunks, _chunkStarts: starts, _chunkBases: bases, _count: n, flat: null, _epoch: -1 };
+    return Object.assign(v, fields);
+  }
+
+  /** sorted by start, non-overlapping (a frozen array, built on first use) */
+  get ranges(): readonly FlatRange[] {
+    let f = this.flat;
+    if (f === null) {
+      const all: FlatRange[] = [];
+      for (const c of this._chunks) for (let i = 0; i < c.length; i++) all.push(c[i]);
+      f = this.flat = Object.freeze(all);
+    }
+    return f;
+  }
+
+  /** @internal the range at index i of `ranges` */
+  _at(i: number): FlatRange {
+    const c = this._chunkOfIndex(i);
+    return this._chunks[c][i - this._chunkBases[c]];
+  }
+
+  /** @internal ranges[from, to) as a new array */
+  _slice(from: number, to: number): FlatRange[] {
+    const out: FlatRange[] = [];
+    if (from >= to) return out;
+    let c = this._chunkOfIndex(from);
+    let j = from - this._chunkBases[c];
+    for (let i = from; i < to; i++) {
+      const ch = this._chunks[c];
+      out.push(ch[j]);
+      if (++j === ch.length) {
+        c++;
+        j = 0;
+      }
+    }
+    return out;
+  }
+
+  /** @internal the chunk holding index i (0 <= i < count) */
+  _chunkOfIndex(i: number): number {
+    const b = this._chunkBases;
+    let lo = 0;
+    let hi = b.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (b[mid] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** last chunk whose first range starts at or before addr, or -1 */
+  private chunkAtOrBefore(addr: bigint): number {
+    const s = this._chunkStarts;
     let lo = 0;
     let hi = s.length - 1;
     let found = -1;
@@ -81,39 +174,79 @@ export class FlatView {
         hi = mid - 1;
       }
     }
-    if (found < 0) return -1;
-    const r = this.ranges[found];
-    return addr < r.start + r.size ? found : -1;
+    return found;
+  }
+
+  /** index of the range containing addr, or -1 (a gap: QEMU's unassigned section) */
+  indexOf(addr: bigint): number {
+    const c = this.chunkAtOrBefore(addr);
+    if (c < 0) return -1;
+    const ch = this._chunks[c];
+    let lo = 0;
+    let hi = ch.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ch[mid].start <= addr) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = ch[lo];
+    return addr < r.start + r.size ? this._chunkBases[c] + lo : -1;
   }
 
   lookup(addr: bigint): FlatRange | undefined {
-    const i = this.indexOf(addr);
-    return i < 0 ? undefined : this.ranges[i];
+    const c = this.chunkAtOrBefore(addr);
+    if (c < 0) return undefined;
+    const ch = this._chunks[c];
+    let lo = 0;
+    let hi = ch.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ch[mid].start <= addr) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = ch[lo];
+    return addr < r.start + r.size ? r : undefined;
   }
 
   /** index of the first range that ends after addr (may not contain it), or ranges.length */
   firstEndingAfter(addr: bigint): number {
+    const chunks = this._chunks;
+    // first chunk whose last range ends after addr (ends ascend like starts)
     let lo = 0;
-    let hi = this.ranges.length;
+    let hi = chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const r = this.ranges[mid];
+      const ch = chunks[mid];
+      const last = ch[ch.length - 1];
+      if (last.start + last.size <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === chunks.length) return this._count;
+    const c = lo;
+    const ch = chunks[c];
+    lo = 0;
+    hi = ch.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const r = ch[mid];
       if (r.start + r.size <= addr) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return this._chunkBases[c] + lo;
   }
 
   /** @internal index of the first range that starts after addr, or ranges.length */
   firstStartingAfter(addr: bigint): number {
-    const s = this._starts;
+    const c = this.chunkAtOrBefore(addr);
+    if (c < 0) return 0;
+    const ch = this._chunks[c];
     let lo = 0;
-    let hi = s.length;
+    let hi = ch.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (s[mid] <= addr) lo = mid + 1;
+      if (ch[mid].start <= addr) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return this._chunkBases[c] + lo;
   }
 }

@@ -44,7 +44,7 @@
  * or there are so many windows that a full render is cheaper.
  */
 import { MemoryRegionError } from './errors';
-import { FlatRange, FlatView } from './flat-view';
+import { flatChunk, FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { renderFlatView, renderWindow, simplify } from './render';
 import { TWO_64 } from './size';
@@ -60,13 +60,18 @@ export interface Damage {
 }
 
 /**
- * How a new view was derived from an old one: outside the spans the new
- * ranges are the old FlatRange objects, in the same order.  Each span is
- * [oldLo, oldHi, newLo, newHi] (array indices), ascending.
+ * How a new view was derived from an old one: the old ranges of each span
+ * were replaced by its new ranges; everything between spans is the same
+ * FlatRange objects in the same order.  Spans ascend.
  */
 export interface ViewPatch {
   readonly base: FlatView;
-  readonly spans: readonly number[];
+  readonly spans: readonly PatchSpan[];
+}
+
+export interface PatchSpan {
+  readonly old: readonly FlatRange[];
+  readonly new: readonly FlatRange[];
 }
 
 let verify = process.env.NODE_KVM_VERIFY_RENDER === '1';
@@ -100,6 +105,10 @@ export const renderStats = { full: 0, incremental: 0, windows: 0, fallbacks: 0 }
 /** alias / container hops allowed per commit before giving up on mapping the damage */
 const MAP_BUDGET_BASE = 20000;
 
+interface PatchResult extends ViewPatch {
+  readonly view: FlatView;
+}
+
 interface Plan {
   view: FlatView;
   patch: ViewPatch | null;
@@ -110,14 +119,18 @@ interface Plan {
  * root (ASes with the same root share it, as QEMU's flat_views hash does),
  * handed to each AS with _setNextView.
  */
-export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Damage[], all: boolean): void {
+export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Damage[], all: boolean, epoch: number): void {
   const n = spaces.length;
   const roots: (MemoryRegion | null)[] = new Array(n);
+  // Bases to patch: views that show every change made before `epoch` began
+  // (the damage of epoch `epoch` is what this round applies).  A view
+  // published earlier and not re-installed since (an AS created from a
+  // listener callback could have picked one up) is not a valid base.
   const oldByRoot = new Map<MemoryRegion | null, FlatView>();
   for (let i = 0; i < n; i++) {
     roots[i] = spaces[i]._nextFlatviewRoot();
     const v = spaces[i]._publishedView();
-    if (!oldByRoot.has(v.root)) oldByRoot.set(v.root, v);
+    if (v._epoch >= epoch && !oldByRoot.has(v.root)) oldByRoot.set(v.root, v);
   }
   let full = all || !incremental;
   const windows = new Map<MemoryRegion, bigint[]>();
@@ -140,6 +153,8 @@ export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Da
     if (plan === undefined) {
       // a null root is the empty view: with no regions, nothing can have changed
       plan = makePlan(r, oldByRoot.get(r), full ? undefined : r === null ? NO_WINDOWS : windows.get(r));
+      // the new views show everything recorded before this round took the damage
+      plan.view._epoch = epoch + 1;
       plans.set(r, plan);
     }
     spaces[i]._setNextView(plan.view, plan.patch);
@@ -236,8 +251,69 @@ function cut(r: FlatRange, s: bigint, e: bigint): FlatRange {
     r.dirtyLogMask, r.romdMode, r.readonly, r.nonvolatile);
 }
 
-interface PatchResult extends ViewPatch {
-  readonly view: FlatView;
+/**
+ * Collects the ranges of a patched view into chunks: untouched chunks of
+ * the old view are taken over by reference, individual ranges are packed
+ * into new chunks of at most flatChunk.size.  A small run left over before a
+ * shared chunk is merged into a copy of that chunk, so that repeated
+ * patches do not fragment the view.
+ */
+class ChunkBuilder {
+  readonly chunks: FlatRange[][] = [];
+  private pending: FlatRange[] = [];
+
+  push(r: FlatRange): void {
+    this.pending.push(r);
+    if (this.pending.length >= flatChunk.size) this.flush();
+  }
+
+  pushChunk(ch: readonly FlatRange[]): void {
+    const p = this.pending;
+    const size = flatChunk.size;
+    if (p.length === 0) {
+      this.chunks.push(ch as FlatRange[]);
+    } else if (p.length < size >> 2 && p.length + ch.length <= 2 * size) {
+      for (let i = 0; i < ch.length; i++) p.push(ch[i]);
+      this.flush();
+    } else {
+      this.flush();
+      this.chunks.push(ch as FlatRange[]);
+    }
+  }
+
+  /** old ranges [from, to) of v */
+  copy(v: FlatView, from: number, to: number): void {
+    if (from >= to) return;
+    const chunks = v._chunks;
+    const bases = v._chunkBases;
+    let c = v._chunkOfIndex(from);
+    let i = from;
+    while (i < to) {
+      const ch = chunks[c];
+      const b = bases[c];
+      const end = b + ch.length;
+      if (i === b && end <= to) {
+        this.pushChunk(ch);
+      } else {
+        const stop = end < to ? end : to;
+        for (let k = i - b; k < stop - b; k++) this.push(ch[k]);
+      }
+      i = end;
+      c++;
+    }
+  }
+
+  finish(): FlatRange[][] {
+    this.flush();
+    return this.chunks;
+  }
+
+  private flush(): void {
+    if (this.pending.length) {
+      this.chunks.push(this.pending);
+      this.pending = [];
+    }
+  }
 }
 
 /**
@@ -249,15 +325,11 @@ export function patchView(base: FlatView, root: MemoryRegion | null, rawWins: bi
   if (rawWins.length === 0) return { base, spans: [], view: base };
   if (root === null) return null;
   const ws = coalesce(rawWins);
-  const R = base.ranges;
-  const S = base._starts;
-  if ((ws.length >> 1) > MAX_WINDOWS_BASE + (R.length >> 2)) return null;
+  if ((ws.length >> 1) > MAX_WINDOWS_BASE + (base._count >> 2)) return null;
   renderStats.windows += ws.length >> 1;
-  const parts: FlatRange[][] = [];
-  const startParts: bigint[][] = [];
-  const spans: number[] = [];
+  const out = new ChunkBuilder();
+  const spans: PatchSpan[] = [];
   let copied = 0;
-  let outLen = 0;
   let w = 0;
   while (w < ws.length) {
     // old ranges that meet or touch [lo, hi]: they may merge with the new pieces
@@ -269,42 +341,34 @@ export function patchView(base: FlatView, root: MemoryRegion | null, rawWins: bi
       b = base.firstStartingAfter(ws[wEnd + 1]);
       wEnd += 2;
     }
-    if (a > copied) {
-      parts.push(R.slice(copied, a));
-      startParts.push(S.slice(copied, a));
-      outLen += a - copied;
-    }
-    const seg = spliceGroup(R, a, b, ws, w, wEnd, root);
-    spans.push(a, b, outLen, outLen + seg.length);
-    parts.push(seg);
-    startParts.push(seg.map((r) => r.start));
-    outLen += seg.length;
+    out.copy(base, copied, a);
+    const olds = base._slice(a, b);
+    const seg = spliceGroup(olds, ws, w, wEnd, root);
+    for (let i = 0; i < seg.length; i++) out.push(seg[i]);
+    spans.push({ old: olds, new: seg });
     copied = b;
     w = wEnd;
   }
-  if (copied < R.length) {
-    parts.push(R.slice(copied));
-    startParts.push(S.slice(copied));
-  }
-  const ranges = parts.length === 1 ? parts[0] : ([] as FlatRange[]).concat(...parts);
-  const starts = startParts.length === 1 ? startParts[0] : ([] as bigint[]).concat(...startParts);
-  return { base, spans, view: new FlatView(root, ranges, starts) };
+  out.copy(base, copied, base._count);
+  return { base, spans, view: FlatView._fromChunks(root, out.finish()) };
 }
 
 /**
- * The new ranges replacing old ranges [a, b): the old ranges' parts outside
- * the group's windows, the fresh render inside them, simplified together.
+ * The new ranges replacing the old ranges `olds` (all old ranges meeting or
+ * touching the group's windows): their parts outside the windows, the fresh
+ * render inside them, simplified together.
  */
-function spliceGroup(R: readonly FlatRange[], a: number, b: number, ws: bigint[], w0: number, w1: number, root: MemoryRegion): FlatRange[] {
+function spliceGroup(olds: readonly FlatRange[], ws: bigint[], w0: number, w1: number, root: MemoryRegion): FlatRange[] {
   const pieces: FlatRange[] = [];
-  let p = a;
+  const b = olds.length;
+  let p = 0;
   let prevHi: bigint | null = null;
   for (let w = w0; w < w1; w += 2) {
     const lo = ws[w];
     const hi = ws[w + 1];
     // old parts between the previous window and this one
     while (p < b) {
-      const r = R[p];
+      const r = olds[p];
       if (r.start >= lo) break;
       const s = prevHi !== null && prevHi > r.start ? prevHi : r.start;
       const rEnd = r.start + r.size;
@@ -315,11 +379,11 @@ function spliceGroup(R: readonly FlatRange[], a: number, b: number, ws: bigint[]
     }
     const fresh = renderWindow(root, lo, hi);
     for (let i = 0; i < fresh.length; i++) pieces.push(fresh[i]);
-    while (p < b && R[p].start + R[p].size <= hi) p++;
+    while (p < b && olds[p].start + olds[p].size <= hi) p++;
     prevHi = hi;
   }
   for (; p < b; p++) {
-    const r = R[p];
+    const r = olds[p];
     const rEnd = r.start + r.size;
     const s = prevHi !== null && prevHi > r.start ? prevHi : r.start;
     if (s < rEnd) pieces.push(cut(r, s, rEnd));
@@ -350,7 +414,13 @@ function checkView(v: FlatView, root: MemoryRegion | null): void {
         `at range #${i}: got ${describe(got[i])}, want ${describe(want[i])} (${got.length} vs ${want.length} ranges)`);
     }
   }
-  for (let i = 0; i < got.length; i++) {
-    if (v._starts[i] !== got[i].start) throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: start index of range #${i} is stale`);
-  }
+  // the chunk bookkeeping must describe the same array
+  let count = 0;
+  v._chunks.forEach((ch, c) => {
+    if (ch.length === 0 || v._chunkBases[c] !== count || v._chunkStarts[c] !== ch[0].start) {
+      throw new MemoryRegionError(`NODE_KVM_VERIFY_RENDER: chunk #${c} of the patched view is inconsistent`);
+    }
+    count += ch.length;
+  });
+  if (count !== v._count) throw new MemoryRegionError('NODE_KVM_VERIFY_RENDER: range count of the patched view is stale');
 }

@@ -16,7 +16,9 @@ import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
 import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
 import { hex16, int128ToU64, toAddress, toPriority, toRegionSize } from './size';
-import { beginTransaction, commitTransaction, globalDirtyLogActive, markDamage, markPendingWithoutDamage, recordDamage } from './transaction';
+import {
+  beginTransaction, commitTransaction, globalDirtyLogActive, currentDamageEpoch, markDamage, markPendingWithoutDamage, recordDamage,
+} from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 
 export type RegionKind = 'container' | 'ram' | 'rom' | 'io' | 'romDevice' | 'alias';
@@ -92,6 +94,8 @@ export class MemoryRegion {
   _aliasUsers: Set<MemoryRegion> | null = null;
   /** @internal this alias is in its target's _aliasUsers */ _aliasRegistered = false;
   /** @internal how many address spaces have this region as their root */ _asRootCount = 0;
+  /** @internal largest size since damage epoch _sizeEpoch (see extentSinceRender) */ _sizeHigh = 0n;
+  /** @internal */ _sizeEpoch = -1;
 
   private constructor(kind: RegionKind, name: string, size: bigint, ops: MemoryRegionOps | null, alias: MemoryRegion | null) {
     this.kind = kind;
@@ -367,9 +371,15 @@ export class MemoryRegion {
     child._linkSeq = ++linkSeq;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
     // before the first sibling whose priority is <= ours, else at the tail
+    // (the list is sorted by priority descending: binary search)
     const list = this._subregions;
     let i = 0;
-    while (i < list.length && list[i]._priority > priority) i++;
+    let hi = list.length;
+    while (i < hi) {
+      const mid = (i + hi) >> 1;
+      if (list[mid]._priority > priority) i = mid + 1;
+      else hi = mid;
+    }
     list.splice(i, 0, child);
     this._childIndex?.insert(child);
     child._updateAliasLink();
@@ -395,17 +405,30 @@ export class MemoryRegion {
 
   private unlinkSubregion(child: MemoryRegion): void {
     const list = this._subregions;
-    const i = list.indexOf(child);
+    // the list is ordered by (priority desc, link stamp desc): binary search
+    let i = 0;
+    let hi = list.length;
+    while (i < hi) {
+      const mid = (i + hi) >> 1;
+      const m = list[mid];
+      if (m._priority > child._priority || (m._priority === child._priority && m._linkSeq > child._linkSeq)) i = mid + 1;
+      else hi = mid;
+    }
+    if (list[i] !== child) i = list.indexOf(child);
     list.splice(i, 1);
     this._childIndex?.remove(child);
     child._container = null;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias--;
     child._updateAliasLink();
     // Whatever the enabled states are now, the child may have been visible
-    // here at the last commit (e.g. disabled and removed in one transaction):
-    // its old extent is always damage, the re-render is QEMU's condition.
-    if (this._enabled && child._enabled) markDamage(this, child._addr, child._addr + child._size, false);
-    else recordDamage(this, child._addr, child._addr + child._size, false);
+    // here at the last render (e.g. disabled and removed in one transaction),
+    // and it may have been larger then: the damage is the largest extent it
+    // had since, which also covers any damage recorded inside the child
+    // (that damage can no longer reach the views through this container).
+    // Whether to re-render is QEMU's condition.
+    const end = child._addr + child._extentSinceRender();
+    if (this._enabled && child._enabled) markDamage(this, child._addr, end, false);
+    else recordDamage(this, child._addr, end, false);
   }
 
   /** memory_region_set_enabled (keeps the list position) */
@@ -525,6 +548,12 @@ export class MemoryRegion {
     beginTransaction();
     try {
       const old = this._size;
+      const epoch = currentDamageEpoch();
+      if (this._sizeEpoch !== epoch) {
+        this._sizeEpoch = epoch;
+        this._sizeHigh = old;
+      }
+      if (s > this._sizeHigh) this._sizeHigh = s;
       const c = this._container;
       if (c !== null && c._childIndex !== null) {
         c._childIndex.remove(this);
@@ -574,6 +603,15 @@ export class MemoryRegion {
       commitTransaction();
     }
     if (this._ramBlock && this._ramList) this._ramList.remove(this._ramBlock);
+  }
+
+  /**
+   * @internal the largest size this region had since the damage recorded so
+   * far was last rendered: everything it rendered then, and every damage
+   * window recorded inside it since, lies in [0, this)
+   */
+  _extentSinceRender(): bigint {
+    return this._sizeEpoch === currentDamageEpoch() && this._sizeHigh > this._size ? this._sizeHigh : this._size;
   }
 
   /**

@@ -52,6 +52,13 @@ export function beginTransaction(): void {
 
 /** damage recorded since the last render round */
 let damage: Damage[] = [];
+/** bumped whenever a render round takes the damage recorded so far */
+let damageEpoch = 0;
+
+/** @internal the current damage epoch (changes when a render round starts) */
+export function currentDamageEpoch(): number {
+  return damageEpoch;
+}
 /** something changed that no damage entry describes: render everything */
 let damageAll = false;
 /** a transaction touching more than this re-renders everything (bounded memory) */
@@ -137,7 +144,8 @@ export function commitTransaction(): void {
       const all = damageAll;
       damage = [];
       damageAll = false;
-      planViews(spaces.slice(), d, all);
+      damageEpoch++;
+      planViews(spaces.slice(), d, all, damageEpoch - 1);
       for (const l of listeners.slice()) guard(() => l.listener.begin?.());
       for (const s of spaces.slice()) guard(() => s._installView());
       for (const l of listeners.slice()) guard(() => l.listener.commit?.());

@@ -19,6 +19,7 @@ import {
   AddressSpace, MemoryRegion, type MemoryListener, type MemoryRegionSection, TWO_64,
   startGlobalDirtyLog, stopGlobalDirtyLog, transaction,
 } from '../../lib/memory';
+import { setFlatChunkSize } from '../../lib/memory/flat-view';
 import { renderStats, setIncrementalRender, setRenderVerification } from '../../lib/memory/incremental';
 
 type Kind = 'container' | 'io' | 'alias' | 'romd';
@@ -44,6 +45,8 @@ interface Scenario {
   ops: Op[];
   /** transaction sizes: ops are consumed in batches of these lengths */
   batches: number[];
+  /** FlatView chunk size: tiny chunks put chunk boundaries everywhere */
+  chunk: number;
 }
 
 const M64 = TWO_64 - 1n;
@@ -66,6 +69,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   as3Root: fc.nat(),
   ops: fc.array(fc.record({ op: fc.integer({ min: 0, max: 15 }), i: fc.nat(), j: fc.nat(), v: fc.integer({ min: 0, max: 0x70 }), b: fc.boolean() }), { minLength: 1, maxLength: 24 }),
   batches: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 24 }),
+  chunk: fc.constantFrom(1, 2, 3, 5, 128),
 });
 
 const hex = (v: bigint) => v.toString(16);
@@ -80,6 +84,7 @@ interface Outcome {
 const romdOps = { read: () => 0, write: () => undefined };
 
 function run(sc: Scenario, incremental: boolean): Outcome {
+  const wasChunk = setFlatChunkSize(sc.chunk);
   const wasInc = setIncrementalRender(incremental);
   const wasVerify = setRenderVerification(incremental);
   const calls: string[] = [];
@@ -225,6 +230,7 @@ function run(sc: Scenario, incremental: boolean): Outcome {
     for (const mr of mrs) if (mr.ramBlock) mr.close();
     setIncrementalRender(wasInc);
     setRenderVerification(wasVerify);
+    setFlatChunkSize(wasChunk);
   }
 }
 
@@ -245,7 +251,7 @@ test('incremental commits give the same views and listener calls as full re-rend
       else if (c.includes(' del ')) stats.dels++;
       else if (c.includes(' log')) stats.logs++;
     }
-  }), { numRuns: 600 });
+  }), { numRuns: Number(process.env.INC_RUNS ?? 600) });
   const inc = renderStats.incremental - before.incremental;
   const windows = renderStats.windows - before.windows;
   console.log(JSON.stringify({ ...stats, incrementalViews: inc, windows, fullRenders: renderStats.full - before.full, fallbacks: renderStats.fallbacks - before.fallbacks }));
