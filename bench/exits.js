@@ -4,10 +4,7 @@
 // (bench/c/exits.c, compiled here with gcc). Prints ns per exit and ratios.
 //   node bench/exits.js            (build first: npx tsc -p tsconfig.build.json)
 // Targets: port I/O <= 1.10 x C, MMIO <= 1.15 x C, create+16 MiB+first exit <= 1.5 x C.
-const { execFileSync } = require('child_process');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { compileC, bestOf } = require('./harness');
 const { Machine } = require('../dist/machine');
 const { MemoryRegion } = require('../dist/memory');
 
@@ -18,17 +15,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 // The same guests as bench/c/exits.c (real mode at 0x7c00).
 const PIO_LOOP = Uint8Array.of(0xba, 0x00, 0x06, 0xee, 0xeb, 0xfd);
 const MMIO_LOOP = Uint8Array.of(0xb8, 0x00, 0xd0, 0x8e, 0xd8, 0xa2, 0x00, 0x00, 0xeb, 0xfb);
-
-function compileC() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-kvm-bench-'));
-  const bin = path.join(dir, 'exits');
-  execFileSync('gcc', ['-O2', '-o', bin, path.join(__dirname, 'c', 'exits.c')]);
-  return { bin, dir };
-}
-
-function runC(bin, mode, n) {
-  return JSON.parse(execFileSync(bin, [mode, String(n)], { encoding: 'utf8' })).nsPerOp;
-}
 
 async function exitLoop(kind, n) {
   const machine = await Machine.create({ memory: '16M', mode: 'real', serial: { output: null }, debugExit: false });
@@ -66,25 +52,21 @@ async function createLoop(n) {
 }
 
 async function main() {
-  const { bin, dir } = compileC();
-  const best = { pio: [Infinity, Infinity], mmio: [Infinity, Infinity], create: [Infinity, Infinity] };
+  const c = compileC('exits');
   await createLoop(5); // warm up
-  // Alternate C and JS so both see the same host load; keep the best of each.
-  for (let round = 0; round < ROUNDS; round++) {
-    best.pio[0] = Math.min(best.pio[0], runC(bin, 'pio', N));
-    best.pio[1] = Math.min(best.pio[1], await exitLoop('pio', N));
-    best.mmio[0] = Math.min(best.mmio[0], runC(bin, 'mmio', N));
-    best.mmio[1] = Math.min(best.mmio[1], await exitLoop('mmio', N));
-    best.create[0] = Math.min(best.create[0], runC(bin, 'create', CREATES));
-    best.create[1] = Math.min(best.create[1], await createLoop(CREATES));
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
+  // C and JS alternate so both see the same host load.
+  const best = await bestOf(ROUNDS, {
+    pio: { c: () => c.run(['pio', N]).nsPerOp, js: () => exitLoop('pio', N) },
+    mmio: { c: () => c.run(['mmio', N]).nsPerOp, js: () => exitLoop('mmio', N) },
+    create: { c: () => c.run(['create', CREATES]).nsPerOp, js: () => createLoop(CREATES) },
+  });
+  c.cleanup();
   const targets = { pio: 1.10, mmio: 1.15, create: 1.5 };
   const label = { pio: 'port-I/O exit (TS device)', mmio: 'MMIO exit (TS device)', create: 'create + 16 MiB map + first exit' };
   console.log(`exits bench: best of ${ROUNDS} rounds, ${N} exits / ${CREATES} creates per round`);
   let ok = true;
   for (const k of ['pio', 'mmio', 'create']) {
-    const [c, js] = best[k];
+    const { c, js } = best[k];
     const ratio = js / c;
     const pass = ratio <= targets[k];
     ok &&= pass;

@@ -19,68 +19,78 @@ export function kvmBitmapBytes(size: bigint): number {
 }
 
 export class DirtyTracker {
-  private readonly pending = new Map<RamBlock, Uint8Array>();
+  /** Guest bits collected from KVM, per block: one bit per page, 32 pages a word. */
+  private readonly pending = new Map<RamBlock, Uint32Array>();
 
-  private bitmapFor(block: RamBlock): Uint8Array {
-    let b = this.pending.get(block);
-    if (b === undefined) {
-      b = new Uint8Array(Math.ceil(Number(block.maxLength >> DIRTY_PAGE_SHIFT) / 8));
-      this.pending.set(block, b);
+  private wordsFor(block: RamBlock): Uint32Array {
+    let w = this.pending.get(block);
+    if (w === undefined) {
+      w = new Uint32Array(Math.ceil(Number(block.maxLength >> DIRTY_PAGE_SHIFT) / 64) * 2);
+      this.pending.set(block, w);
     }
-    return b;
+    return w;
   }
 
   /**
-   * OR a slot's KVM bitmap (`pages` pages) into the block's pending bits,
-   * starting at page `firstPage` of the block.
+   * OR a slot's KVM bitmap (`pages` pages, u64 words as KVM writes them) into
+   * the block's pending bits, starting at page `firstPage` of the block.
+   * Word-wise when the slot starts on a 32-page boundary (the usual case).
    */
   addSlotBitmap(block: RamBlock, firstPage: number, bitmap: Uint8Array, pages: number): void {
-    let dst: Uint8Array | undefined;
-    for (let byte = 0; byte * 8 < pages; byte++) {
-      const v = bitmap[byte];
-      if (v === 0) continue;
-      dst ??= this.bitmapFor(block);
-      for (let bit = 0; bit < 8; bit++) {
-        if ((v & (1 << bit)) === 0) continue;
-        const i = byte * 8 + bit;
-        if (i >= pages) break;
-        const p = firstPage + i;
-        dst[p >> 3] |= 1 << (p & 7);
+    const src = new Uint32Array(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength >> 2);
+    const words = Math.ceil(pages / 32);
+    if ((firstPage & 31) === 0) {
+      const base = firstPage >> 5;
+      let dst: Uint32Array | undefined;
+      for (let i = 0; i < words; i++) {
+        let w = src[i]!;
+        if (w === 0) continue;
+        if (i === words - 1 && (pages & 31) !== 0) w &= (1 << (pages & 31)) - 1;
+        dst ??= this.wordsFor(block);
+        dst[base + i] |= w;
+      }
+      return;
+    }
+    for (let i = 0; i < words; i++) {
+      let w = src[i]!;
+      while (w !== 0) {
+        const bit = 31 - Math.clz32(w & -w);
+        w &= w - 1;
+        const p = i * 32 + bit;
+        if (p >= pages) break;
+        const dst = this.wordsFor(block);
+        const q = firstPage + p;
+        dst[q >> 5] |= 1 << (q & 31);
       }
     }
   }
 
   /**
-   * The block's dirty pages (guest bits collected so far plus the host's
-   * own writes), as a bitmap; both sources are cleared.
+   * The block's dirty pages below `limitPages` (guest bits collected so far
+   * plus the host's own writes), ascending; both sources are cleared.
    */
-  take(block: RamBlock): Uint8Array {
-    const host = block.takeHostDirty();
+  takePages(block: RamBlock, limitPages: number): number[] {
+    const host = block.hostDirtyWords();
     const mine = this.pending.get(block);
-    if (mine !== undefined) {
-      for (let i = 0; i < host.length && i < mine.length; i++) host[i] |= mine[i];
-      this.pending.delete(block);
+    const out: number[] = [];
+    const words = Math.min(host.length, Math.ceil(limitPages / 32));
+    for (let i = 0; i < words; i++) {
+      let w = host[i]! | (mine === undefined ? 0 : mine[i]!);
+      if (w === 0) continue;
+      host[i] = 0;
+      if (mine !== undefined) mine[i] = 0;
+      while (w !== 0) {
+        const p = i * 32 + 31 - Math.clz32(w & -w);
+        if (p >= limitPages) break;
+        out.push(p);
+        w &= w - 1;
+      }
     }
-    return host;
+    return out;
   }
 
   /** Forget a freed block. */
   drop(block: RamBlock): void {
     this.pending.delete(block);
   }
-}
-
-/** Page numbers whose bit is set, below `limitPages`. */
-export function pagesOf(bitmap: Uint8Array, limitPages: number): number[] {
-  const out: number[] = [];
-  for (let byte = 0; byte < bitmap.length; byte++) {
-    const v = bitmap[byte];
-    if (v === 0) continue;
-    for (let bit = 0; bit < 8; bit++) {
-      const p = byte * 8 + bit;
-      if (p >= limitPages) return out;
-      if (v & (1 << bit)) out.push(p);
-    }
-  }
-  return out;
 }

@@ -91,6 +91,7 @@ interface Chunk {
 
 interface SlotEntry extends Chunk {
   id: number;
+  dirtyScratch?: Uint8Array;
 }
 
 function keyOf(gpa: bigint, size: bigint): string {
@@ -403,7 +404,8 @@ export class KvmMemoryListener implements MemoryListener {
 
   private syncDirty(e: SlotEntry): void {
     if ((e.flags & KVM_MEM_LOG_DIRTY_PAGES) === 0) return;
-    const bitmap = new Uint8Array(kvmBitmapBytes(e.size));
+    // One scratch bitmap per slot, reused: this runs on every snapshot restore.
+    const bitmap = (e.dirtyScratch ??= new Uint8Array(kvmBitmapBytes(e.size)));
     this.host.native.getDirtyLog(e.id | (this.asId << 16), bitmap);
     this.host.dirty.addSlotBitmap(e.block, e.blockPage, bitmap, Number(e.size >> 12n));
   }

@@ -202,7 +202,8 @@ export class RunLoop {
    * (end of a slice, or a timer that fired early): the caller re-arms.
    */
   private loop(maxExits: number, start: number, opts: RunOptions): RunResult | null {
-    const handle = this.vcpu.native;
+    const vcpu = this.vcpu;
+    const handle = vcpu.native;
     const EXIT_IO = this.EXIT_IO;
     const EXIT_MMIO = this.EXIT_MMIO;
     for (;;) {
@@ -212,6 +213,7 @@ export class RunLoop {
       } catch (err) {
         throw translateNativeError(err);
       }
+      vcpu.regsInPage = true;
       if (reason === EXIT_IO) {
         this.exits++;
         this.handleIo();
@@ -316,7 +318,7 @@ export class RunLoop {
 
   private rip(): bigint {
     try {
-      return this.vcpu.getRegs().rip;
+      return this.vcpu.rip();
     } catch {
       return 0n;
     }

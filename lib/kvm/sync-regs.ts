@@ -34,12 +34,19 @@ export interface SyncTarget {
   ioctl(name: string, arg?: Uint8Array): number;
 }
 
-/** Stages `bytes` of class `c` for the next KVM_RUN. */
-export function stageSyncRegs(vcpu: SyncTarget, c: SyncClass, bytes: Uint8Array): void {
-  new Uint8Array(vcpu.runPage).set(bytes.subarray(0, c.size), c.offset);
+let dirtyRegsAt: number | undefined;
+
+/** Stages each `[class, bytes]` pair for the next KVM_RUN (one pass over the page: this is the restore hot path). */
+export function stageSyncRegs(vcpu: SyncTarget, parts: readonly (readonly [SyncClass, Uint8Array])[]): void {
+  const page = new Uint8Array(vcpu.runPage);
+  let bits = 0;
+  for (const [c, bytes] of parts) {
+    page.set(bytes.length === c.size ? bytes : bytes.subarray(0, c.size), c.offset);
+    bits |= c.bit;
+  }
   const dv = new DataView(vcpu.runPage);
-  const at = layout('run.kvmDirtyRegs');
-  dv.setBigUint64(at, dv.getBigUint64(at, true) | BigInt(c.bit), true);
+  const at = (dirtyRegsAt ??= layout('run.kvmDirtyRegs'));
+  dv.setBigUint64(at, dv.getBigUint64(at, true) | BigInt(bits), true);
 }
 
 /** Loads every staged class into the kernel now, by ioctl, and clears the staging bits. */

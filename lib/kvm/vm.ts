@@ -6,7 +6,7 @@ import { toAddress, toLength, TWO_64 } from '../memory/size';
 import { Vcpu } from './vcpu';
 import type { AddressSpace } from '../memory/address-space';
 import type { MemoryRegion } from '../memory/region';
-import { DirtyTracker, pagesOf } from './dirty-log';
+import { DirtyTracker } from './dirty-log';
 import { threadOf, type VcpuThread } from './vcpu-thread';
 import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot } from './memory-listener';
 
@@ -36,6 +36,7 @@ function pageAligned(value: bigint, what: string): bigint {
 
 export class Vm {
   private readonly vcpus = new Set<Vcpu>();
+  private syncRegs: boolean | undefined;
   /** KVM memory listeners, one per registered address space */
   private readonly listeners: KvmMemoryListener[] = [];
   private readonly dirty = new DirtyTracker();
@@ -93,7 +94,8 @@ export class Vm {
   createVcpu(id = 0): Vcpu {
     const vcpuId = u32(id, 'id');
     const handle = callNative(() => this.handle.createVcpu(vcpuId), `vCPU ${vcpuId}`);
-    const vcpu = new Vcpu(handle, vcpuId, (v) => this.vcpus.delete(v));
+    this.syncRegs ??= (this.checkExtension('KVM_CAP_SYNC_REGS') & kvmConstant('KVM_SYNC_X86_REGS')) !== 0;
+    const vcpu = new Vcpu(handle, vcpuId, (v) => this.vcpus.delete(v), this.syncRegs);
     this.vcpus.add(vcpu);
     return vcpu;
   }
@@ -167,9 +169,7 @@ export class Vm {
       throw new TypeError(`getDirtyPages: region ${region?.name ?? String(region)} has no RAM (only RAM, ROM and ROM device regions can be dirty-logged)`);
     }
     for (const l of this.listeners) l.syncDirtyLog(block);
-    const bitmap = this.dirty.take(block);
-    const pages = Number((region.size + PAGE_SIZE - 1n) / PAGE_SIZE);
-    return pagesOf(bitmap, pages);
+    return this.dirty.takePages(block, Number((region.size + PAGE_SIZE - 1n) / PAGE_SIZE));
   }
 
   /**

@@ -86,7 +86,9 @@ export class RamBlock {
     this.ownsHost = ownsHost;
     this.resizedCb = resized;
     const pages = Number(maxSize / PAGE_SIZE);
-    this.hostDirty = new Uint8Array(Math.ceil(pages / 8));
+    // Whole 64-bit words (like KVM's bitmaps), so dirty-log code can scan it by word.
+    this.hostDirty = new Uint8Array(Math.ceil(pages / 64) * 8);
+    this.hostDirtyBytes = Math.ceil(pages / 8); // what takeHostDirty() returns
   }
 
   get host(): HostMemory {
@@ -127,7 +129,7 @@ export class RamBlock {
     const l = Number(length);
     if (l <= 0) return;
     const first = Math.floor(o / 4096);
-    const last = Math.min(Math.floor((o + l - 1) / 4096), this.hostDirty.length * 8 - 1);
+    const last = Math.min(Math.floor((o + l - 1) / 4096), this.hostDirtyBytes * 8 - 1);
     for (let p = first; p <= last; p++) this.hostDirty[p >> 3] |= 1 << (p & 7);
   }
 
@@ -142,10 +144,22 @@ export class RamBlock {
    * it.  The returned array is a copy owned by the caller.
    */
   takeHostDirty(): Uint8Array {
-    const out = this.hostDirty.slice();
+    const out = this.hostDirty.slice(0, this.hostDirtyBytes);
     this.hostDirty.fill(0);
     return out;
   }
+
+  /**
+   * The host-dirty bitmap itself as 32-bit words (bit i of word w = page
+   * 32w + i), for dirty-log code that drains it in place without copying.
+   */
+  hostDirtyWords(): Uint32Array {
+    this.hostDirtyWordView ??= new Uint32Array(this.hostDirty.buffer, this.hostDirty.byteOffset, this.hostDirty.byteLength >> 2);
+    return this.hostDirtyWordView;
+  }
+
+  private hostDirtyWordView: Uint32Array | undefined;
+  private readonly hostDirtyBytes: number;
 
   /**
    * qemu_ram_resize(): change the used size of a block.  The region's size

@@ -94,6 +94,17 @@ export class SnapshotEngine {
     return layout;
   }
 
+  /** Views of the regions' RAM, made once per set of regions (a restore needs them every time). */
+  private liveViews(regions: MemoryRegion[]): Uint8Array[] {
+    const c = this.viewCache;
+    if (c && c.regions === regions) return c.views;
+    const views = regions.map((r) => r.ramBlock!.bytes(0n, r.ramBlock!.usedLength));
+    this.viewCache = { regions, views };
+    return views;
+  }
+
+  private viewCache: { regions: MemoryRegion[]; views: Uint8Array[] } | undefined;
+
   take(opts: SnapshotOptions = {}): Snapshot {
     const wantTracking = opts.dirtyTracking ?? true;
     if (typeof wantTracking !== 'boolean') throw new TypeError('dirtyTracking must be a boolean');
@@ -138,6 +149,7 @@ export class SnapshotEngine {
       }
     }
     const regions = this.regions ?? this.ramRegions();
+    const views = this.liveViews(regions);
 
     // Devices first: a device that refuses its state (a hand-edited file, say)
     // is rolled back with the others before guest state is touched.
@@ -158,9 +170,10 @@ export class SnapshotEngine {
 
     let pages = 0;
     const fullCopy = !this.tracking || this.base !== snap;
-    for (const r of regions) {
+    for (let k = 0; k < regions.length; k++) {
+      const r = regions[k]!;
       const saved = snap.ram.get(r.name)!;
-      const live = r.ramBlock!.bytes(0n, r.ramBlock!.usedLength);
+      const live = views[k]!;
       if (fullCopy) {
         if (this.tracking) vm.getDirtyPageIndices(r); // start clean from this copy
         live.set(saved);

@@ -114,10 +114,8 @@ export function restoreVcpu(vcpu: Vcpu, state: VcpuState, support: VcpuStateSupp
 function putSynced(vcpu: Vcpu, state: VcpuState, support: VcpuStateSupport, everything: boolean): void {
   const { regs, sregs, events } = syncClasses();
   const parts: [SyncClass, Uint8Array][] = everything ? [[regs, state.regs], [sregs, state.sregs], [events, state.events]] : [[regs, state.regs]];
-  for (const [c, bytes] of parts) {
-    if (support.syncRegs) stageSyncRegs(vcpu, c, bytes);
-    else vcpu.ioctl(c.setIoctl, bytes);
-  }
+  if (support.syncRegs) stageSyncRegs(vcpu, parts);
+  else for (const [c, bytes] of parts) vcpu.ioctl(c.setIoctl, bytes);
 }
 
 /** Probes what the host offers for saving and restoring vCPU state. */
