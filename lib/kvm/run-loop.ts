@@ -96,6 +96,8 @@ export class RunLoop {
   private exits = 0;
   private trace: ((line: string) => void) | undefined;
   private running = false;
+  /** The last KVM_RUN returned an I/O or MMIO exit that KVM has not finished yet. */
+  private ioPending = false;
 
   constructor(
     readonly vcpu: Vcpu,
@@ -128,16 +130,56 @@ export class RunLoop {
     try {
       for (;;) {
         const left = deadline - now();
-        if (left <= 0.05) return this.finish('timeout', start, opts);
+        if (left <= 0.05) return this.settled(this.finish('timeout', start, opts));
         if (timed) this.vcpu.native.setTimer(Math.max(1, Math.ceil(left)));
         const r = this.loop(maxExits, start, opts);
-        if (r !== null) return r;
+        if (r !== null) return this.settled(r);
         // Kicked: by the timer (checked at the top), or by requestExit()/kick().
-        if (!timed || deadline - now() > 0.05) return this.interrupted(start);
+        if (!timed || deadline - now() > 0.05) return this.settled(this.interrupted(start));
       }
+    } catch (err) {
+      this.completePendingIo(false);
+      throw err;
     } finally {
       this.end();
     }
+  }
+
+  /**
+   * A run can stop right after an I/O or MMIO exit (a stop request, maxExits,
+   * a device that threw). KVM finishes that instruction (stores the value
+   * read, advances RIP) only on the next KVM_RUN — and would do so even after
+   * the user set new registers, overriding them. So before a run returns, the
+   * instruction is finished here: KVM_RUN with immediate_exit set completes
+   * pending I/O and returns without running guest code. Finishing a long
+   * `rep ins/outs` can need more exits: they are real guest accesses and are
+   * dispatched; when an error is already on its way out (`report` false),
+   * errors from them are dropped so as not to mask it.
+   */
+  private completePendingIo(report: boolean): void {
+    const handle = this.vcpu.native;
+    const at = this.L.immediateExit;
+    try {
+      for (let i = 0; this.ioPending && i < 64; i++) {
+        if (handle.closed) return;
+        this.u8[at] = 1;
+        const reason = handle.run();
+        this.vcpu.regsInPage = true;
+        this.ioPending = reason === this.EXIT_IO || reason === this.EXIT_MMIO;
+        if (reason === this.EXIT_IO) this.handleIo();
+        else if (reason === this.EXIT_MMIO) this.handleMmio();
+      }
+    } catch (err) {
+      this.ioPending = false;
+      if (report) throw err instanceof DeviceError ? err : translateNativeError(err);
+    } finally {
+      if (!handle.closed) this.u8[at] = 0;
+    }
+  }
+
+  private settled(r: RunResult): RunResult {
+    this.completePendingIo(true);
+    return r;
   }
 
   /**
@@ -151,17 +193,22 @@ export class RunLoop {
     try {
       for (;;) {
         const left = deadline - now();
-        if (left <= 0.05) return this.finish('timeout', start, opts);
+        if (left <= 0.05) return this.settled(this.finish('timeout', start, opts));
         const ms = Math.max(1, Math.ceil(Math.min(left, slice)));
         const sliceEnd = now() + ms;
         this.vcpu.native.setTimer(ms);
         const r = this.loop(maxExits, start, opts);
-        if (r !== null) return r;
-        if (sliceEnd - now() > 0.05 && deadline - now() > 0.05) return this.interrupted(start);
+        if (r !== null) return this.settled(r);
+        if (sliceEnd - now() > 0.05 && deadline - now() > 0.05) return this.settled(this.interrupted(start));
         this.vcpu.native.setTimer(0);
+        // Finish a pending I/O instruction before the event loop (and user code) runs.
+        this.completePendingIo(true);
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.stopRequest) return this.finishStop(start, opts);
       }
+    } catch (err) {
+      this.completePendingIo(false);
+      throw err;
     } finally {
       this.end();
     }
@@ -214,6 +261,8 @@ export class RunLoop {
         throw translateNativeError(err);
       }
       vcpu.regsInPage = true;
+      // Set before dispatching: a device that throws leaves the instruction pending.
+      this.ioPending = reason === EXIT_IO || reason === EXIT_MMIO;
       if (reason === EXIT_IO) {
         this.exits++;
         this.handleIo();

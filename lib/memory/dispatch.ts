@@ -57,9 +57,21 @@ function bswap(v: bigint, size: number): bigint {
   return r;
 }
 
+/**
+ * A read callback's value as QEMU's uint64_t: anything a C 64-bit return
+ * could hold (negative values wrap, so `return -1` is all-ones). Values
+ * beyond 64 bits, or numbers beyond 2^53 that have already lost precision,
+ * are device bugs: refused rather than silently truncated.
+ */
 function toU64(v: number | bigint, mr: MemoryRegion): bigint {
-  if (typeof v === 'bigint') return BigInt.asUintN(64, v);
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt.asUintN(64, BigInt(v));
+  if (typeof v === 'bigint') {
+    if (v >= -(1n << 63n) && v < 1n << 64n) return BigInt.asUintN(64, v);
+    throw new RangeError(`read callback of region "${mr.name}" returned 0x${v.toString(16)}, which does not fit in 64 bits`);
+  }
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt.asUintN(64, BigInt(v));
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    throw new RangeError(`read callback of region "${mr.name}" returned ${v}, beyond 2^53 where numbers lose precision; return a bigint`);
+  }
   throw new TypeError(`read callback of region "${mr.name}" returned ${String(v)}; it must return an integer number or a bigint`);
 }
 
