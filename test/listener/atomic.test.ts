@@ -3,12 +3,13 @@
 // Every toggle deletes and re-creates the slot the guest executes from and
 // reads (split <-> merge), so without holding the vCPU outside KVM_RUN the
 // guest would hit a missing page (QEMU < 8.0's bug).
-import { AddressSpace, MemoryRegion, transaction } from '../../lib/memory';
+import { transaction } from '../../lib/memory';
 import { Kvm } from '../../lib';
 import { VcpuThread } from '../../lib/kvm/vcpu-thread';
 import { setupRealMode } from '../../lib/x86/modes';
 import { assemble } from '../helpers/assemble';
 import { describeKvm } from '../helpers/kvm';
+import { smallPc } from '../helpers/small-pc';
 
 const TOGGLES = 10_000;
 
@@ -20,32 +21,12 @@ describeKvm('KVM memory listener: atomic updates under a running vCPU', () => {
   afterAll(() => kvm.close());
 
   function machine() {
-    const system = MemoryRegion.container('system', 1n << 64n);
-    const ram = MemoryRegion.ram('pc.ram', 0x200000n);
-    const pci = MemoryRegion.container('pci', 1n << 64n);
-    const bios = MemoryRegion.rom('isa-bios', 0x20000n);
-    const below = MemoryRegion.alias('ram-below-4g', ram, 0n, 0x200000n);
-    const pamPci = MemoryRegion.alias('pam-pci', pci, 0xe0000n, 0x20000n);
-    const pamRam = MemoryRegion.alias('pam-ram', ram, 0xe0000n, 0x20000n);
-    pamRam.setEnabled(false);
-    transaction(() => {
-      system.addSubregion(0n, below);
-      system.addSubregionOverlap(0n, pci, -1);
-      pci.addSubregionOverlap(0xe0000n, bios, 1);
-      system.addSubregionOverlap(0xe0000n, pamPci, 1);
-      system.addSubregionOverlap(0xe0000n, pamRam, 1);
-    });
-    const as = new AddressSpace(system, 'memory');
-    const mem = ram.bytes();
-    const code = assemble('ram-reader.S', ['--32']);
-    mem.set(code, 0x1000);
+    const pc = smallPc();
+    const mem = pc.ram.bytes();
+    mem.set(assemble('ram-reader.S', ['--32']), 0x1000);
     mem[0x2000] = 0xaa; mem[0x2001] = 0x55;
     mem[0xdfff0] = 0xe7; mem[0xdfff1] = 0x7e;
-    const close = () => {
-      as.destroy();
-      for (const mr of [pamRam, pamPci, below, bios, pci, ram, system]) mr.close();
-    };
-    return { ram, mem, pamPci, pamRam, as, close };
+    return { ...pc, mem };
   }
 
   function run(atomic: boolean) {

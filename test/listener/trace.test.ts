@@ -2,9 +2,10 @@
 // design card names.  Expected sequences follow the semantics doc (§6.4, §6.6,
 // §6.8, §6.11: QEMU's observed PAM RE/RW/PCI traces, lowest-free slot reuse,
 // deletions before additions, flags-only dirty-log updates).
-import { AddressSpace, MemoryRegion, transaction } from '../../lib/memory';
+import { MemoryRegion, transaction } from '../../lib/memory';
 import { Kvm, Vm } from '../../lib';
 import { describeKvm } from '../helpers/kvm';
+import { smallPc as makeSmallPc } from '../helpers/small-pc';
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 const line = (slot: number, flags: number, gpa: bigint, size: bigint, ua: bigint) =>
@@ -28,33 +29,10 @@ describeKvm('KVM memory listener: ioctl traces', () => {
     for (const c of closers.splice(0).reverse()) c();
   });
 
-  /** A small pc: 2 MiB RAM, a 128 KiB BIOS in "pci" below it, PAM-style aliases over 0xe0000-0xfffff. */
   function smallPc() {
-    const system = MemoryRegion.container('system', 1n << 64n);
-    const ram = MemoryRegion.ram('pc.ram', 0x200000n);
-    const pci = MemoryRegion.container('pci', 1n << 64n);
-    const bios = MemoryRegion.rom('isa-bios', 0x20000n);
-    const below = MemoryRegion.alias('ram-below-4g', ram, 0n, 0x200000n);
-    const pamPci = MemoryRegion.alias('pam-pci', pci, 0xe0000n, 0x20000n);
-    const pamRam = MemoryRegion.alias('pam-ram', ram, 0xe0000n, 0x20000n);
-    const pamRom = MemoryRegion.alias('pam-rom', ram, 0xe0000n, 0x20000n);
-    pamRom.setReadonly(true);
-    pamRam.setEnabled(false);
-    pamRom.setEnabled(false);
-    transaction(() => {
-      system.addSubregion(0n, below);
-      system.addSubregionOverlap(0n, pci, -1);
-      pci.addSubregionOverlap(0xe0000n, bios, 1);
-      system.addSubregionOverlap(0xe0000n, pamPci, 1);
-      system.addSubregionOverlap(0xe0000n, pamRam, 1);
-      system.addSubregionOverlap(0xe0000n, pamRom, 1);
-    });
-    const as = new AddressSpace(system, 'memory');
-    closers.push(() => {
-      as.destroy();
-      for (const mr of [pamRom, pamRam, pamPci, below, bios, pci, ram, system]) mr.close();
-    });
-    return { system, ram, pci, bios, pamPci, pamRam, pamRom, as };
+    const pc = makeSmallPc();
+    closers.push(pc.close);
+    return pc;
   }
 
   test('PAM-like alias over RAM: RW merges three slots into one, PCI splits it again, RE re-creates only the middle', () => {
