@@ -140,14 +140,27 @@ interface RenderState {
   covered: CoveredSet;
   /**
    * rendering a window of the map (incremental commit): containers with many
-   * children look the intersecting ones up in their address index instead
-   * of walking the whole list
+   * children always look the intersecting ones up in their address index
+   * instead of walking the whole list
    */
   windowed: boolean;
 }
 
 /** below this many children a plain walk of the list is cheaper than the index */
-const INDEX_MIN_CHILDREN = 32;
+let indexMinChildren = 32;
+/** use the index only when it selects less than 1/indexShare of the children (0: always) */
+let indexShare = 4;
+
+/**
+ * @internal tests lower the threshold (and force the index) so that small
+ * trees take the indexed path; returns the previous threshold
+ */
+export function setIndexMinChildren(n: number, always = false): number {
+  const was = indexMinChildren;
+  indexMinChildren = n;
+  indexShare = always ? 0 : 4;
+  return was;
+}
 
 /** QEMU list order: priority descending, the most recently linked first among equals */
 function listOrder(a: MemoryRegion, b: MemoryRegion): number {
@@ -183,14 +196,16 @@ function renderRegion(
   }
 
   const subs = mr._subregions;
-  if (st.windowed && subs.length >= INDEX_MIN_CHILDREN) {
+  if (subs.length >= indexMinChildren && (st.windowed || ce - cs < mr._size)) {
     // Only children whose extent meets the clip can render anything (the
     // clip test below would reject the others), so rendering just those, in
-    // list order, produces the same ranges as the full walk.
+    // list order, produces the same ranges as the full walk.  Worth it for
+    // window renders and, in full renders, for clips narrower than the
+    // container (e.g. a small alias into a container of 10,000 BARs).
     const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(subs));
     const hits: MemoryRegion[] = [];
     idx.query(cs - base, ce - base, hits);
-    if (hits.length * 4 < subs.length) {
+    if (indexShare === 0 || hits.length * indexShare < subs.length) {
       hits.sort(listOrder);
       for (let i = 0; i < hits.length; i++) renderRegion(st, hits[i], base, cs, ce, ro, nv);
     } else {

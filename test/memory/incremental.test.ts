@@ -16,10 +16,11 @@
  */
 import fc from 'fast-check';
 import {
-  AddressSpace, MemoryRegion, type MemoryListener, type MemoryRegionSection, TWO_64,
+  AddressSpace, type FlatRange, flatviewRoot, MemoryRegion, type MemoryListener, type MemoryRegionSection, renderFlatView, TWO_64,
   startGlobalDirtyLog, stopGlobalDirtyLog, transaction,
 } from '../../lib/memory';
 import { setFlatChunkSize } from '../../lib/memory/flat-view';
+import { setIndexMinChildren } from '../../lib/memory/render';
 import { renderStats, setIncrementalRender, setRenderVerification } from '../../lib/memory/incremental';
 
 type Kind = 'container' | 'io' | 'alias' | 'romd';
@@ -47,6 +48,8 @@ interface Scenario {
   batches: number[];
   /** FlatView chunk size: tiny chunks put chunk boundaries everywhere */
   chunk: number;
+  /** containers with at least this many children use the address index (1: all of them) */
+  indexMin: number;
 }
 
 const M64 = TWO_64 - 1n;
@@ -70,6 +73,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ops: fc.array(fc.record({ op: fc.integer({ min: 0, max: 15 }), i: fc.nat(), j: fc.nat(), v: fc.integer({ min: 0, max: 0x70 }), b: fc.boolean() }), { minLength: 1, maxLength: 24 }),
   batches: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 24 }),
   chunk: fc.constantFrom(1, 2, 3, 5, 128),
+  indexMin: fc.constantFrom(0, 1, 2, 32),
 });
 
 const hex = (v: bigint) => v.toString(16);
@@ -85,6 +89,7 @@ const romdOps = { read: () => 0, write: () => undefined };
 
 function run(sc: Scenario, incremental: boolean): Outcome {
   const wasChunk = setFlatChunkSize(sc.chunk);
+  const wasIndexMin = setIndexMinChildren(sc.indexMin, sc.indexMin <= 2);
   const wasInc = setIncrementalRender(incremental);
   const wasVerify = setRenderVerification(incremental);
   const calls: string[] = [];
@@ -231,6 +236,7 @@ function run(sc: Scenario, incremental: boolean): Outcome {
     setIncrementalRender(wasInc);
     setRenderVerification(wasVerify);
     setFlatChunkSize(wasChunk);
+    setIndexMinChildren(wasIndexMin);
   }
 }
 
@@ -261,4 +267,185 @@ test('incremental commits give the same views and listener calls as full re-rend
   expect(stats.adds).toBeGreaterThan(stats.runs);
   expect(stats.dels).toBeGreaterThan(stats.runs);
   expect(stats.logs).toBeGreaterThan(10);
+});
+
+// ------------------------------------------------------------------ targeted cases
+
+/** a deterministic PRNG for the larger trees (fast-check shrinking is not useful at this size) */
+function prng(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n: number) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+}
+
+const rowOf = (fr: FlatRange) => `${hex(fr.start)}+${hex(fr.size)} ${fr.mr.name}@${hex(fr.offsetInRegion)} m${fr.dirtyLogMask}${fr.readonly ? ' ro' : ''}${fr.nonvolatile ? ' nv' : ''}${fr.romdMode ? '' : ' !romd'}`;
+
+function viewRows(as: AddressSpace): string[] {
+  return as.flatView().map(rowOf);
+}
+
+/** what QEMU's from-scratch render of the AS's current tree gives */
+function fullRows(as: AddressSpace): string[] {
+  return renderFlatView(flatviewRoot(as.root)).ranges.map(rowOf);
+}
+
+test('a 3,000-region tree: 200 random changes, each commit equal to a full render, only the affected ranges reported', () => {
+  const wasVerify = setRenderVerification(true);
+  const rnd = prng(12345);
+  const system = MemoryRegion.container('system', TWO_64);
+  const pci = MemoryRegion.container('pci', TWO_64);
+  system.addSubregionOverlap(0, pci, -1);
+  const bg = MemoryRegion.io('bg', 0x100000);
+  pci.addSubregionOverlap(0x10000000, bg, -5);
+  const all: MemoryRegion[] = [pci, bg];
+  // 1,500 BARs side by side in one container (the indexed path), some overlapping
+  for (let i = 0; i < 1500; i++) {
+    const bar = MemoryRegion.io(`bar${i}`, 0x800 + rnd(0x1000));
+    pci.addSubregionOverlap(0x10000000 + i * 0x1000, bar, rnd(4) === 0 ? 1 : 0);
+    all.push(bar);
+  }
+  // groups with aliases into the BAR container and into unmapped regions
+  const hidden = MemoryRegion.container('hidden', 0x10000);
+  for (let i = 0; i < 40; i++) hidden.addSubregion(i * 0x400, MemoryRegion.io(`hid${i}`, 0x300));
+  for (let g = 0; g < 140; g++) {
+    const grp = MemoryRegion.container(`grp${g}`, 0x10000);
+    for (let i = 0; i < 9; i++) {
+      const k = rnd(4);
+      const mr = k === 0 ? MemoryRegion.alias(`al${g}.${i}`, pci, 0x10000000 + rnd(0x600000), 0x1800)
+        : k === 1 ? MemoryRegion.alias(`ah${g}.${i}`, hidden, rnd(0x8000), 0x2000)
+          : MemoryRegion.io(`dev${g}.${i}`, 0x1000 + rnd(0x800));
+      grp.addSubregionOverlap(i * 0x1800, mr, rnd(3) - 1);
+      all.push(mr);
+    }
+    system.addSubregion(0x100000000 + g * 0x20000, grp);
+    all.push(grp);
+  }
+  // an alias of an alias, and a second AS through a window of system
+  const aa = MemoryRegion.alias('alias-of-alias', all[1600], 0x100, 0x1000);
+  system.addSubregion(0x200000000, aa);
+  const window = MemoryRegion.alias('window', system, 0x10000000, 0x200000);
+  const as = new AddressSpace(system, 'memory');
+  const as2 = new AddressSpace(window, 'window');
+  const counts = { add: 0, del: 0 };
+  as.addListener({ regionAdd: () => counts.add++, regionDel: () => counts.del++ });
+  as2.addListener({ regionAdd: () => counts.add++, regionDel: () => counts.del++ });
+  const before = renderStats.incremental;
+  try {
+    expect(as.flatView().length).toBeGreaterThan(1500);
+    for (let step = 0; step < 200; step++) {
+      const mr = all[rnd(all.length)];
+      const op = rnd(7);
+      counts.add = counts.del = 0;
+      const apply = () => {
+        switch (op) {
+          case 0: mr.setEnabled(!mr.enabled); break;
+          case 1: {
+            const a = mr.addr + BigInt(rnd(0x2000)) - 0x1000n;
+            if (mr.container) mr.setAddress(a > 0n ? a : 0n);
+            break;
+          }
+          case 2: mr.setReadonly(!mr.readonly); break;
+          case 3: mr.setDirtyLogging(!mr.dirtyLogging); break;
+          case 4: mr.setSize(0x400 + rnd(0x2000)); break;
+          case 5: if (mr.isAlias) mr.setAliasOffset(rnd(0x4000)); break;
+          default: transaction(() => { mr.setEnabled(!mr.enabled); all[rnd(all.length)].setNonvolatile(rnd(2) === 0); });
+        }
+      };
+      apply();
+      // (joined: jest's deep equality on thousands of rows is slower than the renders)
+      expect(viewRows(as).join('\n')).toBe(fullRows(as).join('\n'));
+      expect(viewRows(as2).join('\n')).toBe(fullRows(as2).join('\n'));
+      // a BAR toggled on or off changes at most a handful of ranges, never a re-report of the map
+      if (op === 0 && mr.name.startsWith('bar')) expect(counts.add + counts.del).toBeLessThan(40);
+    }
+    expect(renderStats.incremental - before).toBeGreaterThan(160);
+  } finally {
+    as.destroy();
+    as2.destroy();
+    setRenderVerification(wasVerify);
+  }
+});
+
+test('damage fanning out through too many alias paths falls back to a full render, still exact', () => {
+  const wasVerify = setRenderVerification(true);
+  const system = MemoryRegion.container('system', TWO_64);
+  const target = MemoryRegion.io('target', 0x1000);
+  // 25,000 mapped aliases of one region exceed the mapping budget
+  const box = MemoryRegion.container('box', TWO_64);
+  for (let i = 0; i < 25000; i++) box.addSubregion(i * 0x1000, MemoryRegion.alias(`a${i}`, target, 0, 0x1000));
+  system.addSubregion(0, box);
+  const as = new AddressSpace(system, 'memory');
+  try {
+    const before = { ...renderStats };
+    target.setReadonly(true);
+    expect(renderStats.fallbacks).toBeGreaterThan(before.fallbacks);
+    expect(as.flatView().every((fr) => fr.readonly)).toBe(true);
+    // each alias restarts at offset 0 of the target: nothing merges
+    expect(as.flatView()).toHaveLength(25000);
+  } finally {
+    as.destroy();
+    setRenderVerification(wasVerify);
+  }
+});
+
+test('a listener that changes the map and creates an address space from its callbacks', () => {
+  const wasVerify = setRenderVerification(true);
+  const system = MemoryRegion.container('system', TWO_64);
+  const a = MemoryRegion.io('a', 0x1000);
+  const b = MemoryRegion.io('b', 0x1000);
+  system.addSubregion(0, a);
+  system.addSubregion(0x2000, b);
+  const as = new AddressSpace(system, 'memory');
+  const created: AddressSpace[] = [];
+  const log: string[] = [];
+  let armed = false;
+  as.addListener({
+    regionAdd: (s) => {
+      log.push(`add ${s.mr.name}@${hex(s.offsetWithinAddressSpace)}`);
+      if (armed && s.mr === a) {
+        armed = false;
+        // mid-commit: batched into a follow-up round; the new AS shares a view
+        b.setAddress(0x4000);
+        created.push(new AddressSpace(system, 'late'));
+      }
+    },
+    regionDel: (s) => log.push(`del ${s.mr.name}@${hex(s.offsetWithinAddressSpace)}`),
+  });
+  try {
+    log.length = 0;
+    armed = true;
+    a.setAddress(0x8000);
+    expect(log).toEqual(['del a@0', 'add a@8000', 'del b@2000', 'add b@4000']);
+    expect(viewRows(as)).toEqual(fullRows(as));
+    expect(viewRows(created[0])).toEqual(fullRows(as));
+    expect(created[0].currentView).toBe(as.currentView);
+    a.setEnabled(false);
+    expect(viewRows(created[0])).toEqual(fullRows(as));
+  } finally {
+    created.forEach((s) => s.destroy());
+    as.destroy();
+    setRenderVerification(wasVerify);
+  }
+});
+
+test('an alias is known to its target only while it can be rendered (no references from unused aliases)', () => {
+  const ram = MemoryRegion.io('target', 0x1000);
+  const c = MemoryRegion.container('c', 0x10000);
+  const al = MemoryRegion.alias('al', ram, 0, 0x1000);
+  const al2 = MemoryRegion.alias('al2', al, 0, 0x1000);
+  expect(ram._aliasUsers).toBeNull();
+  c.addSubregion(0, al2); // al2 mapped: al is rendered through it, so both are users
+  expect([...(al._aliasUsers ?? [])]).toEqual([al2]);
+  expect([...(ram._aliasUsers ?? [])]).toEqual([al]);
+  c.removeSubregion(al2);
+  expect(al._aliasUsers).toBeNull();
+  expect(ram._aliasUsers).toBeNull();
+  const as = new AddressSpace(al, 'alias-root');
+  expect([...(ram._aliasUsers ?? [])]).toEqual([al]);
+  as.destroy();
+  expect(ram._aliasUsers).toBeNull();
 });
