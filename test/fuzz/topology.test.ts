@@ -13,6 +13,7 @@ import {
 } from '../../lib';
 import { assemble } from '../helpers/assemble';
 import { describeKvm } from '../helpers/kvm';
+import { slotsForFlatView, slotTable } from '../helpers/slots';
 import { fuzzSeconds, fuzzSeed, prng, type Prng } from '../helpers/prng';
 
 const SECONDS = fuzzSeconds(4);
@@ -20,7 +21,6 @@ const WINDOW = 0x4000_0000n; // where the fuzzed regions live (identity-mapped)
 const WINDOW_SIZE = 0x40000n;
 const TABLE = 0x180000;
 const OUT = 0x1c0000;
-const PAGE = 0x1000n;
 
 /** A value an MMIO device answers: a function of the device and the access only (no state). */
 function answer(id: number, offset: bigint, size: number): number {
@@ -189,22 +189,8 @@ function mutate(rng: Prng, system: MemoryRegion, pool: Pooled[]): void {
   }
 }
 
-/** The slot table the KVM listener must hold for this flat view (semantics §6.3-6.5, with section read-only). */
 function expectSlotsMatchFlatView(vm: ReturnType<Kvm['createVm']>, as: AddressSpace): void {
-  const want: string[] = [];
-  for (const s of as.sections()) {
-    const backed = s.mr.isRam || (s.mr.isRomDevice && s.mr.romdMode);
-    if (!backed) continue;
-    const start = ((s.offsetWithinAddressSpace + PAGE - 1n) / PAGE) * PAGE;
-    const end = ((s.offsetWithinAddressSpace + s.size) / PAGE) * PAGE;
-    if (end <= start) continue;
-    // The kernel needs guest and host addresses congruent modulo the page.
-    if ((s.offsetWithinRegion + (start - s.offsetWithinAddressSpace)) % PAGE !== 0n) continue;
-    const readonly = s.readonly || (s.mr.isRam && s.mr.readonly) || s.mr.isRomDevice;
-    want.push(`${start.toString(16)}+${(end - start).toString(16)}:${readonly ? 2 : 0}`);
-  }
-  const have = vm.slots().map((s) => `${s.guestPhysAddr.toString(16)}+${s.memorySize.toString(16)}:${s.flags}`);
-  expect(have).toEqual(want);
+  expect(slotTable(vm)).toEqual(slotsForFlatView(as));
 }
 
 interface Access { addr: bigint; size: number; value: bigint; writable: boolean }
