@@ -39,9 +39,10 @@
  *
  * Full render instead (QEMU's path) when: a caller asked for it (global dirty
  * log start/stop, markUpdatePending), an AS's flatview root changed or the
- * root's own addr moved (the base of the whole render), there is no old view
- * of that root to patch, the damage fans out through too many alias paths,
- * or there are so many windows that a full render is cheaper.
+ * root's own addr moved (the base of the whole render), there is no current
+ * old view of that root to patch, the damage fans out through too many alias
+ * paths, the damage covers the whole address space, or there are so many
+ * windows that a full render is cheaper.
  */
 import { MemoryRegionError } from './errors';
 import { flatChunk, FlatRange, FlatView } from './flat-view';
@@ -325,6 +326,8 @@ export function patchView(base: FlatView, root: MemoryRegion | null, rawWins: bi
   if (rawWins.length === 0) return { base, spans: [], view: base };
   if (root === null) return null;
   const ws = coalesce(rawWins);
+  // the whole map (e.g. the root itself toggled): a plain full render is cheaper
+  if (ws.length === 2 && ws[0] === 0n && ws[1] === TWO_64) return null;
   if ((ws.length >> 1) > MAX_WINDOWS_BASE + (base._count >> 2)) return null;
   renderStats.windows += ws.length >> 1;
   const out = new ChunkBuilder();

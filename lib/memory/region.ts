@@ -17,7 +17,7 @@ import { MemoryRegionError } from './errors';
 import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
 import { hex16, int128ToU64, toAddress, toPriority, toRegionSize } from './size';
 import {
-  beginTransaction, commitTransaction, globalDirtyLogActive, currentDamageEpoch, markDamage, markPendingWithoutDamage, recordDamage,
+  beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markPendingWithoutDamage, recordDamage,
 } from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 
@@ -85,7 +85,7 @@ export class MemoryRegion {
   /** @internal */ _mappedViaAlias = 0;
   /** @internal */ _closed = false;
   /** @internal link order stamp: the list is (priority desc, _linkSeq desc) */ _linkSeq = 0;
-  /** @internal address index of the children, built lazily by window renders */ _childIndex: ChildIndex | null = null;
+  /** @internal address index of the children, built lazily by renders of narrow clips */ _childIndex: ChildIndex | null = null;
   /**
    * @internal the aliases of this region that can be rendered (in a
    * container, an AS root, or themselves the target of such an alias):
@@ -94,7 +94,7 @@ export class MemoryRegion {
   _aliasUsers: Set<MemoryRegion> | null = null;
   /** @internal this alias is in its target's _aliasUsers */ _aliasRegistered = false;
   /** @internal how many address spaces have this region as their root */ _asRootCount = 0;
-  /** @internal largest size since damage epoch _sizeEpoch (see extentSinceRender) */ _sizeHigh = 0n;
+  /** @internal largest size during damage epoch _sizeEpoch (see _extentSinceRender) */ _sizeHigh = 0n;
   /** @internal */ _sizeEpoch = -1;
 
   private constructor(kind: RegionKind, name: string, size: bigint, ops: MemoryRegionOps | null, alias: MemoryRegion | null) {

@@ -59,6 +59,7 @@ let damageEpoch = 0;
 export function currentDamageEpoch(): number {
   return damageEpoch;
 }
+
 /** something changed that no damage entry describes: render everything */
 let damageAll = false;
 /** a transaction touching more than this re-renders everything (bounded memory) */
