@@ -3,8 +3,7 @@
 // long-mode guest sets COUNT to 40, increments it twice and exits with the
 // value it reads back: exit code (42 << 1) | 1 = 85.
 // Run: node scripts/run-example.js examples/mmio-counter.ts
-import { Machine } from '../lib';
-import { MemoryRegion } from '../lib/memory';
+import { Machine, MemoryRegion } from '../lib';
 
 export class Counter {
   count = 0n;

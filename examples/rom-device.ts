@@ -4,8 +4,7 @@
 // then prints the ROM's text, which is unchanged.
 // Run: node scripts/run-example.js examples/rom-device.ts
 import type { Writable } from 'stream';
-import { Machine } from '../lib';
-import { MemoryRegion } from '../lib/memory';
+import { Machine, MemoryRegion } from '../lib';
 
 export const ROM_BASE = 0xfff00000n;
 export const ROM_TEXT = 'Hello from a ROM device!\n';

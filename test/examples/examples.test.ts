@@ -6,6 +6,7 @@ import { main as cGuest } from '../../examples/c-guest';
 import { main as hello } from '../../examples/hello';
 import { Counter, main as counterMain } from '../../examples/mmio-counter';
 import { main as romDevice, ROM_TEXT } from '../../examples/rom-device';
+import { main as snapshotReset } from '../../examples/snapshot-reset';
 import { describeKvm } from '../helpers/kvm';
 
 function sink(): { stream: PassThrough; text(): string } {
@@ -50,6 +51,12 @@ describeKvm('examples', () => {
     expect(r.code).toBe(1);
     expect(r.writes).toEqual(['offset 0x0 <- 0x58 (1 byte)']);
     expect(out.text()).toBe(ROM_TEXT);
+  });
+
+  test('snapshot-reset: 1,000 runs from one snapshot all see the counter at 2 and the RAM cell at 40', async () => {
+    const { codes, resetsPerSecond } = await snapshotReset(1000);
+    expect(codes).toEqual(new Set([(42 << 1) | 1]));
+    expect(resetsPerSecond).toBeGreaterThan(0);
   });
 
   test('c-guest: a freestanding C program compiled with gcc prints the primes below 50 and exits with their count', async () => {
