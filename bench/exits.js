@@ -4,7 +4,7 @@
 // (bench/c/exits.c, compiled here with gcc). Prints ns per exit and ratios.
 //   node bench/exits.js            (build first: npx tsc -p tsconfig.build.json)
 // Targets: port I/O <= 1.10 x C, MMIO <= 1.15 x C, create+16 MiB+first exit <= 1.5 x C.
-const { compileC, bestOf } = require('./harness');
+const { compileC, bestOf } = require('./lib/harness');
 const { Machine } = require('../dist/machine');
 const { MemoryRegion } = require('../dist/memory');
 

@@ -5,7 +5,7 @@
 // restore level. Prints resets per second and the ratio node-kvm / C.
 //   node bench/snapshot.js            (build first: npx tsc -p tsconfig.build.json)
 // Target: >= 0.8 x the C loop at 1 and 16 pages.
-const { compileC, bestOf } = require('./harness');
+const { compileC, bestOf } = require('./lib/harness');
 const { Machine } = require('../dist/machine');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);

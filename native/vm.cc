@@ -116,7 +116,10 @@ Napi::Value Vm::GetDirtyLog(const Napi::CallbackInfo& info) {
   size_t need = static_cast<size_t>((pages + 63) / 64 * 8);
   if (bitmap.ByteLength() < need)
     ThrowRange(env, "bitmap needs " + std::to_string(need) + " bytes for this slot");
-  std::vector<uint8_t> copy(need);
+  // A private buffer (never JavaScript memory, see ioctl.h), reused: this runs
+  // on every snapshot restore.
+  thread_local std::vector<uint8_t> copy;
+  if (copy.size() < need) copy.resize(need);
   kvm_dirty_log log{};
   log.slot = slot;
   log.dirty_bitmap = copy.data();

@@ -36,8 +36,8 @@ export class DirtyTracker {
    * the block's pending bits, starting at page `firstPage` of the block.
    * Word-wise when the slot starts on a 32-page boundary (the usual case).
    */
-  addSlotBitmap(block: RamBlock, firstPage: number, bitmap: Uint8Array, pages: number): void {
-    const src = new Uint32Array(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength >> 2);
+  addSlotBitmap(block: RamBlock, firstPage: number, bitmap: Uint8Array | Uint32Array, pages: number): void {
+    const src = bitmap instanceof Uint32Array ? bitmap : new Uint32Array(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength >> 2);
     const words = Math.ceil(pages / 32);
     if ((firstPage & 31) === 0) {
       const base = firstPage >> 5;

@@ -91,7 +91,7 @@ interface Chunk {
 
 interface SlotEntry extends Chunk {
   id: number;
-  dirtyScratch?: Uint8Array;
+  dirtyScratch?: { bytes: Uint8Array; words: Uint32Array; pages: number };
 }
 
 function keyOf(gpa: bigint, size: bigint): string {
@@ -404,10 +404,15 @@ export class KvmMemoryListener implements MemoryListener {
 
   private syncDirty(e: SlotEntry): void {
     if ((e.flags & KVM_MEM_LOG_DIRTY_PAGES) === 0) return;
-    // One scratch bitmap per slot, reused: this runs on every snapshot restore.
-    const bitmap = (e.dirtyScratch ??= new Uint8Array(kvmBitmapBytes(e.size)));
-    this.host.native.getDirtyLog(e.id | (this.asId << 16), bitmap);
-    this.host.dirty.addSlotBitmap(e.block, e.blockPage, bitmap, Number(e.size >> 12n));
+    // One scratch bitmap per slot (with a word view of it), reused: this runs
+    // on every snapshot restore.
+    if (e.dirtyScratch === undefined) {
+      const bytes = new Uint8Array(kvmBitmapBytes(e.size));
+      e.dirtyScratch = { bytes, words: new Uint32Array(bytes.buffer), pages: Number(e.size >> 12n) };
+    }
+    const scratch = e.dirtyScratch;
+    this.host.native.getDirtyLog(e.id | (this.asId << 16), scratch.bytes);
+    this.host.dirty.addSlotBitmap(e.block, e.blockPage, scratch.words, scratch.pages);
   }
 
   private deleteSlot(e: SlotEntry, errors: Error[]): void {

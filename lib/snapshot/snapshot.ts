@@ -40,8 +40,24 @@ export class SnapshotError extends Error {
   }
 }
 
+const layoutKeys = new WeakMap<SnapshotLayout, string>();
+
+/** One string that is equal exactly when two layouts are (computed once per layout object). */
+function layoutKey(l: SnapshotLayout): string {
+  let k = layoutKeys.get(l);
+  if (k === undefined) {
+    k = JSON.stringify([l.memory.toString(16), l.mode, l.irqchip, l.serialPort, l.debugExitPort,
+      l.ramBlocks.map((b) => [b.name, b.size.toString(16)]), l.devices, l.memoryMap]);
+    layoutKeys.set(l, k);
+  }
+  return k;
+}
+
 /** A readable account of how two layouts differ, or null when they match. */
 export function layoutDifference(want: SnapshotLayout, have: SnapshotLayout): string | null {
+  // The restore hot path: the same layout object (a snapshot of this machine,
+  // topology unchanged), or one whose key matches.
+  if (want === have || layoutKey(want) === layoutKey(have)) return null;
   const scalar: (keyof SnapshotLayout)[] = ['memory', 'mode', 'irqchip', 'serialPort', 'debugExitPort'];
   for (const k of scalar) {
     if (want[k] !== have[k]) return `${k} is ${String(have[k])} here but ${String(want[k])} in the snapshot`;

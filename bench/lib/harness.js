@@ -12,7 +12,7 @@ const path = require('path');
 function compileC(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `node-kvm-bench-${name}-`));
   const bin = path.join(dir, name);
-  execFileSync('gcc', ['-O2', '-Wall', '-o', bin, path.join(__dirname, 'c', `${name}.c`)]);
+  execFileSync('gcc', ['-O2', '-Wall', '-o', bin, path.join(__dirname, '..', 'c', `${name}.c`)]);
   return {
     run: (args) => JSON.parse(execFileSync(bin, args.map(String), { encoding: 'utf8' })),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
