@@ -19,6 +19,13 @@ import type { MemoryListener, MemTxResult } from './types';
 
 
 
+/** Bytes to write: a Uint8Array as is, or an array of byte values (checked: no silent wrapping). */
+function toBytes(bytes: unknown): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (Array.isArray(bytes) && bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) return Uint8Array.from(bytes);
+  throw new TypeError('write() expects a Uint8Array or an array of byte values (integers 0-255)');
+}
+
 export class AddressSpace implements TxAddressSpace {
   readonly name: string;
   private rootMr: MemoryRegion | null;
@@ -144,10 +151,9 @@ export class AddressSpace implements TxAddressSpace {
   }
 
   /** address_space_write */
-  write(addr: bigint | number, bytes: Uint8Array | ArrayLike<number>): MemTxResult {
+  write(addr: bigint | number, bytes: Uint8Array | readonly number[]): MemTxResult {
     const a = toAddress(addr);
-    const buf = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
-    return dispatchRw(this.view, a, buf, true);
+    return dispatchRw(this.view, a, toBytes(bytes), true);
   }
 
   // ------------------------------------------------------------ listeners

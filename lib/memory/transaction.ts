@@ -163,6 +163,7 @@ export function commitTransaction(): void {
  * changes made before the throw are kept, QEMU has no rollback).
  */
 export function transaction<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError('transaction() expects a function that makes the changes');
   beginTransaction();
   try {
     return fn();

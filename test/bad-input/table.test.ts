@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   AddressSpace, allocateHostMemory, DeviceError, Kvm, KvmError, Machine, MemoryRegion, MemoryRegionError,
-  parseSize, Snapshot, SnapshotError,
+  parseSize, Snapshot, SnapshotError, transaction,
 } from '../../lib';
 import { assemble } from '../helpers/assemble';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
@@ -76,6 +76,9 @@ const rows: Row[] = [
   { call: 'setEnabled: a string', run: ({ m }) => m.memory.ram.setEnabled('yes' as never), error: TypeError, says: /boolean/ },
   { call: 'new AddressSpace: no root', run: () => new AddressSpace(null as never, 'x'), error: TypeError, says: /root must be a MemoryRegion/ },
   { call: 'AddressSpace.read: an address past 2^64', run: ({ m }) => m.memory.system.read(1n << 64n, 1), error: RangeError, says: /64 bits/ },
+  { call: 'AddressSpace.write: a string instead of bytes', run: ({ m }) => m.memory.system.write(0x1000n, 'abc' as never), error: TypeError, says: /Uint8Array or an array of byte values/ },
+  { call: 'AddressSpace.write: byte values out of range', run: ({ m }) => m.memory.system.write(0x1000n, [1, 256]), error: TypeError, says: /integers 0-255/ },
+  { call: 'transaction: not a function', run: () => transaction(42 as never), error: TypeError, says: /expects a function/ },
   { call: 'AddressSpace.read: a negative length', run: ({ m }) => m.memory.system.read(0n, -1), error: RangeError, says: /non-negative/ },
   // ---- machine, guests, devices
   { call: 'Machine.create: memory below 1 MiB', run: () => Machine.createSync({ memory: '1K' }), error: RangeError, says: /between 1M and 3G/ },
