@@ -182,29 +182,17 @@ export class FlatView {
     const c = this.chunkAtOrBefore(addr);
     if (c < 0) return -1;
     const ch = this._chunks[c];
-    let lo = 0;
-    let hi = ch.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (ch[mid].start <= addr) lo = mid;
-      else hi = mid - 1;
-    }
-    const r = ch[lo];
-    return addr < r.start + r.size ? this._chunkBases[c] + lo : -1;
+    const i = lastStartingAtOrBefore(ch, addr);
+    const r = ch[i];
+    return addr < r.start + r.size ? this._chunkBases[c] + i : -1;
   }
 
+  /** the range containing addr, or undefined (the dispatch path: no allocation) */
   lookup(addr: bigint): FlatRange | undefined {
     const c = this.chunkAtOrBefore(addr);
     if (c < 0) return undefined;
     const ch = this._chunks[c];
-    let lo = 0;
-    let hi = ch.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (ch[mid].start <= addr) lo = mid;
-      else hi = mid - 1;
-    }
-    const r = ch[lo];
+    const r = ch[lastStartingAtOrBefore(ch, addr)];
     return addr < r.start + r.size ? r : undefined;
   }
 
@@ -249,4 +237,16 @@ export class FlatView {
     }
     return this._chunkBases[c] + lo;
   }
+}
+
+/** Index of the last range of a (non-empty, sorted) chunk that starts at or before addr. */
+function lastStartingAtOrBefore(ch: readonly FlatRange[], addr: bigint): number {
+  let lo = 0;
+  let hi = ch.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ch[mid].start <= addr) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
