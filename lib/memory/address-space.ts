@@ -16,6 +16,7 @@ import {
   markPendingWithoutDamage, registerListener, registerSpace, type TxAddressSpace, unregisterListener, unregisterSpace,
 } from './transaction';
 import type { MemoryListener, MemTxResult } from './types';
+import { collectIoeventfds, diffIoeventfds, type IoEventfd } from './ioeventfd';
 
 
 
@@ -171,6 +172,9 @@ export class AddressSpace implements TxAddressSpace {
       throw new MemoryRegionError('this listener is already registered (a listener serves one address space; create another object)');
     }
     if (this.destroyed) throw new MemoryRegionError(`address space "${this.name}" has been destroyed`);
+    // The first listener that wants ioeventfds: bring the list up to date (it
+    // is only kept while someone listens, like QEMU's ioeventfd_notifiers).
+    if ((l.eventfdAdd || l.eventfdDel) && !this.wantsIoeventfds()) this.ioeventfds = collectIoeventfds(this.view, this);
     const reg: ListenerRegistration = { listener: l, space: this, priority: l.priority ?? 0 };
     registerListener(reg);
     let i = this.regs.length;
@@ -185,6 +189,7 @@ export class AddressSpace implements TxAddressSpace {
         l.regionAdd?.(s);
         if (fr.dirtyLogMask && l.logStart) l.logStart(s, 0, fr.dirtyLogMask);
       }
+      if (l.eventfdAdd) for (const e of this.ioeventfds) l.eventfdAdd(e);
       l.commit?.();
     } catch (e) {
       this.regs.splice(this.regs.indexOf(reg), 1);
@@ -206,6 +211,7 @@ export class AddressSpace implements TxAddressSpace {
       if (fr.dirtyLogMask && l.logStop) l.logStop(s, fr.dirtyLogMask, 0);
       l.regionDel?.(s);
     }
+    if (l.eventfdDel) for (const e of this.ioeventfds) l.eventfdDel(e);
     l.commit?.();
   }
 
@@ -292,6 +298,26 @@ export class AddressSpace implements TxAddressSpace {
     if (nv === old && !wantsNop) return;
     this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, false, this.dispatch);
     this.diffPass(old.ranges, nv.ranges, 0, old.ranges.length, 0, nv.ranges.length, true, this.dispatch);
+  }
+
+  private ioeventfds: IoEventfd[] = [];
+
+  private wantsIoeventfds(): boolean {
+    for (const r of this.regs) if (r.listener.eventfdAdd || r.listener.eventfdDel) return true;
+    return false;
+  }
+
+  /** @internal address_space_update_ioeventfds: eventfdDel forward, eventfdAdd reverse (QEMU's order) */
+  _updateIoeventfds(): void {
+    if (!this.wantsIoeventfds()) return;
+    const old = this.ioeventfds;
+    const now = collectIoeventfds(this.view, this);
+    this.ioeventfds = now;
+    if (old.length === 0 && now.length === 0) return;
+    const regs = this.regs;
+    diffIoeventfds(old, now,
+      (e) => { for (const r of regs) r.listener.eventfdDel?.(e); },
+      (e) => { for (let k = regs.length - 1; k >= 0; k--) regs[k].listener.eventfdAdd?.(e); });
   }
 
   /** delivers the diff to this AS's listeners, forward / reverse by priority */

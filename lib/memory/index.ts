@@ -26,3 +26,4 @@ export { renderFlatView, flatviewRoot, simplify } from './render';
 export { dispatchMmio, memoryAccessSize, accessValid } from './dispatch';
 export { MemoryRegionError, RamBlockError } from './errors';
 export { TWO_64, UINT64_MAX, toRegionSize, toAddress, hex16 } from './size';
+export type { IoEventfd, RegionEventfd } from './ioeventfd';

@@ -14,10 +14,11 @@
  */
 import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
+import { countEventfdRegion, eventfdBefore, eventfdEqual, type RegionEventfd } from './ioeventfd';
 import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
-import { hex16, int128ToU64, toAddress, toPriority, toRegionSize } from './size';
+import { hex16, int128ToU64, toAddress, toLength, toPriority, toRegionSize } from './size';
 import {
-  beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markPendingWithoutDamage, recordDamage,
+  beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markIoeventfdUpdate, markPendingWithoutDamage, recordDamage,
 } from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 
@@ -569,6 +570,61 @@ export class MemoryRegion {
     }
   }
 
+  // ------------------------------------------------------------ ioeventfds
+
+  private _ioeventfds: RegionEventfd[] = [];
+
+  /** The ioeventfds registered on this region, in QEMU's order. */
+  get ioeventfds(): readonly RegionEventfd[] {
+    return this._ioeventfds;
+  }
+
+  /**
+   * memory_region_add_eventfd: a guest write of `size` bytes (0: any size) at
+   * `addr` (of `data`, when `matchData`) signals `notifier`. Listeners of
+   * every address space showing this part of the region get eventfdAdd.
+   */
+  addEventfd(addr: bigint | number, size: bigint | number, matchData: boolean, data: bigint | number, notifier: object): void {
+    const fd = this.checkEventfd(addr, size, matchData, data, notifier);
+    beginTransaction();
+    try {
+      let i = this._ioeventfds.length;
+      while (i > 0 && eventfdBefore(fd, this._ioeventfds[i - 1]!)) i--;
+      this._ioeventfds.splice(i, 0, fd);
+      if (this._ioeventfds.length === 1) countEventfdRegion(1);
+      if (this._enabled) markIoeventfdUpdate();
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  /** memory_region_del_eventfd: removes an ioeventfd added with the same arguments (size 0 matches any). */
+  delEventfd(addr: bigint | number, size: bigint | number, matchData: boolean, data: bigint | number, notifier: object): void {
+    const fd = this.checkEventfd(addr, size, matchData, data, notifier);
+    const i = this._ioeventfds.findIndex((e) => eventfdEqual(fd, e));
+    if (i < 0) throw new MemoryRegionError(`delEventfd: region "${this.name}" has no ioeventfd at 0x${fd.addr.toString(16)} like that`);
+    beginTransaction();
+    try {
+      this._ioeventfds.splice(i, 1);
+      if (this._ioeventfds.length === 0) countEventfdRegion(-1);
+      if (this._enabled) markIoeventfdUpdate();
+    } finally {
+      commitTransaction();
+    }
+  }
+
+  private checkEventfd(addr: unknown, size: unknown, matchData: unknown, data: unknown, notifier: unknown): RegionEventfd {
+    this.checkOpen();
+    const a = toAddress(addr, 'ioeventfd address');
+    const n = toLength(size, 'ioeventfd size');
+    checkBool(matchData, 'matchData');
+    if (a + n > this._size) throw new RangeError(`ioeventfd 0x${a.toString(16)}+0x${n.toString(16)} is outside region "${this.name}"`);
+    if (typeof notifier !== 'object' || notifier === null) throw new TypeError('notifier must be an object (what the ioeventfd signals)');
+    const d = toLength(data, 'ioeventfd data');
+    if (d >= 1n << 64n) throw new RangeError('ioeventfd data must fit in 64 bits');
+    return { addr: a, size: n, matchData: matchData as boolean, data: d, notifier };
+  }
+
   private setFlag(apply: () => void): void {
     this.checkOpen();
     beginTransaction();
@@ -598,6 +654,11 @@ export class MemoryRegion {
       else markPendingWithoutDamage();
       if (this._container) this._container.unlinkSubregion(this);
       while (this._subregions.length) this.unlinkSubregion(this._subregions[0]);
+      if (this._ioeventfds.length) {
+        this._ioeventfds = [];
+        countEventfdRegion(-1);
+        markIoeventfdUpdate();
+      }
       this._closed = true;
     } finally {
       commitTransaction();

@@ -27,6 +27,8 @@ export interface TxAddressSpace {
   _setNextView(view: FlatView, patch: ViewPatch | null): void;
   /** publish the prepared view and run the del/add diff for this AS's listeners */
   _installView(): void;
+  /** address_space_update_ioeventfds: recompute and report the ioeventfd differences */
+  _updateIoeventfds(): void;
 }
 
 export interface ListenerRegistration {
@@ -37,6 +39,13 @@ export interface ListenerRegistration {
 
 let depth = 0;
 let updatePending = false;
+/** QEMU's ioeventfd_update_pending: ioeventfds changed, views did not need to */
+let ioeventfdPending = false;
+
+/** An ioeventfd was added or removed: update the address spaces' lists at the outermost commit. */
+export function markIoeventfdUpdate(): void {
+  ioeventfdPending = true;
+}
 let globalDirtyLog = 0;
 const spaces: TxAddressSpace[] = [];
 /** every registered listener, ascending priority, equal priority in registration order */
@@ -147,9 +156,18 @@ export function commitTransaction(): void {
       damageAll = false;
       damageEpoch++;
       planViews(spaces.slice(), d, all, damageEpoch - 1);
+      ioeventfdPending = false; // this round updates them, per address space
       for (const l of listeners.slice()) guard(() => l.listener.begin?.());
-      for (const s of spaces.slice()) guard(() => s._installView());
+      for (const s of spaces.slice()) {
+        guard(() => s._installView());
+        guard(() => s._updateIoeventfds());
+      }
       for (const l of listeners.slice()) guard(() => l.listener.commit?.());
+    }
+    if (ioeventfdPending) {
+      // Only ioeventfds changed: QEMU updates them without begin/commit.
+      ioeventfdPending = false;
+      for (const s of spaces.slice()) guard(() => s._updateIoeventfds());
     }
   } finally {
     depth = 0;

@@ -1,6 +1,7 @@
 /**
  * Public types shared by the memory model files.
  */
+import type { IoEventfd } from './ioeventfd';
 import type { MemoryRegionSection } from './section';
 
 /** MemTxResult bits (QEMU include/exec/memattrs.h); chunk results are ORed. */
@@ -69,6 +70,10 @@ export interface MemoryListener {
   logStop?(s: MemoryRegionSection, oldMask: number, newMask: number): void;
   logGlobalStart?(): void;
   logGlobalStop?(): void;
+  /** an ioeventfd appeared in this address space (reverse priority order: QEMU's quirk) */
+  eventfdAdd?(e: IoEventfd): void;
+  /** an ioeventfd went away (forward priority order) */
+  eventfdDel?(e: IoEventfd): void;
   /**
    * Accelerator hook for `info mtree -f`: after each FlatRange the name is
    * printed when hasMemory(start, size) is true (QEMU's AccelClass has_memory).

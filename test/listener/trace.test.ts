@@ -2,7 +2,7 @@
 // design card names.  Expected sequences follow the semantics doc (§6.4, §6.6,
 // §6.8, §6.11: QEMU's observed PAM RE/RW/PCI traces, lowest-free slot reuse,
 // deletions before additions, flags-only dirty-log updates).
-import { MemoryRegion, transaction } from '../../lib/memory';
+import { MemoryRegion, startGlobalDirtyLog, stopGlobalDirtyLog, transaction } from '../../lib/memory';
 import { Kvm, Vm } from '../../lib';
 import { describeKvm } from '../helpers/kvm';
 import { smallPc as makeSmallPc } from '../helpers/small-pc';
@@ -83,6 +83,30 @@ describeKvm('KVM memory listener: ioctl traces', () => {
     expect(pc.as.formatFlatView().split('\n')).toContain('00000000000e0000-00000000000fffff (prio 0, rom): pc.ram @00000000000e0000 KVM');
     expect(vm.slots().map((s) => [s.slot, s.flags, s.guestPhysAddr, s.memorySize])).toEqual([
       [0, 0, 0n, 0xe0000n], [1, 2, 0xe0000n, 0x20000n], [2, 0, 0x100000n, 0x100000n],
+    ]);
+  });
+
+  test('§9.25 global dirty logging: one flags-only ioctl per slot in ascending GPA (0x1 on RAM, 0x3 on ROM), and back', () => {
+    const pc = smallPc();
+    vm.addAddressSpace(pc.as, { trace: (l) => trace.push(l) });
+    const ram = pc.ram.hostAddress();
+    const bios = pc.bios.hostAddress();
+    trace.length = 0;
+    startGlobalDirtyLog();
+    try {
+      expect(trace).toEqual([
+        line(0, 1, 0n, 0xe0000n, ram),
+        line(1, 3, 0xe0000n, 0x20000n, bios),
+        line(2, 1, 0x100000n, 0x100000n, ram + 0x100000n),
+      ]);
+      trace.length = 0;
+    } finally {
+      stopGlobalDirtyLog();
+    }
+    expect(trace).toEqual([
+      line(0, 0, 0n, 0xe0000n, ram),
+      line(1, 2, 0xe0000n, 0x20000n, bios),
+      line(2, 0, 0x100000n, 0x100000n, ram + 0x100000n),
     ]);
   });
 

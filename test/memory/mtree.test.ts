@@ -152,3 +152,15 @@ test('nonvolatile regions print nv-', () => {
   expect(as.formatTree()).toContain('    0000000000002000-0000000000002fff (prio 0, nv-ram): nvram\n');
   expect(as.formatFlatView()).toContain('0000000000002000-0000000000002fff (prio 0, nv-ram): nvram\n');
 });
+
+test('§9.28 QEMU prints groups in hash order (it changed between runs); here: the order given, the same every time', () => {
+  const { memory, ioAs, cpu } = pc();
+  const a = formatMtree([ioAs, memory, cpu]);
+  const b = formatMtree([memory, ioAs, cpu]);
+  const headers = (text: string) => text.split('\n').filter((l) => l.startsWith('address-space:'));
+  expect(headers(a)).toEqual(['address-space: I/O', 'address-space: cpu-memory-0', 'address-space: memory']);
+  expect(headers(b)).toEqual(['address-space: cpu-memory-0', 'address-space: memory', 'address-space: I/O']);
+  expect(formatMtree([ioAs, memory, cpu])).toBe(a);
+  // The same groups and lines either way: only their order differs, as in QEMU.
+  expect(a.split('\n').sort()).toEqual(b.split('\n').sort());
+});
