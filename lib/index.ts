@@ -12,6 +12,7 @@ export { Vcpu } from './kvm/vcpu';
 export type { VcpuExit } from './kvm/exits';
 export type { Registers, SpecialRegisters, Segment, DescriptorTable } from './kvm/registers';
 export { setupRealMode, setupProtectedMode, setupLongMode, pageTableBytes } from './x86/modes';
+export { resetVcpuState } from './x86/reset';
 export type { CpuMode, GuestWriter, LongModeOptions, ProtectedModeOptions } from './x86/modes';
 // vCPU run loop, x86 set-up, devices, machine (issue 5)
 export { RunLoop, DeviceError } from './kvm/run-loop';

@@ -29,6 +29,7 @@ import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOp
 import { Snapshot, SnapshotError, type SnapshotLayout } from './snapshot/snapshot';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
+import { resetVcpuState } from './x86/reset';
 import { type CpuMode, type GuestWriter, pageTableBytes, setupLongMode, setupProtectedMode, setupRealMode } from './x86/modes';
 
 export const MACHINE_LAYOUT = {
@@ -130,6 +131,8 @@ export class Machine {
   private readonly devices = new Map<string, SnapshotDevice>();
   private snapshots: SnapshotEngine | undefined;
   private modeSet = false;
+  /** The vCPU ran (or got a snapshot's state) since it was last reset. */
+  private dirtyCpu = false;
 
   private constructor(
     readonly kvm: Kvm,
@@ -293,10 +296,19 @@ export class Machine {
     }
   }
 
-  /** Puts the vCPU in the machine's mode, about to run `entry`. */
+  /**
+   * Puts the vCPU in the machine's mode, about to run `entry`. When the vCPU
+   * has run since it was last reset, what the last program left behind
+   * (pending exceptions, breakpoints, FPU and MSR state) is reset first.
+   */
   setupMode(entry: bigint): void {
     this.checkOpen();
     const vcpu = this.vcpu;
+    if (this.dirtyCpu) {
+      for (const l of this.loops) l.abandonPendingIo();
+      resetVcpuState(vcpu);
+      this.dirtyCpu = false;
+    }
     this.modeSet = true;
     if (this.mode === 'real') {
       if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got 0x${entry.toString(16)}`);
@@ -324,6 +336,7 @@ export class Machine {
   async run(opts: AsyncRunOptions = {}): Promise<RunResult> {
     this.checkOpen();
     this.ensureMode();
+    this.dirtyCpu = true;
     try {
       return await this.loops[0].runAsync(opts);
     } finally {
@@ -335,6 +348,7 @@ export class Machine {
   runSync(opts: RunOptions = {}): RunResult {
     this.checkOpen();
     this.ensureMode();
+    this.dirtyCpu = true;
     try {
       return this.loops[0].run(opts);
     } finally {
@@ -388,8 +402,10 @@ export class Machine {
   restore(snap: Snapshot, opts: RestoreOptions = {}): RestoreStats {
     this.checkOpen('restore');
     this.serial?.flush();
+    for (const l of this.loops) l.abandonPendingIo(); // the snapshot's registers replace the unfinished instruction's
     const stats = this.engine().restore(snap, opts);
     this.modeSet = true; // the vCPU state is the snapshot's now
+    this.dirtyCpu = true;
     return stats;
   }
 

@@ -40,6 +40,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
+  SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW);
+  SET(c, KVM_VCPUEVENT_VALID_TRIPLE_FAULT); SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
 }
@@ -102,6 +104,9 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_irqchip", Napi::Number::New(env, sizeof(kvm_irqchip)));
   l.Set("sizeof.kvm_pit_state2", Napi::Number::New(env, sizeof(kvm_pit_state2)));
   l.Set("sizeof.kvm_clock_data", Napi::Number::New(env, sizeof(kvm_clock_data)));
+  l.Set("sizeof.kvm_enable_cap", Napi::Number::New(env, sizeof(kvm_enable_cap)));
+  OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
+  OFF(l, "vcpu_events.tripleFaultPending", kvm_vcpu_events, triple_fault.pending);
   return l;
 }
 

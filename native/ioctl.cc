@@ -20,6 +20,14 @@ enum class Arg : uint8_t {
   kMsrs,     // struct kvm_msrs: u32 count, u32 pad, 16-byte entries
   kCpuid,    // struct kvm_cpuid2: u32 count, u32 pad, 40-byte entries
   kMsrList,  // struct kvm_msr_list: u32 count, u32 indices
+  kEnableCap,  // struct kvm_enable_cap, for capabilities whose args are plain flags
+};
+
+// KVM_ENABLE_CAP passes args[] through to the capability: some capabilities
+// take pointers there, so only these, whose args are flags, are allowed.
+const uint32_t kEnableCapAllowed[] = {
+    KVM_CAP_X86_TRIPLE_FAULT_EVENT,
+    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 };
 
 struct IoctlSpec {
@@ -54,6 +62,7 @@ const IoctlSpec kSpecs[] = {
     SPEC(KVM_SET_IRQCHIP, kVm, kStruct),
     SPEC(KVM_GET_PIT2, kVm, kStruct),
     SPEC(KVM_SET_PIT2, kVm, kStruct),
+    SPEC(KVM_ENABLE_CAP, kVm, kEnableCap),
     SPEC(KVM_GET_CLOCK, kVm, kStruct),
     SPEC(KVM_SET_CLOCK, kVm, kStruct),
     SPEC(KVM_GET_REGS, kVcpu, kStruct),
@@ -156,6 +165,19 @@ Napi::Value IssueIoctl(const Napi::CallbackInfo& info, int fd, HandleKind kind) 
     case Arg::kInt: {
       uint64_t v = info[1].IsUndefined() ? 0 : ArgU64(info, 1, "arg");
       r = RetryIoctl(fd, request, reinterpret_cast<void*>(static_cast<uintptr_t>(v)));
+      break;
+    }
+    case Arg::kEnableCap: {
+      Napi::Uint8Array bytes = ArgBytes(info, 1, "arg");
+      if (bytes.ByteLength() < sizeof(kvm_enable_cap))
+        ThrowRange(env, "KVM_ENABLE_CAP: buffer of " + std::to_string(bytes.ByteLength()) + " bytes is too small (" +
+                            std::to_string(sizeof(kvm_enable_cap)) + " needed)");
+      kvm_enable_cap cap;
+      std::memcpy(&cap, bytes.Data(), sizeof cap);
+      bool allowed = false;
+      for (uint32_t c : kEnableCapAllowed) allowed |= cap.cap == c;
+      if (!allowed) ThrowType(env, "KVM_ENABLE_CAP: capability " + std::to_string(cap.cap) + " is not allowed (its arguments may be pointers)");
+      r = RetryIoctl(fd, request, &cap);
       break;
     }
     default: {

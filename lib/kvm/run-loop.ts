@@ -177,6 +177,23 @@ export class RunLoop {
     }
   }
 
+  /**
+   * Gives up an instruction left unfinished by a run that stopped (see
+   * completePendingIo): a `rep movs`/`rep ins` over MMIO or ports can need
+   * more exits than completePendingIo allows. Resumed, it simply continues;
+   * but before new registers are loaded (a new program, a snapshot restore)
+   * it must end, or KVM would carry on with the old decoded instruction under
+   * the new registers (the emulator does not re-decode when completing MMIO).
+   * Setting RCX to 0 ends any repeat at its next check (KVM_SET_REGS makes the
+   * emulator re-read its registers); then the last access is completed.
+   */
+  abandonPendingIo(): void {
+    if (!this.ioPending || this.vcpu.closed) return;
+    this.vcpu.setRegs({ rcx: 0n });
+    this.completePendingIo(false);
+    if (this.ioPending) throw new Error('the vCPU is stuck in an I/O instruction that does not complete; create a new machine');
+  }
+
   private settled(r: RunResult): RunResult {
     this.completePendingIo(true);
     return r;

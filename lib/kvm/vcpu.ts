@@ -149,6 +149,31 @@ export class Vcpu {
     this.ioctl('KVM_SET_FPU', buf);
   }
 
+  /**
+   * x87/SSE/AVX back to their power-on state: an empty x87 stack with
+   * FCW 0x37f, MXCSR 0x1f80, zeroed vector registers, every other XSAVE
+   * component in its init state.
+   */
+  resetFpu(): void {
+    const xsave = this.getXsave();
+    if (xsave) {
+      const image = new Uint8Array(xsave.length);
+      // x87 and SSE marked live with their reset values (so MXCSR is loaded too); the rest init.
+      encodeFpu({ fcw: 0x37f, mxcsr: 0x1f80 }, image, FXSAVE_LAYOUT);
+      new DataView(image.buffer).setBigUint64(XSTATE_BV_OFFSET, XSTATE_FP_SSE, true);
+      this.ioctl('KVM_SET_XSAVE', image);
+      return;
+    }
+    const fpu = new Uint8Array(FPU_SIZE);
+    encodeFpu({ fcw: 0x37f, mxcsr: 0x1f80 }, fpu);
+    this.ioctl('KVM_SET_FPU', fpu);
+  }
+
+  /** @internal whether the host offered XSAVE (probed on first use) */
+  get hasXsaveState(): boolean {
+    return this.getXsave() !== null;
+  }
+
   /** The XSAVE image (KVM_GET_XSAVE), or null when the host has no XSAVE support. */
   private getXsave(): Uint8Array | null {
     if (this.hasXsave === false) return null;

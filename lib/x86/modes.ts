@@ -77,6 +77,21 @@ function writeGdt(write: GuestWriter, at: bigint, segments: Segment[]): { base: 
   return { base: at, limit: bytes.length - 1 };
 }
 
+/**
+ * System state every mode set-up writes as well, so that nothing a previous
+ * program loaded survives: an empty LDT (its reset value), no page-fault
+ * address, no task priority, and the IDT of the mode (the real-mode IVT at 0,
+ * none in protected and long mode until the program loads its own).
+ */
+function cleanSystemState(mode: CpuMode): Partial<SpecialRegisters> {
+  return {
+    ldt: { base: 0n, limit: 0xffff, selector: 0, type: 2, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 },
+    idt: { base: 0n, limit: mode === 'real' ? 0xffff : 0 },
+    cr2: 0n,
+    cr8: 0n,
+  };
+}
+
 /** Real mode at `cs:ip` (the reset state, with CS moved). */
 export function setupRealMode(vcpu: Vcpu, opts: { cs?: number; ip?: bigint | number; sp?: bigint | number } = {}): void {
   const cs = opts.cs ?? 0;
@@ -86,6 +101,9 @@ export function setupRealMode(vcpu: Vcpu, opts: { cs?: number; ip?: bigint | num
     cs: seg(sregs.cs, cs),
     ds: seg(sregs.ds, cs), es: seg(sregs.es, cs), ss: seg(sregs.ss, cs), fs: seg(sregs.fs, cs), gs: seg(sregs.gs, cs),
     cr0: sregs.cr0 & ~(CR0_PE | CR0_PG),
+    cr4: 0n,
+    efer: 0n,
+    ...cleanSystemState('real'),
   });
   vcpu.setRegs({ rip: BigInt(opts.ip ?? 0), rsp: BigInt(opts.sp ?? 0), rflags: 2n });
 }
@@ -108,6 +126,7 @@ export function setupProtectedMode(vcpu: Vcpu, write: GuestWriter, opts: Protect
     cr0: CR0_PE | CR0_MP | CR0_ET | CR0_NE,
     cr4: 0n,
     efer: 0n,
+    ...cleanSystemState('protected'),
   });
   vcpu.setRegs({ rip: opts.entry, rsp: opts.stack ?? 0n, rflags: 2n });
 }
@@ -187,6 +206,7 @@ export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOpti
     cr3: pml4,
     cr4: CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT,
     efer: EFER_LME | EFER_LMA,
+    ...cleanSystemState('long'),
   };
   vcpu.setSregs(sregs);
   vcpu.setRegs({ rip: opts.entry, rsp: opts.stack ?? 0n, rflags: 2n });
