@@ -67,8 +67,11 @@ describeKvm(`leak soak (${CYCLES} cycles)`, () => {
     );
     expect(after.fds).toBeLessThanOrEqual(before.fds);
     expect(after.hostMappings).toBe(before.hostMappings);
-    // V8 may grow its heap by a few mappings; a leak of one per cycle would be far more.
-    expect(after.processMappings).toBeLessThanOrEqual(before.processMappings + 16);
+    // node-kvm's own mappings are counted exactly above. The process as a
+    // whole also holds V8's heap, which grows by a few segments under this
+    // much garbage (seen: +65 over 10,000 finalized cycles); a leak of one
+    // mapping per cycle would add 10,000. So: fewer than one per 100 cycles.
+    expect(after.processMappings).toBeLessThanOrEqual(before.processMappings + Math.max(16, CYCLES / 100));
     expect(after.rssMiB).toBeLessThanOrEqual(before.rssMiB + 48);
   });
 });
