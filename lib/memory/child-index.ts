@@ -15,6 +15,7 @@
  * date from then on by linkSubregion / unlinkSubregion / set_size.
  */
 import type { MemoryRegion } from './region';
+import { treapPriority } from './treap-priority';
 
 interface INode {
   mr: MemoryRegion;
@@ -27,13 +28,6 @@ interface INode {
   right: INode | null;
 }
 
-let seed = 0x1b873593;
-function rnd(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-}
 
 function pull(n: INode): void {
   let m = n.end;
@@ -107,7 +101,7 @@ export class ChildIndex {
   insert(mr: MemoryRegion): void {
     const start = mr._addr;
     const end = start + mr._size;
-    const node: INode = { mr, start, end, maxEnd: end, pri: rnd(), left: null, right: null };
+    const node: INode = { mr, start, end, maxEnd: end, pri: treapPriority(), left: null, right: null };
     split(this.root, start, mr.id);
     this.root = merge(merge(splitL, node), splitR);
     this.keys.set(mr, start);

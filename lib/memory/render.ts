@@ -16,6 +16,7 @@ import { ChildIndex } from './child-index';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
+import { treapPriority } from './treap-priority';
 
 // ------------------------------------------------------------- interval treap
 
@@ -27,14 +28,6 @@ interface Node {
   right: Node | null;
 }
 
-let seed = 0x2545f491;
-function rnd(): number {
-  // xorshift32: deterministic, cheap, good enough for treap balance
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-}
 
 // split results (avoid allocating pairs)
 let splitL: Node | null = null;
@@ -128,7 +121,7 @@ class CoveredSet {
       }
     }
     if (cursor < e) emit(cursor, e);
-    const node: Node = { start: newStart, end: newEnd, pri: rnd(), left: null, right: null };
+    const node: Node = { start: newStart, end: newEnd, pri: treapPriority(), left: null, right: null };
     this.root = merge(merge(left, node), rest);
   }
 }
