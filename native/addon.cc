@@ -41,7 +41,7 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
   SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW);
-  SET(c, KVM_VCPUEVENT_VALID_TRIPLE_FAULT); SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
+  SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
 }
@@ -106,7 +106,6 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_clock_data", Napi::Number::New(env, sizeof(kvm_clock_data)));
   l.Set("sizeof.kvm_enable_cap", Napi::Number::New(env, sizeof(kvm_enable_cap)));
   OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
-  OFF(l, "vcpu_events.tripleFaultPending", kvm_vcpu_events, triple_fault.pending);
   return l;
 }
 

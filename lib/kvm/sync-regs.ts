@@ -8,6 +8,7 @@
 // reads or writes those classes by ioctl must flush staged classes first
 // (flushSyncRegs) — the Vcpu getters and setters do.
 import { kvmConstant, layout } from '../binding';
+import { runLayout } from './exits';
 
 export interface SyncClass {
   bit: number;
@@ -34,8 +35,6 @@ export interface SyncTarget {
   ioctl(name: string, arg?: Uint8Array): number;
 }
 
-let dirtyRegsAt: number | undefined;
-
 /** Stages each `[class, bytes]` pair for the next KVM_RUN (one pass over the page: this is the restore hot path). */
 export function stageSyncRegs(vcpu: SyncTarget, parts: readonly (readonly [SyncClass, Uint8Array])[]): void {
   const page = new Uint8Array(vcpu.runPage);
@@ -45,7 +44,7 @@ export function stageSyncRegs(vcpu: SyncTarget, parts: readonly (readonly [SyncC
     bits |= c.bit;
   }
   const dv = new DataView(vcpu.runPage);
-  const at = (dirtyRegsAt ??= layout('run.kvmDirtyRegs'));
+  const at = runLayout().kvmDirtyRegs;
   dv.setBigUint64(at, dv.getBigUint64(at, true) | BigInt(bits), true);
 }
 
@@ -53,7 +52,7 @@ export function stageSyncRegs(vcpu: SyncTarget, parts: readonly (readonly [SyncC
 export function flushSyncRegs(vcpu: SyncTarget): void {
   if (vcpu.closed) return;
   const dv = new DataView(vcpu.runPage);
-  const at = layout('run.kvmDirtyRegs');
+  const at = runLayout().kvmDirtyRegs;
   const dirty = Number(dv.getBigUint64(at, true));
   if (dirty === 0) return;
   const page = new Uint8Array(vcpu.runPage);

@@ -29,7 +29,7 @@ export class Vcpu {
   /**
    * @internal True while kvm_run.s.regs holds the vCPU's registers: KVM
    * stores them there at every exit (kvm_valid_regs), and they stay current
-   * until a KVM_SET_REGS. The run loop sets it after each KVM_RUN.
+   * until a KVM_SET_REGS. Set after each KVM_RUN (run() here, and the run loop's own calls).
    */
   regsInPage = false;
   private readonly regsInPageAt: number;
@@ -171,7 +171,8 @@ export class Vcpu {
 
   /** @internal whether the host offered XSAVE (probed on first use) */
   get hasXsaveState(): boolean {
-    return this.getXsave() !== null;
+    if (this.hasXsave === undefined) this.getXsave(); // probes once
+    return this.hasXsave === true;
   }
 
   /** The XSAVE image (KVM_GET_XSAVE), or null when the host has no XSAVE support. */
@@ -262,6 +263,7 @@ export class Vcpu {
   run(): VcpuExit {
     if (this.handle.closed) throw new KvmError('KVM_RUN', 9 /* EBADF */, 'the vCPU is closed');
     const reason = callNative(() => this.handle.run());
+    this.regsInPage = true;
     return decodeExit(this.page, this.view, reason);
   }
 

@@ -24,7 +24,7 @@ const MSR_RESET: readonly (readonly [number, bigint])[] = [
 export function resetVcpuState(vcpu: Vcpu): void {
   const events = new Uint8Array(layout('sizeof.kvm_vcpu_events'));
   // All zero, and the flags that make KVM apply the NMI-pending and shadow fields too.
-  new DataView(events.buffer).setUint32(20, kvmConstant('KVM_VCPUEVENT_VALID_NMI_PENDING') | kvmConstant('KVM_VCPUEVENT_VALID_SHADOW'), true);
+  new DataView(events.buffer).setUint32(layout('vcpu_events.flags'), kvmConstant('KVM_VCPUEVENT_VALID_NMI_PENDING') | kvmConstant('KVM_VCPUEVENT_VALID_SHADOW'), true);
   vcpu.ioctl('KVM_SET_VCPU_EVENTS', events);
 
   const debug = new Uint8Array(layout('sizeof.kvm_debugregs'));
