@@ -4,23 +4,11 @@ import * as v8 from 'v8';
 import * as vmModule from 'vm';
 import { allocateHostMemory, Kvm, KvmError } from '../../lib';
 import { native } from '../../lib/binding';
-import { setupRealMode } from '../../lib/x86/modes';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
+import { rawGuest } from '../helpers/raw-guest';
 
-/** A VM with 64 KiB of RAM at 0 running `out 0x10, al; hlt` with al = 0x5a. */
-function tinyGuest(kvm: Kvm) {
-  const vm = kvm.createVm();
-  const ram = allocateHostMemory(0x10000);
-  ram.bytes().set([0xb0, 0x5a, 0xe6, 0x10, 0xf4], 0x1000);
-  vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0x10000, userspaceAddr: ram.hostAddress });
-  const vcpu = vm.createVcpu(0);
-  setupRealMode(vcpu, { ip: 0x1000 });
-  const close = () => {
-    vm.close();
-    ram.close();
-  };
-  return { vm, ram, vcpu, close };
-}
+/** `mov al, 0x5a; out 0x10, al; hlt` in real mode at 0x1000 (test/helpers/raw-guest.ts). */
+const tinyGuest = (kvm: Kvm) => rawGuest(kvm, [0xb0, 0x5a, 0xe6, 0x10, 0xf4], 'real');
 
 /** Runs the tiny guest from the start and checks its two exits. */
 function expectGuestWorks(g: ReturnType<typeof tinyGuest>): void {
