@@ -20,6 +20,7 @@ import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
 import { AddressSpace } from './memory/address-space';
 import { formatMtree } from './memory/mtree';
+import { RamList } from './memory/ram-block';
 import { MemoryRegion, UNASSIGNED_IO_OPS } from './memory/region';
 import { transaction } from './memory/transaction';
 import { MemTxResult } from './memory/types';
@@ -191,7 +192,9 @@ export class Machine {
       const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
       const owned: MemoryRegion[] = [root, ioRoot];
       cleanup.push(() => { for (const mr of owned.slice().reverse()) mr.close(); });
-      const ram = MemoryRegion.ram('ram', memorySize);
+      // Its own RAM list, like a QEMU process: RAM at ram_addr 0 whatever
+      // else the process allocated, and nothing process-wide refers to it.
+      const ram = MemoryRegion.ram('ram', memorySize, { ramList: new RamList() });
       owned.push(ram);
 
       let machine: Machine | undefined;

@@ -20,6 +20,14 @@ import { collectIoeventfds, diffIoeventfds, type IoEventfd } from './ioeventfd';
 
 
 
+/**
+ * The address spaces of each root region. The global list of address spaces
+ * is weak; this keeps an address space alive exactly as long as something
+ * can still change it: every region rendered into it reaches its root
+ * (through containers, and alias targets through their live aliases).
+ */
+const spacesOfRoot = new WeakMap<MemoryRegion, Set<AddressSpace>>();
+
 /** Bytes to write: a Uint8Array as is, or an array of byte values (checked: no silent wrapping). */
 function toBytes(bytes: unknown): Uint8Array {
   if (bytes instanceof Uint8Array) return bytes;
@@ -58,6 +66,9 @@ export class AddressSpace implements TxAddressSpace {
     // an alias used as a root must be known to its target (damage mapping)
     root._asRootCount++;
     root._updateAliasLink();
+    let kept = spacesOfRoot.get(root);
+    if (kept === undefined) spacesOfRoot.set(root, (kept = new Set()));
+    kept.add(this);
     registerSpace(this);
     // QEMU renders via an update transaction; the view we just rendered is
     // identical, and with no listeners yet nothing would be reported.
@@ -232,6 +243,7 @@ export class AddressSpace implements TxAddressSpace {
       if (root !== null) {
         root._asRootCount--;
         root._updateAliasLink();
+        spacesOfRoot.get(root)?.delete(this);
       }
       // only this AS's flatview root changes (to none)
       markPendingWithoutDamage();

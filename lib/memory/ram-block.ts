@@ -18,6 +18,7 @@ import { allocateHostMemory, type HostMemory } from '../host-memory';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
 import { toLength } from './size';
+import { WeakList } from './weak-list';
 
 export const RAM_PREALLOC = 1;
 export const RAM_SHARED = 2;
@@ -203,15 +204,20 @@ export class RamBlock {
  * QEMU's ram_list: blocks sorted by maxLength descending (a new block goes
  * after existing blocks of the same size), each at a ram_addr chosen by
  * find_ram_offset().
+ *
+ * The list does not keep its blocks alive (the default list is process-wide):
+ * a block whose region the program dropped without close() is collected, its
+ * host memory is unmapped by the addon's finalizer, and its ram_addr range
+ * becomes free, as if it had been removed.
  */
 export class RamList {
-  private readonly list: RamBlock[] = [];
-  private mru: RamBlock | null = null;
+  private readonly list = new WeakList<RamBlock>();
+  private mru: WeakRef<RamBlock> | null = null;
   /** bumped on every add/remove (ram_list.version) */
   version = 0;
 
   get blocks(): readonly RamBlock[] {
-    return this.list;
+    return this.list.live();
   }
 
   /**
@@ -222,13 +228,14 @@ export class RamList {
   findRamOffset(size: bigint | number): bigint {
     const sz = toLength(size, 'size');
     if (sz === 0n) throw new RangeError('find_ram_offset: size must not be 0');
-    if (this.list.length === 0) return 0n;
+    const blocks = this.list.live();
+    if (blocks.length === 0) return 0n;
     let best: bigint | null = null;
     let mingap = RAM_ADDR_MAX;
-    for (const b of this.list) {
+    for (const b of blocks) {
       const cand = alignUp(b.offset + b.maxLength, RAM_OFFSET_ALIGN);
       let next = RAM_ADDR_MAX;
-      for (const n of this.list) {
+      for (const n of blocks) {
         if (n.offset >= cand && n.offset < next) next = n.offset;
       }
       const gap = next - cand;
@@ -277,9 +284,10 @@ export class RamList {
     const block = new RamBlock(idstr, mr, used, max, flags, host, owns, opts.resized);
     block.offset = offset;
     // sorted by max_length descending; equal sizes keep creation order
+    const blocks = this.list.live();
     let i = 0;
-    while (i < this.list.length && this.list[i].maxLength >= max) i++;
-    this.list.splice(i, 0, block);
+    while (i < blocks.length && blocks[i].maxLength >= max) i++;
+    this.list.insertAt(i, block);
     this.mru = null;
     this.version++;
     return block;
@@ -287,21 +295,19 @@ export class RamList {
 
   /** Remove a block and free its host memory (qemu_ram_free). */
   remove(block: RamBlock): void {
-    const i = this.list.indexOf(block);
-    if (i < 0) return;
-    this.list.splice(i, 1);
-    if (this.mru === block) this.mru = null;
+    if (!this.list.remove(block)) return;
+    if (this.mru?.deref() === block) this.mru = null;
     this.version++;
     block._free();
   }
 
   /** ram_addr -> block (qemu_get_ram_block); throws "Bad ram offset" on a miss. */
   blockForRamAddr(addr: bigint): RamBlock {
-    const m = this.mru;
+    const m = this.mru?.deref();
     if (m && addr >= m.offset && addr - m.offset < m.maxLength) return m;
-    for (const b of this.list) {
+    for (const b of this.list.live()) {
       if (addr >= b.offset && addr - b.offset < b.maxLength) {
-        this.mru = b;
+        this.mru = new WeakRef(b);
         return b;
       }
     }
@@ -310,7 +316,7 @@ export class RamList {
 
   /** host userspace address -> { block, offset } (qemu_ram_block_from_host), or null */
   blockFromHost(hostAddr: bigint): { block: RamBlock; offset: bigint } | null {
-    for (const b of this.list) {
+    for (const b of this.list.live()) {
       const h = b.hostAddress;
       if (hostAddr >= h && hostAddr - h < b.maxLength) return { block: b, offset: hostAddr - h };
     }

@@ -1,7 +1,7 @@
 /**
  * Global transaction state, QEMU style: one depth counter, one "update
  * pending" flag, the list of address spaces in creation order and the global
- * listener list.
+ * listener list (both weak, so that nothing here keeps a forgotten machine).
  *
  * Every mutator runs inside its own begin/commit pair; nested transactions
  * only defer.  QEMU re-renders every address space at the outermost commit;
@@ -16,6 +16,7 @@ import type { FlatView } from './flat-view';
 import { type Damage, planViews, type ViewPatch } from './incremental';
 import type { MemoryRegion } from './region';
 import type { MemoryListener } from './types';
+import { WeakList } from './weak-list';
 
 /** What the transaction core needs from an AddressSpace (avoids an import cycle). */
 export interface TxAddressSpace {
@@ -47,9 +48,12 @@ export function markIoeventfdUpdate(): void {
   ioeventfdPending = true;
 }
 let globalDirtyLog = 0;
-const spaces: TxAddressSpace[] = [];
+// Weak: an address space the program dropped (a forgotten Machine's) must be
+// collectable. One that can still change stays alive through its root
+// region (see address-space.ts); its registrations live as long as it does.
+const spaces = new WeakList<TxAddressSpace>();
 /** every registered listener, ascending priority, equal priority in registration order */
-const listeners: ListenerRegistration[] = [];
+const listeners = new WeakList<ListenerRegistration>();
 
 export function transactionDepth(): number {
   return depth;
@@ -155,19 +159,19 @@ export function commitTransaction(): void {
       damage = [];
       damageAll = false;
       damageEpoch++;
-      planViews(spaces.slice(), d, all, damageEpoch - 1);
+      planViews(spaces.live(), d, all, damageEpoch - 1);
       ioeventfdPending = false; // this round updates them, per address space
-      for (const l of listeners.slice()) guard(() => l.listener.begin?.());
-      for (const s of spaces.slice()) {
+      for (const l of listeners.live()) guard(() => l.listener.begin?.());
+      for (const s of spaces.live()) {
         guard(() => s._installView());
         guard(() => s._updateIoeventfds());
       }
-      for (const l of listeners.slice()) guard(() => l.listener.commit?.());
+      for (const l of listeners.live()) guard(() => l.listener.commit?.());
     }
     if (ioeventfdPending) {
       // Only ioeventfds changed: QEMU updates them without begin/commit.
       ioeventfdPending = false;
-      for (const s of spaces.slice()) guard(() => s._updateIoeventfds());
+      for (const s of spaces.live()) guard(() => s._updateIoeventfds());
     }
   } finally {
     depth = 0;
@@ -197,31 +201,30 @@ export function registerSpace(s: TxAddressSpace): void {
 
 /** @internal */
 export function unregisterSpace(s: TxAddressSpace): void {
-  const i = spaces.indexOf(s);
-  if (i >= 0) spaces.splice(i, 1);
+  spaces.remove(s);
 }
 
-/** @internal the address spaces in creation order */
+/** @internal the live address spaces in creation order */
 export function allSpaces(): readonly TxAddressSpace[] {
-  return spaces;
+  return spaces.live();
 }
 
 /** @internal insert after every listener of lower or equal priority */
 export function registerListener(reg: ListenerRegistration): void {
-  let i = listeners.length;
-  while (i > 0 && listeners[i - 1].priority > reg.priority) i--;
-  listeners.splice(i, 0, reg);
+  const all = listeners.live();
+  let i = all.length;
+  while (i > 0 && all[i - 1].priority > reg.priority) i--;
+  listeners.insertAt(i, reg);
 }
 
 /** @internal */
 export function unregisterListener(reg: ListenerRegistration): void {
-  const i = listeners.indexOf(reg);
-  if (i >= 0) listeners.splice(i, 1);
+  listeners.remove(reg);
 }
 
 /** @internal */
 export function globalListeners(): readonly ListenerRegistration[] {
-  return listeners;
+  return listeners.live();
 }
 
 /** True while global dirty tracking (migration-style logging) is on. */
@@ -239,7 +242,7 @@ export function startGlobalDirtyLog(): void {
   const was = globalDirtyLog;
   globalDirtyLog = 1;
   if (was) return;
-  for (const l of listeners) l.listener.logGlobalStart?.();
+  for (const l of listeners.live()) l.listener.logGlobalStart?.();
   beginTransaction();
   markUpdatePending();
   commitTransaction();
@@ -252,5 +255,6 @@ export function stopGlobalDirtyLog(): void {
   beginTransaction();
   markUpdatePending();
   commitTransaction();
-  for (let i = listeners.length - 1; i >= 0; i--) listeners[i].listener.logGlobalStop?.();
+  const all = listeners.live();
+  for (let i = all.length - 1; i >= 0; i--) all[i].listener.logGlobalStop?.();
 }
