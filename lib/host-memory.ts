@@ -5,6 +5,7 @@
 import { native, NativeHostMemory } from './binding';
 import { callNative } from './errors';
 import { toLength } from './memory/size';
+import { checkOptions } from './options';
 
 export interface HostMemoryOptions {
   /** Back the memory with a memfd of this name instead of anonymous memory. */
@@ -60,7 +61,8 @@ class NativeBackedHostMemory implements HostMemory {
 }
 
 /** Maps `size` bytes (rounded up to 4 KiB) of zeroed host memory, MAP_NORESERVE. */
-export function allocateHostMemory(size: bigint | number, opts: HostMemoryOptions = {}): HostMemory {
+export function allocateHostMemory(size: bigint | number, options?: HostMemoryOptions): HostMemory {
+  const opts = checkOptions(options, { name: true, memfd: true }, 'allocateHostMemory()');
   const bytes = toLength(size, 'size');
   if (bytes === 0n) throw new RangeError('size must be at least 1 byte');
   const memfdName = opts.memfd || opts.name !== undefined ? (opts.name ?? 'node-kvm') : undefined;

@@ -14,6 +14,7 @@ import type { Readable, Writable } from 'stream';
 import { DebugExit, DEBUG_EXIT_PORT } from './devices/debug-exit';
 import { createInKernelIrqchip, InKernelIrqchip } from './devices/irqchip';
 import { Serial16550A } from './devices/serial-16550a';
+import { KvmError } from './errors';
 import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
 import { Kvm, type CpuidEntry } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
@@ -23,7 +24,9 @@ import { formatMtree } from './memory/mtree';
 import { RamList } from './memory/ram-block';
 import { MemoryRegion, UNASSIGNED_IO_OPS } from './memory/region';
 import { transaction } from './memory/transaction';
+import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
+import { checkOptions, type OptionKeys } from './options';
 import { parseSize } from './parse-size';
 import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
@@ -79,10 +82,29 @@ export interface LoadOptions {
   /** 'auto' (default) picks ELF when the file starts with \x7fELF. */
   format?: 'auto' | 'flat' | 'elf';
   /** Where a flat binary goes (default 0x7c00 in real mode, 0x100000 otherwise). */
-  address?: bigint;
+  address?: bigint | number;
   /** Entry point (default: the ELF entry, or the flat load address). */
-  entry?: bigint;
+  entry?: bigint | number;
 }
+
+/** Options of Machine.load(file): how to rebuild the machine a snapshot file records. */
+export interface MachineLoadOptions extends Pick<MachineOptions, 'serial' | 'kvmPath'> {
+  /** Adds your devices (with their regions) before the snapshot is restored. */
+  setup?: (machine: Machine) => void;
+}
+
+const MACHINE_OPTIONS = { memory: true, mode: true, serial: true, debugExit: true, irqchip: true, kvmPath: true } as const satisfies OptionKeys<MachineOptions>;
+const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
+const DEBUG_EXIT_OPTIONS = { port: true } as const satisfies OptionKeys<{ port?: number }>;
+const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
+const MACHINE_LOAD_OPTIONS = { serial: true, kvmPath: true, setup: true } as const satisfies OptionKeys<MachineLoadOptions>;
+const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
+const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
+const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
+const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
+const MTREE_OPTIONS = { flat: true } as const satisfies OptionKeys<{ flat?: boolean }>;
+
+const EBADF = 9;
 
 /** The machine's memory: address spaces and the regions it made. */
 export interface MachineMemory {
@@ -159,21 +181,21 @@ export class Machine {
   private readonly ports: { serial: number | null; debugExit: number | null };
 
   /** Builds the machine. Everything is validated first; on failure nothing is left open. */
-  static async create(opts: MachineOptions = {}): Promise<Machine> {
+  static async create(opts?: MachineOptions): Promise<Machine> {
     return Machine.createSync(opts);
   }
 
   /** create(), synchronously. */
-  static createSync(opts: MachineOptions = {}): Machine {
-    if (typeof opts !== 'object' || opts === null) throw new TypeError('Machine options must be an object');
+  static createSync(options?: MachineOptions): Machine {
+    const opts = checkOptions(options, MACHINE_OPTIONS, 'Machine.create()');
     const memorySize = parseSize(opts.memory ?? '16M', 'memory');
     if (memorySize < MIN_MEMORY || memorySize > MAX_MEMORY) throw new RangeError(`memory must be between 1M and 3G, got ${String(opts.memory)}`);
     if (memorySize % 4096n !== 0n) throw new RangeError('memory must be a multiple of 4 KiB');
     const mode = opts.mode ?? 'long';
     if (!MODES.includes(mode)) throw new RangeError(`mode must be 'real', 'protected' or 'long', got ${String(mode)}`);
-    const serialOpts = opts.serial === false ? null : (opts.serial ?? {});
+    const serialOpts = opts.serial === false ? null : checkOptions(opts.serial, SERIAL_OPTIONS, 'Machine.create({ serial })');
     const serialPort = checkPort(serialOpts?.port ?? MACHINE_LAYOUT.serialPort, 'serial.port');
-    const exitOpts = opts.debugExit === false ? null : (opts.debugExit ?? {});
+    const exitOpts = opts.debugExit === false ? null : checkOptions(opts.debugExit, DEBUG_EXIT_OPTIONS, 'Machine.create({ debugExit })');
     const exitPort = checkPort(exitOpts?.port ?? MACHINE_LAYOUT.debugExitPort, 'debugExit.port');
     if (opts.irqchip !== undefined && typeof opts.irqchip !== 'boolean') throw new TypeError('irqchip must be a boolean');
 
@@ -249,29 +271,37 @@ export class Machine {
     return this.vcpus[0];
   }
 
-  /** Writes bytes to guest-physical memory through the system AddressSpace; throws if any byte is not RAM. */
-  readonly writeGuest: GuestWriter = (gpa, bytes) => {
-    this.checkOpen();
-    const end = gpa + BigInt(bytes.length);
-    if (gpa < 0n || end > this.memorySize) {
-      throw new RangeError(`guest range 0x${gpa.toString(16)}-0x${end.toString(16)} is outside RAM (0-0x${this.memorySize.toString(16)})`);
-    }
-    const r = this.memory.system.write(gpa, bytes);
-    if (r !== MemTxResult.OK) throw new RangeError(`writing guest range 0x${gpa.toString(16)}-0x${end.toString(16)} failed (MemTxResult ${r})`);
+  /**
+   * Writes bytes to guest-physical memory through the system AddressSpace
+   * (`gpa` a bigint or a safe integer); throws a RangeError if any byte is not RAM.
+   */
+  readonly writeGuest = (gpa: bigint | number, bytes: Uint8Array): void => {
+    this.checkOpen('writeGuest');
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('writeGuest() expects the bytes as a Uint8Array');
+    const addr = this.ramRange(gpa, BigInt(bytes.length), 'guest range');
+    const r = this.memory.system.write(addr, bytes);
+    if (r !== MemTxResult.OK) throw new RangeError(`writing guest range ${this.rangeText(addr, BigInt(bytes.length))} failed (MemTxResult ${r})`);
   };
 
-  /** Reads guest-physical memory. */
-  readGuest(gpa: bigint, length: number): Uint8Array {
-    this.checkOpen();
-    return this.memory.system.read(gpa, length).data;
+  /** Reads `length` bytes of guest-physical memory; throws a RangeError if any byte is not RAM. */
+  readGuest(gpa: bigint | number, length: bigint | number): Uint8Array {
+    this.checkOpen('readGuest');
+    const len = toLength(length, 'length');
+    const addr = this.ramRange(gpa, len, 'guest range');
+    const { data, result } = this.memory.system.read(addr, Number(len));
+    if (result !== MemTxResult.OK) throw new RangeError(`reading guest range ${this.rangeText(addr, len)} failed (MemTxResult ${result})`);
+    return data;
   }
 
   /**
    * Loads a flat binary or an ELF executable (bytes or a file path) and points
    * the vCPU at its entry, in the machine's CPU mode.
    */
-  load(image: Uint8Array | string, opts: LoadOptions = {}): LoadedImage {
-    this.checkOpen();
+  load(image: Uint8Array | string, options?: LoadOptions): LoadedImage {
+    this.checkOpen('load');
+    const opts = checkOptions(options, LOAD_OPTIONS, 'machine.load()');
+    const address = opts.address === undefined ? undefined : toAddress(opts.address, 'address');
+    const entry = opts.entry === undefined ? undefined : toAddress(opts.entry, 'entry');
     const bytes = typeof image === 'string' ? new Uint8Array(fs.readFileSync(image)) : image;
     if (!(bytes instanceof Uint8Array)) throw new TypeError('load() expects a Uint8Array or a file path');
     const format = opts.format ?? 'auto';
@@ -281,22 +311,36 @@ export class Machine {
       const elf = parseElf(bytes); // validate before writing anything
       if (elf.class === 32 && this.mode === 'long') throw new RangeError("a 32-bit ELF needs mode 'protected' (this machine is in long mode)");
       if (elf.class === 64 && this.mode !== 'long') throw new RangeError(`a 64-bit ELF needs mode 'long' (this machine is in ${this.mode} mode)`);
-      for (const s of elf.segments) this.checkRange(s.paddr, s.memsz);
+      for (const s of elf.segments) this.ramRange(s.paddr, s.memsz, 'image range');
       loaded = loadElf(bytes, this.writeGuest);
-      if (opts.entry !== undefined) loaded.entry = opts.entry;
+      if (entry !== undefined) loaded.entry = entry;
     } else {
-      const address = opts.address ?? (this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
-      this.checkRange(address, BigInt(bytes.length));
-      loaded = loadFlat(bytes, this.writeGuest, address, opts.entry ?? address);
+      const at = address ?? (this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+      this.ramRange(at, BigInt(bytes.length), 'image range');
+      loaded = loadFlat(bytes, this.writeGuest, at, entry ?? at);
     }
     this.setupMode(loaded.entry);
     return loaded;
   }
 
-  private checkRange(gpa: bigint, size: bigint): void {
-    if (gpa < 0n || gpa + size > this.memorySize) {
-      throw new RangeError(`image range 0x${gpa.toString(16)}-0x${(gpa + size).toString(16)} is outside guest RAM (0-0x${this.memorySize.toString(16)}); use a larger memory size`);
+  /**
+   * Normalises a guest address (bigint or safe integer) and checks that
+   * [gpa, gpa+size) is guest RAM: an access (readGuest, writeGuest) or the
+   * range an image needs (load, with the advice to give the machine more RAM).
+   */
+  private ramRange(gpa: bigint | number, size: bigint, what: 'guest range' | 'image range'): bigint {
+    const addr = toAddress(gpa, 'guest address');
+    if (addr + size > this.memorySize) {
+      const ram = `0-0x${this.memorySize.toString(16)}`;
+      throw new RangeError(what === 'guest range'
+        ? `guest range ${this.rangeText(addr, size)} is outside RAM (${ram})`
+        : `image range ${this.rangeText(addr, size)} is outside guest RAM (${ram}); use a larger memory size`);
     }
+    return addr;
+  }
+
+  private rangeText(gpa: bigint, size: bigint): string {
+    return `0x${gpa.toString(16)}-0x${(gpa + size).toString(16)}`;
   }
 
   /**
@@ -304,8 +348,9 @@ export class Machine {
    * has run since it was last reset, what the last program left behind
    * (pending exceptions, breakpoints, FPU and MSR state) is reset first.
    */
-  setupMode(entry: bigint): void {
-    this.checkOpen();
+  setupMode(entryPoint: bigint | number): void {
+    this.checkOpen('setupMode');
+    const entry = toAddress(entryPoint, 'entry');
     const vcpu = this.vcpu;
     if (this.dirtyCpu) {
       for (const l of this.loops) l.abandonPendingIo();
@@ -336,8 +381,9 @@ export class Machine {
    * Runs the guest until it stops (hlt, shutdown, debug-exit, timeout, ...),
    * letting the event loop turn every few milliseconds so serial streams flow.
    */
-  async run(opts: AsyncRunOptions = {}): Promise<RunResult> {
-    this.checkOpen();
+  async run(options?: AsyncRunOptions): Promise<RunResult> {
+    this.checkOpen('run');
+    const opts = checkOptions(options, ASYNC_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
     this.dirtyCpu = true;
     try {
@@ -348,8 +394,9 @@ export class Machine {
   }
 
   /** run(), without yielding to the event loop (serial input cannot arrive meanwhile). */
-  runSync(opts: RunOptions = {}): RunResult {
-    this.checkOpen();
+  runSync(options?: RunOptions): RunResult {
+    this.checkOpen('runSync');
+    const opts = checkOptions(options, RUN_OPTIONS, 'machine.runSync()');
     this.ensureMode();
     this.dirtyCpu = true;
     try {
@@ -366,6 +413,7 @@ export class Machine {
 
   /** Ends the current run (reason 'stopped') after the exit being handled. */
   stop(message?: string): void {
+    this.checkOpen('stop');
     this.requestStop({ reason: 'stopped', message });
   }
 
@@ -379,7 +427,7 @@ export class Machine {
    * regions as usual; this only makes snapshots save and restore its state.
    */
   addDevice(device: SnapshotDevice): void {
-    this.checkOpen();
+    this.checkOpen('addDevice');
     if (!isSnapshotDevice(device)) throw new TypeError('addDevice() expects { snapshotName, saveState(), loadState(state) }');
     if (this.devices.has(device.snapshotName)) throw new Error(`a device named "${device.snapshotName}" is already registered`);
     this.devices.set(device.snapshotName, device);
@@ -390,8 +438,9 @@ export class Machine {
    * snapshot turns on dirty-page tracking, so that restoring it later copies
    * only the pages the guest or the host changed since.
    */
-  snapshot(opts: SnapshotOptions = {}): Snapshot {
+  snapshot(options?: SnapshotOptions): Snapshot {
     this.checkOpen('snapshot');
+    const opts = checkOptions(options, SNAPSHOT_OPTIONS, 'machine.snapshot()');
     this.ensureMode();
     this.serial?.flush();
     return this.engine().take(opts);
@@ -402,8 +451,9 @@ export class Machine {
    * the pages dirtied since the snapshot was last taken or restored). Refuses,
    * changing nothing, a snapshot of another machine layout.
    */
-  restore(snap: Snapshot, opts: RestoreOptions = {}): RestoreStats {
+  restore(snap: Snapshot, options?: RestoreOptions): RestoreStats {
     this.checkOpen('restore');
+    const opts = checkOptions(options, RESTORE_OPTIONS, 'machine.restore()');
     this.serial?.flush();
     for (const l of this.loops) l.abandonPendingIo(); // the snapshot's registers replace the unfinished instruction's
     const stats = this.engine().restore(snap, opts);
@@ -417,7 +467,9 @@ export class Machine {
    * it. A machine that had devices of yours needs them again before the
    * restore: add them in `setup` (the memory map must match the snapshot's).
    */
-  static load(file: string, opts: Pick<MachineOptions, 'serial' | 'kvmPath'> & { setup?: (machine: Machine) => void } = {}): Machine {
+  static load(file: string, options?: MachineLoadOptions): Machine {
+    const opts = checkOptions(options, MACHINE_LOAD_OPTIONS, 'Machine.load()');
+    if (opts.setup !== undefined && typeof opts.setup !== 'function') throw new TypeError('setup must be a function (machine) => void');
     const snap = Snapshot.read(file);
     const l = snap.layout;
     const mode = l.mode as CpuMode;
@@ -451,15 +503,21 @@ export class Machine {
   }
 
   /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`). */
-  mtree(opts: { flat?: boolean } = {}): string {
-    this.checkOpen();
+  mtree(options?: { flat?: boolean }): string {
+    this.checkOpen('mtree');
+    const opts = checkOptions(options, MTREE_OPTIONS, 'machine.mtree()');
     return formatMtree([this.memory.system, this.memory.io], { flat: !!opts.flat });
   }
 
-  private checkOpen(what?: string): void {
+  /**
+   * After close() every method throws what a closed vCPU or VM throws: a
+   * KvmError with code EBADF (snapshot() and restore() keep their
+   * SnapshotError of kind 'closed').
+   */
+  private checkOpen(method: string): void {
     if (!this.closed) return;
-    if (what) throw new SnapshotError('closed', `cannot ${what}: the machine is closed`);
-    throw new Error('the machine is closed');
+    if (method === 'snapshot' || method === 'restore') throw new SnapshotError('closed', `cannot ${method}: the machine is closed`);
+    throw new KvmError(`Machine.${method}`, EBADF, 'the machine is closed; create a new Machine');
   }
 
   /** Releases the vCPU, VM, guest RAM and devices. Idempotent. */

@@ -2,6 +2,7 @@
 // ends the run with exit code (v << 1) | 1, so a test guest can report
 // success or failure and 0 can never be mistaken for "the guest said 0".
 import { MemoryRegion } from '../memory/region';
+import { checkOptions, type OptionKeys } from '../options';
 import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
 
 export const DEBUG_EXIT_PORT = 0x501;
@@ -13,6 +14,8 @@ export interface DebugExitOptions {
   name?: string;
 }
 
+const DEBUG_EXIT_OPTIONS = { onExit: true, name: true } as const satisfies OptionKeys<DebugExitOptions>;
+
 export class DebugExit implements SnapshotDevice {
   readonly snapshotName: string;
   /** The 2-byte I/O region (QEMU's iosize). */
@@ -20,8 +23,9 @@ export class DebugExit implements SnapshotDevice {
   /** The last code the guest chose, or undefined. */
   lastExitCode: number | undefined;
 
-  constructor(opts: DebugExitOptions) {
-    if (typeof opts?.onExit !== 'function') throw new TypeError('DebugExit needs an onExit(exitCode) callback');
+  constructor(options: DebugExitOptions) {
+    const opts = checkOptions(options, DEBUG_EXIT_OPTIONS, 'new DebugExit()');
+    if (typeof opts.onExit !== 'function') throw new TypeError('DebugExit needs an onExit(exitCode) callback');
     this.snapshotName = opts.name ?? 'isa-debug-exit';
     this.region = MemoryRegion.io(this.snapshotName, 2, {
       write: (_offset, value) => {

@@ -5,6 +5,7 @@
 // 0x40-0x43 (PIT) are handled by the kernel.
 import { kvmConstant, layout } from '../binding';
 import type { Vm } from '../kvm/vm';
+import { checkOptions } from '../options';
 import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
 
 export interface InKernelIrqchip extends SnapshotDevice {
@@ -52,7 +53,8 @@ function loadChips(vm: Vm, pit: boolean, state: DeviceStateValue): void {
  * Creates the in-kernel IRQ chip (and PIT when `pit` is true). Returns null
  * when the host lacks KVM_CAP_IRQCHIP.
  */
-export function createInKernelIrqchip(vm: Vm, opts: { pit?: boolean } = {}): InKernelIrqchip | null {
+export function createInKernelIrqchip(vm: Vm, options?: { pit?: boolean }): InKernelIrqchip | null {
+  const opts = checkOptions(options, { pit: true }, 'createInKernelIrqchip()');
   if (!vm.checkExtension('IRQCHIP')) return null;
   vm.ioctl('KVM_CREATE_IRQCHIP');
   let pit = false;

@@ -5,6 +5,7 @@
 // as it is enabled or a byte is written.
 import type { Readable, Writable } from 'stream';
 import { MemoryRegion } from '../memory/region';
+import { checkOptions, type OptionKeys } from '../options';
 import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 
 // Register offsets (DLAB=0 unless noted).
@@ -47,6 +48,8 @@ export interface Serial16550AOptions {
   name?: string;
 }
 
+const SERIAL_OPTIONS = { output: true, input: true, irq: true, name: true } as const satisfies OptionKeys<Serial16550AOptions>;
+
 export class Serial16550A implements SnapshotDevice {
   readonly snapshotName: string;
   /** The 8-byte I/O region; map it in the I/O address space (e.g. at 0x3f8). */
@@ -70,7 +73,8 @@ export class Serial16550A implements SnapshotDevice {
   private readonly irq?: (level: boolean) => void;
   private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
 
-  constructor(opts: Serial16550AOptions = {}) {
+  constructor(options?: Serial16550AOptions) {
+    const opts = checkOptions(options, SERIAL_OPTIONS, 'new Serial16550A()');
     this.output = opts.output ?? null;
     this.input = opts.input ?? null;
     this.irq = opts.irq;

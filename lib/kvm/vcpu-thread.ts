@@ -4,6 +4,7 @@
 // what makes a split / merge / move atomic for the guest.
 import { native } from '../binding';
 import { callNative, KvmError } from '../errors';
+import { checkOptions } from '../options';
 import { decodeExit, type VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
 
@@ -42,7 +43,8 @@ export class VcpuThread {
   private readonly page: ArrayBuffer;
   private readonly view: DataView;
 
-  constructor(readonly vcpu: Vcpu, opts: VcpuThreadOptions = {}) {
+  constructor(readonly vcpu: Vcpu, options?: VcpuThreadOptions) {
+    const opts = checkOptions(options, { onExit: true }, 'new VcpuThread()');
     if (vcpu.closed) throw new KvmError('VcpuThread', 9 /* EBADF */, 'the vCPU is closed');
     if (threadOf(vcpu)) throw new RangeError(`vCPU ${vcpu.id} already has a running thread`);
     if (opts.onExit !== undefined && typeof opts.onExit !== 'function') throw new TypeError('onExit must be a function');

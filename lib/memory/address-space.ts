@@ -2,6 +2,7 @@
  * AddressSpace: a named root region, its current FlatView, its listeners and
  * host-side access (QEMU AddressSpace + address_space_update_topology).
  */
+import { checkOptions } from '../options';
 import { dispatchRw } from './dispatch';
 import { MemoryRegionError } from './errors';
 import type { FlatRange, FlatView } from './flat-view';
@@ -128,7 +129,8 @@ export class AddressSpace implements TxAddressSpace {
   // ------------------------------------------------------------ text
 
   /** What `info mtree -D` prints for this AS's root (the tree, level 1). */
-  formatTree(opts: { disabled?: boolean } = {}): string {
+  formatTree(options?: { disabled?: boolean }): string {
+    const opts = checkOptions(options, { disabled: true }, 'addressSpace.formatTree()');
     return formatTreeOf(this.root, opts.disabled ?? true);
   }
 

@@ -6,6 +6,7 @@
  * QEMU emits address-space groups and FlatViews in GLib hash order, which is
  * effectively random; we use creation order of the first address space.
  */
+import { checkOptions } from '../options';
 import type { AddressSpace } from './address-space';
 import type { FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
@@ -83,7 +84,8 @@ export interface MtreeOptions {
  * alias target as `memory-region: <name>`; flat mode prints each distinct
  * FlatView once with its address spaces.
  */
-export function formatMtree(spaces: readonly AddressSpace[], opts: MtreeOptions = {}): string {
+export function formatMtree(spaces: readonly AddressSpace[], options?: MtreeOptions): string {
+  const opts = checkOptions(options, { flat: true, disabled: true }, 'formatMtree()');
   const lines: string[] = [];
   if (opts.flat) {
     const views: FlatView[] = [];

@@ -17,6 +17,7 @@
 import { allocateHostMemory, type HostMemory } from '../host-memory';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
+import { checkOptions, type OptionKeys } from '../options';
 import { toLength } from './size';
 import { WeakList } from './weak-list';
 
@@ -49,6 +50,9 @@ export interface RamBlockOptions {
    */
   hostMemory?: HostMemory;
 }
+
+/** @internal the keys of RamBlockOptions, for the option checks here and in MemoryRegion.ram() */
+export const RAM_BLOCK_OPTIONS = { maxSize: true, resized: true, shared: true, hostMemory: true } as const satisfies OptionKeys<RamBlockOptions>;
 
 export class RamBlock {
   /** ram_addr of byte 0 (find_ram_offset) */
@@ -254,7 +258,8 @@ export class RamList {
    * Allocate a block (qemu_ram_alloc / _resizeable / _from_ptr + ram_block_add).
    * size and maxSize are rounded up to the host page.
    */
-  allocate(idstr: string, size: bigint | number, opts: RamBlockOptions = {}, mr: MemoryRegion | null = null): RamBlock {
+  allocate(idstr: string, size: bigint | number, options?: RamBlockOptions, mr: MemoryRegion | null = null): RamBlock {
+    const opts = checkOptions(options, RAM_BLOCK_OPTIONS, 'RamList.allocate()');
     const sz = toLength(size, 'size');
     if (sz === 0n) throw new RangeError(`RAM block "${idstr}": size must be greater than 0`);
     const used = alignUp(sz, PAGE_SIZE);

@@ -15,7 +15,8 @@
 import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
 import { countEventfdRegion, eventfdBefore, eventfdEqual, type RegionEventfd } from './ioeventfd';
-import { defaultRamList, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
+import { checkOptions } from '../options';
+import { defaultRamList, RAM_BLOCK_OPTIONS, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
 import { hex16, int128ToU64, toAddress, toLength, toPriority, toRegionSize } from './size';
 import {
   beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markIoeventfdUpdate, markPendingWithoutDamage, recordDamage,
@@ -178,8 +179,9 @@ export class MemoryRegion {
 
   private attachRamBlock(opts: RamRegionOptions): void {
     if (this._size === 0n) throw new RangeError(`${this.kind} region "${this.name}" needs a size greater than 0`);
-    const list = opts.ramList ?? defaultRamList;
-    this._ramBlock = list.allocate(this.name, this._size, opts, this);
+    const { ramList, ...blockOpts } = checkOptions(opts, { ...RAM_BLOCK_OPTIONS, ramList: true }, `MemoryRegion.${this.kind}()`);
+    const list = ramList ?? defaultRamList;
+    this._ramBlock = list.allocate(this.name, this._size, blockOpts, this);
     this._ramList = list;
   }
 

@@ -1,4 +1,5 @@
 // Loads a flat binary (raw machine code, no headers) at a guest address.
+import { toAddress } from '../memory/size';
 import type { GuestWriter } from './modes';
 
 export interface LoadedImage {
@@ -9,11 +10,12 @@ export interface LoadedImage {
   format: 'flat' | 'elf32' | 'elf64';
 }
 
-export function loadFlat(image: Uint8Array, write: GuestWriter, address: bigint, entry: bigint = address): LoadedImage {
+/** Writes `image` at `address` (a bigint or a safe integer, like every guest address). */
+export function loadFlat(image: Uint8Array, write: GuestWriter, address: bigint | number, entry: bigint | number = address): LoadedImage {
   if (!(image instanceof Uint8Array)) throw new TypeError('image must be a Uint8Array');
-  if (typeof address !== 'bigint' || address < 0n) throw new TypeError('address must be a non-negative bigint');
-  if (typeof entry !== 'bigint' || entry < 0n) throw new TypeError('entry must be a non-negative bigint');
+  const at = toAddress(address, 'address');
+  const start = toAddress(entry, 'entry');
   if (image.length === 0) throw new RangeError('the image is empty');
-  write(address, image);
-  return { entry, segments: [{ start: address, end: address + BigInt(image.length) }], format: 'flat' };
+  write(at, image);
+  return { entry: start, segments: [{ start: at, end: at + BigInt(image.length) }], format: 'flat' };
 }

@@ -3,6 +3,7 @@
 // tables written into guest RAM.
 import type { Segment, SpecialRegisters } from '../kvm/registers';
 import type { Vcpu } from '../kvm/vcpu';
+import { checkOptions } from '../options';
 
 export type CpuMode = 'real' | 'protected' | 'long';
 
@@ -93,7 +94,8 @@ function cleanSystemState(mode: CpuMode): Partial<SpecialRegisters> {
 }
 
 /** Real mode at `cs:ip` (the reset state, with CS moved). */
-export function setupRealMode(vcpu: Vcpu, opts: { cs?: number; ip?: bigint | number; sp?: bigint | number } = {}): void {
+export function setupRealMode(vcpu: Vcpu, options?: { cs?: number; ip?: bigint | number; sp?: bigint | number }): void {
+  const opts = checkOptions(options, { cs: true, ip: true, sp: true }, 'setupRealMode()');
   const cs = opts.cs ?? 0;
   const sregs = vcpu.getSregs();
   const seg = (s: Segment, selector: number): Segment => ({ ...s, selector, base: BigInt(selector) << 4n, limit: 0xffff });
@@ -116,7 +118,8 @@ export interface ProtectedModeOptions {
 }
 
 /** Flat 32-bit protected mode, paging off. */
-export function setupProtectedMode(vcpu: Vcpu, write: GuestWriter, opts: ProtectedModeOptions): void {
+export function setupProtectedMode(vcpu: Vcpu, write: GuestWriter, options: ProtectedModeOptions): void {
+  const opts = checkOptions(options, { gdtAddr: true, entry: true, stack: true }, 'setupProtectedMode()');
   const code = flatSegment(SEL_CODE, true, false);
   const data = flatSegment(SEL_DATA, false, false);
   const gdt = writeGdt(write, opts.gdtAddr, [code, data, tssSegment()]);
@@ -186,7 +189,10 @@ export function identityPageTables(pml4: bigint, size: bigint, pageSize: '2M' | 
  * 1 GiB pages need pdpe1gb in the vCPU's CPUID (set it first), or the guest's
  * first memory access page-faults on a reserved bit.
  */
-export function setupLongMode(vcpu: Vcpu, write: GuestWriter, opts: LongModeOptions): void {
+export function setupLongMode(vcpu: Vcpu, write: GuestWriter, options: LongModeOptions): void {
+  const opts = checkOptions(options, {
+    gdtAddr: true, pageTableAddr: true, identityMapSize: true, pageSize: true, entry: true, stack: true,
+  }, 'setupLongMode()');
   const size = opts.identityMapSize ?? 4n << 30n;
   if (opts.pageTableAddr % 4096n !== 0n) throw new RangeError('pageTableAddr must be 4 KiB aligned');
   if (size <= 0n || size > 512n << 30n) throw new RangeError('identityMapSize must be in (0, 512 GiB]');
