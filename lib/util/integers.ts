@@ -24,7 +24,7 @@ export function toBigInt(value: unknown, what: string): bigint {
 /** An unsigned 64-bit value: 0 .. 2^64-1 (addresses, register and MSR values). */
 export function toU64(value: unknown, what: string): bigint {
   const v = toBigInt(value, what);
-  if (v < 0n) throw new RangeError(`${what} must not be negative, got ${v}`);
+  if (v < 0n) throw new RangeError(`${what} must not be negative (an unsigned value of 64 bits), got ${v}`);
   if (v > UINT64_MAX) throw new RangeError(`${what} 0x${v.toString(16)} does not fit in 64 bits (max 0xffffffffffffffff)`);
   return v;
 }
