@@ -5,7 +5,7 @@ export { KvmError } from './errors';
 export { allocateHostMemory } from './host-memory';
 export type { HostMemory, HostMemoryOptions } from './host-memory';
 export { Kvm } from './kvm/system';
-export type { CpuidEntry } from './kvm/system';
+export type { CpuidEntry } from './kvm/cpuid';
 export { Vm } from './kvm/vm';
 export type { UserMemoryRegion } from './kvm/vm';
 export { Vcpu } from './kvm/vcpu';

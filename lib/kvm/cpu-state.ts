@@ -1,6 +1,7 @@
 // kvm_fpu, kvm_msrs and kvm_lapic_state as plain objects, encoded to and from
 // the byte layout of <linux/kvm.h> (sizes checked against the addon's sizeof).
 import { layout } from '../binding';
+import { toU64, toUint } from '../util/integers';
 
 /** x87/SSE state (struct kvm_fpu). Registers are raw little-endian bytes. */
 export interface FpuState {
@@ -52,10 +53,6 @@ export function decodeFpu(bytes: Uint8Array, FPU: FpuLayout = KVM_FPU_LAYOUT): F
   };
 }
 
-function u16(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`${what} must be an integer in [0, 0xffff]`);
-  return v;
-}
 
 function slotsInto(list: unknown, n: number, what: string, out: Uint8Array, at: number): void {
   if (!Array.isArray(list) || list.length > n) throw new TypeError(`${what} must be an array of at most ${n} Uint8Arrays`);
@@ -72,25 +69,17 @@ export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array, FPU: FpuLayo
   const dv = new DataView(tmp.buffer);
   if (fpu.fpr !== undefined) slotsInto(fpu.fpr, 8, 'fpr', tmp, FPU.fpr);
   if (fpu.xmm !== undefined) slotsInto(fpu.xmm, 16, 'xmm', tmp, FPU.xmm);
-  if (fpu.fcw !== undefined) dv.setUint16(FPU.fcw, u16(fpu.fcw, 'fcw'), true);
-  if (fpu.fsw !== undefined) dv.setUint16(FPU.fsw, u16(fpu.fsw, 'fsw'), true);
+  if (fpu.fcw !== undefined) dv.setUint16(FPU.fcw, toUint(fpu.fcw, 16, 'fcw'), true);
+  if (fpu.fsw !== undefined) dv.setUint16(FPU.fsw, toUint(fpu.fsw, 16, 'fsw'), true);
   if (fpu.ftwx !== undefined) {
     if (!Number.isInteger(fpu.ftwx) || fpu.ftwx < 0 || fpu.ftwx > 0xff) throw new RangeError('ftwx must be an integer in [0, 0xff]');
     dv.setUint8(FPU.ftwx, fpu.ftwx);
   }
-  if (fpu.lastOpcode !== undefined) dv.setUint16(FPU.lastOpcode, u16(fpu.lastOpcode, 'lastOpcode'), true);
-  if (fpu.lastIp !== undefined) dv.setBigUint64(FPU.lastIp, u64(fpu.lastIp, 'lastIp'), true);
-  if (fpu.lastDp !== undefined) dv.setBigUint64(FPU.lastDp, u64(fpu.lastDp, 'lastDp'), true);
-  if (fpu.mxcsr !== undefined) {
-    if (!Number.isInteger(fpu.mxcsr) || fpu.mxcsr < 0 || fpu.mxcsr > 0xffff_ffff) throw new RangeError('mxcsr must be a 32-bit integer');
-    dv.setUint32(FPU.mxcsr, fpu.mxcsr, true);
-  }
+  if (fpu.lastOpcode !== undefined) dv.setUint16(FPU.lastOpcode, toUint(fpu.lastOpcode, 16, 'lastOpcode'), true);
+  if (fpu.lastIp !== undefined) dv.setBigUint64(FPU.lastIp, toU64(fpu.lastIp, 'lastIp'), true);
+  if (fpu.lastDp !== undefined) dv.setBigUint64(FPU.lastDp, toU64(fpu.lastDp, 'lastDp'), true);
+  if (fpu.mxcsr !== undefined) dv.setUint32(FPU.mxcsr, toUint(fpu.mxcsr, 32, 'mxcsr'), true);
   base.set(tmp);
-}
-
-export function u64(v: unknown, what: string): bigint {
-  if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new RangeError(`${what} must be a bigint in [0, 2^64)`);
-  return v;
 }
 
 /** struct kvm_msrs with `indices.length` entries (data from `values` when given). */
@@ -99,9 +88,8 @@ export function encodeMsrs(indices: readonly number[], values?: readonly bigint[
   const dv = new DataView(bytes.buffer);
   dv.setUint32(0, indices.length, true);
   indices.forEach((index, i) => {
-    if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) throw new RangeError(`MSR index ${String(index)} is not a 32-bit integer`);
-    dv.setUint32(8 + 16 * i, index, true);
-    if (values) dv.setBigUint64(8 + 16 * i + 8, u64(values[i], `value of MSR 0x${index.toString(16)}`), true);
+    dv.setUint32(8 + 16 * i, toUint(index, 32, 'MSR index'), true);
+    if (values) dv.setBigUint64(8 + 16 * i + 8, toU64(values[i], `value of MSR 0x${index.toString(16)}`), true);
   });
   return bytes;
 }
@@ -131,8 +119,7 @@ export class LapicState {
   }
 
   set(offset: number, value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) throw new RangeError('LAPIC register value must be a 32-bit integer');
-    new DataView(this.bytes.buffer, this.bytes.byteOffset).setUint32(checkLapicOffset(offset), value, true);
+    new DataView(this.bytes.buffer, this.bytes.byteOffset).setUint32(checkLapicOffset(offset), toUint(value, 32, 'LAPIC register value'), true);
   }
 
   /** The APIC ID (bits 31:24 of the ID register in xAPIC mode). */
@@ -146,4 +133,77 @@ function checkLapicOffset(offset: number): number {
     throw new RangeError(`LAPIC register offset must be a multiple of 16 below 0x400, got ${String(offset)}`);
   }
   return offset;
+}
+
+/** struct kvm_debugregs: DR0-DR3, DR6, DR7. */
+export interface DebugRegisters {
+  db: readonly [bigint, bigint, bigint, bigint];
+  dr6: bigint;
+  dr7: bigint;
+}
+
+/** DR6 and DR7 at reset (SDM 17.2): no breakpoint enabled, no condition detected. */
+export const DEBUG_REGISTERS_AT_RESET: DebugRegisters = { db: [0n, 0n, 0n, 0n], dr6: 0xffff_0ff0n, dr7: 0x400n };
+
+export function decodeDebugRegs(bytes: Uint8Array): DebugRegisters {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const q = (i: number) => dv.getBigUint64(8 * i, true);
+  return { db: [q(0), q(1), q(2), q(3)], dr6: q(4), dr7: q(5) };
+}
+
+export function encodeDebugRegs(regs: DebugRegisters): Uint8Array {
+  if (!Array.isArray(regs?.db) || regs.db.length !== 4) throw new TypeError('debug registers need db: [dr0, dr1, dr2, dr3]');
+  const bytes = new Uint8Array(layout('sizeof.kvm_debugregs'));
+  const dv = new DataView(bytes.buffer);
+  regs.db.forEach((v, i) => dv.setBigUint64(8 * i, toU64(v, `dr${i}`), true));
+  dv.setBigUint64(32, toU64(regs.dr6, 'dr6'), true);
+  dv.setBigUint64(40, toU64(regs.dr7, 'dr7'), true);
+  return bytes;
+}
+
+/** One extended control register (XCR0 is the only one x86 defines for guests). */
+export interface Xcr {
+  index: number;
+  value: bigint;
+}
+
+// struct kvm_xcrs: u32 nr_xcrs, u32 flags, then 16 × { u32 xcr, u32 reserved, u64 value }.
+const XCRS_MAX = 16;
+
+export function decodeXcrs(bytes: Uint8Array): Xcr[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Math.min(dv.getUint32(0, true), XCRS_MAX);
+  return Array.from({ length: n }, (_, i) => ({ index: dv.getUint32(8 + 16 * i, true), value: dv.getBigUint64(16 + 16 * i, true) }));
+}
+
+export function encodeXcrs(xcrs: readonly Xcr[]): Uint8Array {
+  if (!Array.isArray(xcrs) || xcrs.length > XCRS_MAX) throw new RangeError(`XCRs must be an array of at most ${XCRS_MAX} { index, value }`);
+  const bytes = new Uint8Array(layout('sizeof.kvm_xcrs'));
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(0, xcrs.length, true);
+  xcrs.forEach((x, i) => {
+    dv.setUint32(8 + 16 * i, toUint(x.index, 32, 'XCR index'), true);
+    dv.setBigUint64(16 + 16 * i, toU64(x.value, `XCR${x.index}`), true);
+  });
+  return bytes;
+}
+
+/** KVM_TRANSLATE's answer for one linear address. */
+export interface Translation {
+  physicalAddress: bigint;
+  valid: boolean;
+  writeable: boolean;
+  usermode: boolean;
+}
+
+// struct kvm_translation: u64 linear_address, u64 physical_address, u8 valid, u8 writeable, u8 usermode.
+export function encodeTranslation(linear: bigint): Uint8Array {
+  const bytes = new Uint8Array(layout('sizeof.kvm_translation'));
+  new DataView(bytes.buffer).setBigUint64(0, toU64(linear, 'linear address'), true);
+  return bytes;
+}
+
+export function decodeTranslation(bytes: Uint8Array): Translation {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { physicalAddress: dv.getBigUint64(8, true), valid: bytes[16] !== 0, writeable: bytes[17] !== 0, usermode: bytes[18] !== 0 };
 }

@@ -2,6 +2,7 @@
 // (RIP), what (the instruction bytes, and a name for the usual suspects) and
 // what to do about it.
 import type { AddressSpace } from '../memory/address-space';
+import { hex, hexBytes } from '../util/hex';
 import type { VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
 
@@ -38,37 +39,29 @@ export function guessInstruction(bytes: Uint8Array, long = true): string | undef
   return undefined;
 }
 
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-}
-
 /** The instruction bytes at RIP, read through the guest's page tables (KVM_TRANSLATE). */
 function bytesAtRip(vcpu: Vcpu, memory: AddressSpace, rip: bigint): Uint8Array | undefined {
   try {
     const sregs = vcpu.getSregs();
     const linear = (sregs.efer & (1n << 10n)) !== 0n ? rip : sregs.cs.base + rip;
-    const tr = new Uint8Array(24);
-    new DataView(tr.buffer).setBigUint64(0, BigInt.asUintN(64, linear), true);
-    vcpu.ioctl('KVM_TRANSLATE', tr);
-    if (tr[16] === 0) return undefined;
-    const phys = new DataView(tr.buffer).getBigUint64(8, true);
-    return memory.read(phys, 15).data;
+    const t = vcpu.translate(BigInt.asUintN(64, linear));
+    return t.valid ? memory.read(t.physicalAddress, 15).data : undefined;
   } catch {
     return undefined;
   }
 }
 
 export function describeEmulationFailure(vcpu: Vcpu, memory: AddressSpace, exit: InternalError, rip: bigint): string {
-  const at = `RIP 0x${rip.toString(16)}`;
+  const at = `RIP ${hex(rip)}`;
   if (exit.suberror !== 1) {
-    return `KVM internal error at ${at}: ${exit.suberrorName} (suberror ${exit.suberror}, data ${exit.data.map((d) => '0x' + d.toString(16)).join(' ')}). ` +
+    return `KVM internal error at ${at}: ${exit.suberrorName} (suberror ${exit.suberror}, data ${exit.data.map(hex).join(' ')}). ` +
       'This usually means an exception happened while the CPU was delivering another one: check the IDT, GDT and stack.';
   }
   let long = true;
   try { long = vcpu.getSregs().cs.l === 1; } catch { /* keep the default */ }
   const bytes = exit.instructionBytes?.length ? exit.instructionBytes : bytesAtRip(vcpu, memory, rip);
   const name = bytes ? guessInstruction(bytes, long) : undefined;
-  const insn = bytes ? `bytes ${hex(bytes)}${name ? `, looks like \`${name}\`` : ''}` : 'instruction bytes unavailable';
+  const insn = bytes ? `bytes ${hexBytes(bytes)}${name ? `, looks like \`${name}\`` : ''}` : 'instruction bytes unavailable';
   return `KVM could not emulate the guest instruction at ${at} (${insn}). ` +
     'On this host ring-0 guest code is emulated one instruction at a time, and KVM\'s emulator does not know a few ' +
     'instructions (int3, cmpxchg16b, xrstor, popcnt, fwait, ...). Replace that instruction in ring-0 code, or run the code in ring 3, where it executes natively.';

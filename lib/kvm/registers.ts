@@ -2,6 +2,7 @@
 // byte layout of <linux/kvm.h>. Sizes are checked against the addon's sizeof
 // so a header mismatch fails loudly instead of corrupting state.
 import { layout } from '../binding';
+import { toU64, toUint } from '../util/integers';
 
 export interface Registers {
   rax: bigint; rbx: bigint; rcx: bigint; rdx: bigint;
@@ -67,22 +68,6 @@ export function checkRegisterLayouts(): void {
   checkSize('kvm_sregs', SREGS_SIZE);
 }
 
-function u64(value: unknown, what: string): bigint {
-  if (typeof value === 'bigint') {
-    if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${what} must fit in 64 bits`);
-    return value;
-  }
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  throw new TypeError(`${what} must be a bigint (or a non-negative safe integer)`);
-}
-
-function uint(value: unknown, bits: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw new RangeError(`${what} must be an integer in [0, 2^${bits})`);
-  }
-  return value;
-}
-
 export function decodeRegisters(bytes: Uint8Array): Registers {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = {} as Registers;
@@ -94,7 +79,7 @@ export function decodeRegisters(bytes: Uint8Array): Registers {
 export function encodeRegisters(regs: Partial<Registers>, base: Uint8Array): void {
   const dv = new DataView(base.buffer, base.byteOffset, base.byteLength);
   REGISTER_NAMES.forEach((name, i) => {
-    if (regs[name] !== undefined) dv.setBigUint64(i * 8, u64(regs[name], name), true);
+    if (regs[name] !== undefined) dv.setBigUint64(i * 8, toU64(regs[name], name), true);
   });
 }
 
@@ -116,13 +101,13 @@ function decodeSegment(dv: DataView, at: number): Segment {
 }
 
 function encodeSegment(dv: DataView, at: number, s: Segment, name: string): void {
-  dv.setBigUint64(at, u64(s.base, `${name}.base`), true);
-  dv.setUint32(at + 8, uint(s.limit, 32, `${name}.limit`), true);
-  dv.setUint16(at + 12, uint(s.selector, 16, `${name}.selector`), true);
+  dv.setBigUint64(at, toU64(s.base, `${name}.base`), true);
+  dv.setUint32(at + 8, toUint(s.limit, 32, `${name}.limit`), true);
+  dv.setUint16(at + 12, toUint(s.selector, 16, `${name}.selector`), true);
   const bytes: [keyof Segment, number][] = [
     ['type', 14], ['present', 15], ['dpl', 16], ['db', 17], ['s', 18], ['l', 19], ['g', 20], ['avl', 21], ['unusable', 22],
   ];
-  for (const [field, off] of bytes) dv.setUint8(at + off, uint(s[field], 8, `${name}.${field}`));
+  for (const [field, off] of bytes) dv.setUint8(at + off, toUint(s[field], 8, `${name}.${field}`));
 }
 
 const SREGS_TAIL = 8 * SEGMENT_SIZE + 2 * DTABLE_SIZE;
@@ -151,14 +136,14 @@ export function encodeSpecialRegisters(sregs: Partial<SpecialRegisters>, base: U
     const t = sregs[name];
     if (t === undefined) return;
     const at = 8 * SEGMENT_SIZE + i * DTABLE_SIZE;
-    dv.setBigUint64(at, u64(t.base, `${name}.base`), true);
-    dv.setUint16(at + 8, uint(t.limit, 16, `${name}.limit`), true);
+    dv.setBigUint64(at, toU64(t.base, `${name}.base`), true);
+    dv.setUint16(at + 8, toUint(t.limit, 16, `${name}.limit`), true);
   });
   CONTROL_NAMES.forEach((name, i) => {
-    if (sregs[name] !== undefined) dv.setBigUint64(SREGS_TAIL + i * 8, u64(sregs[name], name), true);
+    if (sregs[name] !== undefined) dv.setBigUint64(SREGS_TAIL + i * 8, toU64(sregs[name], name), true);
   });
   if (sregs.interruptBitmap !== undefined) {
     const ib = SREGS_TAIL + CONTROL_NAMES.length * 8;
-    sregs.interruptBitmap.forEach((w, i) => dv.setBigUint64(ib + i * 8, u64(w, `interruptBitmap[${i}]`), true));
+    sregs.interruptBitmap.forEach((w, i) => dv.setBigUint64(ib + i * 8, toU64(w, `interruptBitmap[${i}]`), true));
   }
 }

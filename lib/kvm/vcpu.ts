@@ -1,13 +1,15 @@
 // A virtual CPU: register state and KVM_RUN with typed exits.
-import { ioctlNumber, layout, NativeVcpu } from '../binding';
+import { ioctlNumber, kvmConstant, layout, NativeVcpu } from '../binding';
 import { callNative, KvmError } from '../errors';
 import { decodeExit, runLayout, VcpuExit } from './exits';
 import { flushSyncRegs, SYNCED_IOCTLS, syncClasses } from './sync-regs';
 import {
-  checkCpuStateLayouts, decodeFpu, decodeMsrValues, encodeFpu, encodeMsrs, FPU_SIZE, FpuState, FXSAVE_LAYOUT, LAPIC_SIZE, LapicState,
-  XSTATE_BV_OFFSET, XSTATE_FP_SSE,
+  checkCpuStateLayouts, type DebugRegisters, decodeDebugRegs, decodeFpu, decodeMsrValues, decodeTranslation, decodeXcrs, encodeDebugRegs,
+  encodeFpu, encodeMsrs, encodeTranslation, encodeXcrs, FPU_SIZE, FpuState, FXSAVE_LAYOUT, LAPIC_SIZE, LapicState, type Translation,
+  type Xcr, XSTATE_BV_OFFSET, XSTATE_FP_SSE,
 } from './cpu-state';
-import { CpuidEntry, decodeCpuid, encodeCpuid } from './system';
+import { cpuidBuffer, type CpuidEntry, decodeCpuid, encodeCpuid } from './cpuid';
+import { queryFlexArray } from './flex-array';
 import {
   decodeRegisters, decodeSpecialRegisters, encodeRegisters, encodeSpecialRegisters,
   Registers, REGS_SIZE, SpecialRegisters, SREGS_SIZE,
@@ -224,17 +226,10 @@ export class Vcpu {
 
   /** The CPUID the guest sees (what setCpuid() last set; empty before). */
   getCpuid(): CpuidEntry[] {
-    for (let n = 64; n <= 4096; n *= 2) {
-      const bytes = new Uint8Array(8 + n * 40);
-      new DataView(bytes.buffer).setUint32(0, n, true);
-      try {
-        this.ioctl('KVM_GET_CPUID2', bytes);
-        return decodeCpuid(bytes);
-      } catch (err) {
-        if (!(err instanceof KvmError && err.code === 'E2BIG')) throw err;
-      }
-    }
-    throw new KvmError('KVM_GET_CPUID2', 7, 'more than 4096 entries');
+    return queryFlexArray({
+      ioctl: 'KVM_GET_CPUID2', first: 64, max: 4096, buffer: cpuidBuffer, decode: decodeCpuid,
+      call: (bytes) => this.ioctl('KVM_GET_CPUID2', bytes),
+    });
   }
 
   /** Sets the guest's CPUID, e.g. `vcpu.setCpuid(kvm.supportedCpuid())`. Call before the first run(). */
@@ -254,6 +249,46 @@ export class Vcpu {
   setLapic(state: LapicState): void {
     if (!(state instanceof LapicState)) throw new TypeError('setLapic expects a LapicState from getLapic()');
     this.ioctl('KVM_SET_LAPIC', state.bytes);
+  }
+
+  /** DR0-DR3, DR6 and DR7 (KVM_GET_DEBUGREGS). */
+  getDebugRegs(): DebugRegisters {
+    const bytes = new Uint8Array(layout('sizeof.kvm_debugregs'));
+    this.ioctl('KVM_GET_DEBUGREGS', bytes);
+    return decodeDebugRegs(bytes);
+  }
+
+  setDebugRegs(regs: DebugRegisters): void {
+    this.ioctl('KVM_SET_DEBUGREGS', encodeDebugRegs(regs));
+  }
+
+  /** The extended control registers (XCR0); empty without XSAVE support. */
+  getXcrs(): Xcr[] {
+    const bytes = new Uint8Array(layout('sizeof.kvm_xcrs'));
+    this.ioctl('KVM_GET_XCRS', bytes);
+    return decodeXcrs(bytes);
+  }
+
+  setXcrs(xcrs: readonly Xcr[]): void {
+    this.ioctl('KVM_SET_XCRS', encodeXcrs(xcrs));
+  }
+
+  /**
+   * Drops pending and injected exceptions, interrupts and NMIs, and the
+   * interrupt shadow (KVM_SET_VCPU_EVENTS with every field zero).
+   */
+  clearEvents(): void {
+    const events = new Uint8Array(layout('sizeof.kvm_vcpu_events'));
+    // The flags make KVM apply the NMI-pending and shadow fields too.
+    new DataView(events.buffer).setUint32(layout('vcpu_events.flags'), kvmConstant('KVM_VCPUEVENT_VALID_NMI_PENDING') | kvmConstant('KVM_VCPUEVENT_VALID_SHADOW'), true);
+    this.ioctl('KVM_SET_VCPU_EVENTS', events);
+  }
+
+  /** A guest-linear address through the guest's current page tables (KVM_TRANSLATE). */
+  translate(linear: bigint): Translation {
+    const bytes = encodeTranslation(linear);
+    this.ioctl('KVM_TRANSLATE', bytes);
+    return decodeTranslation(bytes);
   }
 
   /**

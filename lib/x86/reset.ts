@@ -4,7 +4,7 @@
 // hardware breakpoint (DR7), or was stopped halfway through delivering an
 // exception, must not break the next program loaded into the same vCPU.
 // QEMU gets the same from its CPU reset on every system reset.
-import { kvmConstant, layout } from '../binding';
+import { DEBUG_REGISTERS_AT_RESET } from '../kvm/cpu-state';
 import type { Vcpu } from '../kvm/vcpu';
 
 /** MSRs a guest can change, with their values at reset (PAT: the SDM's power-on value). */
@@ -22,24 +22,9 @@ const MSR_RESET: readonly (readonly [number, bigint])[] = [
  * set-up's job (setupRealMode/setupProtectedMode/setupLongMode).
  */
 export function resetVcpuState(vcpu: Vcpu): void {
-  const events = new Uint8Array(layout('sizeof.kvm_vcpu_events'));
-  // All zero, and the flags that make KVM apply the NMI-pending and shadow fields too.
-  new DataView(events.buffer).setUint32(layout('vcpu_events.flags'), kvmConstant('KVM_VCPUEVENT_VALID_NMI_PENDING') | kvmConstant('KVM_VCPUEVENT_VALID_SHADOW'), true);
-  vcpu.ioctl('KVM_SET_VCPU_EVENTS', events);
-
-  const debug = new Uint8Array(layout('sizeof.kvm_debugregs'));
-  const dv = new DataView(debug.buffer);
-  dv.setBigUint64(32, 0xffff_0ff0n, true); // DR6 at reset
-  dv.setBigUint64(40, 0x400n, true); // DR7 at reset: no breakpoint enabled
-  vcpu.ioctl('KVM_SET_DEBUGREGS', debug);
-
+  vcpu.clearEvents();
+  vcpu.setDebugRegs(DEBUG_REGISTERS_AT_RESET);
   vcpu.resetFpu();
-  if (vcpu.hasXsaveState) {
-    const xcrs = new Uint8Array(layout('sizeof.kvm_xcrs'));
-    const xv = new DataView(xcrs.buffer);
-    xv.setUint32(0, 1, true); // one XCR: XCR0 = x87 only, its reset value
-    xv.setBigUint64(16, 1n, true);
-    vcpu.ioctl('KVM_SET_XCRS', xcrs);
-  }
+  if (vcpu.hasXsaveState) vcpu.setXcrs([{ index: 0, value: 1n }]); // XCR0 = x87 only, its reset value
   vcpu.setMsrs(MSR_RESET);
 }
