@@ -3,6 +3,7 @@ import { ioctlNumber, kvmConstant, layout, native, NativeKvm } from '../binding'
 import { callNative, KvmError } from '../errors';
 import { Vm } from './vm';
 import { checkRegisterLayouts } from './registers';
+import { physAddrBits } from '../host-limits';
 
 export interface CpuidEntry {
   function: number;
@@ -113,7 +114,8 @@ export class Kvm {
   }
 
   createVm(): Vm {
-    return new Vm(callNative(() => this.handle.createVm()));
+    // the VM asks for the guest's address width when a listener attaches
+    return new Vm(callNative(() => this.handle.createVm()), () => physAddrBits(this.supportedCpuid()));
   }
 
   close(): void {

@@ -8,7 +8,8 @@ import type { AddressSpace } from '../memory/address-space';
 import type { MemoryRegion } from '../memory/region';
 import { DirtyTracker } from './dirty-log';
 import { threadOf, type VcpuThread } from './vcpu-thread';
-import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot } from './memory-listener';
+import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot, type TrappedRange } from './memory-listener';
+import { checkGuestMemory } from '../host-limits';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
 export interface UserMemoryRegion {
@@ -40,9 +41,10 @@ export class Vm {
   /** KVM memory listeners, one per registered address space */
   private readonly listeners: KvmMemoryListener[] = [];
   private readonly dirty = new DirtyTracker();
+  private physBits: number | undefined;
 
-  /** @internal created by Kvm.createVm() */
-  constructor(private readonly handle: NativeVm) {}
+  /** @internal created by Kvm.createVm(); `guestPhysBits` asks KVM for the guest's address width */
+  constructor(private readonly handle: NativeVm, private readonly guestPhysBits: () => number) {}
 
   get closed(): boolean {
     return this.handle.closed;
@@ -80,6 +82,8 @@ export class Vm {
     const size = pageAligned(toLength(region.memorySize, 'memorySize'), 'memorySize');
     const ua = pageAligned(toAddress(region.userspaceAddr, 'userspaceAddr'), 'userspaceAddr');
     if (gpa + size > TWO_64) throw new RangeError('guestPhysAddr + memorySize is beyond 2^64');
+    // one slot's kernel cost is proportional to its size (the listener checks the VM's total)
+    checkGuestMemory(`slot ${slot}`, size);
     callNative(
       () => this.handle.setUserMemoryRegion(slot, flags, gpa, size, ua),
       `slot ${slot} gpa=0x${gpa.toString(16)} size=0x${size.toString(16)}`,
@@ -122,11 +126,26 @@ export class Vm {
       dirty: this.dirty,
       holdVcpus: () => vm.holdVcpus(),
       checkExtension: (cap: string) => vm.checkExtension(cap),
+      guestPhysBits: () => (vm.physBits ??= vm.guestPhysBits()),
+      slotBytes: () => vm.listeners.reduce((n, l) => n + l.slotBytes, 0n),
     }, as, opts);
+    // Attached completely or not at all.  The replay (begin, regionAdd per
+    // range, commit) creates the slots; ranges KVM cannot take are trapped,
+    // not errors.  What does fail (table full, the memory limit, an ioctl) is
+    // kept by the listener until here, then its slots are deleted again.
     this.listeners.push(listener);
-    // the replay (begin, regionAdd per range, commit) creates the slots; an
-    // error (e.g. table full) is thrown after the listener is registered
-    as.addListener(listener);
+    try {
+      as.addListener(listener);
+    } catch (e) {
+      this.listeners.splice(this.listeners.indexOf(listener), 1);
+      throw e;
+    }
+    const err = listener._endAttach();
+    if (err !== null) {
+      this.listeners.splice(this.listeners.indexOf(listener), 1);
+      as.removeListener(listener);
+      throw err;
+    }
     return listener;
   }
 
@@ -143,6 +162,16 @@ export class Vm {
   slots(): KvmSlot[] {
     return this.listeners.map((l) => l.slots()).flat().sort((a, b) => a.asId - b.asId ||
       (a.guestPhysAddr < b.guestPhysAddr ? -1 : a.guestPhysAddr > b.guestPhysAddr ? 1 : 0));
+  }
+
+  /**
+   * The RAM-backed guest ranges of every registered address space that have
+   * no KVM slot (their guest accesses trap to the model), ascending (asId,
+   * guest address); see TrappedReason.
+   */
+  trapped(): TrappedRange[] {
+    return this.listeners.map((l) => l.trapped()).flat().sort((a, b) => a.asId - b.asId ||
+      (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   }
 
   /** The memory listeners (one per address space). */
