@@ -81,7 +81,7 @@ export function guestMemoryLimit(): GuestMemoryLimit {
 /** The error for `requested` bytes of `what` over `limit`; says the limit and how to change it. */
 export function guestMemoryLimitError(what: string, requested: bigint, limit: GuestMemoryLimit): GuestMemoryLimitError {
   return new GuestMemoryLimitError(
-    `${what} needs ${formatBytes(requested)} of guest RAM, more than this host can back: the limit is ${formatBytes(limit.bytes)}, ` +
+    `${what}: ${formatBytes(requested)} of guest RAM is more than this host can back: the limit is ${formatBytes(limit.bytes)}, ` +
     `from ${limit.source}. Use less guest RAM, or set ${MAX_GUEST_RAM_ENV}=<size> (e.g. ${MAX_GUEST_RAM_ENV}=64G) to change the limit ` +
     '(KVM allocates ~2.5 MiB of kernel memory per GiB of slot when the slot is created; memory the guest touches must exist)',
     requested, limit.bytes,

@@ -532,7 +532,7 @@ export class KvmMemoryListener implements MemoryListener {
       if (limit !== null && projected > limit.bytes) {
         // (chunks that only wait for a retry were reported when they first failed)
         if (work.some((w) => !w.update && !retried.has(w.chunk.key))) {
-          errors.push(guestMemoryLimitError(`the KVM slots of address space "${this.addressSpace.name}"`, projected, limit));
+          errors.push(guestMemoryLimitError(`KVM slots of the VM with address space "${this.addressSpace.name}"`, projected, limit));
         }
         if (this.attaching) return;
       }
