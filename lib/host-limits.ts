@@ -35,17 +35,23 @@ export interface GuestMemoryLimit {
   source: string;
 }
 
-let hostTotal: { memTotal: bigint; swapTotal: bigint } | null = null;
+/** The host's own limit, read once per process (every commit that adds a slot asks). */
+let hostLimit: GuestMemoryLimit | null = null;
 
-function readHostTotal(): { memTotal: bigint; swapTotal: bigint } {
-  if (hostTotal !== null) return hostTotal;
+function readHostLimit(): GuestMemoryLimit {
+  if (hostLimit !== null) return hostLimit;
   const text = fs.readFileSync('/proc/meminfo', 'utf8');
   const kib = (field: string): bigint => {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
     return m ? BigInt(m[1]) * 1024n : 0n;
   };
-  hostTotal = { memTotal: kib('MemTotal'), swapTotal: kib('SwapTotal') };
-  return hostTotal;
+  const memTotal = kib('MemTotal');
+  const swapTotal = kib('SwapTotal');
+  hostLimit = {
+    bytes: memTotal + swapTotal,
+    source: `this host's MemTotal ${formatBytes(memTotal)} + SwapTotal ${formatBytes(swapTotal)} (/proc/meminfo)`,
+  };
+  return hostLimit;
 }
 
 /** A byte count for people: 16 TiB, 23.5 GiB, 4096 bytes. */
@@ -71,11 +77,7 @@ export function guestMemoryLimit(): GuestMemoryLimit {
   if (env !== undefined && env !== '') {
     return { bytes: parseSize(env, MAX_GUEST_RAM_ENV), source: `${MAX_GUEST_RAM_ENV}=${env}` };
   }
-  const { memTotal, swapTotal } = readHostTotal();
-  return {
-    bytes: memTotal + swapTotal,
-    source: `this host's MemTotal ${formatBytes(memTotal)} + SwapTotal ${formatBytes(swapTotal)} (/proc/meminfo)`,
-  };
+  return readHostLimit();
 }
 
 /** The error for `requested` bytes of `what` over `limit`; says the limit and how to change it. */

@@ -6,7 +6,7 @@
 // warning and by trapped(); every other range is a slot, the listener stays
 // registered, and later changes still reach KVM.
 import { AddressSpace, MemoryRegion, transaction } from '../../lib/memory';
-import { Kvm, RunLoop, setupProtectedMode } from '../../lib';
+import { Kvm, KvmError, RunLoop, setupProtectedMode } from '../../lib';
 import { UNSLOTTABLE_WARNING } from '../../lib/kvm/memory-listener';
 import { assemble } from '../helpers/assemble';
 import { describeKvm } from '../helpers/kvm';
@@ -141,6 +141,37 @@ describeKvm('KVM memory listener: ranges KVM cannot take are trapped', () => {
       m.system.removeSubregion(m.top);
       expect(vm.trapped()).toEqual([]);
       expect(slotTable(vm)).toEqual(slotsForFlatView(m.as));
+    } finally {
+      vm.close();
+      m.close();
+    }
+  });
+
+  test('an attach that does fail (slot table full) is undone completely: no slot, no listener, and it can be retried', () => {
+    const m = build();
+    const vm = kvm.createVm();
+    try {
+      const trace: string[] = [];
+      let err: unknown;
+      warningsOf(() => {
+        try {
+          vm.addAddressSpace(m.as, { maxSlots: 1, trace: (l) => trace.push(l) });
+        } catch (e) {
+          err = e;
+        }
+      });
+      expect(err).toBeInstanceOf(KvmError);
+      expect((err as KvmError).code).toBe('ENOSPC');
+      // the one slot it made was deleted again: the kernel and the table are empty
+      expect(trace).toEqual([
+        expect.stringMatching(/^kvm_set_user_memory Slot#0 flags=0x0 gpa=0x0 size=0x100000 .*ret=0$/),
+        expect.stringMatching(/^kvm_set_user_memory Slot#0 flags=0x0 gpa=0x0 size=0x0 .*ret=0$/),
+      ]);
+      expect(vm.slots()).toEqual([]);
+      expect(vm.memoryListeners).toEqual([]);
+      expect(m.as.listeners).toEqual([]);
+      warningsOf(() => vm.addAddressSpace(m.as));
+      expect(slotTable(vm)).toEqual(['0+100000:0', '300000+1000:0']);
     } finally {
       vm.close();
       m.close();
