@@ -278,7 +278,8 @@ export class KvmMemoryListener implements MemoryListener {
   /**
    * The RAM-backed ranges of the flat view that have no slot, ascending: the
    * guest's accesses to them exit as MMIO and are served by the model.
-   * Together with slots() they cover every RAM-backed byte of the flat view.
+   * Together with slots() they cover every byte the listener maps (RAM, ROM,
+   * a ROM device in romd mode when read-only slots exist).
    */
   trapped(): TrappedRange[] {
     const out = [...this.trappedByKey.values()].map((t) => ({ ...t }));

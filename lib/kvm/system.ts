@@ -41,6 +41,9 @@ export function encodeCpuid(entries: readonly CpuidEntry[]): Uint8Array {
 }
 
 export class Kvm {
+  /** CPUID 0x80000008 EAX[7:0] of the supported CPUID, asked once */
+  private physBits: number | undefined;
+
   private constructor(private readonly handle: NativeKvm, readonly path: string) {}
 
   /**
@@ -114,8 +117,9 @@ export class Kvm {
   }
 
   createVm(): Vm {
-    // the VM asks for the guest's address width when a listener attaches
-    return new Vm(callNative(() => this.handle.createVm()), () => physAddrBits(this.supportedCpuid()));
+    // the guest's address width bounds the VM's slots; asked now, as /dev/kvm may be closed before the VM
+    this.physBits ??= physAddrBits(this.supportedCpuid());
+    return new Vm(callNative(() => this.handle.createVm()), this.physBits);
   }
 
   close(): void {

@@ -41,10 +41,8 @@ export class Vm {
   /** KVM memory listeners, one per registered address space */
   private readonly listeners: KvmMemoryListener[] = [];
   private readonly dirty = new DirtyTracker();
-  private physBits: number | undefined;
-
-  /** @internal created by Kvm.createVm(); `guestPhysBits` asks KVM for the guest's address width */
-  constructor(private readonly handle: NativeVm, private readonly guestPhysBits: () => number) {}
+  /** @internal created by Kvm.createVm(); `physBits`: the guest's physical-address width KVM offers */
+  constructor(private readonly handle: NativeVm, private readonly physBits: number) {}
 
   get closed(): boolean {
     return this.handle.closed;
@@ -82,6 +80,15 @@ export class Vm {
     const size = pageAligned(toLength(region.memorySize, 'memorySize'), 'memorySize');
     const ua = pageAligned(toAddress(region.userspaceAddr, 'userspaceAddr'), 'userspaceAddr');
     if (gpa + size > TWO_64) throw new RangeError('guestPhysAddr + memorySize is beyond 2^64');
+    if (size > 0n && gpa + size > 1n << BigInt(this.physBits)) {
+      // (the kernel answers EINVAL only from its own, host-dependent bound, with advice about alignment)
+      throw new RangeError(
+        `slot ${slot}: guestPhysAddr 0x${gpa.toString(16)} + memorySize 0x${size.toString(16)} ends above 2^${this.physBits}, the guest's ` +
+        'physical-address width (CPUID 0x80000008 EAX[7:0] of KVM_GET_SUPPORTED_CPUID): no guest access can reach it. ' +
+        'This is the guest\'s address width, not a lack of host memory: place the slot below ' +
+        `0x${(1n << BigInt(this.physBits)).toString(16)}`,
+      );
+    }
     // one slot's kernel cost is proportional to its size (the listener checks the VM's total)
     checkGuestMemory(`slot ${slot}`, size);
     callNative(
@@ -126,7 +133,7 @@ export class Vm {
       dirty: this.dirty,
       holdVcpus: () => vm.holdVcpus(),
       checkExtension: (cap: string) => vm.checkExtension(cap),
-      guestPhysBits: () => (vm.physBits ??= vm.guestPhysBits()),
+      guestPhysBits: () => vm.physBits,
       slotBytes: () => vm.listeners.reduce((n, l) => n + l.slotBytes, 0n),
     }, as, opts);
     // Attached completely or not at all.  The replay (begin, regionAdd per

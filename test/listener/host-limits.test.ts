@@ -129,6 +129,26 @@ describeKvm('guest RAM limit: KVM slots', () => {
     }
   });
 
+  test('RAM above the guest physical-address width: the raw slot call says so (not host memory, not alignment)', () => {
+    const vm = kvm.createVm();
+    const mem = allocateHostMemory(0x1000n);
+    try {
+      const bits = kvm.supportedCpuid().find((e) => e.function === 0x80000008)!.eax & 0xff;
+      for (const gpa of [1n << BigInt(bits), 1n << 60n, (1n << 64n) - 0x1000n]) {
+        const err = thrown(() => vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: gpa, memorySize: 0x1000n, userspaceAddr: mem.hostAddress }));
+        expect(err).toBeInstanceOf(RangeError);
+        expect(err.message).toContain(`ends above 2^${bits}, the guest's physical-address width`);
+        expect(err.message).toContain('not a lack of host memory');
+      }
+      // just below the width is a slot
+      vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: (1n << BigInt(bits)) - 0x1000n, memorySize: 0x1000n, userspaceAddr: mem.hostAddress });
+      vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: (1n << BigInt(bits)) - 0x1000n, memorySize: 0n, userspaceAddr: mem.hostAddress });
+    } finally {
+      vm.close();
+      mem.close();
+    }
+  });
+
   test('the raw setUserMemoryRegion refuses a slot beyond the limit before the ioctl', () => {
     const vm = kvm.createVm();
     const mem = allocateHostMemory(2n * MiB);
