@@ -117,9 +117,15 @@ export class Kvm {
   }
 
   createVm(): Vm {
+    const handle = callNative(() => this.handle.createVm());
     // the guest's address width bounds the VM's slots; asked now, as /dev/kvm may be closed before the VM
-    this.physBits ??= physAddrBits(this.supportedCpuid());
-    return new Vm(callNative(() => this.handle.createVm()), this.physBits);
+    try {
+      this.physBits ??= physAddrBits(this.supportedCpuid());
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
+    return new Vm(handle, this.physBits);
   }
 
   close(): void {
