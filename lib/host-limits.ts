@@ -99,7 +99,9 @@ export function checkGuestMemory(what: string, bytes: bigint): void {
 /**
  * The guest's physical-address width as KVM offers it: CPUID 0x80000008
  * EAX[7:0] of KVM_GET_SUPPORTED_CPUID (36 when the leaf is absent, the
- * architectural default).  Never wider than what KVM accepts for a slot.
+ * architectural default).  KVM's own bound for slots is at least this wide
+ * (2^52 with shadow paging, measured here: 48-bit CPUID, slots refused from
+ * 2^52; the host's MAXPHYADDR with TDP), so a slot below it is never refused.
  */
 export function physAddrBits(cpuid: readonly CpuidEntry[]): number {
   const leaf = cpuid.find((e) => e.function === 0x80000008);
