@@ -34,8 +34,9 @@ export { Machine, MACHINE_LAYOUT } from './machine';
 export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions } from './machine';
 export { parseSize, parseAddress } from './parse-size';
 // KVM memory listener: flat view -> memory slots, dirty log, vCPU threads (issue 4)
-export { KvmMemoryListener, guestMmioAccess, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MAX_SLOT_SIZE } from './kvm/memory-listener';
-export type { KvmSlot, KvmMemoryListenerOptions } from './kvm/memory-listener';
+export { KvmMemoryListener, guestMmioAccess, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MAX_SLOT_SIZE, UNSLOTTABLE_WARNING } from './kvm/memory-listener';
+export type { KvmSlot, KvmMemoryListenerOptions, TrappedRange, TrappedReason } from './kvm/memory-listener';
+export { GuestMemoryLimitError, guestMemoryLimit, MAX_GUEST_RAM_ENV } from './host-limits';
 export { VcpuThread } from './kvm/vcpu-thread';
 export type { VcpuThreadOptions } from './kvm/vcpu-thread';
 // Snapshots and fast reset (issue 7)

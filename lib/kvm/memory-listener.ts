@@ -12,6 +12,13 @@
 // additions (ascending new GPA).  While deletions are applied every vCPU that
 // runs on a native thread is held outside KVM_RUN, so a guest never sees a
 // page of a split/merged/moved slot missing.
+//
+// A RAM-backed range KVM cannot take is not given to KVM: it is *trapped*
+// (the guest's accesses exit as MMIO and go through the model, which reads and
+// writes the same RAM bytes), listed by trapped() and, once per range, reported
+// with a NODE_KVM_UNSLOTTABLE warning.  So attaching never fails half-way and
+// the slot table is always the slottable part of the flat view.  QEMU aborts
+// on such ranges (incongruent host/guest page offset) instead.
 import type { NativeVm } from '../binding';
 import { PAGE_SIZE } from '../memory/ram-block';
 import { kvmConstant } from '../binding';
@@ -22,6 +29,7 @@ import type { MemoryRegion } from '../memory/region';
 import type { MemoryRegionSection } from '../memory/section';
 import { MemTxResult, type MemoryListener } from '../memory/types';
 import { DirtyTracker, kvmBitmapBytes } from './dirty-log';
+import { guestMemoryLimit, guestMemoryLimitError, type GuestMemoryLimit } from '../host-limits';
 
 export const KVM_MEM_LOG_DIRTY_PAGES = 1;
 export const KVM_MEM_READONLY = 2;
@@ -68,6 +76,37 @@ export interface KvmMemoryListenerOptions {
   atomic?: boolean;
 }
 
+/** The warning code of a RAM-backed range that gets no KVM slot (process.emitWarning). */
+export const UNSLOTTABLE_WARNING = 'NODE_KVM_UNSLOTTABLE';
+
+/**
+ * Why a RAM-backed flat-view range has no KVM slot:
+ * - `sub-page`: the part of the range that does not fill a whole aligned 4 KiB
+ *   page (QEMU's kvm_align_section drops it too; not warned);
+ * - `incongruent`: its host address and guest address differ modulo 4 KiB
+ *   (an alias into RAM at an odd offset), which KVM refuses;
+ * - `above-phys-bits`: at or above 2^N, N the guest physical-address width
+ *   (CPUID 0x80000008 EAX[7:0] of KVM_GET_SUPPORTED_CPUID): no guest access
+ *   can reach it, and KVM refuses slots ending beyond what it supports (2^64
+ *   always);
+ * - `no-free-slot`: every KVM slot is in use (retried at every commit);
+ * - `host-memory-limit`: the VM's slots would exceed the guest-RAM limit
+ *   (lib/host-limits.ts; retried at every commit);
+ * - `stale-slot`: a slot of the same range survived a failed delete (retried).
+ */
+export type TrappedReason = 'sub-page' | 'incongruent' | 'above-phys-bits' | 'no-free-slot' | 'host-memory-limit' | 'stale-slot';
+
+/** A RAM-backed guest range without a slot: the guest's accesses to it trap to the model. */
+export interface TrappedRange {
+  start: bigint;
+  size: bigint;
+  reason: TrappedReason;
+  /** KVM address space id of the listener */
+  asId: number;
+  /** the flat-view range's region (an alias's name, as `info mtree -f` prints it) */
+  region: string;
+}
+
 /** What the listener needs from its VM. */
 export interface ListenerHost {
   readonly native: NativeVm;
@@ -75,6 +114,10 @@ export interface ListenerHost {
   holdVcpus(): () => void;
   readonly dirty: DirtyTracker;
   checkExtension(cap: string): number;
+  /** The guest's physical-address width in bits (KVM_GET_SUPPORTED_CPUID 0x80000008 EAX[7:0]). */
+  guestPhysBits(): number;
+  /** Bytes in the live slots of every listener of the VM (the host-memory budget is per VM). */
+  slotBytes(): bigint;
 }
 
 /** A page-aligned piece of a section, i.e. one slot's worth. */
@@ -87,12 +130,28 @@ interface Chunk {
   block: RamBlock;
   /** page index inside the block of the chunk's first page */
   blockPage: number;
+  /** the section's region name, for trapped() */
+  region: string;
 }
 
 interface SlotEntry extends Chunk {
   id: number;
   dirtyScratch?: { bytes: Uint8Array; words: Uint32Array; pages: number };
 }
+
+/** A chunk waiting for a slot, and why it has none yet. */
+interface Unplaced {
+  chunk: Chunk;
+  reason: 'no-free-slot' | 'host-memory-limit' | 'stale-slot';
+}
+
+/** What a section gives KVM: slot-sized chunks, and the ranges that stay trapped. */
+interface Pieces {
+  chunks: Chunk[];
+  trapped: TrappedRange[];
+}
+
+const byStart = (a: { start: bigint }, b: { start: bigint }) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
 
 function keyOf(gpa: bigint, size: bigint): string {
   return `${gpa.toString(16)}+${size.toString(16)}`;
@@ -132,17 +191,29 @@ export class KvmMemoryListener implements MemoryListener {
   private readonly readonlyMem: boolean;
   private readonly traceFn: ((line: string) => void) | null;
   private readonly atomic: boolean;
+  /** the guest physical-address width, and 2^it: no slot reaches beyond it */
+  private readonly physBits: number;
+  private readonly physLimit: bigint;
 
   private readonly byId: (SlotEntry | undefined)[] = [];
   private readonly byKey = new Map<string, SlotEntry>();
   private lowestFree = 0;
-  /** chunks the flat view wants but that could not get a slot (table full); retried at every commit */
-  private readonly unplaced = new Map<string, Chunk>();
+  /** chunks the flat view wants but that could not get a slot (table full, memory limit); retried at every commit */
+  private readonly unplaced = new Map<string, Unplaced>();
+  /** RAM-backed ranges of the flat view that can never be a slot, keyed by guest range */
+  private readonly trappedByKey = new Map<string, TrappedRange>();
+  /** ranges already reported with a warning (once per distinct range and reason) */
+  private readonly warned = new Set<string>();
+  private liveBytes = 0n;
   private dels: string[] = [];
   /** keyed by guest range: the last report of a range wins (a replay reports regionAdd and logStart) */
   private adds = new Map<string, Chunk>();
-  private errors: Error[] = [];
+  private trapDels: string[] = [];
+  private trapAdds = new Map<string, TrappedRange>();
   private detached = false;
+  /** true during the replay of addAddressSpace(): errors are kept for it instead of thrown */
+  private attaching = true;
+  private attachError: Error | null = null;
   /** ioctls issued so far (for benchmarks and tests) */
   ioctlCount = 0;
 
@@ -181,6 +252,8 @@ export class KvmMemoryListener implements MemoryListener {
     this.readonlyMem = ro && opts.readonlyMem !== false;
     if (opts.atomic !== undefined && typeof opts.atomic !== 'boolean') throw new TypeError('atomic must be a boolean');
     this.atomic = opts.atomic !== false;
+    this.physBits = host.guestPhysBits();
+    this.physLimit = 1n << BigInt(this.physBits);
     if (typeof opts.trace === 'function') this.traceFn = opts.trace;
     else if (opts.trace === true || (opts.trace === undefined && traceWanted())) this.traceFn = (l) => process.stderr.write(l + '\n');
     else this.traceFn = null;
@@ -197,9 +270,28 @@ export class KvmMemoryListener implements MemoryListener {
     return out.sort((a, b) => (a.guestPhysAddr < b.guestPhysAddr ? -1 : a.guestPhysAddr > b.guestPhysAddr ? 1 : 0));
   }
 
-  /** Sections the flat view wants mapped but that have no slot because the table was full. */
+  /** Sections the flat view wants mapped but that have no slot yet (table full, memory limit). */
   get unplacedCount(): number {
     return this.unplaced.size;
+  }
+
+  /**
+   * The RAM-backed ranges of the flat view that have no slot, ascending: the
+   * guest's accesses to them exit as MMIO and are served by the model.
+   * Together with slots() they cover every byte the listener maps (RAM, ROM,
+   * a ROM device in romd mode when read-only slots exist).
+   */
+  trapped(): TrappedRange[] {
+    const out = [...this.trappedByKey.values()].map((t) => ({ ...t }));
+    for (const u of this.unplaced.values()) {
+      out.push({ start: u.chunk.gpa, size: u.chunk.size, reason: u.reason, asId: this.asId, region: u.chunk.region });
+    }
+    return out.sort(byStart);
+  }
+
+  /** Bytes in this listener's live slots. */
+  get slotBytes(): bigint {
+    return this.liveBytes;
   }
 
   /**
@@ -236,43 +328,71 @@ export class KvmMemoryListener implements MemoryListener {
   }
 
   /**
-   * kvm_align_section + the max-slot-size split.  Throws RangeError for a
-   * section whose host memory and guest address disagree modulo the page
-   * (the kernel would answer EINVAL; QEMU aborts).
+   * kvm_align_section + the max-slot-size split, and the parts of the
+   * section that cannot be a slot (see TrappedReason).  Depends only on the
+   * section and the listener, so a deletion finds the same pieces again.
+   * `withHost` false: no host address (the block may be freed already).
    */
-  private chunksOf(s: MemoryRegionSection, withHost: boolean): Chunk[] {
+  private piecesOf(s: MemoryRegionSection, withHost: boolean): Pieces {
     const gpa0 = s.offsetWithinAddressSpace;
+    const end0 = gpa0 + s.size;
+    const region = s.mr.name;
+    const trapped: TrappedRange[] = [];
+    const trap = (from: bigint, to: bigint, reason: TrappedReason) => {
+      if (to > from) trapped.push({ start: from, size: to - from, reason, asId: this.asId, region });
+    };
     const start = (gpa0 + HOST_PAGE - 1n) & ~(HOST_PAGE - 1n);
-    const delta = start - gpa0;
-    if (delta >= s.size) return [];
-    const size = (s.size - delta) & ~(HOST_PAGE - 1n);
-    if (size === 0n) return [];
+    let end = end0 & ~(HOST_PAGE - 1n);
+    if (end <= start) {
+      trap(gpa0, end0, 'sub-page');
+      return { chunks: [], trapped };
+    }
+    trap(gpa0, start, 'sub-page');
+    trap(end, end0, 'sub-page');
+    const regionOff = s.offsetWithinRegion + (start - gpa0);
+    if (regionOff % HOST_PAGE !== 0n) {
+      // the kernel refuses a slot whose host and guest addresses differ modulo the page (EINVAL)
+      trap(start, end, 'incongruent');
+      return { chunks: [], trapped: trapped.sort(byStart) };
+    }
+    if (end > this.physLimit) {
+      trap(start > this.physLimit ? start : this.physLimit, end, 'above-phys-bits');
+      end = start > this.physLimit ? start : this.physLimit;
+    }
     const mr = resolveRam(s.mr);
     const block = mr.ramBlock!;
-    const regionOff = s.offsetWithinRegion + delta;
-    let ua = 0n;
-    let flags = 0;
-    if (withHost) {
-      if (regionOff % HOST_PAGE !== 0n) {
-        throw new RangeError(
-          `KVM memory listener: section ${hex(gpa0)}..${hex(gpa0 + s.size - 1n)} of "${s.mr.name}" maps guest address ${hex(start)} ` +
-          `to offset ${hex(regionOff)} of the region, which is not 4 KiB aligned: guest and host addresses must be congruent ` +
-          'modulo the page size (the kernel refuses such a slot with EINVAL). The section is left unmapped and its accesses trap.',
-        );
-      }
-      ua = block.hostAddress + regionOff;
-      flags = this.flagsFor(s);
-    }
-    const out: Chunk[] = [];
-    for (let off = 0n; off < size; off += this.maxSlotSize) {
-      const rest = size - off;
+    const ua = withHost ? block.hostAddress + regionOff : 0n;
+    const flags = withHost ? this.flagsFor(s) : 0;
+    const chunks: Chunk[] = [];
+    for (let off = 0n; off < end - start; off += this.maxSlotSize) {
+      const rest = end - start - off;
       const sz = rest < this.maxSlotSize ? rest : this.maxSlotSize;
-      out.push({
+      chunks.push({
         key: keyOf(start + off, sz), gpa: start + off, size: sz, ua: ua + off, flags, block,
-        blockPage: Number((regionOff + off) >> 12n),
+        blockPage: Number((regionOff + off) >> 12n), region,
       });
     }
-    return out;
+    return { chunks, trapped: trapped.sort(byStart) };
+  }
+
+  /** One NODE_KVM_UNSLOTTABLE warning per distinct range and reason (sub-page pieces are QEMU's silent norm). */
+  private warnOnce(t: TrappedRange): void {
+    if (t.reason === 'sub-page') return;
+    const id = `${keyOf(t.start, t.size)}:${t.reason}`;
+    if (this.warned.has(id)) return;
+    this.warned.add(id);
+    const range = `${hex(t.start)}..${hex(t.start + t.size - 1n)}`;
+    const why = t.reason === 'incongruent'
+      ? 'its host address and guest address differ modulo 4 KiB (an alias into RAM at an offset that is not a multiple of 4 KiB), ' +
+        'which KVM cannot map. Align the alias offset to 4 KiB to give it a slot'
+      : `it lies at or above 2^${this.physBits}, the guest's physical-address width ` +
+        '(CPUID 0x80000008 EAX[7:0] of KVM_GET_SUPPORTED_CPUID), so no guest access can reach it. This is the guest\'s ' +
+        `address width, not a lack of host memory: place guest RAM below ${hex(this.physLimit)} for the guest to see it`;
+    process.emitWarning(
+      `KVM memory listener: RAM range ${range} of "${t.region}" gets no KVM slot: ${why}. ` +
+      'Its guest accesses trap and are served by the memory model (slower, same bytes); see listener.trapped().',
+      { code: UNSLOTTABLE_WARNING, detail: `reason: ${t.reason}` },
+    );
   }
 
   // ------------------------------------------------------------ MemoryListener
@@ -280,16 +400,15 @@ export class KvmMemoryListener implements MemoryListener {
   begin(): void {
     this.dels = [];
     this.adds = new Map();
-    this.errors = [];
+    this.trapDels = [];
+    this.trapAdds = new Map();
   }
 
   regionAdd(s: MemoryRegionSection): void {
     if (this.detached || !this.wantsSlot(s)) return;
-    try {
-      for (const c of this.chunksOf(s, true)) this.adds.set(c.key, c);
-    } catch (e) {
-      this.errors.push(e as Error);
-    }
+    const p = this.piecesOf(s, true);
+    for (const c of p.chunks) this.adds.set(c.key, c);
+    for (const t of p.trapped) this.trapAdds.set(keyOf(t.start, t.size), t);
   }
 
   regionDel(s: MemoryRegionSection): void {
@@ -297,7 +416,9 @@ export class KvmMemoryListener implements MemoryListener {
     // ROM device that just left romd mode must lose its slot.  Keys that have
     // no slot are ignored at commit.
     if (this.detached || (!s.mr.isRam && !s.mr.isRomDevice) || resolveRam(s.mr).ramBlock === null) return;
-    for (const c of this.chunksOf(s, false)) this.dels.push(c.key);
+    const p = this.piecesOf(s, false);
+    for (const c of p.chunks) this.dels.push(c.key);
+    for (const t of p.trapped) this.trapDels.push(keyOf(t.start, t.size));
   }
 
   /** Dirty logging switched on or off: re-add with new flags; commit turns it into a flags-only ioctl. */
@@ -311,30 +432,53 @@ export class KvmMemoryListener implements MemoryListener {
 
   private relog(s: MemoryRegionSection): void {
     if (this.detached || !this.wantsSlot(s)) return;
-    let chunks: Chunk[];
-    try {
-      chunks = this.chunksOf(s, true);
-    } catch {
-      return; // never had a slot (reported when it was added)
-    }
-    for (const c of chunks) {
+    for (const c of this.piecesOf(s, true).chunks) {
       this.dels.push(c.key);
       this.adds.set(c.key, c);
     }
   }
 
+  /**
+   * Applies the queued changes.  Errors (a full table, the memory limit, a
+   * failed ioctl) are thrown after everything else was applied, so the table
+   * is still what the kernel has; during addAddressSpace()'s replay they are
+   * kept for it instead (it then detaches the listener cleanly).
+   */
   commit(): void {
     const dels = this.dels;
     const adds = this.adds;
-    const errors = this.errors;
-    this.dels = [];
-    this.adds = new Map();
-    this.errors = [];
+    const trapDels = this.trapDels;
+    const trapAdds = this.trapAdds;
+    this.begin();
     if (this.detached) return;
-    if (dels.length === 0 && adds.size === 0 && this.unplaced.size === 0) {
-      if (errors.length) throw errors[0];
+    for (const k of trapDels) this.trappedByKey.delete(k);
+    for (const [k, t] of trapAdds) {
+      this.trappedByKey.set(k, t);
+      this.warnOnce(t);
+    }
+    const errors: Error[] = [];
+    this.applySlots(dels, adds, errors);
+    if (errors.length === 0) return;
+    if (this.attaching) {
+      this.attachError ??= errors[0];
       return;
     }
+    throw errors[0];
+  }
+
+  /**
+   * @internal addAddressSpace() after the replay: the listener is attached
+   * from now on; returns the error the replay met, if any.
+   */
+  _endAttach(): Error | null {
+    this.attaching = false;
+    const e = this.attachError;
+    this.attachError = null;
+    return e;
+  }
+
+  private applySlots(dels: string[], adds: Map<string, Chunk>, errors: Error[]): void {
+    if (dels.length === 0 && adds.size === 0 && this.unplaced.size === 0) return;
 
     // Reconcile: which deletions are really needed, which adds are no-ops
     // or flags-only updates.
@@ -361,9 +505,9 @@ export class KvmMemoryListener implements MemoryListener {
     }
     // retry what did not fit earlier (unless this commit re-adds or deletes it)
     const retried = new Set<string>();
-    for (const [k, c] of this.unplaced) {
+    for (const [k, u] of this.unplaced) {
       if (!adds.has(k)) {
-        work.push({ chunk: c });
+        work.push({ chunk: u.chunk });
         retried.add(k);
       }
     }
@@ -372,6 +516,29 @@ export class KvmMemoryListener implements MemoryListener {
     const delEntries = [...delSet].map((k) => this.byKey.get(k)!).sort((a, b) => (a.gpa < b.gpa ? -1 : a.gpa > b.gpa ? 1 : 0));
     work.sort((a, b) => (a.chunk.gpa < b.chunk.gpa ? -1 : a.chunk.gpa > b.chunk.gpa ? 1 : 0));
 
+    // The host-memory budget (per VM), checked before any ioctl: a replay
+    // that would exceed it makes no slot at all; a later commit applies its
+    // deletions and places what fits, in ascending order.
+    let limit: GuestMemoryLimit | null = null;
+    let newBytes = 0n;
+    for (const w of work) if (!w.update) newBytes += w.chunk.size;
+    if (newBytes > 0n) {
+      try {
+        limit = guestMemoryLimit();
+      } catch (e) {
+        errors.push(e as Error); // a malformed NODE_KVM_MAX_GUEST_RAM: nothing is added
+      }
+      let projected = this.host.slotBytes() + newBytes;
+      for (const e of delEntries) projected -= e.size;
+      if (limit !== null && projected > limit.bytes) {
+        // (chunks that only wait for a retry were reported when they first failed)
+        if (work.some((w) => !w.update && !retried.has(w.chunk.key))) {
+          errors.push(guestMemoryLimitError(`KVM slots of the VM with address space "${this.addressSpace.name}"`, projected, limit));
+        }
+        if (this.attaching) return;
+      }
+    }
+
     // A vCPU in KVM_RUN could hit a page between its slot's deletion and the
     // re-addition: keep every running vCPU out while deletions are applied.
     const release = delEntries.length > 0 && this.atomic ? this.host.holdVcpus() : null;
@@ -379,12 +546,13 @@ export class KvmMemoryListener implements MemoryListener {
       for (const e of delEntries) this.deleteSlot(e, errors);
       for (const w of work) {
         if (w.update) this.updateFlags(w.update, w.chunk.flags, errors);
-        else this.addSlot(w.chunk, errors, retried.has(w.chunk.key));
+        else if (limit === null || this.host.slotBytes() + w.chunk.size > limit.bytes) {
+          this.unplaced.set(w.chunk.key, { chunk: w.chunk, reason: 'host-memory-limit' });
+        } else this.addSlot(w.chunk, errors, retried.has(w.chunk.key));
       }
     } finally {
       release?.();
     }
-    if (errors.length) throw errors[0];
   }
 
   // ------------------------------------------------------------ ioctls
@@ -431,6 +599,7 @@ export class KvmMemoryListener implements MemoryListener {
     }
     this.byKey.delete(e.key);
     this.byId[e.id] = undefined;
+    this.liveBytes -= e.size;
     if (e.id < this.lowestFree) this.lowestFree = e.id;
   }
 
@@ -466,12 +635,12 @@ export class KvmMemoryListener implements MemoryListener {
     if (this.byKey.has(c.key)) {
       // a stale slot with the same range survived a failed delete; the kernel
       // would answer EEXIST (QEMU aborts here).  Leave it for the next commit.
-      this.unplaced.set(c.key, c);
+      this.unplaced.set(c.key, { chunk: c, reason: 'stale-slot' });
       return;
     }
     const id = this.allocId();
     if (id < 0) {
-      this.unplaced.set(c.key, c);
+      this.unplaced.set(c.key, { chunk: c, reason: 'no-free-slot' });
       if (!isRetry) {
         errors.push(new KvmError('KVM_SET_USER_MEMORY_REGION', ENOSPC,
           `no free slot for gpa=${hex(c.gpa)} size=${hex(c.size)}: all ${this.nrSlots} slots are in use; ` +
@@ -489,6 +658,7 @@ export class KvmMemoryListener implements MemoryListener {
     const e: SlotEntry = { ...c, id };
     this.byId[id] = e;
     this.byKey.set(c.key, e);
+    this.liveBytes += c.size;
   }
 
   // ------------------------------------------------------------ dirty log
@@ -509,6 +679,8 @@ export class KvmMemoryListener implements MemoryListener {
     this.byKey.clear();
     this.byId.length = 0;
     this.unplaced.clear();
+    this.trappedByKey.clear();
+    this.liveBytes = 0n;
   }
 }
 

@@ -4,10 +4,14 @@ import { callNative } from '../errors';
 import { cpuidBuffer, type CpuidEntry, decodeCpuid } from './cpuid';
 import { queryFlexArray } from './flex-array';
 import { checkRegisterLayouts } from './registers';
+import { physAddrBits } from '../host-limits';
 import { Vm } from './vm';
 
 
 export class Kvm {
+  /** CPUID 0x80000008 EAX[7:0] of the supported CPUID, asked once */
+  private physBits: number | undefined;
+
   private constructor(private readonly handle: NativeKvm, readonly path: string) {}
 
   /**
@@ -74,7 +78,15 @@ export class Kvm {
   }
 
   createVm(): Vm {
-    return new Vm(callNative(() => this.handle.createVm()));
+    const handle = callNative(() => this.handle.createVm());
+    // the guest's address width bounds the VM's slots; asked now, as /dev/kvm may be closed before the VM
+    try {
+      this.physBits ??= physAddrBits(this.supportedCpuid());
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
+    return new Vm(handle, this.physBits);
   }
 
   close(): void {

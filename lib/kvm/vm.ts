@@ -8,7 +8,8 @@ import type { AddressSpace } from '../memory/address-space';
 import type { MemoryRegion } from '../memory/region';
 import { DirtyTracker } from './dirty-log';
 import { threadOf, type VcpuThread } from './vcpu-thread';
-import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot } from './memory-listener';
+import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot, type TrappedRange } from './memory-listener';
+import { checkGuestMemory } from '../host-limits';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
 export interface UserMemoryRegion {
@@ -40,9 +41,8 @@ export class Vm {
   /** KVM memory listeners, one per registered address space */
   private readonly listeners: KvmMemoryListener[] = [];
   private readonly dirty = new DirtyTracker();
-
-  /** @internal created by Kvm.createVm() */
-  constructor(private readonly handle: NativeVm) {}
+  /** @internal created by Kvm.createVm(); `physBits`: the guest's physical-address width KVM offers */
+  constructor(private readonly handle: NativeVm, private readonly physBits: number) {}
 
   get closed(): boolean {
     return this.handle.closed;
@@ -80,6 +80,17 @@ export class Vm {
     const size = pageAligned(toLength(region.memorySize, 'memorySize'), 'memorySize');
     const ua = pageAligned(toAddress(region.userspaceAddr, 'userspaceAddr'), 'userspaceAddr');
     if (gpa + size > TWO_64) throw new RangeError('guestPhysAddr + memorySize is beyond 2^64');
+    if (size > 0n && gpa + size > 1n << BigInt(this.physBits)) {
+      // (the kernel answers EINVAL only from its own, host-dependent bound, with advice about alignment)
+      throw new RangeError(
+        `slot ${slot}: guestPhysAddr 0x${gpa.toString(16)} + memorySize 0x${size.toString(16)} ends above 2^${this.physBits}, the guest's ` +
+        'physical-address width (CPUID 0x80000008 EAX[7:0] of KVM_GET_SUPPORTED_CPUID): no guest access can reach it. ' +
+        'This is the guest\'s address width, not a lack of host memory: place the slot below ' +
+        `0x${(1n << BigInt(this.physBits)).toString(16)}`,
+      );
+    }
+    // one slot's kernel cost is proportional to its size (the listener checks the VM's total)
+    checkGuestMemory(`slot ${slot}`, size);
     callNative(
       () => this.handle.setUserMemoryRegion(slot, flags, gpa, size, ua),
       `slot ${slot} gpa=0x${gpa.toString(16)} size=0x${size.toString(16)}`,
@@ -122,11 +133,26 @@ export class Vm {
       dirty: this.dirty,
       holdVcpus: () => vm.holdVcpus(),
       checkExtension: (cap: string) => vm.checkExtension(cap),
+      guestPhysBits: () => vm.physBits,
+      slotBytes: () => vm.listeners.reduce((n, l) => n + l.slotBytes, 0n),
     }, as, opts);
+    // Attached completely or not at all.  The replay (begin, regionAdd per
+    // range, commit) creates the slots; ranges KVM cannot take are trapped,
+    // not errors.  What does fail (table full, the memory limit, an ioctl) is
+    // kept by the listener until here, then its slots are deleted again.
     this.listeners.push(listener);
-    // the replay (begin, regionAdd per range, commit) creates the slots; an
-    // error (e.g. table full) is thrown after the listener is registered
-    as.addListener(listener);
+    try {
+      as.addListener(listener);
+    } catch (e) {
+      this.listeners.splice(this.listeners.indexOf(listener), 1);
+      throw e;
+    }
+    const err = listener._endAttach();
+    if (err !== null) {
+      this.listeners.splice(this.listeners.indexOf(listener), 1);
+      as.removeListener(listener);
+      throw err;
+    }
     return listener;
   }
 
@@ -143,6 +169,16 @@ export class Vm {
   slots(): KvmSlot[] {
     return this.listeners.map((l) => l.slots()).flat().sort((a, b) => a.asId - b.asId ||
       (a.guestPhysAddr < b.guestPhysAddr ? -1 : a.guestPhysAddr > b.guestPhysAddr ? 1 : 0));
+  }
+
+  /**
+   * The RAM-backed guest ranges of every registered address space that have
+   * no KVM slot (their guest accesses trap to the model), ascending (asId,
+   * guest address); see TrappedReason.
+   */
+  trapped(): TrappedRange[] {
+    return this.listeners.map((l) => l.trapped()).flat().sort((a, b) => a.asId - b.asId ||
+      (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   }
 
   /** The memory listeners (one per address space). */

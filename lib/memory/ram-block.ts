@@ -15,6 +15,7 @@
  * call markHostDirty() yourself if you write through a view.
  */
 import { allocateHostMemory, type HostMemory } from '../host-memory';
+import { checkGuestMemory } from '../host-limits';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
 import { checkOptions, type OptionKeys } from '../options';
@@ -283,6 +284,8 @@ export class RamList {
       owns = false;
       flags |= RAM_PREALLOC;
     } else {
+      // refused before anything is allocated or recorded (lib/host-limits.ts)
+      checkGuestMemory(`RAM block "${idstr}"`, max);
       // (host-memory turns a name into a memfd, so only shared blocks pass one)
       host = allocateHostMemory(max, opts.shared ? { name: idstr, memfd: true } : {});
     }
