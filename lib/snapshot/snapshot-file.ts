@@ -187,6 +187,7 @@ export function writeSnapshotFile(file: string, snap: SnapshotContents): void {
   } catch (err) {
     throw fileError('write', file, err);
   }
+  let open = true;
   try {
     const out = new HashingWriter(fd);
     out.write(prefix);
@@ -197,10 +198,12 @@ export function writeSnapshotFile(file: string, snap: SnapshotContents): void {
     });
     out.finish();
     fs.fsyncSync(fd);
+    open = false;
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
   } catch (err) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
+    // (Never close twice: the number may belong to another file by now.)
+    if (open) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw fileError('write', file, err);
   }
@@ -210,11 +213,7 @@ export function writeSnapshotFile(file: string, snap: SnapshotContents): void {
 
 /** A snapshot file open for reading: reads at positions, exactly or not at all. */
 class SnapshotFileReader {
-  readonly size: number;
-
-  private constructor(readonly file: string, private readonly fd: number) {
-    this.size = fs.fstatSync(fd).size;
-  }
+  private constructor(readonly file: string, private readonly fd: number, readonly size: number) {}
 
   /**
    * Opens `file` if it is a regular file. O_NONBLOCK keeps the open of a FIFO
@@ -228,12 +227,13 @@ class SnapshotFileReader {
     } catch (err) {
       throw fileError('read', file, err);
     }
-    const what = notRegular(fs.fstatSync(fd));
+    const stat = fs.fstatSync(fd);
+    const what = notRegular(stat);
     if (what) {
       fs.closeSync(fd);
       throw new SnapshotError('file', `cannot read snapshot file ${file}: it is ${what}; give the path of a file that snapshot.save() wrote`);
     }
-    return new SnapshotFileReader(file, fd);
+    return new SnapshotFileReader(file, fd, stat.size);
   }
 
   close(): void {
@@ -421,9 +421,10 @@ export function readSnapshotFile(file: string): SnapshotContents {
     if (headerLength > MAX_HEADER) throw new SnapshotError('corrupt', `${where} is corrupted (a header of ${headerLength} bytes)`);
 
     // Pass 1: the checksum, before any of the header is believed.
-    const digest = f.digest();
-    const h = parseHeader(f.read(PREFIX, headerLength));
-    if (!digest.equals(f.read(f.size - TRAILER, TRAILER))) {
+    const headerBytes = f.read(PREFIX, headerLength);
+    const trailer = f.read(f.size - TRAILER, TRAILER);
+    const h = parseHeader(headerBytes);
+    if (!f.digest().equals(trailer)) {
       let described: number | undefined;
       try { described = PREFIX + headerLength + planOf(h).dataLength + TRAILER; } catch { /* a header too damaged to say */ }
       if (described !== undefined && described > f.size) {
@@ -447,7 +448,8 @@ export function readSnapshotFile(file: string): SnapshotContents {
     }
     const hash = createHash('sha256');
     const update = (piece: Uint8Array) => void hash.update(piece);
-    hash.update(f.read(0, PREFIX + headerLength));
+    hash.update(prefix); // the very bytes the plan came from
+    hash.update(headerBytes);
     let at = PREFIX + headerLength;
     const vcpus = plan.vcpus.map((v): VcpuState => {
       const blobs: Partial<Record<VcpuBlob, Uint8Array>> = {};
@@ -479,7 +481,7 @@ export function readSnapshotFile(file: string): SnapshotContents {
       }
       ram.set(b.name, bytes);
     });
-    if (!hash.digest().equals(digest)) throw new SnapshotError('corrupt', `${where} changed while it was read`);
+    if (!hash.digest().equals(trailer)) throw new SnapshotError('corrupt', `${where} changed while it was read`);
     return { layout: plan.layout, vcpus, devices: plan.devices, ram };
   } finally {
     f.close();
