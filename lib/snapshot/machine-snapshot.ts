@@ -16,7 +16,7 @@ import type { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
 import { copyState, type SnapshotDevice } from './device-state';
 import { layoutDifference, Snapshot, SnapshotError, type SnapshotLayout } from './snapshot';
-import { captureVcpu, probeSupport, type RestoreLevel, restoreVcpu, type VcpuStateSupport } from './vcpu-state';
+import { captureVcpu, msrListLength, probeSupport, type RestoreLevel, restoreVcpu, type VcpuStateSupport } from './vcpu-state';
 
 const PAGE = Number(PAGE_SIZE);
 
@@ -144,7 +144,7 @@ export class SnapshotEngine {
     }
     this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic);
     for (const v of snap.vcpus) {
-      if (v.fpuKind !== (this.support.xsave ? 'xsave' : 'fpu') || v.msrs.length !== 8 + 16 * this.support.msrIndices.length) {
+      if (v.fpuKind !== (this.support.xsave ? 'xsave' : 'fpu') || v.msrs.length !== msrListLength(this.support.msrIndices.length)) {
         throw new SnapshotError('layout', 'the snapshot was taken on a host with other vCPU state (FPU format or MSR list)');
       }
     }

@@ -44,6 +44,26 @@ export interface VcpuState {
   readonly lapic?: Uint8Array;
 }
 
+/** The pieces of a VcpuState that are raw structs, in the order files store them. */
+export const VCPU_BLOBS = ['regs', 'sregs', 'events', 'fpu', 'xcrs', 'msrs', 'debugregs', 'mpState', 'lapic'] as const;
+export type VcpuBlob = (typeof VCPU_BLOBS)[number];
+
+const BLOB_STRUCTS: Record<Exclude<VcpuBlob, 'fpu' | 'msrs'>, string> = {
+  regs: 'kvm_regs', sregs: 'kvm_sregs', events: 'kvm_vcpu_events', xcrs: 'kvm_xcrs',
+  debugregs: 'kvm_debugregs', mpState: 'kvm_mp_state', lapic: 'kvm_lapic_state',
+};
+
+/** The size of a blob's kernel struct (the MSR list is variable: its size follows its count). */
+export function vcpuBlobLength(name: Exclude<VcpuBlob, 'msrs'>, fpuKind: VcpuState['fpuKind']): number {
+  if (name === 'fpu') return layout(fpuKind === 'xsave' ? 'sizeof.kvm_xsave' : 'sizeof.kvm_fpu');
+  return layout(`sizeof.${BLOB_STRUCTS[name]}`);
+}
+
+/** The size of a kvm_msrs struct of `count` entries. */
+export function msrListLength(count: number): number {
+  return 8 + 16 * count;
+}
+
 /** What a host supports, read once per VM. */
 export interface VcpuStateSupport {
   syncRegs: boolean;
@@ -59,7 +79,7 @@ function get(vcpu: Vcpu, name: string, size: number): Uint8Array {
 }
 
 function msrList(indices: readonly number[]): Uint8Array {
-  const bytes = new Uint8Array(8 + 16 * indices.length);
+  const bytes = new Uint8Array(msrListLength(indices.length));
   const dv = new DataView(bytes.buffer);
   dv.setUint32(0, indices.length, true);
   indices.forEach((index, i) => dv.setUint32(8 + 16 * i, index, true));
@@ -74,18 +94,20 @@ export function captureVcpu(vcpu: Vcpu, support: VcpuStateSupport): VcpuState {
   if (read !== support.msrIndices.length) {
     throw new Error(`KVM_GET_MSRS read ${read} of ${support.msrIndices.length} MSRs (0x${support.msrIndices[read]?.toString(16)} failed)`);
   }
+  const fpuKind = support.xsave ? 'xsave' : 'fpu';
+  const size = (name: Exclude<VcpuBlob, 'msrs'>) => vcpuBlobLength(name, fpuKind);
   return {
     id: vcpu.id,
-    regs: get(vcpu, 'KVM_GET_REGS', layout('sizeof.kvm_regs')),
-    sregs: get(vcpu, 'KVM_GET_SREGS', layout('sizeof.kvm_sregs')),
-    events: get(vcpu, 'KVM_GET_VCPU_EVENTS', layout('sizeof.kvm_vcpu_events')),
-    fpu: support.xsave ? get(vcpu, 'KVM_GET_XSAVE', layout('sizeof.kvm_xsave')) : get(vcpu, 'KVM_GET_FPU', layout('sizeof.kvm_fpu')),
-    fpuKind: support.xsave ? 'xsave' : 'fpu',
-    xcrs: support.xsave ? get(vcpu, 'KVM_GET_XCRS', layout('sizeof.kvm_xcrs')) : undefined,
+    regs: get(vcpu, 'KVM_GET_REGS', size('regs')),
+    sregs: get(vcpu, 'KVM_GET_SREGS', size('sregs')),
+    events: get(vcpu, 'KVM_GET_VCPU_EVENTS', size('events')),
+    fpu: get(vcpu, support.xsave ? 'KVM_GET_XSAVE' : 'KVM_GET_FPU', size('fpu')),
+    fpuKind,
+    xcrs: support.xsave ? get(vcpu, 'KVM_GET_XCRS', size('xcrs')) : undefined,
     msrs,
-    debugregs: get(vcpu, 'KVM_GET_DEBUGREGS', layout('sizeof.kvm_debugregs')),
-    mpState: get(vcpu, 'KVM_GET_MP_STATE', layout('sizeof.kvm_mp_state')),
-    lapic: support.lapic ? get(vcpu, 'KVM_GET_LAPIC', layout('sizeof.kvm_lapic_state')) : undefined,
+    debugregs: get(vcpu, 'KVM_GET_DEBUGREGS', size('debugregs')),
+    mpState: get(vcpu, 'KVM_GET_MP_STATE', size('mpState')),
+    lapic: support.lapic ? get(vcpu, 'KVM_GET_LAPIC', size('lapic')) : undefined,
   };
 }
 
