@@ -11,7 +11,7 @@
 // or lowers the limit.
 import * as fs from 'fs';
 import { parseSize } from './parse-size';
-import type { CpuidEntry } from './kvm/system';
+import type { CpuidEntry } from './kvm/cpuid';
 
 export const MAX_GUEST_RAM_ENV = 'NODE_KVM_MAX_GUEST_RAM';
 
