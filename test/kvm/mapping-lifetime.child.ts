@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { allocateHostMemory, type HostMemory } from '../../lib/host-memory';
 import { native } from '../../lib/binding';
+import { Kvm } from '../../lib/kvm/system';
 import { Machine } from '../../lib/machine';
 
 const PATTERN = Buffer.alloc(4096, 0xa5);
@@ -171,6 +172,22 @@ const scenarios: Record<string, Scenario> = {
     const shared = moved[1] === 7;
     machine.close();
     return { shared, viewAfterClose: again.byteLength, movedAfterClose: moved.byteLength };
+  },
+
+  // The vCPU's kvm_run page (vcpu.runPage) is a mapping too: transferred away,
+  // it must survive the vCPU's close() without keeping the vCPU file mapped.
+  async 'run-page-transfer'() {
+    const kvm = Kvm.open();
+    const vm = kvm.createVm();
+    const vcpu = vm.createVcpu(0);
+    const page = new Uint8Array(transfer(vcpu.runPage));
+    const vcpuFileMapped = (): boolean => fs.readFileSync('/proc/self/maps', 'utf8').includes('kvm-vcpu');
+    const mappedBefore = vcpuFileMapped();
+    vcpu.close();
+    vm.close();
+    kvm.close();
+    page.fill(0x5a);
+    return { mappedBefore, mappedAfterClose: vcpuFileMapped(), after: page[0] + page[page.length - 1] };
   },
 
   // structuredClone's transfer list copies an external buffer in Node 20

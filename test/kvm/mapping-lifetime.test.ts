@@ -69,6 +69,11 @@ describeKvm('guest memory views never outlive their mapping', () => {
     expect(r).toMatchObject({ shared: true, viewAfterClose: 0, movedAfterClose: 16 << 20 });
   });
 
+  test("a transferred kvm_run page (vcpu.runPage) stays usable after the vCPU closes, without the vCPU's file", () => {
+    const r = expectClean(runScenario('run-page-transfer'));
+    expect(r).toMatchObject({ mappedBefore: true, mappedAfterClose: false, after: 0x5a * 2 });
+  });
+
   test('structuredClone with a transfer list copies a RAM buffer in Node 20: the copy is independent', () => {
     const r = expectClean(runScenario('structured-clone'));
     expect(r).toMatchObject({ copiedByte: 0x42, originalAttached: true, length: 16 << 20, viewAfterClose: 0 });
