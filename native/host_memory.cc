@@ -134,7 +134,7 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
 }
 
 Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) {
-  if (mapping_->retired) ThrowErrno(env, what, EBADF);
+  if (closed()) ThrowErrno(env, what, EBADF);
   if (!buffer_.IsEmpty()) {
     Napi::Value v = buffer_.Value();
     // A buffer the user detached (ArrayBuffer.prototype.transfer) is replaced.
@@ -156,13 +156,14 @@ Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) {
 }
 
 void MappedBuffer::Close() {
-  if (mapping_->retired) return;
+  if (closed()) return;
   if (!buffer_.IsEmpty()) {
     Napi::Value v = buffer_.Value();
     if (!v.IsEmpty() && v.IsArrayBuffer()) v.As<Napi::ArrayBuffer>().Detach();
     buffer_.Reset();
   }
   mapping_->Retire();
+  mapping_.reset();
 }
 
 // buffer(): the zero-copy ArrayBuffer over the whole mapping (the same one
@@ -174,26 +175,25 @@ Napi::Value HostMemory::Buffer(const Napi::CallbackInfo& info) {
 Napi::Value HostMemory::Close(const Napi::CallbackInfo& info) {
   // A KVM slot still points here: the guest would keep using memory that
   // JavaScript believes is gone.
-  if (memory_->mapping()->slotRefs > 0 && !memory_->mapping()->retired)
-    ThrowErrno(info.Env(), "HostMemory.close", EBUSY);
+  if (memory_->slotRefs() > 0) ThrowErrno(info.Env(), "HostMemory.close", EBUSY);
   memory_->Close();
   return info.Env().Undefined();
 }
 
 Napi::Value HostMemory::GetSize(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(memory_->mapping()->size));
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(memory_->size()));
 }
 
 Napi::Value HostMemory::GetHostAddress(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(memory_->mapping()->addr)));
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(memory_->addr())));
 }
 
 Napi::Value HostMemory::GetClosed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), memory_->mapping()->retired.load());
+  return Napi::Boolean::New(info.Env(), memory_->closed());
 }
 
 Napi::Value HostMemory::GetSlotRefs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), memory_->mapping()->slotRefs.load());
+  return Napi::Number::New(info.Env(), memory_->slotRefs());
 }
 
 }  // namespace nkvm

@@ -56,17 +56,23 @@ std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size);
 
 // A mapping plus the ArrayBuffer JavaScript sees over it. The ArrayBuffer holds
 // its own references to the mapping, so a view that outlives the owner never
-// sees freed memory; Close() detaches it (views become length 0) and retires
-// the mapping.
+// sees freed memory; Close() detaches it (views become length 0), retires the
+// mapping and lets go of it: from then on only what JavaScript still holds
+// keeps the range reserved, not the owner object.
 class MappedBuffer {
  public:
-  explicit MappedBuffer(std::shared_ptr<Mapping> m) : mapping_(std::move(m)) {}
+  explicit MappedBuffer(std::shared_ptr<Mapping> m) : mapping_(std::move(m)), addr_(mapping_->addr), size_(mapping_->size) {}
   Napi::ArrayBuffer Buffer(Napi::Env env, const char* what);
   void Close();
-  const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
+  bool closed() const { return mapping_ == nullptr; }
+  int slotRefs() const { return mapping_ ? mapping_->slotRefs.load() : 0; }
+  uint8_t* addr() const { return addr_; }
+  size_t size() const { return size_; }
 
  private:
-  std::shared_ptr<Mapping> mapping_;
+  std::shared_ptr<Mapping> mapping_;  // null once closed
+  uint8_t* addr_;  // kept for the accessors after close
+  size_t size_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;  // weak: views keep it alive, not us
 };
 

@@ -209,11 +209,10 @@ const scenarios: Record<string, Scenario> = {
   // unmapped once the holders are collected.
   async 'unmapped-after-gc'() {
     const start = counts();
-    let memory: HostMemory | null = allocateHostMemory(1 << 20);
+    const memory = allocateHostMemory(1 << 20); // reachable to the end: a closed owner holds nothing
     const address = memory.hostAddress;
     let moved: ArrayBuffer | null = transfer(memory.bytes().buffer);
     memory.close();
-    memory = null;
     const closed = counts();
     await settle();
     const held = counts(); // the transferred buffer still holds the range
@@ -221,7 +220,7 @@ const scenarios: Record<string, Scenario> = {
     new Uint8Array(moved)[0] = 1;
     moved = null;
     await settle();
-    return { start, closed, held, reservedWhileHeld, mappedAtEnd: isMapped(address) };
+    return { start, closed, held, reservedWhileHeld, mappedAtEnd: isMapped(address), ownerClosed: memory.closed };
   },
 };
 
