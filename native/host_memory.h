@@ -2,9 +2,10 @@
 // JavaScript as zero-copy ArrayBuffers.
 //
 // Lifetime rules, which are what keep JavaScript from ever touching freed memory:
-//  - a Mapping is shared (std::shared_ptr) by its HostMemory wrapper, by every
-//    ArrayBuffer created over it (twice: its backing store and the object, see
-//    MappedBuffer::Buffer), and by every KVM slot that points into it;
+//  - a Mapping is shared (std::shared_ptr) by its HostMemory wrapper (until
+//    close), by every ArrayBuffer created over it (twice: its backing store
+//    and the object, see MappedBuffer::Buffer), and by every KVM slot that
+//    points into it;
 //  - HostMemory.close() refuses with EBUSY while a KVM slot still maps it;
 //    otherwise it detaches the ArrayBuffer it knows (views become length 0) and
 //    *retires* the mapping: fresh anonymous memory replaces it in place, so its
