@@ -44,8 +44,10 @@ export interface NativeBinding {
   ioctls: Record<string, number>;
   constants: Record<string, number>;
   layout: Record<string, number>;
-  /** Host mappings (guest RAM and kvm_run pages) currently mapped: for leak checks. */
+  /** Live (usable) host mappings, guest RAM and kvm_run pages: for leak checks. */
   liveMappings(): number;
+  /** Closed mappings whose address range stays reserved until every holder is garbage-collected. */
+  retiredMappings(): number;
 }
 
 let cached: NativeBinding | undefined;

@@ -1,7 +1,11 @@
 // Host memory for guest RAM: page-rounded anonymous (or memfd) mappings with
-// zero-copy views. A view never outlives its mapping: close() detaches every
-// ArrayBuffer over it first (views then have length 0), and the addon refuses
-// to unmap memory that a KVM slot still points at.
+// zero-copy views. A view never outlives its mapping: close() detaches the
+// ArrayBuffer it handed out (views then have length 0) and replaces the memory
+// in place with fresh zeroed pages, so what close() cannot detach (a buffer
+// moved by ArrayBuffer.prototype.transfer(), an fs.read or crypto.randomFill
+// still running in the threadpool) lands in memory that is still ours and no
+// longer guest RAM. The address range is unmapped once the last such holder
+// is garbage-collected. The addon refuses to close memory a KVM slot maps.
 import { native, NativeHostMemory } from './binding';
 import { callNative } from './errors';
 import { toLength } from './memory/size';
@@ -22,7 +26,11 @@ export interface HostMemory {
   readonly closed: boolean;
   /** A zero-copy view of `length` bytes from `offset` (default: all of it). */
   bytes(offset?: bigint | number, length?: bigint | number): Uint8Array;
-  /** Detaches every view, then unmaps. Idempotent. Throws KvmError EBUSY while a KVM slot maps it. */
+  /**
+   * Detaches every view and releases the memory; the address range stays reserved (zeroed, no
+   * longer guest RAM) until nothing can reach it. Idempotent. Throws KvmError EBUSY while a KVM
+   * slot maps it.
+   */
   close(): void;
 }
 

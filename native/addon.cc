@@ -127,6 +127,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMappings", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(LiveMappings()));
   }));
+  exports.Set("retiredMappings", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(RetiredMappings()));
+  }));
   return exports;
 }
 

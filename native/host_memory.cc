@@ -18,6 +18,7 @@ constexpr size_t kPage = 4096;
 constexpr size_t kHugeAlign = 2u << 20;
 
 std::atomic<int64_t> liveMappings{0};
+std::atomic<int64_t> retiredMappings{0};
 std::mutex registryLock;
 std::map<uintptr_t, std::weak_ptr<Mapping>> registry;  // keyed by start address
 
@@ -40,19 +41,34 @@ void Mapping::Adopt(void* r, size_t rsize) {
 }
 
 int64_t LiveMappings() { return liveMappings.load(); }
+int64_t RetiredMappings() { return retiredMappings.load(); }
 
-void Mapping::Unmap() {
-  if (unmapped.exchange(true)) return;
+void Mapping::Retire() {
+  if (retired.exchange(true)) return;
   if (registered) Unregister(this);
-  if (reservation != nullptr) {
-    munmap(reservation, reservationSize);
-    liveMappings--;
+  if (addr != nullptr) {
+    // MAP_FIXED swaps the pages atomically: no moment where the range is free
+    // for another mmap. If the kernel refuses (ENOMEM), the old pages simply
+    // stay: still ours and no longer reachable by any new KVM slot.
+    mmap(addr, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   }
+  // The memfd's pages are no longer mapped here; its other users keep theirs.
   if (fd >= 0) close(fd);
   fd = -1;
+  if (reservation != nullptr) {
+    liveMappings--;
+    retiredMappings++;
+  }
 }
 
-Mapping::~Mapping() { Unmap(); }
+Mapping::~Mapping() {
+  if (registered && !retired) Unregister(this);
+  if (reservation != nullptr) {
+    munmap(reservation, reservationSize);
+    (retired ? retiredMappings : liveMappings)--;
+  }
+  if (fd >= 0) close(fd);
+}
 
 std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size) {
   std::lock_guard<std::mutex> g(registryLock);
@@ -60,7 +76,7 @@ std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size) {
   if (it == registry.begin()) return nullptr;
   --it;
   std::shared_ptr<Mapping> m = it->second.lock();
-  if (!m || m->unmapped) return nullptr;
+  if (!m || m->retired) return nullptr;
   uint64_t start = reinterpret_cast<uintptr_t>(m->addr);
   if (addr < start || size > m->size || addr - start > m->size - size) return nullptr;
   return m;
@@ -92,9 +108,7 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
     m->fd = memfd_create(name.c_str(), MFD_CLOEXEC);
     if (m->fd < 0) ThrowErrno(env, "memfd_create", errno);
     if (ftruncate(m->fd, static_cast<off_t>(size)) < 0) {
-      int err = errno;
-      m->Unmap();  // nothing mapped yet: only closes the memfd
-      ThrowErrno(env, "ftruncate", err);
+      ThrowErrno(env, "ftruncate", errno);  // m's destructor closes the memfd
     }
   } else if (!info[1].IsUndefined() && !info[1].IsNull()) {
     ThrowType(env, "memfdName must be a string when given");
@@ -103,18 +117,14 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
   // Reserve size + align bytes, then place the real mapping at the first aligned address.
   void* res = mmap(nullptr, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (res == MAP_FAILED) {
-    int err = errno;
-    m->Unmap();  // closes the memfd, if any
-    ThrowErrno(env, "mmap", err);
+    ThrowErrno(env, "mmap", errno);  // m's destructor closes the memfd, if any
   }
   m->Adopt(res, size + align);
   uintptr_t aligned = (reinterpret_cast<uintptr_t>(res) + align - 1) & ~(uintptr_t(align) - 1);
   int flags = MAP_FIXED | MAP_NORESERVE | (m->fd >= 0 ? MAP_SHARED : (MAP_PRIVATE | MAP_ANONYMOUS));
   void* p = mmap(reinterpret_cast<void*>(aligned), size, PROT_READ | PROT_WRITE, flags, m->fd, 0);
   if (p == MAP_FAILED) {
-    int err = errno;
-    m->Unmap();
-    ThrowErrno(env, "mmap", err);
+    ThrowErrno(env, "mmap", errno);  // m's destructor unmaps the reservation
   }
   m->addr = static_cast<uint8_t*>(p);
   m->size = size;
@@ -124,57 +134,66 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
 }
 
 Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) {
-  if (mapping_->unmapped) ThrowErrno(env, what, EBADF);
+  if (closed()) ThrowErrno(env, what, EBADF);
   if (!buffer_.IsEmpty()) {
     Napi::Value v = buffer_.Value();
-    if (!v.IsEmpty() && v.IsArrayBuffer()) return v.As<Napi::ArrayBuffer>();
+    // A buffer the user detached (ArrayBuffer.prototype.transfer) is replaced.
+    if (!v.IsEmpty() && v.IsArrayBuffer() && !v.As<Napi::ArrayBuffer>().IsDetached()) return v.As<Napi::ArrayBuffer>();
   }
-  auto* hint = new std::shared_ptr<Mapping>(mapping_);
+  // JavaScript holds the memory in two ways, and each keeps the mapping:
+  //  - the backing store (the external buffer's finalizer hint) follows the
+  //    memory when the buffer is transferred to a new ArrayBuffer;
+  //  - the ArrayBuffer object (a finalizer on it) stays reachable while a
+  //    threadpool request that took a raw pointer into it is pending (fs.read
+  //    and crypto.randomFill keep their buffer argument alive, not the backing
+  //    store, which Close()'s Detach() releases).
+  using Hold = std::shared_ptr<Mapping>;
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-      env, mapping_->addr, mapping_->size,
-      [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hint);
+      env, mapping_->addr, mapping_->size, [](Napi::Env, void*, Hold* h) { delete h; }, new Hold(mapping_));
+  ab.AddFinalizer([](Napi::Env, Hold* h) { delete h; }, new Hold(mapping_));
   buffer_ = Napi::Weak(ab);
   return ab;
 }
 
 void MappedBuffer::Close() {
-  if (mapping_->unmapped) return;
+  if (closed()) return;
   if (!buffer_.IsEmpty()) {
     Napi::Value v = buffer_.Value();
     if (!v.IsEmpty() && v.IsArrayBuffer()) v.As<Napi::ArrayBuffer>().Detach();
     buffer_.Reset();
   }
-  mapping_->Unmap();
+  mapping_->Retire();
+  mapping_.reset();
 }
 
-// buffer(): the zero-copy ArrayBuffer over the whole mapping (the same one while it lives).
+// buffer(): the zero-copy ArrayBuffer over the whole mapping (the same one
+// while it lives and is attached).
 Napi::Value HostMemory::Buffer(const Napi::CallbackInfo& info) {
   return memory_->Buffer(info.Env(), "HostMemory.buffer");
 }
 
 Napi::Value HostMemory::Close(const Napi::CallbackInfo& info) {
-  // A KVM slot still points here: unmapping would let the guest reach
-  // whatever the host maps at this address next.
-  if (memory_->mapping()->slotRefs > 0 && !memory_->mapping()->unmapped)
-    ThrowErrno(info.Env(), "HostMemory.close", EBUSY);
+  // A KVM slot still points here: the guest would keep using memory that
+  // JavaScript believes is gone.
+  if (memory_->slotRefs() > 0) ThrowErrno(info.Env(), "HostMemory.close", EBUSY);
   memory_->Close();
   return info.Env().Undefined();
 }
 
 Napi::Value HostMemory::GetSize(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(memory_->mapping()->size));
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(memory_->size()));
 }
 
 Napi::Value HostMemory::GetHostAddress(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(memory_->mapping()->addr)));
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(memory_->addr())));
 }
 
 Napi::Value HostMemory::GetClosed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), memory_->mapping()->unmapped.load());
+  return Napi::Boolean::New(info.Env(), memory_->closed());
 }
 
 Napi::Value HostMemory::GetSlotRefs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), memory_->mapping()->slotRefs.load());
+  return Napi::Number::New(info.Env(), memory_->slotRefs());
 }
 
 }  // namespace nkvm

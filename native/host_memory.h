@@ -2,12 +2,21 @@
 // JavaScript as zero-copy ArrayBuffers.
 //
 // Lifetime rules, which are what keep JavaScript from ever touching freed memory:
-//  - a Mapping is shared (std::shared_ptr) by its HostMemory wrapper, by the
-//    ArrayBuffer created over it, and by every KVM slot that points into it;
-//  - HostMemory.close() detaches the ArrayBuffer (views become length 0) before
-//    munmap, and refuses with EBUSY while a KVM slot still maps it;
+//  - a Mapping is shared (std::shared_ptr) by its HostMemory wrapper (until
+//    close), by every ArrayBuffer created over it (twice: its backing store
+//    and the object, see MappedBuffer::Buffer), and by every KVM slot that
+//    points into it;
+//  - HostMemory.close() refuses with EBUSY while a KVM slot still maps it;
+//    otherwise it detaches the ArrayBuffer it knows (views become length 0) and
+//    *retires* the mapping: fresh anonymous memory replaces it in place, so its
+//    pages are released but the address range stays ours. JavaScript can still
+//    hold a pointer there that close() cannot detach (a transferred buffer, a
+//    pending fs.read or crypto.randomFill in the threadpool): those accesses
+//    land in harmless zero memory, never in memory mapped later by someone else;
+//  - the range is unmapped only when the last holder is gone (~Mapping);
 //  - the process-wide registry lets a VM check that a userspace address really
-//    is inside a live mapping of ours before handing it to the kernel.
+//    is inside a live mapping of ours before handing it to the kernel; a
+//    retired mapping leaves it, so no KVM slot can ever point at it again.
 #pragma once
 #include <napi.h>
 
@@ -24,33 +33,47 @@ struct Mapping {
   size_t reservationSize = 0;
   int fd = -1;  // memfd, or -1 for anonymous memory
   bool registered = false;  // guest RAM is registered; the kvm_run page is not
-  std::atomic<bool> unmapped{false};
+  std::atomic<bool> retired{false};  // closed: [addr, addr + size) is placeholder memory
   std::atomic<int> slotRefs{0};  // KVM slots currently pointing into this mapping
 
   // Takes ownership of [reservation, reservation + reservationSize) and counts it as live.
   void Adopt(void* reservation, size_t reservationSize);
-  void Unmap();
-  ~Mapping();
+  // Replaces the usable range with fresh anonymous memory and leaves the
+  // registry; the reservation stays until the destructor. Idempotent.
+  void Retire();
+  ~Mapping();  // unmaps the whole reservation
 };
 
-// Mappings (guest RAM and kvm_run pages) currently mapped, for leak checks.
+// Live (usable) mappings, guest RAM and kvm_run pages, for leak checks.
 int64_t LiveMappings();
+
+// Retired mappings whose address range is still reserved because something
+// (a view, a transferred buffer, a pending threadpool request) may still hold
+// it. Returns to 0 once those holders are garbage-collected.
+int64_t RetiredMappings();
 
 // Finds the live mapping that contains [addr, addr + size), or nullptr.
 std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size);
 
 // A mapping plus the ArrayBuffer JavaScript sees over it. The ArrayBuffer holds
-// its own reference to the mapping, so a view that outlives the owner never
-// sees freed memory; Close() detaches it (views become length 0) and unmaps.
+// its own references to the mapping, so a view that outlives the owner never
+// sees freed memory; Close() detaches it (views become length 0), retires the
+// mapping and lets go of it: from then on only what JavaScript still holds
+// keeps the range reserved, not the owner object.
 class MappedBuffer {
  public:
-  explicit MappedBuffer(std::shared_ptr<Mapping> m) : mapping_(std::move(m)) {}
+  explicit MappedBuffer(std::shared_ptr<Mapping> m) : mapping_(std::move(m)), addr_(mapping_->addr), size_(mapping_->size) {}
   Napi::ArrayBuffer Buffer(Napi::Env env, const char* what);
   void Close();
-  const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
+  bool closed() const { return mapping_ == nullptr; }
+  int slotRefs() const { return mapping_ ? mapping_->slotRefs.load() : 0; }
+  uint8_t* addr() const { return addr_; }
+  size_t size() const { return size_; }
 
  private:
-  std::shared_ptr<Mapping> mapping_;
+  std::shared_ptr<Mapping> mapping_;  // null once closed
+  uint8_t* addr_;  // kept for the accessors after close
+  size_t size_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;  // weak: views keep it alive, not us
 };
 
