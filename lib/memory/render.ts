@@ -16,6 +16,7 @@ import { ChildIndex } from './child-index';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
+import { listOrder } from './subregion-list';
 import { treapPriority } from './treap-priority';
 
 // ------------------------------------------------------------- interval treap
@@ -155,61 +156,105 @@ export function setIndexMinChildren(n: number, always = false): number {
   return was;
 }
 
-/** QEMU list order: priority descending, the most recently linked first among equals */
-function listOrder(a: MemoryRegion, b: MemoryRegion): number {
-  return b._priority - a._priority || b._linkSeq - a._linkSeq;
+/** a region whose children are being rendered; its own fill comes after them */
+interface Frame {
+  mr: MemoryRegion;
+  /** view address of mr's offset 0 */
+  base: bigint;
+  /** mr's clip window, in view addresses */
+  cs: bigint;
+  ce: bigint;
+  ro: boolean;
+  nv: boolean;
+  /** the children to render, in list order, and the next one */
+  subs: readonly MemoryRegion[];
+  next: number;
 }
 
 /**
  * render_memory_region(view, mr, base, clip, readonly, nonvolatile).
  * clip is [clipStart, clipEnd); everything is exact bigint arithmetic (QEMU
  * uses Int128, so base may go negative through alias offsets).
+ *
+ * QEMU recurses into children and alias targets.  Here the walk keeps its own
+ * stack of Frames, so that trees and alias chains of any depth (10,000
+ * nested containers or aliases) render instead of overflowing the JS stack;
+ * the order of the walk, and so every range, is the recursion's.
  */
 function renderRegion(
   st: RenderState, mr: MemoryRegion, base: bigint,
   clipStart: bigint, clipEnd: bigint, ro: boolean, nv: boolean,
 ): void {
-  if (!mr._enabled) return;
-  base += mr._addr;
-  ro = ro || mr._readonly;
-  nv = nv || mr._nonvolatile;
-  const rEnd = base + mr._size;
-  // clip = clip ∩ [base, base+size); an empty intersection renders nothing
-  // (QEMU's zero-size "intersection" yields an empty clip, same result)
-  const cs = base > clipStart ? base : clipStart;
-  const ce = rEnd < clipEnd ? rEnd : clipEnd;
-  if (cs >= ce) return;
+  const stack: Frame[] = [];
+  enter(st, stack, mr, base, clipStart, clipEnd, ro, nv);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1];
+    if (f.next < f.subs.length) {
+      enter(st, stack, f.subs[f.next++], f.base, f.cs, f.ce, f.ro, f.nv);
+    } else {
+      stack.pop();
+      if (f.mr.terminates) fill(st, f.mr, f.base, f.cs, f.ce, f.ro, f.nv);
+    }
+  }
+}
 
-  const target = mr.alias;
-  if (target !== null) {
+/**
+ * The part of render_memory_region before the children: clip mr (following
+ * its alias chain to the region that renders), then either fill it at once
+ * (no children to render) or push a Frame for its children.
+ */
+function enter(
+  st: RenderState, stack: Frame[], mr: MemoryRegion, base: bigint,
+  clipStart: bigint, clipEnd: bigint, ro: boolean, nv: boolean,
+): void {
+  let cs: bigint;
+  let ce: bigint;
+  for (;;) {
+    if (!mr._enabled) return;
+    base += mr._addr;
+    ro = ro || mr._readonly;
+    nv = nv || mr._nonvolatile;
+    const rEnd = base + mr._size;
+    // clip = clip ∩ [base, base+size); an empty intersection renders nothing
+    // (QEMU's zero-size "intersection" yields an empty clip, same result)
+    cs = base > clipStart ? base : clipStart;
+    ce = rEnd < clipEnd ? rEnd : clipEnd;
+    if (cs >= ce) return;
+    const target = mr.alias;
+    if (target === null) break;
     // the alias renders its target only (its own subregions are ignored);
     // the target's addr is cancelled out so that alias start = target offset aliasOffset
-    renderRegion(st, target, base - target._addr - mr._aliasOffset, cs, ce, ro, nv);
-    return;
+    base = base - target._addr - mr._aliasOffset;
+    clipStart = cs;
+    clipEnd = ce;
+    mr = target;
   }
 
-  const subs = mr._subregions;
-  if (subs.length >= indexMinChildren && (st.windowed || ce - cs < mr._size)) {
+  const list = mr._subregions;
+  let subs: readonly MemoryRegion[] | null = null;
+  if (list.length >= indexMinChildren && (st.windowed || ce - cs < mr._size)) {
     // Only children whose extent meets the clip can render anything (the
-    // clip test below would reject the others), so rendering just those, in
-    // list order, produces the same ranges as the full walk.  Worth it for
-    // window renders and, in full renders, for clips narrower than the
-    // container (e.g. a small alias into a container of 10,000 BARs).
-    const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(subs));
+    // clip test would reject the others), so rendering just those, in list
+    // order, produces the same ranges as the full walk.  Worth it for window
+    // renders and, in full renders, for clips narrower than the container
+    // (e.g. a small alias into a container of 10,000 BARs).
+    const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(list.ordered()));
     const hits: MemoryRegion[] = [];
     idx.query(cs - base, ce - base, hits);
-    if (indexShare === 0 || hits.length * indexShare < subs.length) {
-      hits.sort(listOrder);
-      for (let i = 0; i < hits.length; i++) renderRegion(st, hits[i], base, cs, ce, ro, nv);
-    } else {
-      for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
-    }
-  } else {
-    for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+    if (indexShare === 0 || hits.length * indexShare < list.length) subs = hits.sort(listOrder);
   }
+  if (subs === null) subs = list.length > 0 ? list.ordered() : NO_CHILDREN;
+  if (subs.length > 0) {
+    stack.push({ mr, base, cs, ce, ro, nv, subs, next: 0 });
+  } else if (mr.terminates) {
+    fill(st, mr, base, cs, ce, ro, nv);
+  }
+}
 
-  if (!mr.terminates) return;
+const NO_CHILDREN: readonly MemoryRegion[] = [];
 
+/** the gap filling of a terminating region: whatever its clip window still leaves uncovered */
+function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, ro: boolean, nv: boolean): void {
   const out = st.out;
   const mask = mr.dirtyLogMask;
   const romd = mr._romdMode;
@@ -256,13 +301,12 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
     if (mr.terminates) return mr;
     let found: MemoryRegion | null = null;
     let count = 0;
-    for (const c of mr._subregions) {
-      if (c._enabled) {
-        count++;
-        found = c;
-        if (count > 1) break;
-      }
-    }
+    // order does not matter here (and some() needs no ordered list per commit)
+    mr._subregions.some((c) => {
+      if (!c._enabled) return false;
+      found = c;
+      return ++count > 1;
+    });
     if (count === 0) return null;
     if (count === 1 && found!._addr === 0n && mr._size >= found!._size) {
       mr = found;
