@@ -84,10 +84,17 @@ class CoveredSet {
   private root: Node | null = null;
 
   /**
-   * Mark [s, e) covered and call emit(a, b) for every piece of [s, e) that
-   * was not covered before, in ascending order.
+   * Mark [s, e) covered and push (a, b) to `pieces` for every piece [a, b)
+   * of [s, e) that was not covered before, in ascending order.
    */
-  fill(s: bigint, e: bigint, emit: (a: bigint, b: bigint) => void): void {
+  fill(s: bigint, e: bigint, pieces: bigint[]): void {
+    if (this.insertIfFree(s, e)) {
+      pieces.push(s, e);
+      return;
+    }
+    const emit = (a: bigint, b: bigint): void => {
+      pieces.push(a, b);
+    };
     split(this.root, s);
     let left = splitL;
     const right = splitR;
@@ -125,6 +132,36 @@ class CoveredSet {
     const node: Node = { start: newStart, end: newEnd, pri: treapPriority(), left: null, right: null };
     this.root = merge(merge(left, node), rest);
   }
+
+  /**
+   * The common case, a window that neither overlaps nor touches anything
+   * covered (e.g. one of many disjoint devices): add it as an interval of its
+   * own with one search and a treap insertion, instead of the general case's
+   * three splits and two merges over the whole depth.  False, and nothing
+   * changed, when [s, e) meets or touches a covered interval.
+   */
+  private insertIfFree(s: bigint, e: bigint): boolean {
+    // the intervals are disjoint and sorted: the ones that could meet [s, e]
+    // (the last starting before s, the first starting at or after it) are on
+    // the search path of s, and the others on it are farther away
+    for (let t = this.root; t !== null; t = t.start < s ? t.right : t.left) {
+      if (t.start < s ? t.end >= s : t.start <= e) return false;
+    }
+    const node: Node = { start: s, end: e, pri: treapPriority(), left: null, right: null };
+    let parent: Node | null = null;
+    let t = this.root;
+    while (t !== null && t.pri > node.pri) {
+      parent = t;
+      t = s < t.start ? t.left : t.right;
+    }
+    split(t, s);
+    node.left = splitL;
+    node.right = splitR;
+    if (parent === null) this.root = node;
+    else if (s < parent.start) parent.left = node;
+    else parent.right = node;
+    return true;
+  }
 }
 
 // ------------------------------------------------------------- render
@@ -132,6 +169,8 @@ class CoveredSet {
 interface RenderState {
   out: FlatRange[];
   covered: CoveredSet;
+  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs */
+  pieces: bigint[];
   /**
    * rendering a window of the map (incremental commit): containers with many
    * children always look the intersecting ones up in their address index
@@ -255,12 +294,17 @@ const NO_CHILDREN: readonly MemoryRegion[] = [];
 
 /** the gap filling of a terminating region: whatever its clip window still leaves uncovered */
 function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, ro: boolean, nv: boolean): void {
+  const pieces = st.pieces;
+  pieces.length = 0;
+  st.covered.fill(cs, ce, pieces);
+  if (pieces.length === 0) return;
   const out = st.out;
   const mask = mr.dirtyLogMask;
   const romd = mr._romdMode;
-  st.covered.fill(cs, ce, (a, b) => {
-    out.push(new FlatRange(mr, a - base, a, b - a, mask, romd, ro, nv));
-  });
+  for (let i = 0; i < pieces.length; i += 2) {
+    const a = pieces[i];
+    out.push(new FlatRange(mr, a - base, a, pieces[i + 1] - a, mask, romd, ro, nv));
+  }
 }
 
 /** flatview_simplify: fold each range into its predecessor when QEMU's can_merge holds */
@@ -320,7 +364,7 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
 /** generate_memory_topology(): render from the flatview root, sort, simplify. */
 export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
   if (fvRoot === null) return new FlatView(null, []);
-  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: false };
+  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: false };
   renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
   const out = st.out;
   out.sort(byStart);
@@ -340,7 +384,7 @@ function byStart(a: FlatRange, b: FlatRange): number {
  * simplify undoes once the window is spliced into the old view.
  */
 export function renderWindow(fvRoot: MemoryRegion, lo: bigint, hi: bigint): FlatRange[] {
-  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: true };
+  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: true };
   renderRegion(st, fvRoot, 0n, lo, hi, false, false);
   const out = st.out;
   if (out.length > 1) out.sort(byStart);
