@@ -92,9 +92,6 @@ class CoveredSet {
       pieces.push(s, e);
       return;
     }
-    const emit = (a: bigint, b: bigint): void => {
-      pieces.push(a, b);
-    };
     split(this.root, s);
     let left = splitL;
     const right = splitR;
@@ -122,13 +119,13 @@ class CoveredSet {
           n = n.left;
         }
         n = stack.pop()!;
-        if (n.start > cursor && cursor < e) emit(cursor, n.start < e ? n.start : e);
+        if (n.start > cursor && cursor < e) pieces.push(cursor, n.start < e ? n.start : e);
         if (n.end > cursor) cursor = n.end < e ? n.end : e;
         if (n.end > newEnd) newEnd = n.end;
         n = n.right;
       }
     }
-    if (cursor < e) emit(cursor, e);
+    if (cursor < e) pieces.push(cursor, e);
     const node: Node = { start: newStart, end: newEnd, pri: treapPriority(), left: null, right: null };
     this.root = merge(merge(left, node), rest);
   }
