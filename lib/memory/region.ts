@@ -80,7 +80,7 @@ export class MemoryRegion {
   /** @internal */ _nonvolatile = false;
   /** @internal */ _romdMode = true;
   /** @internal */ _aliasOffset = 0n;
-  /** @internal the children, priority descending, newest first among equals */ readonly _subregions: SubregionList = new SubregionList(this);
+  /** @internal the children, priority descending, newest first among equals */ readonly _subregions: SubregionList = new SubregionList();
   /** @internal */ _ramBlock: RamBlock | null = null;
   /** @internal */ _ramList: RamList | null = null;
   /** @internal VGA logging requested */ _logVga = false;
@@ -635,7 +635,7 @@ export class MemoryRegion {
       if (wasEnabled) markDamage(this, 0n, this._size, true);
       else markPendingWithoutDamage();
       if (this._container) this._container.unlinkSubregion(this);
-      for (const c of this._subregions.ordered()) this.unlinkSubregion(c);
+      for (const c of this._subregions.ordered().slice()) this.unlinkSubregion(c);
       if (this._ioeventfds.length) {
         this._ioeventfds = [];
         countEventfdRegion(-1);
