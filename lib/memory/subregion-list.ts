@@ -24,14 +24,20 @@ export function listOrder(a: MemoryRegion, b: MemoryRegion): number {
   return b._priority - a._priority || b._linkSeq - a._linkSeq;
 }
 
+/**
+ * the arrays of a list without entries: most regions never get children, so
+ * they share this one (it is never written: add() replaces it first)
+ */
+const NONE: (MemoryRegion | null)[] = [];
+
 /** below this many cleared entries the arrays are not compacted on unlink */
 const MIN_COMPACT = 32;
 
 export class SubregionList {
   /** list order as of the last rebuild, null where a child was unlinked since; child i has _listSlot i */
-  private sorted: (MemoryRegion | null)[] = [];
+  private sorted: (MemoryRegion | null)[] = NONE;
   /** linked since the last rebuild, oldest first, null where unlinked again; child j has _listSlot -1 - j */
-  private added: (MemoryRegion | null)[] = [];
+  private added: (MemoryRegion | null)[] = NONE;
   private live = 0;
   /** null entries in sorted and added */
   private cleared = 0;
@@ -42,6 +48,7 @@ export class SubregionList {
 
   /** link mr (its _priority and _linkSeq set, its _container the owner) */
   add(mr: MemoryRegion): void {
+    if (this.added === NONE) this.added = [];
     mr._listSlot = -1 - this.added.length;
     this.added.push(mr);
     this.live++;
@@ -92,8 +99,8 @@ export class SubregionList {
     }
     while (j < fresh.length) out.push(fresh[j++]);
     for (let k = 0; k < out.length; k++) out[k]._listSlot = k;
-    this.sorted = out;
-    this.added = [];
+    this.sorted = out.length > 0 ? out : NONE;
+    this.added = NONE;
     this.cleared = 0;
   }
 }
