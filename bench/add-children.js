@@ -106,9 +106,10 @@ for (const prio of Object.keys(priorities)) {
   }
 }
 console.table(rows);
-// wall time is the target; on a shared, busy host the CPU time shows what the code costs
-for (const [what, w] of Object.entries(worst)) {
-  const ok = w.ms < 1000 && w.growth <= 15;
-  console.log(`${ok ? 'target met' : 'TARGET MISSED'} (${what} time): worst 100k add+render ${w.ms.toFixed(1)} ms (target < 1000 ms), ` +
-    `worst 10k->100k growth ${w.growth.toFixed(2)}x (target <= 15x)`);
-}
+// Wall time is the target.  CPU time (all threads, so parallel GC counts
+// several times) is shown for a shared, busy host, where wall time mostly
+// measures the other processes.
+const w = worst.wall;
+console.log(`${w.ms < 1000 && w.growth <= 15 ? 'target met' : 'TARGET MISSED'}: worst 100k add+render ${w.ms.toFixed(1)} ms (target < 1000 ms), ` +
+  `worst 10k->100k growth ${w.growth.toFixed(2)}x (target <= 15x)`);
+console.log(`cpu time: worst 100k add+render ${worst.cpu.ms.toFixed(1)} ms, worst 10k->100k growth ${worst.cpu.growth.toFixed(2)}x`);
