@@ -185,14 +185,32 @@ function makePlan(root: MemoryRegion | null, base: FlatView | undefined, wins: b
  */
 function mapDamage(damage: readonly Damage[], targets: Map<MemoryRegion, bigint[]>): boolean {
   let budget = MAP_BUDGET_BASE + 8 * damage.length;
-  const up = (r: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): boolean => {
+  // windows still to carry up: (region, lo, hi, forced) in four parallel
+  // stacks.  An explicit stack rather than a recursion, because container
+  // and alias chains can be deeper than the JS stack; the order in which the
+  // windows reach the roots does not matter (coalesce sorts them).
+  const regions: MemoryRegion[] = [];
+  const los: bigint[] = [];
+  const his: bigint[] = [];
+  const forceds: boolean[] = [];
+  for (const d of damage) {
+    regions.push(d.mr);
+    los.push(d.lo);
+    his.push(d.hi);
+    forceds.push(d.forced);
+  }
+  while (regions.length > 0) {
+    const r = regions.pop()!;
+    let lo = los.pop()!;
+    let hi = his.pop()!;
+    const forced = forceds.pop()!;
     if (--budget < 0) return false;
     if (!forced) {
-      if (!r._enabled) return true;
+      if (!r._enabled) continue;
       if (lo < 0n) lo = 0n;
       if (hi > r._size) hi = r._size;
     }
-    if (lo >= hi) return true;
+    if (lo >= hi) continue;
     const addr = r._addr;
     const w = targets.get(r);
     if (w !== undefined) {
@@ -203,17 +221,23 @@ function mapDamage(damage: readonly Damage[], targets: Map<MemoryRegion, bigint[
       if (a < b) w.push(a, b);
     }
     const c = r._container;
-    if (c !== null && !up(c, lo + addr, hi + addr, false)) return false;
+    if (c !== null) {
+      regions.push(c);
+      los.push(lo + addr);
+      his.push(hi + addr);
+      forceds.push(false);
+    }
     const users = r._aliasUsers;
     if (users !== null) {
       for (const a of users) {
         const off = a._aliasOffset;
-        if (!up(a, lo - off, hi - off, false)) return false;
+        regions.push(a);
+        los.push(lo - off);
+        his.push(hi - off);
+        forceds.push(false);
       }
     }
-    return true;
-  };
-  for (const d of damage) if (!up(d.mr, d.lo, d.hi, d.forced)) return false;
+  }
   return true;
 }
 

@@ -21,31 +21,53 @@ function mrSize(size: bigint): bigint {
 
 /** children in printing order: addr ascending, then priority descending, else list order */
 function printOrder(mr: MemoryRegion): MemoryRegion[] {
-  const list = mr._subregions.slice();
+  const list = mr._subregions.ordered().slice();
   list.sort((a, b) => (a._addr < b._addr ? -1 : a._addr > b._addr ? 1 : b._priority - a._priority));
   return list;
 }
 
-function printRegion(
-  lines: string[], mr: MemoryRegion, level: number, base: bigint,
-  showDisabled: boolean, aliasQueue: MemoryRegion[] | null,
-): void {
-  const curStart = (base + mr._addr) % U64_MOD;
-  const curEnd = (curStart + mrSize(mr._size)) % U64_MOD;
-  const overflow = curStart < base || curEnd < curStart;
-  if (mr.alias && aliasQueue && !aliasQueue.includes(mr.alias)) aliasQueue.push(mr.alias);
-  if (mr._enabled || showDisabled) {
-    const head = `${overflow ? '[DETECTED OVERFLOW!] ' : ''}${'  '.repeat(level)}${hex16(curStart)}-${hex16(curEnd)} (prio ${mr._priority}, ${mr._nonvolatile ? 'nv-' : ''}${mr.typeName}): `;
-    const dis = mr._enabled ? '' : ' [disabled]';
-    if (mr.alias) {
-      const o = mr._aliasOffset;
-      lines.push(`${head}alias ${mr.name} @${mr.alias.name} ${hex16(o)}-${hex16(o + mrSize(mr._size))}${dis}`);
-    } else {
-      lines.push(`${head}${mr.name}${dis}`);
-    }
+/** alias targets still to print as `memory-region:` sections, each once, in the order met */
+class AliasQueue {
+  readonly list: MemoryRegion[] = [];
+  private readonly seen = new Set<MemoryRegion>();
+
+  add(mr: MemoryRegion): void {
+    if (this.seen.has(mr)) return;
+    this.seen.add(mr);
+    this.list.push(mr);
   }
-  // children are visited even when this line was not printed (QEMU quirk)
-  for (const c of printOrder(mr)) printRegion(lines, c, level + 1, curStart, showDisabled, aliasQueue);
+}
+
+/**
+ * mtree_print_mr, depth first in printing order.  QEMU recurses; this walk
+ * keeps its own stack so that trees of any depth print.
+ */
+function printRegion(
+  lines: string[], root: MemoryRegion, level: number, base: bigint,
+  showDisabled: boolean, aliasQueue: AliasQueue | null,
+): void {
+  const stack: { mr: MemoryRegion; level: number; base: bigint }[] = [{ mr: root, level, base }];
+  while (stack.length > 0) {
+    const { mr, level, base } = stack.pop()!;
+    const curStart = (base + mr._addr) % U64_MOD;
+    const curEnd = (curStart + mrSize(mr._size)) % U64_MOD;
+    const overflow = curStart < base || curEnd < curStart;
+    if (mr.alias && aliasQueue) aliasQueue.add(mr.alias);
+    if (mr._enabled || showDisabled) {
+      const head = `${overflow ? '[DETECTED OVERFLOW!] ' : ''}${'  '.repeat(level)}${hex16(curStart)}-${hex16(curEnd)} (prio ${mr._priority}, ${mr._nonvolatile ? 'nv-' : ''}${mr.typeName}): `;
+      const dis = mr._enabled ? '' : ' [disabled]';
+      if (mr.alias) {
+        const o = mr._aliasOffset;
+        lines.push(`${head}alias ${mr.name} @${mr.alias.name} ${hex16(o)}-${hex16(o + mrSize(mr._size))}${dis}`);
+      } else {
+        lines.push(`${head}${mr.name}${dis}`);
+      }
+    }
+    // children are visited even when this line was not printed (QEMU quirk);
+    // pushed last first, so that the first child is printed next
+    const kids = printOrder(mr);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push({ mr: kids[i], level: level + 1, base: curStart });
+  }
 }
 
 /** The tree of one region at level 1 (what `info mtree [-D]` prints under an address-space header). */
@@ -115,15 +137,15 @@ export function formatMtree(spaces: readonly AddressSpace[], options?: MtreeOpti
     if (g) g.names.push(s.name);
     else groups.push({ root: s.root, names: [s.name] });
   }
-  const aliasQueue: MemoryRegion[] = [];
+  const aliasQueue = new AliasQueue();
   for (const g of groups) {
     const names = g.names.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const n of names) lines.push(`address-space: ${n}`);
     printRegion(lines, g.root, 1, 0n, showDisabled, aliasQueue);
     lines.push('');
   }
-  for (let i = 0; i < aliasQueue.length; i++) {
-    const mr = aliasQueue[i];
+  for (let i = 0; i < aliasQueue.list.length; i++) {
+    const mr = aliasQueue.list[i];
     lines.push(`memory-region: ${mr.name}`);
     printRegion(lines, mr, 1, 0n, showDisabled, aliasQueue);
     lines.push('');

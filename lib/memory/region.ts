@@ -18,6 +18,7 @@ import { countEventfdRegion, eventfdBefore, eventfdEqual, type RegionEventfd } f
 import { checkOptions } from '../options';
 import { defaultRamList, RAM_BLOCK_OPTIONS, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
 import { hex16, int128ToU64, toAddress, toLength, toPriority, toRegionSize } from './size';
+import { SubregionList } from './subregion-list';
 import {
   beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markIoeventfdUpdate, markPendingWithoutDamage, recordDamage,
 } from './transaction';
@@ -80,13 +81,14 @@ export class MemoryRegion {
   /** @internal */ _nonvolatile = false;
   /** @internal */ _romdMode = true;
   /** @internal */ _aliasOffset = 0n;
-  /** @internal priority descending, newest first among equals */ _subregions: MemoryRegion[] = [];
+  /** @internal the children, priority descending, newest first among equals */ readonly _subregions: SubregionList = new SubregionList();
   /** @internal */ _ramBlock: RamBlock | null = null;
   /** @internal */ _ramList: RamList | null = null;
   /** @internal VGA logging requested */ _logVga = false;
   /** @internal */ _mappedViaAlias = 0;
   /** @internal */ _closed = false;
   /** @internal link order stamp: the list is (priority desc, _linkSeq desc) */ _linkSeq = 0;
+  /** @internal this region's entry in its container's SubregionList */ _listSlot = NaN;
   /** @internal address index of the children, built lazily by renders of narrow clips */ _childIndex: ChildIndex | null = null;
   /**
    * @internal the aliases of this region that can be rendered (in a
@@ -237,7 +239,7 @@ export class MemoryRegion {
 
   /** children in QEMU list order: priority descending, newest first among equals */
   get subregions(): readonly MemoryRegion[] {
-    return this._subregions.slice();
+    return this._subregions.ordered().slice();
   }
 
   get ramBlock(): RamBlock | null {
@@ -373,17 +375,8 @@ export class MemoryRegion {
     child._container = this;
     child._linkSeq = ++linkSeq;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
-    // before the first sibling whose priority is <= ours, else at the tail
-    // (the list is sorted by priority descending: binary search)
-    const list = this._subregions;
-    let i = 0;
-    let hi = list.length;
-    while (i < hi) {
-      const mid = (i + hi) >> 1;
-      if (list[mid]._priority > priority) i = mid + 1;
-      else hi = mid;
-    }
-    list.splice(i, 0, child);
+    // the newest stamp puts it before the first sibling whose priority is <= ours
+    this._subregions.add(child);
     this._childIndex?.insert(child);
     child._updateAliasLink();
     // the child's extent is where the map can change
@@ -407,18 +400,7 @@ export class MemoryRegion {
   }
 
   private unlinkSubregion(child: MemoryRegion): void {
-    const list = this._subregions;
-    // the list is ordered by (priority desc, link stamp desc): binary search
-    let i = 0;
-    let hi = list.length;
-    while (i < hi) {
-      const mid = (i + hi) >> 1;
-      const m = list[mid];
-      if (m._priority > child._priority || (m._priority === child._priority && m._linkSeq > child._linkSeq)) i = mid + 1;
-      else hi = mid;
-    }
-    if (list[i] !== child) i = list.indexOf(child);
-    list.splice(i, 1);
+    this._subregions.remove(child);
     this._childIndex?.remove(child);
     child._container = null;
     for (let a = child.alias; a; a = a.alias) a._mappedViaAlias--;
@@ -655,7 +637,7 @@ export class MemoryRegion {
       if (wasEnabled) markDamage(this, 0n, this._size, true);
       else markPendingWithoutDamage();
       if (this._container) this._container.unlinkSubregion(this);
-      while (this._subregions.length) this.unlinkSubregion(this._subregions[0]);
+      for (const c of this._subregions.ordered().slice()) this.unlinkSubregion(c);
       if (this._ioeventfds.length) {
         this._ioeventfds = [];
         countEventfdRegion(-1);
@@ -684,19 +666,19 @@ export class MemoryRegion {
    * can be collected.
    */
   _updateAliasLink(): void {
-    const t = this.alias;
-    if (t === null) return;
-    const live = this._container !== null || this._asRootCount > 0 || (this._aliasUsers !== null && this._aliasUsers.size > 0);
-    if (live === this._aliasRegistered) return;
-    this._aliasRegistered = live;
-    if (live) {
-      (t._aliasUsers ??= new Set()).add(this);
-    } else {
-      t._aliasUsers!.delete(this);
-      if (t._aliasUsers!.size === 0) t._aliasUsers = null;
+    // an alias of an alias: the target's own liveness may change in turn, up
+    // the chain (a loop: alias chains can be longer than the JS stack is deep)
+    for (let mr: MemoryRegion = this, t = mr.alias; t !== null; mr = t, t = t.alias) {
+      const live = mr._container !== null || mr._asRootCount > 0 || (mr._aliasUsers !== null && mr._aliasUsers.size > 0);
+      if (live === mr._aliasRegistered) return;
+      mr._aliasRegistered = live;
+      if (live) {
+        (t._aliasUsers ??= new Set()).add(mr);
+      } else {
+        t._aliasUsers!.delete(mr);
+        if (t._aliasUsers!.size === 0) t._aliasUsers = null;
+      }
     }
-    // an alias of an alias: the target's own liveness may have changed
-    t._updateAliasLink();
   }
 
   private checkOpen(): void {
@@ -758,7 +740,7 @@ function reaches(from: MemoryRegion, target: MemoryRegion): boolean {
     if (seen.has(mr)) continue;
     seen.add(mr);
     if (mr.alias) stack.push(mr.alias);
-    for (const c of mr._subregions) stack.push(c);
+    for (const c of mr._subregions.ordered()) stack.push(c);
   }
   return false;
 }

@@ -16,6 +16,7 @@ import { ChildIndex } from './child-index';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
+import { listOrder } from './subregion-list';
 import { treapPriority } from './treap-priority';
 
 // ------------------------------------------------------------- interval treap
@@ -83,10 +84,14 @@ class CoveredSet {
   private root: Node | null = null;
 
   /**
-   * Mark [s, e) covered and call emit(a, b) for every piece of [s, e) that
-   * was not covered before, in ascending order.
+   * Mark [s, e) covered and push (a, b) to `pieces` for every piece [a, b)
+   * of [s, e) that was not covered before, in ascending order.
    */
-  fill(s: bigint, e: bigint, emit: (a: bigint, b: bigint) => void): void {
+  fill(s: bigint, e: bigint, pieces: bigint[]): void {
+    if (this.insertIfFree(s, e)) {
+      pieces.push(s, e);
+      return;
+    }
     split(this.root, s);
     let left = splitL;
     const right = splitR;
@@ -114,15 +119,45 @@ class CoveredSet {
           n = n.left;
         }
         n = stack.pop()!;
-        if (n.start > cursor && cursor < e) emit(cursor, n.start < e ? n.start : e);
+        if (n.start > cursor && cursor < e) pieces.push(cursor, n.start < e ? n.start : e);
         if (n.end > cursor) cursor = n.end < e ? n.end : e;
         if (n.end > newEnd) newEnd = n.end;
         n = n.right;
       }
     }
-    if (cursor < e) emit(cursor, e);
+    if (cursor < e) pieces.push(cursor, e);
     const node: Node = { start: newStart, end: newEnd, pri: treapPriority(), left: null, right: null };
     this.root = merge(merge(left, node), rest);
+  }
+
+  /**
+   * The common case, a window that neither overlaps nor touches anything
+   * covered (e.g. one of many disjoint devices): add it as an interval of its
+   * own with one search and a treap insertion, instead of the general case's
+   * three splits and two merges over the whole depth.  False, and nothing
+   * changed, when [s, e) meets or touches a covered interval.
+   */
+  private insertIfFree(s: bigint, e: bigint): boolean {
+    // the intervals are disjoint and sorted: the ones that could meet [s, e]
+    // (the last starting before s, the first starting at or after it) are on
+    // the search path of s, and the others on it are farther away
+    for (let t = this.root; t !== null; t = t.start < s ? t.right : t.left) {
+      if (t.start < s ? t.end >= s : t.start <= e) return false;
+    }
+    const node: Node = { start: s, end: e, pri: treapPriority(), left: null, right: null };
+    let parent: Node | null = null;
+    let t = this.root;
+    while (t !== null && t.pri > node.pri) {
+      parent = t;
+      t = s < t.start ? t.left : t.right;
+    }
+    split(t, s);
+    node.left = splitL;
+    node.right = splitR;
+    if (parent === null) this.root = node;
+    else if (s < parent.start) parent.left = node;
+    else parent.right = node;
+    return true;
   }
 }
 
@@ -131,6 +166,8 @@ class CoveredSet {
 interface RenderState {
   out: FlatRange[];
   covered: CoveredSet;
+  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs */
+  pieces: bigint[];
   /**
    * rendering a window of the map (incremental commit): containers with many
    * children always look the intersecting ones up in their address index
@@ -155,67 +192,116 @@ export function setIndexMinChildren(n: number, always = false): number {
   return was;
 }
 
-/** QEMU list order: priority descending, the most recently linked first among equals */
-function listOrder(a: MemoryRegion, b: MemoryRegion): number {
-  return b._priority - a._priority || b._linkSeq - a._linkSeq;
+/** a region whose children are being rendered; its own fill comes after them */
+interface Frame {
+  mr: MemoryRegion;
+  /** view address of mr's offset 0 */
+  base: bigint;
+  /** mr's clip window, in view addresses */
+  cs: bigint;
+  ce: bigint;
+  ro: boolean;
+  nv: boolean;
+  /** the children to render, in list order, and the next one */
+  subs: readonly MemoryRegion[];
+  next: number;
 }
 
 /**
  * render_memory_region(view, mr, base, clip, readonly, nonvolatile).
  * clip is [clipStart, clipEnd); everything is exact bigint arithmetic (QEMU
  * uses Int128, so base may go negative through alias offsets).
+ *
+ * QEMU recurses into children and alias targets.  Here the walk keeps its own
+ * stack of Frames, so that trees and alias chains of any depth (10,000
+ * nested containers or aliases) render instead of overflowing the JS stack;
+ * the order of the walk, and so every range, is the recursion's.
  */
 function renderRegion(
   st: RenderState, mr: MemoryRegion, base: bigint,
   clipStart: bigint, clipEnd: bigint, ro: boolean, nv: boolean,
 ): void {
-  if (!mr._enabled) return;
-  base += mr._addr;
-  ro = ro || mr._readonly;
-  nv = nv || mr._nonvolatile;
-  const rEnd = base + mr._size;
-  // clip = clip ∩ [base, base+size); an empty intersection renders nothing
-  // (QEMU's zero-size "intersection" yields an empty clip, same result)
-  const cs = base > clipStart ? base : clipStart;
-  const ce = rEnd < clipEnd ? rEnd : clipEnd;
-  if (cs >= ce) return;
+  const stack: Frame[] = [];
+  enter(st, stack, mr, base, clipStart, clipEnd, ro, nv);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1];
+    if (f.next < f.subs.length) {
+      enter(st, stack, f.subs[f.next++], f.base, f.cs, f.ce, f.ro, f.nv);
+    } else {
+      stack.pop();
+      if (f.mr.terminates) fill(st, f.mr, f.base, f.cs, f.ce, f.ro, f.nv);
+    }
+  }
+}
 
-  const target = mr.alias;
-  if (target !== null) {
+/**
+ * The part of render_memory_region before the children: clip mr (following
+ * its alias chain to the region that renders), then either fill it at once
+ * (no children to render) or push a Frame for its children.
+ */
+function enter(
+  st: RenderState, stack: Frame[], mr: MemoryRegion, base: bigint,
+  clipStart: bigint, clipEnd: bigint, ro: boolean, nv: boolean,
+): void {
+  let cs: bigint;
+  let ce: bigint;
+  for (;;) {
+    if (!mr._enabled) return;
+    base += mr._addr;
+    ro = ro || mr._readonly;
+    nv = nv || mr._nonvolatile;
+    const rEnd = base + mr._size;
+    // clip = clip ∩ [base, base+size); an empty intersection renders nothing
+    // (QEMU's zero-size "intersection" yields an empty clip, same result)
+    cs = base > clipStart ? base : clipStart;
+    ce = rEnd < clipEnd ? rEnd : clipEnd;
+    if (cs >= ce) return;
+    const target = mr.alias;
+    if (target === null) break;
     // the alias renders its target only (its own subregions are ignored);
     // the target's addr is cancelled out so that alias start = target offset aliasOffset
-    renderRegion(st, target, base - target._addr - mr._aliasOffset, cs, ce, ro, nv);
-    return;
+    base = base - target._addr - mr._aliasOffset;
+    clipStart = cs;
+    clipEnd = ce;
+    mr = target;
   }
 
-  const subs = mr._subregions;
-  if (subs.length >= indexMinChildren && (st.windowed || ce - cs < mr._size)) {
+  const list = mr._subregions;
+  let subs: readonly MemoryRegion[] | null = null;
+  if (list.length >= indexMinChildren && (st.windowed || ce - cs < mr._size)) {
     // Only children whose extent meets the clip can render anything (the
-    // clip test below would reject the others), so rendering just those, in
-    // list order, produces the same ranges as the full walk.  Worth it for
-    // window renders and, in full renders, for clips narrower than the
-    // container (e.g. a small alias into a container of 10,000 BARs).
-    const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(subs));
+    // clip test would reject the others), so rendering just those, in list
+    // order, produces the same ranges as the full walk.  Worth it for window
+    // renders and, in full renders, for clips narrower than the container
+    // (e.g. a small alias into a container of 10,000 BARs).
+    const idx = mr._childIndex ?? (mr._childIndex = new ChildIndex(list.ordered()));
     const hits: MemoryRegion[] = [];
     idx.query(cs - base, ce - base, hits);
-    if (indexShare === 0 || hits.length * indexShare < subs.length) {
-      hits.sort(listOrder);
-      for (let i = 0; i < hits.length; i++) renderRegion(st, hits[i], base, cs, ce, ro, nv);
-    } else {
-      for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
-    }
-  } else {
-    for (let i = 0; i < subs.length; i++) renderRegion(st, subs[i], base, cs, ce, ro, nv);
+    if (indexShare === 0 || hits.length * indexShare < list.length) subs = hits.sort(listOrder);
   }
+  if (subs === null) subs = list.length > 0 ? list.ordered() : NO_CHILDREN;
+  if (subs.length > 0) {
+    stack.push({ mr, base, cs, ce, ro, nv, subs, next: 0 });
+  } else if (mr.terminates) {
+    fill(st, mr, base, cs, ce, ro, nv);
+  }
+}
 
-  if (!mr.terminates) return;
+const NO_CHILDREN: readonly MemoryRegion[] = [];
 
+/** the gap filling of a terminating region: whatever its clip window still leaves uncovered */
+function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, ro: boolean, nv: boolean): void {
+  const pieces = st.pieces;
+  pieces.length = 0;
+  st.covered.fill(cs, ce, pieces);
+  if (pieces.length === 0) return;
   const out = st.out;
   const mask = mr.dirtyLogMask;
   const romd = mr._romdMode;
-  st.covered.fill(cs, ce, (a, b) => {
-    out.push(new FlatRange(mr, a - base, a, b - a, mask, romd, ro, nv));
-  });
+  for (let i = 0; i < pieces.length; i += 2) {
+    const a = pieces[i];
+    out.push(new FlatRange(mr, a - base, a, pieces[i + 1] - a, mask, romd, ro, nv));
+  }
 }
 
 /** flatview_simplify: fold each range into its predecessor when QEMU's can_merge holds */
@@ -256,13 +342,12 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
     if (mr.terminates) return mr;
     let found: MemoryRegion | null = null;
     let count = 0;
-    for (const c of mr._subregions) {
-      if (c._enabled) {
-        count++;
-        found = c;
-        if (count > 1) break;
-      }
-    }
+    // order does not matter here (and some() needs no ordered list per commit)
+    mr._subregions.some((c) => {
+      if (!c._enabled) return false;
+      found = c;
+      return ++count > 1;
+    });
     if (count === 0) return null;
     if (count === 1 && found!._addr === 0n && mr._size >= found!._size) {
       mr = found;
@@ -276,7 +361,7 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
 /** generate_memory_topology(): render from the flatview root, sort, simplify. */
 export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
   if (fvRoot === null) return new FlatView(null, []);
-  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: false };
+  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: false };
   renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
   const out = st.out;
   out.sort(byStart);
@@ -296,7 +381,7 @@ function byStart(a: FlatRange, b: FlatRange): number {
  * simplify undoes once the window is spliced into the old view.
  */
 export function renderWindow(fvRoot: MemoryRegion, lo: bigint, hi: bigint): FlatRange[] {
-  const st: RenderState = { out: [], covered: new CoveredSet(), windowed: true };
+  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: true };
   renderRegion(st, fvRoot, 0n, lo, hi, false, false);
   const out = st.out;
   if (out.length > 1) out.sort(byStart);

@@ -1,0 +1,106 @@
+/**
+ * The children of a container in QEMU list order
+ * (memory_region_update_container_subregions): priority descending, and
+ * among equal priorities the most recently linked first.
+ *
+ * QEMU inserts each child into a linked list at its place; done on an array
+ * that is a splice near the front for every equal-priority child, O(n) each,
+ * so 100,000 children cost seconds.  Here linking and unlinking are O(1):
+ * a link is appended to `added`, an unlink clears the child's entry (found
+ * through its _listSlot), so that the list holds no reference to a child it
+ * no longer has (a forgotten region can be collected).  The ordered array is
+ * (re)built when someone asks for it, which only whole-list walks do (a full
+ * render, `info mtree`, the `subregions` getter): they are O(n) themselves,
+ * so the rebuild, O(n + k log k) for k links since the last one, does not
+ * change their cost.  The window renders of incremental commits find their
+ * children through the ChildIndex and never need the order of the whole list.
+ * Cleared entries are also dropped whenever they outnumber the live ones, so
+ * link / unlink cycles without a walk in between cannot grow the arrays.
+ */
+import type { MemoryRegion } from './region';
+
+/** QEMU list order: priority descending, the most recently linked first among equals */
+export function listOrder(a: MemoryRegion, b: MemoryRegion): number {
+  return b._priority - a._priority || b._linkSeq - a._linkSeq;
+}
+
+/**
+ * the arrays of a list without entries: most regions never get children, so
+ * they share this one (it is never written: add() replaces it first)
+ */
+const NONE: (MemoryRegion | null)[] = [];
+
+/** below this many cleared entries the arrays are not compacted on unlink */
+const MIN_COMPACT = 32;
+
+export class SubregionList {
+  /** list order as of the last rebuild, null where a child was unlinked since; child i has _listSlot i */
+  private sorted: (MemoryRegion | null)[] = NONE;
+  /** linked since the last rebuild, oldest first, null where unlinked again; child j has _listSlot -1 - j */
+  private added: (MemoryRegion | null)[] = NONE;
+  private live = 0;
+  /** null entries in sorted and added */
+  private cleared = 0;
+
+  get length(): number {
+    return this.live;
+  }
+
+  /** link mr (its _priority and _linkSeq set, its _container the owner) */
+  add(mr: MemoryRegion): void {
+    if (this.added === NONE) this.added = [];
+    mr._listSlot = -1 - this.added.length;
+    this.added.push(mr);
+    this.live++;
+  }
+
+  /** unlink mr, which must be in this list */
+  remove(mr: MemoryRegion): void {
+    const slot = mr._listSlot;
+    if (slot >= 0) this.sorted[slot] = null;
+    else this.added[-1 - slot] = null;
+    mr._listSlot = NaN;
+    this.live--;
+    this.cleared++;
+    if (this.cleared > MIN_COMPACT && this.cleared > this.live) this.rebuild();
+  }
+
+  /**
+   * The children in list order.  The array is the list's own and valid until
+   * the next link or unlink (an unlink clears its entry): copy it to unlink
+   * children while iterating.
+   */
+  ordered(): readonly MemoryRegion[] {
+    if (this.added.length > 0 || this.cleared > 0) this.rebuild();
+    return this.sorted as MemoryRegion[];
+  }
+
+  /** calls fn on every child, in no particular order, until it returns true; whether it did */
+  some(fn: (mr: MemoryRegion) => boolean): boolean {
+    for (const mr of this.sorted) if (mr !== null && fn(mr)) return true;
+    for (const mr of this.added) if (mr !== null && fn(mr)) return true;
+    return false;
+  }
+
+  /** merge the entries of `sorted` with the links since, sorted */
+  private rebuild(): void {
+    const fresh: MemoryRegion[] = [];
+    const a = this.added;
+    // newest first: for equal priorities (the common case) already in list order
+    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh.push(a[j]!);
+    if (fresh.length > 1) fresh.sort(listOrder);
+    const s = this.sorted;
+    const out: MemoryRegion[] = [];
+    let j = 0;
+    for (const mr of s) {
+      if (mr === null) continue;
+      while (j < fresh.length && listOrder(fresh[j], mr) < 0) out.push(fresh[j++]);
+      out.push(mr);
+    }
+    while (j < fresh.length) out.push(fresh[j++]);
+    for (let k = 0; k < out.length; k++) out[k]._listSlot = k;
+    this.sorted = out.length > 0 ? out : NONE;
+    this.added = NONE;
+    this.cleared = 0;
+  }
+}
