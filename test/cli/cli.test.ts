@@ -29,7 +29,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 function cliChild(args: string[], opts: { maxAddressSpace?: number } = {}) {
   const node = [process.execPath, path.join(ROOT, 'scripts', 'run-example.js'), path.join(ROOT, 'test', 'helpers', 'cli-main.ts'), ...args];
   const [cmd, ...argv] = opts.maxAddressSpace ? ['prlimit', `--as=${opts.maxAddressSpace}`, ...node] : node;
-  return spawnSync(cmd, argv, { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnSync(cmd, argv, { encoding: 'utf8', timeout: 45_000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe('node-kvm CLI: help, version and usage errors', () => {
@@ -128,13 +128,11 @@ describeKvm('node-kvm CLI', () => {
     const fifo = path.join(dir, 'fifo');
     spawnSync('mkfifo', [fifo]);
     for (const [file, kind] of [['/dev/zero', 'a device'], [fifo, 'a FIFO'], [dir, 'a directory']]) {
-      const started = Date.now();
       const r = cliChild(['run', file], { maxAddressSpace: 4 * 2 ** 30 }); // a child: an endless read would block the test worker
       expect({ file, status: r.status, signal: r.signal }).toEqual({ file, status: 1, signal: null });
       expect(r.stderr).toBe(`node-kvm: ${file} is ${kind}: a guest image must be a regular file (a flat binary or an ELF)\n`);
-      expect(Date.now() - started).toBeLessThan(15_000);
     }
-  });
+  }, 150_000); // three child processes, each compiling the CLI's TypeScript
 
   test('run refuses an image larger than guest RAM without reading it', async () => {
     const big = path.join(dir, 'big.bin');
