@@ -6,6 +6,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   maxWorkers: 2,
+  // Stops the run, once and with advice, where /dev/kvm exists but cannot be opened.
+  globalSetup: '<rootDir>/test/helpers/kvm-global-setup.ts',
   testTimeout: 60000,
   transform: {
     '^.+\\.ts$': ['@swc/jest', {

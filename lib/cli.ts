@@ -1,11 +1,13 @@
 // The node-kvm command line: run a guest, print a machine's memory map, or
 // boot the bundled demo. main() is testable in-process; cli() is what
 // bin/node-kvm calls.
+import * as fs from 'fs';
 import * as path from 'path';
 import type { Readable, Writable } from 'stream';
 import { Machine, type MachineOptions } from './machine';
 import type { RunResult } from './kvm/run-loop';
-import { parseAddress } from './parse-size';
+import { parseAddress, parseSize } from './parse-size';
+import { isElf } from './x86/loader-elf';
 import type { CpuMode } from './x86/modes';
 
 export interface CliIo {
@@ -14,64 +16,227 @@ export interface CliIo {
   stdin?: Readable | null;
 }
 
-const USAGE = `usage:
-  node-kvm run <guest.bin|guest.elf> [--mem 16M] [--mode real|protected|long]
-               [--entry addr] [--timeout ms] [--trace] [--irqchip]
-      Boots the guest: serial (COM1) on stdin/stdout; the exit code is the
-      one the guest wrote to the debug-exit port 0x501 ((v << 1) | 1),
-      0 after hlt, 124 on timeout, 2 on any other stop.
-  node-kvm mtree [--flat] [--mem 16M] [--mode ...]
-      Prints the machine's memory map like QEMU's \`info mtree [-f]\`.
-  node-kvm demo
-      Boots the bundled demo guest (guests/demo/demo.S).
-`;
+/** Exit status of every usage error (BSD's EX_USAGE): even, so no guest's debug-exit code ((v << 1) | 1) is ever 64. */
+export const USAGE_EXIT = 64;
+
+/** The code guests/demo/demo.S writes to the debug-exit port: (0x15 << 1) | 1. */
+export const DEMO_EXIT_CODE = 43;
 
 /** Where the bundled demo guest lives (the same from lib/ and dist/). */
 export const DEMO_GUEST = path.join(__dirname, '..', 'guests', 'demo', 'demo.bin');
 
+const DEFAULT_MEMORY = '16M';
+
+interface FlagSpec {
+  /** Placeholder of the flag's value; absent for a flag without one. */
+  value?: string;
+  help: string;
+}
+
+// Every flag the CLI knows. The help text is made from this table and the
+// parser accepts nothing else, so --help cannot forget a flag.
+const FLAGS: Record<string, FlagSpec> = {
+  '--mem': { value: 'SIZE', help: `guest RAM at address 0, 1M to 3G (default ${DEFAULT_MEMORY})` },
+  '--mode': { value: 'MODE', help: 'real, protected or long (default long)' },
+  '--load-address': { value: 'ADDR', help: 'where a flat binary goes (default 0x7c00 in real mode, else 0x100000; not for an ELF)' },
+  '--entry': { value: 'ADDR', help: 'where execution starts (default: the ELF entry, or the load address)' },
+  '--timeout': { value: 'MS', help: 'stop the guest after MS milliseconds (exit status 124)' },
+  '--trace': { help: 'log every exit on stderr' },
+  '--irqchip': { help: 'the in-kernel IRQ chip and PIT (hlt then waits for an interrupt)' },
+  '--flat': { help: "the flat views, like `info mtree -f`" },
+  '--help': { help: 'print this help and exit' },
+  '--version': { help: 'print the version and exit' },
+};
+
+const SHORT_FLAGS: Record<string, string> = { '-h': '--help' };
+const GLOBAL_FLAGS = ['--help', '--version'];
+
+interface CommandSpec {
+  /** Names of the positional arguments, in order (all required). */
+  args: string[];
+  flags: string[];
+  help: string;
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  run: {
+    args: ['<guest.bin|guest.elf>'],
+    flags: ['--mem', '--mode', '--load-address', '--entry', '--timeout', '--trace', '--irqchip'],
+    help: 'Boots the guest, serial (COM1) on stdin/stdout: a flat binary, or an ELF (32-bit for --mode protected, 64-bit for long), in a regular file no larger than guest RAM.',
+  },
+  mtree: {
+    args: [],
+    flags: ['--flat', '--mem'],
+    help: "Prints the machine's memory map like QEMU's `info mtree`.",
+  },
+  demo: {
+    args: [],
+    flags: [],
+    help: 'Boots the bundled demo guest (guests/demo/demo.S); exit status 0 when it ends as it should.',
+  },
+  help: { args: [], flags: [], help: 'Prints this help.' },
+};
+
+function flagText(name: string): string {
+  const spec = FLAGS[name];
+  return spec.value ? `${name} ${spec.value}` : name;
+}
+
+/** Joins words into lines of at most 80 characters: the first starts with `first`, the others with `rest`. */
+function wrap(words: string[], first: string, rest: string): string[] {
+  const lines = [first + words[0]];
+  for (const w of words.slice(1)) {
+    if (lines[lines.length - 1].length + 1 + w.length > 80) lines.push(rest + w);
+    else lines[lines.length - 1] += ` ${w}`;
+  }
+  return lines;
+}
+
+function usageText(): string {
+  const lines = ['usage: node-kvm <command> [options]', ''];
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    lines.push(...wrap([`node-kvm ${name}`, ...cmd.args, ...cmd.flags.map((f) => `[${flagText(f)}]`)], '  ', ' '.repeat(4 + name.length + 8)));
+    lines.push(...wrap(cmd.help.split(' '), '      ', '      '));
+  }
+  lines.push('', 'options:');
+  const shortOf = (name: string) => Object.keys(SHORT_FLAGS).find((s) => SHORT_FLAGS[s] === name);
+  for (const name of Object.keys(FLAGS)) {
+    const short = shortOf(name);
+    const label = (short ? `${short}, ` : '') + flagText(name);
+    lines.push(...wrap([label.padEnd(21), ...FLAGS[name].help.split(' ')], '  ', ' '.repeat(24)));
+  }
+  lines.push(
+    '',
+    'exit status:',
+    '  run    the code the guest wrote to the debug-exit port 0x501 ((v << 1) | 1),',
+    '         0 after hlt, 124 on timeout, 2 on any other stop',
+    `  demo   0 when the demo guest ends with its code ${DEMO_EXIT_CODE}`,
+    '  1      node-kvm could not do it (a missing or unsuitable file, KVM)',
+    `  ${USAGE_EXIT}     a usage error (unknown command, option or argument, a bad value)`,
+    '',
+  );
+  return lines.join('\n');
+}
+
 class UsageError extends Error {}
 
 interface Parsed {
+  command: string | undefined;
   positional: string[];
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['--mem', '--mode', '--entry', '--timeout']);
-const BOOL_FLAGS = new Set(['--trace', '--flat', '--irqchip', '--help']);
-
+/**
+ * Strict parsing: the first argument that is not a flag is the command, and
+ * each command accepts only its own flags (plus --help and --version); an
+ * unknown or repeated flag, a missing value and a stray argument are usage
+ * errors. `--` ends the flags, for file names that begin with a dash.
+ */
 function parseArgs(args: string[]): Parsed {
   const positional: string[] = [];
-  const flags = new Map<string, string | true>();
+  const given: { name: string; value: string | true }[] = [];
+  let flagsEnded = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(0, eq) : a;
-      if (VALUE_FLAGS.has(name)) {
-        const v = eq > 0 ? a.slice(eq + 1) : args[++i];
-        if (v === undefined) throw new UsageError(`${name} needs a value`);
-        flags.set(name, v);
-      } else if (BOOL_FLAGS.has(name) && eq < 0) {
-        flags.set(name, true);
-      } else {
-        throw new UsageError(`unknown option ${a}`);
-      }
-    } else {
+    if (flagsEnded || !a.startsWith('-') || a === '-') {
       positional.push(a);
+      continue;
+    }
+    if (a === '--') {
+      flagsEnded = true;
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const written = eq > 0 ? a.slice(0, eq) : a;
+    const name = SHORT_FLAGS[written] ?? written;
+    const spec = FLAGS[name];
+    if (!spec) throw new UsageError(`unknown option ${written}`);
+    if (spec.value) {
+      const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+      if (v === undefined || v === '') throw new UsageError(`${name} needs a value (${spec.value})`);
+      given.push({ name, value: v });
+    } else {
+      if (eq > 0) throw new UsageError(`${name} takes no value`);
+      given.push({ name, value: true });
     }
   }
-  return { positional, flags };
+  const [command, ...rest] = positional;
+  const spec = command === undefined ? undefined : COMMANDS[command];
+  if (command !== undefined && !spec) throw new UsageError(`unknown command ${command}`);
+  const flags = new Map<string, string | true>();
+  for (const { name, value } of given) {
+    if (!GLOBAL_FLAGS.includes(name)) {
+      if (!spec) throw new UsageError(`${name} needs a command before it`);
+      if (!spec.flags.includes(name)) {
+        const own = spec.flags.length ? `its options are ${spec.flags.join(', ')}` : 'it takes no options';
+        throw new UsageError(`${command} does not take ${name} (${own})`);
+      }
+    }
+    if (flags.has(name)) throw new UsageError(`${name} is given twice`);
+    flags.set(name, value);
+  }
+  if (spec && !flags.has('--help') && rest.length !== spec.args.length) {
+    throw new UsageError(spec.args.length
+      ? `${command} needs exactly ${spec.args.length === 1 ? 'one argument' : `${spec.args.length} arguments`}, ${spec.args.join(' ')}; got ${rest.length}`
+      : `${command} takes no arguments, got ${rest.map((r) => JSON.stringify(r)).join(' ')}`);
+  }
+  return { command, positional: rest, flags };
+}
+
+/** A flag's value through a parser; a value the parser refuses is a usage error. */
+function flagValue<T>(p: Parsed, name: string, parse: (value: string) => T): T | undefined {
+  const v = p.flags.get(name);
+  if (v === undefined) return undefined;
+  try {
+    return parse(v as string);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function memoryBytes(p: Parsed): bigint {
+  return flagValue(p, '--mem', (v) => parseSize(v, '--mem')) ?? parseSize(DEFAULT_MEMORY);
 }
 
 function machineOptions(p: Parsed, io: CliIo): MachineOptions {
   const mode = (p.flags.get('--mode') ?? 'long') as CpuMode;
   if (!['real', 'protected', 'long'].includes(mode)) throw new UsageError(`--mode must be real, protected or long, got ${mode}`);
   return {
-    memory: (p.flags.get('--mem') as string | undefined) ?? '16M',
+    memory: memoryBytes(p),
     mode,
     irqchip: p.flags.has('--irqchip'),
     serial: { output: io.stdout, input: io.stdin ?? null },
   };
+}
+
+/**
+ * Reads a guest image, refusing before reading anything what cannot be one:
+ * a device, FIFO or directory (whose read may never end, like /dev/zero's),
+ * and a file larger than guest RAM. Opened non-blocking so that a FIFO
+ * without a writer does not hang the open itself.
+ */
+export function readGuestFile(file: string, ramBytes: bigint): Uint8Array {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new Error(`${file} is ${kind}: a guest image must be a regular file (a flat binary or an ELF)`);
+    }
+    if (BigInt(st.size) > ramBytes) {
+      throw new Error(`${file} is ${st.size} bytes, larger than the guest's ${ramBytes} bytes of RAM: use a larger --mem (at most 3G)`);
+    }
+    const bytes = new Uint8Array(st.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = fs.readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) break; // the file shrank since fstat: load what is there
+      done += n;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The process exit code for a run result. */
@@ -85,17 +250,19 @@ export function exitCodeOf(r: RunResult): number {
 }
 
 async function runGuest(file: string, p: Parsed, io: CliIo): Promise<number> {
-  const timeout = p.flags.get('--timeout');
-  let timeoutMs: number | undefined;
-  if (timeout !== undefined) {
-    timeoutMs = Number(timeout);
-    if (!/^[0-9]+$/.test(timeout as string) || !(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of milliseconds, got ${String(timeout)}`);
-  }
-  const entry = p.flags.has('--entry') ? parseAddress(p.flags.get('--entry') as string, '--entry') : undefined;
+  const timeoutMs = flagValue(p, '--timeout', (v) => {
+    if (!/^[0-9]+$/.test(v) || !(Number(v) > 0)) throw new Error(`--timeout must be a positive number of milliseconds, got ${v}`);
+    return Number(v);
+  });
+  const entry = flagValue(p, '--entry', (v) => parseAddress(v, '--entry'));
+  const address = flagValue(p, '--load-address', (v) => parseAddress(v, '--load-address'));
+  const options = machineOptions(p, io);
+  const image = readGuestFile(file, memoryBytes(p));
+  if (address !== undefined && isElf(image)) throw new UsageError(`--load-address is for flat binaries: ${file} is an ELF, whose segments say where they go`);
   const trace = p.flags.has('--trace') ? (line: string) => io.stderr.write(`[trace] ${line}\n`) : undefined;
-  const machine = await Machine.create(machineOptions(p, io));
+  const machine = await Machine.create(options);
   try {
-    machine.load(file, { entry });
+    machine.load(image, { entry, address });
     const result = await machine.run({ timeoutMs, trace });
     if (result.reason !== 'debugExit' && result.reason !== 'hlt') io.stderr.write(`node-kvm: ${result.message} (RIP 0x${result.rip.toString(16)})\n`);
     if (trace) io.stderr.write(`[trace] stopped: ${result.reason} after ${result.exits} exits\n`);
@@ -106,19 +273,19 @@ async function runGuest(file: string, p: Parsed, io: CliIo): Promise<number> {
 }
 
 async function demo(io: CliIo): Promise<number> {
-  const machine = await Machine.create({ memory: '16M', mode: 'long', serial: { output: io.stdout } });
+  const machine = await Machine.create({ memory: DEFAULT_MEMORY, mode: 'long', serial: { output: io.stdout } });
   try {
     machine.load(DEMO_GUEST);
     const result = await machine.run({ timeoutMs: 10_000 });
     io.stdout.write('\nThe machine\'s memory map (QEMU `info mtree`):\n\n');
     io.stdout.write(machine.mtree());
     io.stdout.write(machine.mtree({ flat: true }));
-    if (result.reason === 'debugExit') {
-      io.stdout.write(`The guest wrote to the debug-exit port: exit code ${result.exitCode} (${result.exits} exits, ${result.elapsedMs.toFixed(1)} ms).\n`);
-    } else {
-      io.stderr.write(`node-kvm: the demo guest did not exit as expected: ${result.message}\n`);
+    if (result.reason === 'debugExit' && result.exitCode === DEMO_EXIT_CODE) {
+      io.stdout.write(`The guest wrote to the debug-exit port: exit code ${result.exitCode} (${result.exits} exits, ${result.elapsedMs.toFixed(1)} ms). The demo worked.\n`);
+      return 0;
     }
-    return exitCodeOf(result);
+    io.stderr.write(`node-kvm: the demo guest did not exit with code ${DEMO_EXIT_CODE} as expected: ${result.message}\n`);
+    return 1;
   } finally {
     machine.close();
   }
@@ -134,31 +301,34 @@ async function mtree(p: Parsed, io: CliIo): Promise<number> {
   }
 }
 
+function packageVersion(): string {
+  // package.json sits one level above both lib/ and dist/.
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 /** Runs the CLI with `args` (without node and the script); resolves to the exit code. */
 export async function main(args: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
   try {
     const p = parseArgs(args);
-    const [command, ...rest] = p.positional;
-    if (p.flags.has('--help') || command === 'help' || command === undefined) {
-      (command === undefined && !p.flags.has('--help') ? io.stderr : io.stdout).write(USAGE);
-      return command === undefined && !p.flags.has('--help') ? 64 : 0;
+    if (p.flags.has('--help') || p.command === 'help') {
+      io.stdout.write(usageText());
+      return 0;
     }
-    switch (command) {
-      case 'run':
-        if (rest.length !== 1) throw new UsageError('run needs exactly one guest file');
-        return await runGuest(rest[0], p, io);
-      case 'mtree':
-        if (rest.length) throw new UsageError('mtree takes no file');
-        return await mtree(p, io);
-      case 'demo':
-        return await demo(io);
-      default:
-        throw new UsageError(`unknown command ${command}`);
+    if (p.flags.has('--version')) {
+      io.stdout.write(`node-kvm ${packageVersion()}\n`);
+      return 0;
+    }
+    switch (p.command) {
+      case 'run': return await runGuest(p.positional[0], p, io);
+      case 'mtree': return await mtree(p, io);
+      case 'demo': return await demo(io);
+      default: throw new UsageError('a command is needed');
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`node-kvm: ${err.message}\n\n${USAGE}`);
-      return 64;
+      io.stderr.write(`node-kvm: ${err.message}\n(\`node-kvm --help\` lists the commands and their options)\n`);
+      return USAGE_EXIT;
     }
     io.stderr.write(`node-kvm: ${(err as Error)?.message ?? String(err)}\n`);
     return 1;

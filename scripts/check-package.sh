@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# Proves the packaging path: `npm run prebuild:binary` writes
-# prebuilds/linux-x64/*.node, `npm pack` ships it, and installing the tarball
-# into a fresh project uses the prebuild without compiling (no build/ appears),
-# then boots the real-mode test guest from the installed package.
+# Proves the packaging path: `npm pack` (its prepack step runs
+# `npm run prebuild:binary`) makes a release tarball with the prebuild
+# prebuilds/linux-x64/*.node, the compiled dist/, the examples and the
+# LICENSE; installing it into a fresh project uses the prebuild without
+# compiling (no build/ appears, the install says so in one line and prints no
+# stack trace); the installed package boots the real-mode test guest, and its
+# CLI boots the demo guest with exit status 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== prebuild:binary"
-npm run prebuild:binary >"$work/prebuild.log" 2>&1 || { tail -30 "$work/prebuild.log"; exit 1; }
-ls prebuilds/linux-x64/*.node
-
-echo "== pack"
-tgz=$(npm pack --silent --pack-destination "$work" 2>/dev/null | tail -1)
+echo "== pack (prepack builds the prebuild)"
+npm pack --pack-destination "$work" >"$work/pack.log" 2>&1 || { tail -30 "$work/pack.log"; exit 1; }
+tgz=$(cd "$work" && ls node-kvm-*.tgz)
 listing=$(tar -tzf "$work/$tgz")  # not piped into grep -q: under pipefail, tar's SIGPIPE would fail the check
-grep -q 'package/prebuilds/linux-x64/.*\.node' <<<"$listing" || { echo "tarball has no prebuild"; exit 1; }
+for want in 'package/prebuilds/linux-x64/[^/]*\.node' 'package/dist/index\.js' 'package/dist/cli\.js' \
+            'package/examples/hello\.ts' 'package/examples/c-guest/guest\.c' 'package/guests/demo/demo\.bin' \
+            'package/LICENSE' 'package/README\.md'; do
+  grep -qx "$want" <<<"$listing" || { echo "the tarball lacks $want"; exit 1; }
+done
+if grep -qE '^package/(build|test|node_modules)/' <<<"$listing"; then
+  echo "the tarball ships build/, test/ or node_modules/"; exit 1
+fi
+echo "$tgz: $(wc -l <<<"$listing") files, $(du -k "$work/$tgz" | cut -f1) KiB"
 
 echo "== install into a fresh project"
 mkdir "$work/consumer"
 cd "$work/consumer"
 npm init -y >/dev/null 2>&1
-npm install --no-audit --no-fund "$work/$tgz" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log"; exit 1; }
+npm install --no-audit --no-fund --foreground-scripts "$work/$tgz" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log"; exit 1; }
 if [ -e node_modules/node-kvm/build ]; then
   echo "the install compiled the addon instead of using the prebuild"; exit 1
 fi
+grep -q '^node-kvm: using the prebuilt binary prebuilds/linux-x64/' "$work/install.log" || { echo "the install did not say it used the prebuild:"; cat "$work/install.log"; exit 1; }
+if grep -qE 'No native build was found|^\s+at ' "$work/install.log"; then
+  echo "the install printed a stack trace:"; cat "$work/install.log"; exit 1
+fi
 cd "$here"
 node scripts/smoke.js "$work/consumer/node_modules/node-kvm"
+
+echo "== the installed CLI boots the demo guest"
+"$work/consumer/node_modules/.bin/node-kvm" demo >"$work/demo.log" 2>&1 || { echo "node-kvm demo exited $?:"; tail -20 "$work/demo.log"; exit 1; }
+grep -q 'exit code 43' "$work/demo.log" || { echo "the demo did not report its exit code:"; tail -20 "$work/demo.log"; exit 1; }
+echo "demo: ok (exit status 0, the guest's code 43 printed)"

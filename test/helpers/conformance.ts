@@ -1,6 +1,6 @@
 /**
  * Conformance cases captured from real QEMU 7.2 machines
- * (../shared/conformance/qemu/*.json), built through the PUBLIC memory API.
+ * (test/fixtures/qemu/*.json), built through the PUBLIC memory API.
  * Reused by the KVM listener tests.
  */
 import * as fs from 'fs';
@@ -34,7 +34,7 @@ export interface ConformanceCase {
   };
 }
 
-export const CONFORMANCE_DIR = path.resolve(__dirname, '../../../shared/conformance/qemu');
+export const CONFORMANCE_DIR = path.resolve(__dirname, '..', 'fixtures', 'qemu');
 
 export function loadConformanceCases(): { file: string; json: ConformanceCase }[] {
   return fs.readdirSync(CONFORMANCE_DIR)

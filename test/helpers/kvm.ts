@@ -1,6 +1,8 @@
 // KVM availability for tests. Where /dev/kvm exists, KVM tests always run
 // (CI fails if any is skipped there); where it is absent they are skipped
-// with a loud warning, never silently.
+// with a loud warning, never silently. Where it exists but cannot be opened,
+// the run stops before any test, once, with the library's advice
+// (test/helpers/kvm-global-setup.ts).
 import * as fs from 'fs';
 
 export const KVM_PATH = '/dev/kvm';
