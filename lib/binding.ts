@@ -34,7 +34,7 @@ export interface NativeHostMemory {
   readonly hostAddress: bigint;
   readonly closed: boolean;
   readonly slotRefs: number;
-  buffer(): ArrayBuffer;
+  buffer(offset?: bigint, length?: bigint): ArrayBuffer;
   close(): void;
 }
 

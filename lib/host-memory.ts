@@ -34,6 +34,10 @@ export interface HostMemory {
   close(): void;
 }
 
+/** The largest view Node can make over external memory (and so over guest RAM) in one ArrayBuffer. */
+export const MAX_VIEW = 1n << 32n;
+const WINDOW_STEP = MAX_VIEW / 2n;
+
 class NativeBackedHostMemory implements HostMemory {
   readonly size: bigint;
   readonly hostAddress: bigint;
@@ -55,8 +59,20 @@ class NativeBackedHostMemory implements HostMemory {
         `bytes(0x${start.toString(16)}, 0x${len.toString(16)}) is outside host memory of 0x${this.size.toString(16)} bytes`,
       );
     }
-    const buffer = callNative(() => this.handle.buffer(), 'host memory is closed');
-    return new Uint8Array(buffer, Number(start), Number(len));
+    if (this.size <= MAX_VIEW) {
+      const buffer = callNative(() => this.handle.buffer(), 'host memory is closed');
+      return new Uint8Array(buffer, Number(start), Number(len));
+    }
+    // Node makes no external ArrayBuffer over more than 4 GiB: serve the view
+    // from a window. Windows start on WINDOW_STEP boundaries and span up to
+    // MAX_VIEW, so a view of up to WINDOW_STEP bytes always fits one of the
+    // few cached windows; a larger view gets a window of its own.
+    if (len > MAX_VIEW) throw new RangeError(`bytes(): a view of host memory can be at most 4 GiB, asked for 0x${len.toString(16)} bytes`);
+    let base = (start / WINDOW_STEP) * WINDOW_STEP;
+    let span = this.size - base < MAX_VIEW ? this.size - base : MAX_VIEW;
+    if (start + len > base + span) [base, span] = [start, len];
+    const buffer = callNative(() => this.handle.buffer(base, span), 'host memory is closed');
+    return new Uint8Array(buffer, Number(start - base), Number(len));
   }
 
   close(): void {

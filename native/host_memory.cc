@@ -133,12 +133,24 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
   memory_ = std::make_unique<MappedBuffer>(std::move(m));
 }
 
-Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) {
+Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) { return Buffer(env, what, 0, size_); }
+
+Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what, size_t offset, size_t length) {
   if (closed()) ThrowErrno(env, what, EBADF);
-  if (!buffer_.IsEmpty()) {
-    Napi::Value v = buffer_.Value();
+  if (offset > size_ || length > size_ - offset) ThrowRange(env, "the view is outside the mapping");
+  if (length > kMaxView) ThrowRange(env, "a view of host memory can be at most 4 GiB (Node's limit for external buffers)");
+  auto key = std::make_pair(offset, length);
+  auto it = buffers_.find(key);
+  if (it != buffers_.end()) {
+    Napi::Value v = it->second.Value();
     // A buffer the user detached (ArrayBuffer.prototype.transfer) is replaced.
     if (!v.IsEmpty() && v.IsArrayBuffer() && !v.As<Napi::ArrayBuffer>().IsDetached()) return v.As<Napi::ArrayBuffer>();
+    buffers_.erase(it);
+  }
+  // Forget windows that were collected, so the table stays as small as the views alive.
+  for (auto i = buffers_.begin(); i != buffers_.end();) {
+    Napi::Value v = i->second.Value();
+    i = (v.IsEmpty() || !v.IsArrayBuffer()) ? buffers_.erase(i) : std::next(i);
   }
   // JavaScript holds the memory in two ways, and each keeps the mapping:
   //  - the backing store (the external buffer's finalizer hint) follows the
@@ -149,27 +161,32 @@ Napi::ArrayBuffer MappedBuffer::Buffer(Napi::Env env, const char* what) {
   //    store, which Close()'s Detach() releases).
   using Hold = std::shared_ptr<Mapping>;
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-      env, mapping_->addr, mapping_->size, [](Napi::Env, void*, Hold* h) { delete h; }, new Hold(mapping_));
+      env, mapping_->addr + offset, length, [](Napi::Env, void*, Hold* h) { delete h; }, new Hold(mapping_));
   ab.AddFinalizer([](Napi::Env, Hold* h) { delete h; }, new Hold(mapping_));
-  buffer_ = Napi::Weak(ab);
+  buffers_[key] = Napi::Weak(ab);
   return ab;
 }
 
 void MappedBuffer::Close() {
   if (closed()) return;
-  if (!buffer_.IsEmpty()) {
-    Napi::Value v = buffer_.Value();
+  for (auto& [key, ref] : buffers_) {
+    Napi::Value v = ref.Value();
     if (!v.IsEmpty() && v.IsArrayBuffer()) v.As<Napi::ArrayBuffer>().Detach();
-    buffer_.Reset();
+    ref.Reset();
   }
+  buffers_.clear();
   mapping_->Retire();
   mapping_.reset();
 }
 
-// buffer(): the zero-copy ArrayBuffer over the whole mapping (the same one
-// while it lives and is attached).
+// buffer(offset?, length?): the zero-copy ArrayBuffer over the whole mapping,
+// or over a window of it (at most 4 GiB); the same one while it lives and is
+// attached.
 Napi::Value HostMemory::Buffer(const Napi::CallbackInfo& info) {
-  return memory_->Buffer(info.Env(), "HostMemory.buffer");
+  if (info.Length() == 0) return memory_->Buffer(info.Env(), "HostMemory.buffer");
+  uint64_t offset = ArgU64(info, 0, "offset");
+  uint64_t length = ArgU64(info, 1, "length");
+  return memory_->Buffer(info.Env(), "HostMemory.buffer", static_cast<size_t>(offset), static_cast<size_t>(length));
 }
 
 Napi::Value HostMemory::Close(const Napi::CallbackInfo& info) {

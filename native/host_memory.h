@@ -22,7 +22,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <utility>
 
 namespace nkvm {
 
@@ -63,7 +65,10 @@ std::shared_ptr<Mapping> FindMapping(uint64_t addr, uint64_t size);
 class MappedBuffer {
  public:
   explicit MappedBuffer(std::shared_ptr<Mapping> m) : mapping_(std::move(m)), addr_(mapping_->addr), size_(mapping_->size) {}
+  // The ArrayBuffer over [offset, offset + length) (default: the whole
+  // mapping); the same one while it lives and is attached.
   Napi::ArrayBuffer Buffer(Napi::Env env, const char* what);
+  Napi::ArrayBuffer Buffer(Napi::Env env, const char* what, size_t offset, size_t length);
   void Close();
   bool closed() const { return mapping_ == nullptr; }
   int slotRefs() const { return mapping_ ? mapping_->slotRefs.load() : 0; }
@@ -74,8 +79,14 @@ class MappedBuffer {
   std::shared_ptr<Mapping> mapping_;  // null once closed
   uint8_t* addr_;  // kept for the accessors after close
   size_t size_;
-  Napi::Reference<Napi::ArrayBuffer> buffer_;  // weak: views keep it alive, not us
+  // Weak (views keep them alive, not us), by (offset, length). Node cannot
+  // make an external ArrayBuffer over more than 4 GiB, so larger mappings are
+  // seen through several windows; Close() detaches every one.
+  std::map<std::pair<size_t, size_t>, Napi::Reference<Napi::ArrayBuffer>> buffers_;
 };
+
+// The largest external ArrayBuffer Node accepts (napi_create_external_arraybuffer).
+constexpr size_t kMaxView = size_t{1} << 32;
 
 class HostMemory : public Napi::ObjectWrap<HostMemory> {
  public:

@@ -177,15 +177,17 @@ export function dispatchRw(view: FlatView, addr: bigint, buf: Uint8Array, isWrit
           if (!isWrite) buf[pos] = 0;
           result |= MemTxResult.DECODE_ERROR;
         } else {
-          const ram = block._view();
+          const { view: ram, base } = block._window(off);
+          const at = off - base;
+          if (l > ram.byteLength - at) l = ram.byteLength - at;
           if (isWrite) {
-            if (l <= 16) for (let k = 0; k < l; k++) ram[off + k] = buf[pos + k];
-            else ram.set(buf.subarray(pos, pos + l), off);
+            if (l <= 16) for (let k = 0; k < l; k++) ram[at + k] = buf[pos + k];
+            else ram.set(buf.subarray(pos, pos + l), at);
             block.markHostDirty(off, l);
           } else if (l <= 16) {
-            for (let k = 0; k < l; k++) buf[pos + k] = ram[off + k];
+            for (let k = 0; k < l; k++) buf[pos + k] = ram[at + k];
           } else {
-            buf.set(ram.subarray(off, off + l), pos);
+            buf.set(ram.subarray(at, at + l), pos);
           }
         }
       } else {

@@ -14,13 +14,17 @@
  * `bytes()` views are NOT tracked (zero-copy means the model never sees them);
  * call markHostDirty() yourself if you write through a view.
  */
-import { allocateHostMemory, type HostMemory } from '../host-memory';
+import { allocateHostMemory, type HostMemory, MAX_VIEW } from '../host-memory';
+
 import { checkGuestMemory } from '../host-limits';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
 import { checkOptions, type OptionKeys } from '../options';
 import { toLength } from './size';
 import { WeakList } from './weak-list';
+
+/** dispatch's views of a block larger than MAX_VIEW start every DISPATCH_WINDOW bytes */
+const DISPATCH_WINDOW = Number(MAX_VIEW / 2n);
 
 export const RAM_PREALLOC = 1;
 export const RAM_SHARED = 2;
@@ -70,7 +74,8 @@ export class RamBlock {
   private readonly ownsHost: boolean;
   private hostMem: HostMemory | null;
   /** one Uint8Array over the whole host memory, reused by the dispatch fast path */
-  private view: Uint8Array | null = null;
+  /** dispatch's views of the block, one per WINDOW bytes (one for blocks up to 4 GiB) */
+  private windows: Uint8Array[] = [];
   private hostDirty: Uint8Array;
 
   constructor(
@@ -121,12 +126,23 @@ export class RamBlock {
     return this.host.bytes(off, len);
   }
 
-  /** @internal whole-block view for dispatch, cached */
-  _view(): Uint8Array {
-    if (this.view === null || this.view.byteLength === 0) {
-      this.view = this.host.bytes(0n, this.maxLength);
+  /**
+   * @internal dispatch's cached view of the block around `offset`, and the
+   * block offset of its byte 0. A block of up to 4 GiB (Node's limit for one
+   * view) is one view; a larger one is seen through views of up to 4 GiB that
+   * start every 2 GiB, so an access of up to 2 GiB from `offset` lies inside.
+   */
+  _window(offset: number): { view: Uint8Array; base: number } {
+    const whole = this.maxLength <= MAX_VIEW;
+    const index = whole ? 0 : Math.floor(offset / DISPATCH_WINDOW);
+    let view = this.windows[index];
+    if (view === undefined || view.byteLength === 0) {
+      const base = BigInt(index * DISPATCH_WINDOW);
+      const span = whole ? this.maxLength : (this.maxLength - base < MAX_VIEW ? this.maxLength - base : MAX_VIEW);
+      view = this.host.bytes(base, span);
+      this.windows[index] = view;
     }
-    return this.view;
+    return { view, base: index * DISPATCH_WINDOW };
   }
 
   /** Mark [offset, offset+length) as written by the host. */
@@ -199,7 +215,7 @@ export class RamBlock {
   _free(): void {
     if (this.freed) return;
     this.freed = true;
-    this.view = null;
+    this.windows = [];
     if (this.ownsHost && this.hostMem && !this.hostMem.closed) this.hostMem.close();
     this.hostMem = null;
   }
