@@ -221,6 +221,7 @@ export class RunLoop {
         // Finish a pending I/O instruction before the event loop (and user code) runs.
         this.completePendingIo(true);
         await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.vcpu.closed) return this.closedDuringRun(start);
         if (this.stopRequest) return this.finishStop(start, opts);
       }
     } catch (err) {
@@ -257,6 +258,11 @@ export class RunLoop {
     if (!this.vcpu.closed) this.vcpu.native.setTimer(0);
   }
 
+  /** The vCPU (or its machine) was closed by code the run let run: a timer, an event, a device. */
+  private closedDuringRun(start: number): RunResult {
+    return this.result('stopped', start, 'the vCPU was closed during the run');
+  }
+
   private interrupted(start: number): RunResult {
     return this.result('stopped', start, 'interrupted (immediate_exit was set by requestExit() or kick())');
   }
@@ -275,6 +281,7 @@ export class RunLoop {
       try {
         reason = handle.run();
       } catch (err) {
+        if (handle.closed) return this.closedDuringRun(start); // by a device callback
         throw translateNativeError(err);
       }
       vcpu.regsInPage = true;
