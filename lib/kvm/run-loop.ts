@@ -244,6 +244,7 @@ export class RunLoop {
     if (opts.trace !== undefined && typeof opts.trace !== 'function') throw new TypeError('trace must be a function');
     if (this.running) throw new Error('this vCPU is already running');
     if (this.vcpu.closed) throw translateNativeError({ errno: 9, syscall: 'KVM_RUN' }, 'the vCPU is closed');
+    this.vcpu.assertNotThreaded('KVM_RUN');
     this.running = true;
     this.exits = 0;
     this.trace = opts.trace;
