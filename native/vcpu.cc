@@ -53,7 +53,7 @@ void InstallKickHandler() {
 // interrupts every KVM_RUN that has lasted a whole period; Vcpu::Run then
 // asks N-API whether its environment is stopping, and re-enters KVM_RUN if
 // not. Short runs (the exit hot path) are never touched. The thread exists
-// only while vCPUs do.
+// only while vCPUs do (and 2 s after the last one closed).
 class RunWatchdog {
  public:
   static RunWatchdog& Get() {
@@ -77,13 +77,16 @@ class RunWatchdog {
 
  private:
   static constexpr auto kPeriod = std::chrono::milliseconds(100);
+  static constexpr int kIdlePeriods = 20;
 
   void Loop() {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);  // process signals go to Node's threads, not here
     std::unique_lock<std::mutex> lk(m_);
-    while (!vcpus_.empty()) {
+    // Lingers a while without vCPUs, so that creating and closing machines in
+    // a row does not start a thread each time.
+    for (int idle = 0; idle < kIdlePeriods; idle = vcpus_.empty() ? idle + 1 : 0) {
       cv_.wait_for(lk, kPeriod);
       for (Vcpu* v : vcpus_) {
         uint64_t runs = v->runs_.load(std::memory_order_relaxed);

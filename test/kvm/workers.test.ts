@@ -38,7 +38,6 @@ function terminateScenario(code: string, delays: number[], afterMessage: boolean
         await w.terminate();
         times.push(Date.now() - t0);
       }
-      await new Promise((r) => setTimeout(r, 300)); // the vCPU watchdog thread winds down
       console.log('TERMINATED ' + JSON.stringify({ times, leakedFds: fds() - before }));
     })();
   `;
