@@ -129,8 +129,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     std::shared_ptr<VmState>* state;
   };
   const Init* init = info[0].As<Napi::External<Init>>().Data();
-  TagObject(info, kVcpuTag);
   fd_.Adopt(init->fd);
+  TagObject(info, kVcpuTag);  // before anything but fd_ is taken: if it throws, ~Fd closes the fd
   state_ = *init->state;
   size_t size = state_->vcpuMmapSize;
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);

@@ -37,9 +37,9 @@ Napi::Function Vm::Init(Napi::Env env) {
 // Only Kvm.createVm() can make one: it passes the new fd in an External.
 Vm::Vm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vm>(info) {
   if (!info[0].IsExternal()) ThrowType(info.Env(), "use kvm.createVm() to create a VM");
-  TagObject(info, kVmTag);
   const int* init = info[0].As<Napi::External<int>>().Data();
   fd_.Adopt(init[0]);
+  TagObject(info, kVmTag);  // if it throws, ~Fd closes the fd
   state_ = std::make_shared<VmState>();
   state_->vcpuMmapSize = static_cast<size_t>(init[1]);
   state_->Opened();
