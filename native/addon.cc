@@ -2,6 +2,7 @@
 // Everything here is mechanism (fds, mmap, ioctls, errno); policy lives in
 // TypeScript. The constants below come from <linux/kvm.h> so the TypeScript
 // side never transcribes struct offsets or request numbers by hand.
+#include <dlfcn.h>
 #include <linux/kvm.h>
 #include <napi.h>
 
@@ -13,6 +14,28 @@
 
 namespace nkvm {
 Napi::Function InitVcpuThread(Napi::Env env);  // vcpu_thread.cc
+
+// Random values, one per class (napi_type_tag is 128 bits: collisions with
+// another addon's tags are not a concern).
+const napi_type_tag kKvmTag = {0x6b766d2d6e6f6465ull, 0x1c0e5b2a9f3d4711ull};
+const napi_type_tag kVmTag = {0x6b766d2d6e6f6465ull, 0x8a41f07c2d6e9b32ull};
+const napi_type_tag kVcpuTag = {0x6b766d2d6e6f6465ull, 0x3f9d2c71e5a80b63ull};
+const napi_type_tag kVcpuThreadTag = {0x6b766d2d6e6f6465ull, 0xd27b46e9013fc894ull};
+
+void TagObject(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  info.This().As<Napi::Object>().TypeTag(&tag);
+}
+
+bool EnvStopping(Napi::Env env) {
+  // napi_has_own_property runs no JavaScript on a plain object, but like every
+  // call that could, it first checks that the environment may still run
+  // JavaScript; that check is the only stopping flag N-API exposes.
+  napi_value probe, key;
+  bool has = false;
+  if (napi_create_object(env, &probe) != napi_ok || napi_create_string_utf8(env, "p", 1, &key) != napi_ok) return true;
+  return napi_has_own_property(env, probe, key, &has) != napi_ok;
+}
+
 namespace {
 
 #define SET(obj, name) obj.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
@@ -109,7 +132,17 @@ Napi::Object Layout(Napi::Env env) {
   return l;
 }
 
+// Node unloads an addon when the last environment that loaded it (a Worker's)
+// goes away. The vCPU watchdog thread (vcpu.cc) and the kick signal handler
+// outlive any one environment, so the addon stays loaded once it was.
+void PinAddon() {
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&PinAddon), &self) != 0 && self.dli_fname != nullptr)
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinAddon();
   auto* data = new AddonData();
   env.SetInstanceData(data);  // deleted by node-addon-api at env teardown
   Napi::Function vm = Vm::Init(env);

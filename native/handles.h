@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,18 @@ struct AddonData {
   Napi::FunctionReference vmClass;
   Napi::FunctionReference vcpuClass;
 };
+
+// Type tags of the native classes. Every constructor tags its object, and
+// native code checks the tag before it unwraps an argument: napi_unwrap alone
+// would hand back another class's pointer for an object of the wrong kind.
+extern const napi_type_tag kKvmTag, kVmTag, kVcpuTag, kVcpuThreadTag;
+
+// Tags `self` (a constructor's `this`) as an object of the class `tag` names.
+void TagObject(const Napi::CallbackInfo& info, const napi_type_tag& tag);
+
+// True once the JavaScript environment `env` is stopping (its Worker is being
+// terminated, or the process is exiting): N-API then refuses to run JavaScript.
+bool EnvStopping(Napi::Env env);
 
 // A file descriptor that is closed exactly once.
 class Fd {
@@ -85,6 +98,7 @@ class Vm : public Napi::ObjectWrap<Vm> {
 
 class Vcpu : public Napi::ObjectWrap<Vcpu> {
   friend class VcpuThread;  // vcpu_thread.cc dups fd_ and shares state_
+  friend class RunWatchdog;  // vcpu.cc: reads inRun_/runs_, signals runThread_
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);
@@ -108,6 +122,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   void* timer_ = nullptr;  // timer_t, created on first SetTimer
   bool hasTimer_ = false;
   unsigned long runThread_ = 0;  // pthread_t of the last KVM_RUN caller
+  // Written by the running thread, read by the watchdog (vcpu.cc).
+  std::atomic<bool> inRun_{false};
+  std::atomic<uint64_t> runs_{0};  // KVM_RUN calls so far
+  uint64_t watchedRuns_ = 0;       // runs_ at the watchdog's last look (its own)
 };
 
 }  // namespace nkvm

@@ -28,6 +28,7 @@ Napi::Function Kvm::Init(Napi::Env env) {
 
 // new Kvm(path: string): opens the KVM system device.
 Kvm::Kvm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Kvm>(info) {
+  TagObject(info, kKvmTag);
   if (!info[0].IsString()) ThrowType(info.Env(), "path must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);

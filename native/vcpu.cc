@@ -8,7 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "errors.h"
 #include "handles.h"
@@ -23,6 +26,7 @@ namespace {
 // kick being lost.
 int KickSignal() { return SIGRTMIN + 4; }
 
+// A kick with a null sival_ptr (the watchdog's) only interrupts KVM_RUN.
 void OnKick(int, siginfo_t* si, void*) {
   auto* run = static_cast<kvm_run*>(si->si_value.sival_ptr);
   if (run != nullptr) run->immediate_exit = 1;
@@ -40,6 +44,68 @@ void InstallKickHandler() {
 }
 
 }  // namespace
+
+// Terminating a Worker (worker.terminate(), or process.exit() in the main
+// thread, which terminates every Worker first) only stops JavaScript: a
+// thread blocked in a long KVM_RUN (a guest spinning in runSync()) would never
+// notice, and the terminate, or the whole process exit, would wait forever.
+// Nothing can observe the termination from another thread, so this watchdog
+// interrupts every KVM_RUN that has lasted a whole period; Vcpu::Run then
+// asks N-API whether its environment is stopping, and re-enters KVM_RUN if
+// not. Short runs (the exit hot path) are never touched. The thread exists
+// only while vCPUs do (and 2 s after the last one closed).
+class RunWatchdog {
+ public:
+  static RunWatchdog& Get() {
+    static auto* w = new RunWatchdog();  // never destroyed: a detached thread uses it until exit
+    return *w;
+  }
+
+  void Add(Vcpu* v) {
+    std::lock_guard<std::mutex> g(m_);
+    vcpus_.insert(v);
+    if (!running_) {
+      running_ = true;
+      std::thread([this] { Loop(); }).detach();
+    }
+  }
+
+  void Remove(Vcpu* v) {
+    std::lock_guard<std::mutex> g(m_);
+    vcpus_.erase(v);
+  }
+
+ private:
+  static constexpr auto kPeriod = std::chrono::milliseconds(100);
+  static constexpr int kIdlePeriods = 20;
+
+  void Loop() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);  // process signals go to Node's threads, not here
+    std::unique_lock<std::mutex> lk(m_);
+    // Lingers a while without vCPUs, so that creating and closing machines in
+    // a row does not start a thread each time.
+    for (int idle = 0; idle < kIdlePeriods; idle = vcpus_.empty() ? idle + 1 : 0) {
+      cv_.wait_for(lk, kPeriod);
+      for (Vcpu* v : vcpus_) {
+        uint64_t runs = v->runs_.load(std::memory_order_relaxed);
+        // Remove() needs m_, so v (and the thread inside its Run) is alive here.
+        if (v->inRun_.load(std::memory_order_acquire) && runs == v->watchedRuns_) {
+          sigval none{};
+          pthread_sigqueue(static_cast<pthread_t>(v->runThread_), KickSignal(), none);
+        }
+        v->watchedRuns_ = runs;
+      }
+    }
+    running_ = false;
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::set<Vcpu*> vcpus_;
+  bool running_ = false;
+};
 
 Napi::Function Vcpu::Init(Napi::Env env) {
   InstallKickHandler();
@@ -64,6 +130,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   };
   const Init* init = info[0].As<Napi::External<Init>>().Data();
   fd_.Adopt(init->fd);
+  TagObject(info, kVcpuTag);  // before anything but fd_ is taken: if it throws, ~Fd closes the fd
   state_ = *init->state;
   size_t size = state_->vcpuMmapSize;
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
@@ -79,6 +146,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   run_ = std::make_unique<MappedBuffer>(std::move(m));
   runPage_ = static_cast<kvm_run*>(p);
   state_->Opened();
+  RunWatchdog::Get().Add(this);
 }
 
 Vcpu::~Vcpu() { CloseAll(); }
@@ -91,6 +159,7 @@ void Vcpu::DeleteTimer() {
 
 void Vcpu::CloseAll() {
   if (fd_.get() < 0) return;
+  RunWatchdog::Get().Remove(this);
   DeleteTimer();  // before the page its signal writes to goes away
   if (run_) run_->Close();
   runPage_ = nullptr;
@@ -102,16 +171,26 @@ Napi::Value Vcpu::Ioctl(const Napi::CallbackInfo& info) { return IssueIoctl(info
 
 // run(): one KVM_RUN. Returns kvm_run.exit_reason (KVM_EXIT_INTR when a kick
 // or the timer interrupted it). Everything else is read from runBuffer().
+//
+// Every signal that interrupts KVM_RUN makes it return EINTR, including the
+// ones Node handles for itself (SIGCHLD of a child process, the profiler's
+// SIGPROF, a SIGTERM listener). Only node-kvm's own interruptions (a kick,
+// the timer, requestExit()) set immediate_exit, so anything else re-enters
+// KVM_RUN, unless the environment is stopping (see RunWatchdog).
 Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_.get() < 0) ThrowErrno(env, "KVM_RUN", EBADF);
   runThread_ = static_cast<unsigned long>(pthread_self());
-  if (ioctl(fd_.get(), KVM_RUN, 0) < 0) {
+  for (;;) {
+    runs_.store(runs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    inRun_.store(true, std::memory_order_release);  // publishes runThread_ to the watchdog
+    int r = ioctl(fd_.get(), KVM_RUN, 0);
     int err = errno;
-    if (err == EINTR || err == EAGAIN) return Napi::Number::New(env, KVM_EXIT_INTR);
-    ThrowErrno(env, "KVM_RUN", err);
+    inRun_.store(false, std::memory_order_relaxed);
+    if (r >= 0) return Napi::Number::New(env, runPage_->exit_reason);
+    if (err != EINTR && err != EAGAIN) ThrowErrno(env, "KVM_RUN", err);
+    if (runPage_->immediate_exit != 0 || EnvStopping(env)) return Napi::Number::New(env, KVM_EXIT_INTR);
   }
-  return Napi::Number::New(env, runPage_->exit_reason);
 }
 
 Napi::Value Vcpu::RunBuffer(const Napi::CallbackInfo& info) {

@@ -16,6 +16,10 @@
 //                 thread re-enters KVM_RUN after the last release()
 //   kick()        a user-visible kick: the run reports KVM_EXIT_INTR
 //   stop()        end and join the thread, close the fd, unmap the page
+//
+// The thread is also stopped when its JavaScript environment is torn down (a
+// Worker that ends or is terminated): a cleanup hook, since nothing else would
+// stop a guest spinning there, and the exit callback must not outlive the env.
 #include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -42,9 +46,10 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit VcpuThread(const Napi::CallbackInfo& info);
-  ~VcpuThread() override { Stop(); }
+  ~VcpuThread() override;
 
  private:
+  static void OnEnvCleanup(void* self) { static_cast<VcpuThread*>(self)->Stop(); }
   void Loop();
   void Stop();
   void Signal();
@@ -81,6 +86,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
+  napi_env env_ = nullptr;  // where OnEnvCleanup is registered
 };
 
 Napi::Function VcpuThread::Init(Napi::Env env) {
@@ -101,9 +107,11 @@ Napi::Function VcpuThread::Init(Napi::Env env) {
 // new VcpuThread(vcpuHandle)
 VcpuThread::VcpuThread(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VcpuThread>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) ThrowType(env, "VcpuThread expects a native vCPU handle");
+  TagObject(info, kVcpuThreadTag);
+  const char* expects = "VcpuThread expects a native vCPU handle (vcpu.native of a Vcpu from vm.createVcpu())";
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kVcpuTag)) ThrowType(env, expects);
   Vcpu* vcpu = Napi::ObjectWrap<Vcpu>::Unwrap(info[0].As<Napi::Object>());
-  if (vcpu == nullptr) ThrowType(env, "VcpuThread expects a native vCPU handle");
+  if (vcpu == nullptr) ThrowType(env, expects);
   if (vcpu->fd_.get() < 0) ThrowErrno(env, "VcpuThread", EBADF);
   int fd = dup(vcpu->fd_.get());
   if (fd < 0) ThrowErrno(env, "dup", errno);
@@ -119,9 +127,22 @@ VcpuThread::VcpuThread(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VcpuTh
   runSize_ = size;
   state_ = vcpu->state_;
   state_->Opened();  // the dup keeps the VM (and its slots' memory) alive too
+  if (napi_add_env_cleanup_hook(env, OnEnvCleanup, this) == napi_ok) env_ = env;
+}
+
+VcpuThread::~VcpuThread() {
+  Stop();
+  if (env_ != nullptr) napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
 }
 
 void VcpuThread::Loop() {
+  // Only the kick signal is for this thread. Signals sent to the process
+  // (SIGCHLD, SIGPROF, ...) are left to Node's threads: here they would only
+  // interrupt KVM_RUN.
+  sigset_t others;
+  sigfillset(&others);
+  sigdelset(&others, ThreadKickSignal());
+  pthread_sigmask(SIG_BLOCK, &others, nullptr);
   std::unique_lock<std::mutex> lk(m_);
   for (;;) {
     cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
@@ -142,13 +163,22 @@ void VcpuThread::Loop() {
       ++holdExits_;
       continue;
     }
+    // Interrupted by no kick of ours (immediate_exit unset): not an exit.
+    if (interrupted && run_->immediate_exit == 0 && !stop_) continue;
     runRequested_ = false;
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
     if (hasTsfn_) {
       int reason = exitReason_;
-      tsfn_.NonBlockingCall([reason](Napi::Env env, Napi::Function cb) { cb.Call({Napi::Number::New(env, reason)}); });
+      // env is null when the call is dropped at teardown. A callback that
+      // throws becomes an uncaught exception in its environment; one that
+      // cannot run (the environment is stopping) is dropped, never aborts
+      // the process (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, CMakeLists.txt).
+      tsfn_.NonBlockingCall([reason](Napi::Env env, Napi::Function cb) {
+        if (env == nullptr || cb.IsEmpty() || EnvStopping(env)) return;
+        cb.Call({Napi::Number::New(env, reason)});
+      });
     }
   }
 }

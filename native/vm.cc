@@ -39,6 +39,7 @@ Vm::Vm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vm>(info) {
   if (!info[0].IsExternal()) ThrowType(info.Env(), "use kvm.createVm() to create a VM");
   const int* init = info[0].As<Napi::External<int>>().Data();
   fd_.Adopt(init[0]);
+  TagObject(info, kVmTag);  // if it throws, ~Fd closes the fd
   state_ = std::make_shared<VmState>();
   state_->vcpuMmapSize = static_cast<size_t>(init[1]);
   state_->Opened();

@@ -221,6 +221,7 @@ export class RunLoop {
         // Finish a pending I/O instruction before the event loop (and user code) runs.
         this.completePendingIo(true);
         await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.vcpu.closed) return this.closedDuringRun(start);
         if (this.stopRequest) return this.finishStop(start, opts);
       }
     } catch (err) {
@@ -243,6 +244,7 @@ export class RunLoop {
     if (opts.trace !== undefined && typeof opts.trace !== 'function') throw new TypeError('trace must be a function');
     if (this.running) throw new Error('this vCPU is already running');
     if (this.vcpu.closed) throw translateNativeError({ errno: 9, syscall: 'KVM_RUN' }, 'the vCPU is closed');
+    this.vcpu.assertNotThreaded('KVM_RUN');
     this.running = true;
     this.exits = 0;
     this.trace = opts.trace;
@@ -255,6 +257,11 @@ export class RunLoop {
     this.stopRequest = null;
     // Disarm the timer and clear immediate_exit so the next run starts clean.
     if (!this.vcpu.closed) this.vcpu.native.setTimer(0);
+  }
+
+  /** The vCPU (or its machine) was closed by code the run let run: a timer, an event, a device. */
+  private closedDuringRun(start: number): RunResult {
+    return this.result('stopped', start, 'the vCPU was closed during the run');
   }
 
   private interrupted(start: number): RunResult {
@@ -275,6 +282,7 @@ export class RunLoop {
       try {
         reason = handle.run();
       } catch (err) {
+        if (handle.closed) return this.closedDuringRun(start); // by a device callback
         throw translateNativeError(err);
       }
       vcpu.regsInPage = true;

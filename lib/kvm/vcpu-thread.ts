@@ -66,6 +66,11 @@ export class VcpuThread {
     return this.handle.closed;
   }
 
+  /** True from resume() until the vCPU's next exit: the vCPU is busy, its own calls are refused. */
+  get running(): boolean {
+    return !this.handle.closed && this.handle.stats().running;
+  }
+
   /** Let the guest run (again); the previous exit's data must be handled first. */
   resume(): void {
     callNative(() => this.handle.resume());

@@ -10,6 +10,7 @@ import {
 } from './cpu-state';
 import { cpuidBuffer, type CpuidEntry, decodeCpuid, encodeCpuid } from './cpuid';
 import { queryFlexArray } from './flex-array';
+import { threadOf } from './vcpu-thread';
 import {
   decodeRegisters, decodeSpecialRegisters, encodeRegisters, encodeSpecialRegisters,
   Registers, REGS_SIZE, SpecialRegisters, SREGS_SIZE,
@@ -71,9 +72,26 @@ export class Vcpu {
     return this.handle;
   }
 
+  /**
+   * @internal Refuses a call while a VcpuThread runs this vCPU. The kernel
+   * would make it wait, in the ioctl, for the guest to exit, which a spinning
+   * guest never does: the JavaScript thread would hang there, deaf to timeouts
+   * and signals. Waiting for the thread's exit is the caller's choice to make
+   * (holding the thread around each call would not give a consistent state
+   * across several calls, e.g. a snapshot, either). At an exit the vCPU is idle
+   * and every call works.
+   */
+  assertNotThreaded(call: string): void {
+    if (threadOf(this)?.running) {
+      throw new KvmError(call, 16 /* EBUSY */,
+        `vCPU ${this.id} is running on a VcpuThread: wait for its exit (onExit, poll() or wait()), or stop() the thread, first`);
+    }
+  }
+
   /** Issues a whitelisted vCPU ioctl by name (see native/ioctl.cc). */
   ioctl(name: string, arg?: number | bigint | Uint8Array): number {
     const request = ioctlNumber(name);
+    this.assertNotThreaded(name);
     if (SYNCED_IOCTLS.has(name)) this.flushStaged();
     if (name === 'KVM_SET_REGS') this.regsInPage = false;
     return callNative(() => this.handle.ioctl(request, arg));
@@ -88,6 +106,7 @@ export class Vcpu {
   }
 
   getRegs(): Registers {
+    this.assertNotThreaded('KVM_GET_REGS');
     this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getRegs, this.regsBuf));
     return decodeRegisters(this.regsBuf);
@@ -96,6 +115,7 @@ export class Vcpu {
   /** Sets registers; fields left out keep their current values. */
   setRegs(regs: Partial<Registers>): void {
     if (typeof regs !== 'object' || regs === null) throw new TypeError('setRegs expects an object of registers');
+    this.assertNotThreaded('KVM_SET_REGS');
     this.flushStaged();
     this.regsInPage = false;
     callNative(() => this.handle.ioctl(this.req.getRegs, this.regsBuf));
@@ -104,6 +124,7 @@ export class Vcpu {
   }
 
   getSregs(): SpecialRegisters {
+    this.assertNotThreaded('KVM_GET_SREGS');
     this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
     return decodeSpecialRegisters(this.sregsBuf);
@@ -112,6 +133,7 @@ export class Vcpu {
   /** Sets special registers; fields left out keep their current values. */
   setSregs(sregs: Partial<SpecialRegisters>): void {
     if (typeof sregs !== 'object' || sregs === null) throw new TypeError('setSregs expects an object of special registers');
+    this.assertNotThreaded('KVM_SET_SREGS');
     this.flushStaged();
     callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
     encodeSpecialRegisters(sregs, this.sregsBuf);
@@ -297,6 +319,7 @@ export class Vcpu {
    */
   run(): VcpuExit {
     if (this.handle.closed) throw new KvmError('KVM_RUN', 9 /* EBADF */, 'the vCPU is closed');
+    this.assertNotThreaded('KVM_RUN');
     const reason = callNative(() => this.handle.run());
     this.regsInPage = true;
     return decodeExit(this.page, this.view, reason);
@@ -312,8 +335,10 @@ export class Vcpu {
     this.view.setUint8(runLayout().immediateExit, 1);
   }
 
+  /** Closes the vCPU, stopping its VcpuThread first (whose KVM_RUN would otherwise go on). */
   close(): void {
     if (this.handle.closed) return;
+    threadOf(this)?.stop();
     this.handle.close();
     this.onClose(this);
   }

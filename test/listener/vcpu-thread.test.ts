@@ -1,10 +1,12 @@
 // The native vCPU thread on its own: exits delivered through onExit on the
 // JavaScript thread, poll/wait, a user kick, hold/release, stop.
 import { AddressSpace, MemoryRegion } from '../../lib/memory';
-import { Kvm, VcpuExit } from '../../lib';
+import { Kvm, KvmError, VcpuExit } from '../../lib';
+import { Machine } from '../../lib/machine';
 import { VcpuThread } from '../../lib/kvm/vcpu-thread';
 import { setupRealMode } from '../../lib/x86/modes';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
+import { ROOT, runChild } from '../helpers/child';
 
 describeKvm('VcpuThread', () => {
   let kvm: Kvm;
@@ -101,5 +103,81 @@ describeKvm('VcpuThread', () => {
     }
     expect(openFdCount()).toBe(fds);
     expect(mappingCount()).toBeLessThanOrEqual(maps);
+  });
+
+  test('while the thread runs the guest, the vCPU\'s own calls are refused at once (EBUSY, saying what to do); at an exit they work', () => {
+    const machine = Machine.createSync({ memory: '2M' });
+    try {
+      machine.load(new Uint8Array([0xeb, 0xfe])); // jmp $
+      const vcpu = machine.vcpus[0];
+      const t = new VcpuThread(vcpu);
+      t.resume();
+      expect(t.wait(50)).toBeNull(); // inside KVM_RUN
+      const start = Date.now();
+      const calls: [string, () => unknown][] = [
+        ['getRegs', () => vcpu.getRegs()], ['setRegs', () => vcpu.setRegs({ rax: 1n })], ['getSregs', () => vcpu.getSregs()],
+        ['run', () => vcpu.run()], ['ioctl', () => vcpu.ioctl('KVM_GET_MP_STATE', new Uint8Array(4))],
+        ['runSync', () => machine.runSync({ timeoutMs: 100 })], ['snapshot', () => machine.snapshot()],
+      ];
+      for (const [name, call] of calls) {
+        let err: unknown;
+        try { call(); } catch (e) { err = e; }
+        expect({ name, err }).toEqual({ name, err: expect.any(KvmError) });
+        expect((err as KvmError).code).toBe('EBUSY');
+        expect((err as KvmError).message).toMatch(/vCPU 0 is running on a VcpuThread: wait for its exit .* or stop\(\) the thread/);
+      }
+      expect(Date.now() - start).toBeLessThan(1000);
+      t.kick();
+      expect(t.wait(5000)?.reason).toBe('interrupted');
+      expect(vcpu.getRegs().rip).toBe(0x100000n); // at an exit the vCPU is idle
+      t.stop();
+      expect(machine.runSync({ timeoutMs: 50 }).reason).toBe('timeout');
+    } finally {
+      machine.close();
+    }
+  });
+
+  test('vcpu.close() stops its thread: no CPU spent afterwards, the machine closes, no fd or mapping is left', async () => {
+    const fds = openFdCount();
+    const maps = mappingCount();
+    const machine = Machine.createSync({ memory: '2M' });
+    machine.load(new Uint8Array([0xeb, 0xfe]));
+    const t = new VcpuThread(machine.vcpus[0]);
+    t.resume();
+    expect(t.wait(50)).toBeNull();
+    machine.vcpus[0].close();
+    expect(t.closed).toBe(true);
+    const cpu = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 300));
+    const used = process.cpuUsage(cpu);
+    expect((used.user + used.system) / 1000).toBeLessThan(150); // a spinning vCPU would take ~300 ms
+    machine.close();
+    expect(openFdCount()).toBe(fds);
+    expect(mappingCount()).toBe(maps);
+  });
+
+  test('the native VcpuThread refuses anything but a native vCPU handle with a TypeError (no crash)', () => {
+    const r = runChild(`
+      const { native } = require(${JSON.stringify(ROOT + '/lib/binding')});
+      const kvm = new (native().Kvm)('/dev/kvm');
+      const vm = kvm.createVm();
+      const vcpu = vm.createVcpu(0);
+      const fakes = {
+        plain: { fd: 3, closed: false }, kvm, vm, hostMemory: new (native().HostMemory)(4096n),
+        derived: Object.create(vcpu), number: 5,
+      };
+      const out = {};
+      for (const [name, fake] of Object.entries(fakes)) {
+        try { new (native().VcpuThread)(fake); out[name] = 'accepted'; } catch (e) { out[name] = e.name + ': ' + e.message; }
+      }
+      const real = new (native().VcpuThread)(vcpu);
+      real.stop();
+      console.log(JSON.stringify(out));
+    `);
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    for (const name of ['plain', 'kvm', 'vm', 'hostMemory', 'derived', 'number']) {
+      expect(out[name]).toBe('TypeError: VcpuThread expects a native vCPU handle (vcpu.native of a Vcpu from vm.createVcpu())');
+    }
   });
 });
