@@ -1,0 +1,120 @@
+// The `pc` memory map against QEMU 7.2's own text (test/fixtures/qemu-pc/):
+// at reset, after SeaBIOS' PAM/SMRAM settings reach the i440FX through the
+// PCI configuration ports, and at other RAM sizes.  `info mtree -D` needs no
+// KVM; the flat view's " KVM" suffixes come from a real VM's slot table.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Kvm } from '../../lib';
+import { formatRamBlocks } from '../../lib/memory/ramblock-info';
+import { describeKvm } from '../helpers/kvm';
+import {
+  configWrite, fixture, memoryFlatView, memoryTreeD, PC_FIXTURES, pciDump, POST_DUMP, testPc, type TestPc,
+} from '../helpers/pc';
+
+const MiB = 1n << 20n;
+const GiB = 1n << 30n;
+
+/**
+ * The pc.ram / pc.bios / pc.rom rows of `info ramblock`, with the header.
+ * (The shared capture came through QMP's human-monitor-command, whose
+ * monitor turns "\n" into "\r\n"; QEMU's ram_block_format itself writes "\n".)
+ */
+function ramblockRows(text: string): string[] {
+  return text.replace(/\r\n/g, '\n').split('\n').filter((l) => l.includes('Block Name') || / pc\.(ram|bios|rom) /.test(l));
+}
+
+/** SeaBIOS' last PAM/SMRAM writes (src/fw/shadow.c make_bios_readonly), with the values the dump shows */
+function applyPostPamAndSmram(pc: TestPc): void {
+  const after = pciDump(POST_DUMP, 'after-POST', '0000');
+  const dword = (r: number) => after[r] + after[r + 1] * 0x100 + after[r + 2] * 0x10000 + after[r + 3] * 0x1000000;
+  configWrite(pc.map.ioSpace, 0, 0x58, dword(0x58), 4);
+  configWrite(pc.map.ioSpace, 0, 0x5c, dword(0x5c), 4);
+  configWrite(pc.map.ioSpace, 0, 0x72, after[0x72], 1);
+}
+
+/** `-m` as QEMU reads it (a bare number is MiB) */
+function parseM(s: string): bigint {
+  const m = /^(\d+)([MG]?)$/.exec(s);
+  if (!m) throw new Error(`bad size ${s}`);
+  return BigInt(m[1]) * (m[2] === 'G' ? GiB : MiB);
+}
+
+const SIZES = fs.readdirSync(path.join(PC_FIXTURES, 'sizes')).filter((d) => d.startsWith('m')).sort();
+
+describe('pc memory map at -m 128, without KVM', () => {
+  let pc: TestPc;
+  beforeEach(() => { pc = testPc(128n * MiB); });
+  afterEach(() => pc.close());
+
+  test('at reset, info mtree -D of "memory" is QEMU\'s, line for line', () => {
+    expect(memoryTreeD(pc).split('\n')).toEqual(fixture('m128/reset/memory-tree-D.txt').split('\n'));
+  });
+
+  test("the pc.ram, pc.bios and pc.rom rows of info ramblock are QEMU's", () => {
+    expect(ramblockRows(formatRamBlocks(pc.map.ramList))).toEqual(ramblockRows(fixture('m128/reset/info_ramblock.txt')));
+    expect(formatRamBlocks(pc.map.ramList).split('\n').length - 2).toBe(3);
+  });
+
+  test('pc.bios holds the image; isa-bios shows its last 128 KiB at 0xe0000, both read-only', () => {
+    const image = fs.readFileSync('/usr/share/seabios/bios-256k.bin');
+    const top = pc.map.memory.read(0xfffc0000n, image.length).data;
+    expect(Buffer.from(top).equals(image)).toBe(true);
+    const low = pc.map.memory.read(0xe0000n, 0x20000).data;
+    expect(Buffer.from(low).equals(image.subarray(image.length - 0x20000))).toBe(true);
+    // the reset vector
+    expect(Array.from(pc.map.memory.read(0xfffffff0n, 1).data)).toEqual([image[image.length - 16]]);
+    pc.map.memory.write(0xffff0n, [0x12]);
+    expect(pc.map.memory.read(0xffff0n, 1).data[0]).toBe(image[image.length - 16]);
+  });
+
+  test('after POST (SeaBIOS\' PAM/SMRAM values written to 0xcf8/0xcfc), info mtree -D is QEMU\'s', () => {
+    applyPostPamAndSmram(pc);
+    expect(memoryTreeD(pc).split('\n')).toEqual(fixture('m128/post/memory-tree-D.txt').split('\n'));
+  });
+});
+
+describeKvm('pc memory map on a real VM: the flat view with KVM slots', () => {
+  let kvm: Kvm;
+  beforeAll(() => { kvm = Kvm.open(); });
+  afterAll(() => kvm.close());
+
+  function withVm(pc: TestPc, fn: () => void): void {
+    const vm = kvm.createVm();
+    try {
+      vm.addAddressSpace(pc.map.memory);
+      fn();
+    } finally {
+      vm.close();
+      pc.close();
+    }
+  }
+
+  test('-m 128 at reset', () => {
+    const pc = testPc(128n * MiB);
+    withVm(pc, () => {
+      expect(memoryFlatView(pc).split('\n')).toEqual(fixture('m128/reset/memory-flatview.txt').split('\n'));
+    });
+  });
+
+  test('-m 128 after POST: the PAM writes flip 0xc0000-0xfffff to pc.ram in the flat view', () => {
+    const pc = testPc(128n * MiB);
+    withVm(pc, () => {
+      applyPostPamAndSmram(pc);
+      expect(memoryFlatView(pc).split('\n')).toEqual(fixture('m128/post/memory-flatview.txt').split('\n'));
+    });
+  });
+
+  test.each(SIZES)('sizes/%s at reset: info mtree -D, the flat view and the ramblock rows are QEMU\'s', (dir) => {
+    const [size, option] = dir.slice(1).split('-max-ram-below-4g=');
+    const pc = testPc(parseM(size), option ? { maxRamBelow4g: parseM(option) } : {});
+    withVm(pc, () => {
+      expect(memoryTreeD(pc).split('\n')).toEqual(fixture(`sizes/${dir}/memory-tree-D.txt`).split('\n'));
+      expect(memoryFlatView(pc).split('\n')).toEqual(fixture(`sizes/${dir}/memory-flatview.txt`).split('\n'));
+      expect(ramblockRows(formatRamBlocks(pc.map.ramList))).toEqual(ramblockRows(fixture(`sizes/${dir}/info_ramblock.txt`)));
+    });
+  });
+
+  test('the captures cover the sizes the rule turns on', () => {
+    expect(SIZES).toEqual(expect.arrayContaining(['m128', 'm3583', 'm3584', 'm3585', 'm4096', 'm8G']));
+  });
+});
