@@ -51,6 +51,15 @@ export interface I440fxOptions {
   ramSize: bigint | number;
 }
 
+/** Everything the memory side needs, checked before the function claims devfn 0; returns the RAM size. */
+function checkOptions(opts: I440fxOptions): bigint {
+  for (const k of ['system', 'pci', 'ram'] as const) {
+    if (!(opts?.[k] instanceof Region)) throw new TypeError(`I440fx: options.${k} must be a MemoryRegion`);
+  }
+  if (opts.pci.container !== null) throw new RangeError(`I440fx: the pci container is already mapped in "${opts.pci.container.name}"; the i440FX maps it`);
+  return toBigInt(opts.ramSize, 'ramSize');
+}
+
 export class I440fx extends PciDevice {
   readonly smramRegion: MemoryRegion;
   readonly smram: MemoryRegion;
@@ -60,7 +69,7 @@ export class I440fx extends PciDevice {
   private readonly pciSpace: MemoryRegion;
 
   constructor(opts: I440fxOptions) {
-    const ramSize = toBigInt(opts.ramSize, 'ramSize');
+    const ramSize = checkOptions(opts);
     super(opts.bus, 0, {
       name: 'i440FX', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82441, revision: 0x02, classId: PCI_CLASS_BRIDGE_HOST,
     });

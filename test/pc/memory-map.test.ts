@@ -6,9 +6,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Kvm } from '../../lib';
 import { formatRamBlocks } from '../../lib/memory/ramblock-info';
-import { describeKvm } from '../helpers/kvm';
+import { PcMemoryMap } from '../../lib/machines/pc/memory-map';
+import { describeKvm, mappingCount } from '../helpers/kvm';
 import {
-  configWrite, fixture, memoryFlatView, memoryTreeD, PC_FIXTURES, pciDump, POST_DUMP, testPc, type TestPc,
+  configWrite, fixture, memoryFlatView, memoryTreeD, PC_FIXTURES, pciDump, POST_DUMP, seabios, testPc, type TestPc,
 } from '../helpers/pc';
 
 const MiB = 1n << 20n;
@@ -116,5 +117,40 @@ describeKvm('pc memory map on a real VM: the flat view with KVM slots', () => {
 
   test('the captures cover the sizes the rule turns on', () => {
     expect(SIZES).toEqual(expect.arrayContaining(['m128', 'm3583', 'm3584', 'm3585', 'm4096', 'm8G']));
+  });
+});
+
+describe('PcMemoryMap: bad input and clean-up', () => {
+  test('a wrong BIOS, RAM size or option is refused and nothing stays allocated; close() frees everything', () => {
+    const before = mappingCount();
+    const bios = seabios();
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB, bios: bios.subarray(0, 0x30000 + 1) })).toThrow('non-zero multiple of 64 KiB');
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB, bios: new Uint8Array(0) })).toThrow(RangeError);
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB, bios: 'bios.bin' as unknown as Uint8Array })).toThrow(TypeError);
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB + 1n, bios })).toThrow('multiple of 4 KiB');
+    expect(() => new PcMemoryMap({ ramSize: 0, bios })).toThrow(RangeError);
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB, bios, memory: 1 } as never)).toThrow("unknown option 'memory'");
+    expect(() => new PcMemoryMap({ ramSize: 128n * MiB, bios, maxRamBelow4g: 5n * GiB })).toThrow('expects size less than or equal to 4G');
+    expect(mappingCount()).toBe(before);
+    const map = new PcMemoryMap({ ramSize: 128n * MiB, bios });
+    expect(mappingCount()).toBe(before + 3);
+    expect(map.ramList.blocks.map((b) => b.idstr)).toEqual(['pc.ram', 'pc.bios', 'pc.rom']);
+    map.close();
+    map.close();
+    expect(mappingCount()).toBe(before);
+    expect(map.ramList.blocks).toEqual([]);
+  });
+
+  test('a 64 KiB BIOS: isa-bios is all of it, at 0xf0000', () => {
+    const image = new Uint8Array(0x10000).fill(0xea);
+    const map = new PcMemoryMap({ ramSize: 16n * MiB, bios: image });
+    try {
+      expect(map.isaBios.addr).toBe(0xf0000n);
+      expect(map.isaBios.size).toBe(0x10000n);
+      expect(map.bios.addr).toBe(0xffff0000n);
+      expect(map.memory.read(0xf0000n, 1).data[0]).toBe(0xea);
+    } finally {
+      map.close();
+    }
   });
 });
