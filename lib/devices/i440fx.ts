@@ -17,8 +17,7 @@
  * function no reset of its own: PAM and SMRAM survive a system reset
  * (SeaBIOS copes: src/fw/shadow.c qemu_reboot).
  */
-import type { MemoryRegion } from '../memory/region';
-import { MemoryRegion as Region } from '../memory/region';
+import { MemoryRegion } from '../memory/region';
 import { beginTransaction, commitTransaction, transaction } from '../memory/transaction';
 import { toBigInt } from '../util/integers';
 import { PAM_BIOS_BASE, PAM_BIOS_SIZE, PAM_EXPAN_BASE, PAM_EXPAN_SIZE, PAM_REGIONS_COUNT, PamMemoryRegion } from './pam';
@@ -54,7 +53,7 @@ export interface I440fxOptions {
 /** Everything the memory side needs, checked before the function claims devfn 0; returns the RAM size. */
 function checkOptions(opts: I440fxOptions): bigint {
   for (const k of ['system', 'pci', 'ram'] as const) {
-    if (!(opts?.[k] instanceof Region)) throw new TypeError(`I440fx: options.${k} must be a MemoryRegion`);
+    if (!(opts?.[k] instanceof MemoryRegion)) throw new TypeError(`I440fx: options.${k} must be a MemoryRegion`);
   }
   if (opts.pci.container !== null) throw new RangeError(`I440fx: the pci container is already mapped in "${opts.pci.container.name}"; the i440FX maps it`);
   return toBigInt(opts.ramSize, 'ramSize');
@@ -82,10 +81,10 @@ export class I440fx extends PciDevice {
     beginTransaction();
     try {
       system.addSubregionOverlap(0n, pci, -1);
-      this.smramRegion = Region.alias('smram-region', pci, SMRAM_C_BASE, SMRAM_C_SIZE);
+      this.smramRegion = MemoryRegion.alias('smram-region', pci, SMRAM_C_BASE, SMRAM_C_SIZE);
       system.addSubregionOverlap(SMRAM_C_BASE, this.smramRegion, 1);
-      this.smram = Region.container('smram', FOUR_GiB);
-      this.lowSmram = Region.alias('smram-low', ram, SMRAM_C_BASE, SMRAM_C_SIZE);
+      this.smram = MemoryRegion.container('smram', FOUR_GiB);
+      this.lowSmram = MemoryRegion.alias('smram-low', ram, SMRAM_C_BASE, SMRAM_C_SIZE);
       this.smram.addSubregion(SMRAM_C_BASE, this.lowSmram);
       const pam = [new PamMemoryRegion(ram, system, pci, PAM_BIOS_BASE, PAM_BIOS_SIZE)];
       for (let i = 0; i < PAM_REGIONS_COUNT - 1; i++) {

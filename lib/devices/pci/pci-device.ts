@@ -10,7 +10,8 @@
  * - every other bit is read-only.
  * After a write touching a BAR, the ROM BAR or the command register, every
  * BAR is re-evaluated (pci_update_mappings) inside ONE memory transaction, so
- * moving a BAR is one listener commit.
+ * moving a BAR is one listener commit (QEMU commits the removal and the
+ * addition separately; one commit never issues more slot ioctls).
  */
 import type { MemoryRegion } from '../../memory/region';
 import { transaction } from '../../memory/transaction';
