@@ -1,0 +1,104 @@
+// The `pc` memory map as the tests compare it with QEMU: the real SeaBIOS
+// image, the device MMIO placeholders QEMU's map has, guest-style PCI
+// configuration accesses, and the fixtures captured from QEMU 7.2.
+import * as fs from 'fs';
+import * as path from 'path';
+import { AddressSpace, MemoryRegion, formatMtree } from '../../lib/memory';
+import { PcMemoryMap } from '../../lib/machines/pc/memory-map';
+
+export const SEABIOS_PATH = '/usr/share/seabios/bios-256k.bin';
+export const PC_FIXTURES = path.resolve(__dirname, '../fixtures/qemu-pc');
+
+/** Debian's SeaBIOS 1.16.2; a missing image fails the test with the package to install. */
+export function seabios(): Buffer {
+  if (!fs.existsSync(SEABIOS_PATH)) {
+    throw new Error(`${SEABIOS_PATH} is missing: install Debian's package \`seabios\` (apt-get install seabios)`);
+  }
+  return fs.readFileSync(SEABIOS_PATH);
+}
+
+export function fixture(rel: string): string {
+  return fs.readFileSync(path.join(PC_FIXTURES, rel), 'utf8');
+}
+
+export interface TestPc {
+  map: PcMemoryMap;
+  /** the vCPU's address space QEMU has beside "memory" (same root) */
+  cpu: AddressSpace;
+  close(): void;
+}
+
+/**
+ * The map with the two device regions QEMU's "memory" tree shows, as bare
+ * placeholders (plain io regions, no ops, QEMU's size and priority):
+ * kvm-ioapic (hw/i386/x86.c ioapic_init_gsi) and kvm-apic-msi (prio 4096,
+ * target/i386/cpu-sysemu.c).  They belong to the IOAPIC and LAPIC models.
+ */
+export function testPc(ramSize: bigint, options: { maxRamBelow4g?: bigint } = {}): TestPc {
+  const map = new PcMemoryMap({ ramSize, bios: seabios(), ...options });
+  const ioapic = MemoryRegion.io('kvm-ioapic', 0x1000);
+  const apicMsi = MemoryRegion.io('kvm-apic-msi', 0x100000);
+  map.system.addSubregion(0xfec00000n, ioapic);
+  map.system.addSubregionOverlap(0xfee00000n, apicMsi, 4096);
+  const cpu = new AddressSpace(map.system, 'cpu-memory-0');
+  return {
+    map,
+    cpu,
+    close() {
+      cpu.destroy();
+      ioapic.close();
+      apicMsi.close();
+      map.close();
+    },
+  };
+}
+
+/** `info mtree -D` for the "memory" address space (its block and the memory-region blocks), as in the fixtures */
+export function memoryTreeD(pc: TestPc): string {
+  return formatMtree([pc.map.memory, pc.cpu], { disabled: true }).replace(/\n+$/, '\n');
+}
+
+/** The FlatView block of "memory" in `info mtree -f`, without its "FlatView #n" line */
+export function memoryFlatView(pc: TestPc): string {
+  return formatMtree([pc.map.memory, pc.cpu], { flat: true }).split('\n').slice(1).join('\n').replace(/\n+$/, '\n');
+}
+
+/** CONFIG_ADDRESS for bus 0 */
+export function configAddress(devfn: number, reg: number): number {
+  return (0x80000000 | (devfn << 8) | (reg & 0xfc)) >>> 0;
+}
+
+function le(value: number, len: number): number[] {
+  return Array.from({ length: len }, (_, i) => Math.floor(value / 2 ** (8 * i)) & 0xff);
+}
+
+/** What a guest does: outl 0xcf8, then an access of `len` bytes at 0xcfc + (reg & 3). */
+export function configWrite(io: AddressSpace, devfn: number, reg: number, value: number, len: 1 | 2 | 4): void {
+  io.write(0xcf8, le(configAddress(devfn, reg), 4));
+  io.write(0xcfc + (reg & 3), le(value, len));
+}
+
+export function configRead(io: AddressSpace, devfn: number, reg: number, len: 1 | 2 | 4): number {
+  io.write(0xcf8, le(configAddress(devfn, reg), 4));
+  const { data } = io.read(0xcfc + (reg & 3), len);
+  return data.reduceRight((v, b) => v * 256 + b, 0);
+}
+
+/** One function's 256 config bytes from a pci-cmos dump: state 'reset' or 'after-POST', function e.g. '0000' */
+export function pciDump(file: string, state: string, fn: string): Uint8Array {
+  const text = fixture(`pci-cmos/${file}`);
+  const begin = text.indexOf(`DUMP-BEGIN(${state})`);
+  if (begin < 0) throw new Error(`no ${state} dump in ${file}`);
+  const lines = text.slice(begin).split('\n');
+  const at = lines.indexOf(`PCI ${fn}`);
+  if (at < 0) throw new Error(`no PCI ${fn} in the ${state} dump of ${file}`);
+  const out = new Uint8Array(256);
+  for (let row = 0; row < 16; row++) {
+    const [, bytes] = lines[at + 1 + row].split(': ');
+    bytes.trim().split(' ').forEach((b, i) => { out[row * 16 + i] = parseInt(b, 16); });
+  }
+  return out;
+}
+
+export const RESET_DUMP = 'reset-state-m128-pci-cmos-cpuid-dump.txt';
+export const POST_DUMP = 'after-post-m128-with-disk-pci-cmos-e820-dump.txt';
