@@ -77,6 +77,8 @@ export const FW_CFG_DMA_IO_BASE = 0x514;
 const VERSION_TRADITIONAL = 0x01;
 const VERSION_DMA = 0x02;
 
+const UTF8 = new TextEncoder();
+
 export interface FwCfgIoOptions {
   /**
    * The address space DMA descriptors and buffers live in (QEMU:
@@ -140,7 +142,7 @@ export class FwCfgIo implements SnapshotDevice {
       this.dmaRegion = this.dma.region;
     }
     // fw_cfg_common_realize: the device's own identity items.
-    this.addBytes(FwCfgKey.SIGNATURE, new TextEncoder().encode('QEMU'));
+    this.addBytes(FwCfgKey.SIGNATURE, UTF8.encode('QEMU'));
     this.addI32(FwCfgKey.ID, VERSION_TRADITIONAL | (this.dma ? VERSION_DMA : 0));
   }
 
@@ -202,7 +204,7 @@ export class FwCfgIo implements SnapshotDevice {
     const count = this.fileNames.length;
     // Walk back from the end past every name that sorts after the new one (fw_cfg_add_file_callback).
     let index = count;
-    while (index > 0 && compareNames(encoded, new TextEncoder().encode(this.fileNames[index - 1])) < 0) index--;
+    while (index > 0 && compareNames(encoded, UTF8.encode(this.fileNames[index - 1])) < 0) index--;
     const files = this.entries[0];
     for (let i = count; i > index; i--) {
       files.set(FwCfgKey.FILE_FIRST + i, files.get(FwCfgKey.FILE_FIRST + i - 1)!);
@@ -247,7 +249,7 @@ export class FwCfgIo implements SnapshotDevice {
       const at = 4 + i * FILE_ENTRY_SIZE;
       view.setUint32(at, this.entries[0].get(FwCfgKey.FILE_FIRST + i)!.data.length, false);
       view.setUint16(at + 4, FwCfgKey.FILE_FIRST + i, false);
-      dir.set(new TextEncoder().encode(name), at + 8);
+      dir.set(UTF8.encode(name), at + 8);
     });
   }
 
@@ -339,7 +341,7 @@ function checkData(data: unknown, what: string): Uint8Array {
 /** A file name as FWCfgFile.name holds it: at most 55 bytes and a NUL, no NUL inside. */
 function checkFileName(name: unknown): Uint8Array {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('fw_cfg file name must be a non-empty string');
-  const bytes = new TextEncoder().encode(name);
+  const bytes = UTF8.encode(name);
   if (bytes.length >= FW_CFG_MAX_FILE_PATH || bytes.includes(0)) {
     throw new RangeError(`fw_cfg file name "${name}" must be at most ${FW_CFG_MAX_FILE_PATH - 1} bytes without NUL`);
   }
