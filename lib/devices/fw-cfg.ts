@@ -325,7 +325,7 @@ export class FwCfgIo implements SnapshotDevice {
     if (this.dma) this.dma.address = dmaAddress;
   }
 
-  /** Unmaps nothing (the board removes the regions); releases them. */
+  /** Takes the regions out of their containers and frees them. */
   close(): void {
     this.region.close();
     this.dmaRegion?.close();

@@ -483,7 +483,7 @@ export class Mc146818Rtc implements SnapshotDevice {
     this.armTimer();
   }
 
-  /** Stops the timer and releases the regions (the board unmaps them first). */
+  /** Stops the timer, takes the regions out of their container and frees them. */
   close(): void {
     this.cancelTimer?.();
     this.cancelTimer = null;
