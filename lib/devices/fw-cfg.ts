@@ -115,7 +115,8 @@ export class FwCfgIo implements SnapshotDevice {
 
   constructor(options: FwCfgIoOptions) {
     const opts = checkOptions(options, FW_CFG_OPTIONS, 'new FwCfgIo()');
-    if (!('dmaAddressSpace' in opts)) {
+    const as = opts.dmaAddressSpace as unknown;
+    if (as !== null && (typeof as !== 'object' || typeof (as as AddressSpace).read !== 'function' || typeof (as as AddressSpace).write !== 'function')) {
       throw new TypeError('new FwCfgIo() needs dmaAddressSpace: the "memory" AddressSpace, or null to disable DMA');
     }
     const slots = opts.fileSlots ?? FW_CFG_FILE_SLOTS_DEFAULT;

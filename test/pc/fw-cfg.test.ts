@@ -332,6 +332,8 @@ describe('fw_cfg items, files and state', () => {
       expect(Array.from(fw.item(FwCfgKey.MAX_CPUS)!)).toEqual([4, 0]);
       expect(fw.item(FwCfgKey.NUMA)!.length).toBe(5 * 8);
       expect(() => new FwCfgIo({} as never)).toThrow(/dmaAddressSpace/);
+      expect(() => new FwCfgIo({ dmaAddressSpace: 0x510 } as never)).toThrow(/dmaAddressSpace/);
+      expect(() => new FwCfgIo(undefined as never)).toThrow(/dmaAddressSpace/);
       expect(() => new FwCfgIo({ dmaAddressSpace: null, fileSlots: 4 })).toThrow(RangeError);
     } finally {
       fw.close();
