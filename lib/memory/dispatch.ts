@@ -12,8 +12,7 @@
  * what vCPU MMIO exits produce).
  */
 import type { FlatView } from './flat-view';
-import type { MemoryRegion } from './region';
-import { UNASSIGNED_MEM_OPS } from './region';
+import { aliasTarget, type MemoryRegion, UNASSIGNED_MEM_OPS } from './region';
 import { MemTxResult, type MemoryRegionOps } from './types';
 
 const MASKS: bigint[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];
@@ -114,10 +113,7 @@ function writeAdjusted(ops: MemoryRegionOps, addr: bigint, size: number, value: 
  */
 export function dispatchMmio(mr: MemoryRegion, addr: bigint, buf: Uint8Array, pos: number, size: number, isWrite: boolean): number {
   // an alias forwards to its target (sections never point at aliases, direct callers may)
-  while (mr.alias) {
-    addr += mr.aliasOffset;
-    mr = mr.alias;
-  }
+  if (mr.alias) ({ region: mr, offset: addr } = aliasTarget(mr, addr));
   const ops = mr.ops;
   if (!accessValid(ops, addr, size, isWrite)) {
     if (!isWrite) for (let k = 0; k < size; k++) buf[pos + k] = 0;

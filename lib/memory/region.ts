@@ -277,8 +277,7 @@ export class MemoryRegion {
    * otherwise i/o.
    */
   get typeName(): string {
-    let mr: MemoryRegion = this;
-    while (mr.alias) mr = mr.alias;
+    const mr = aliasTarget(this).region;
     if (mr.isRomDevice && mr._romdMode) return 'romd';
     if (mr.isRam && mr._readonly) return 'rom';
     if (mr.isRam) return 'ram';
@@ -319,12 +318,7 @@ export class MemoryRegion {
   }
 
   private resolveRam(offset: bigint | number): { block: RamBlock; off: bigint } {
-    let off = toAddress(offset, 'offset');
-    let mr: MemoryRegion = this;
-    while (mr.alias) {
-      off += mr._aliasOffset;
-      mr = mr.alias;
-    }
+    const { region: mr, offset: off } = aliasTarget(this, toAddress(offset, 'offset'));
     const block = mr._ramBlock;
     if (!block) {
       throw new MemoryRegionError(`region "${this.name}" has no RAM block (it is ${mr.kind === 'alias' ? 'an alias' : 'a ' + mr.kind + ' region'}); only RAM, ROM and ROM devices have host memory`);
@@ -666,19 +660,7 @@ export class MemoryRegion {
    * can be collected.
    */
   _updateAliasLink(): void {
-    // an alias of an alias: the target's own liveness may change in turn, up
-    // the chain (a loop: alias chains can be longer than the JS stack is deep)
-    for (let mr: MemoryRegion = this, t = mr.alias; t !== null; mr = t, t = t.alias) {
-      const live = mr._container !== null || mr._asRootCount > 0 || (mr._aliasUsers !== null && mr._aliasUsers.size > 0);
-      if (live === mr._aliasRegistered) return;
-      mr._aliasRegistered = live;
-      if (live) {
-        (t._aliasUsers ??= new Set()).add(mr);
-      } else {
-        t._aliasUsers!.delete(mr);
-        if (t._aliasUsers!.size === 0) t._aliasUsers = null;
-      }
-    }
+    updateAliasLinks(this);
   }
 
   private checkOpen(): void {
@@ -687,6 +669,38 @@ export class MemoryRegion {
 
   toString(): string {
     return `MemoryRegion(${this.kind} "${this.name}" ${hex16(this._addr)}+0x${this._size.toString(16)})`;
+  }
+}
+
+/**
+ * The region an alias chain ends at and `offset` translated into it (a
+ * region that is no alias is its own target): the one walk of alias chains.
+ */
+export function aliasTarget(start: MemoryRegion, offset = 0n): { region: MemoryRegion; offset: bigint } {
+  let region = start;
+  while (region.alias) {
+    offset += region._aliasOffset;
+    region = region.alias;
+  }
+  return { region, offset };
+}
+
+/**
+ * MemoryRegion._updateAliasLink up an alias of an alias: the target's own
+ * liveness may change in turn, up the chain (a loop: alias chains can be
+ * longer than the JS stack is deep).
+ */
+function updateAliasLinks(start: MemoryRegion): void {
+  for (let mr = start, t = mr.alias; t !== null; mr = t, t = t.alias) {
+    const live = mr._container !== null || mr._asRootCount > 0 || (mr._aliasUsers !== null && mr._aliasUsers.size > 0);
+    if (live === mr._aliasRegistered) return;
+    mr._aliasRegistered = live;
+    if (live) {
+      (t._aliasUsers ??= new Set()).add(mr);
+    } else {
+      t._aliasUsers!.delete(mr);
+      if (t._aliasUsers!.size === 0) t._aliasUsers = null;
+    }
   }
 }
 

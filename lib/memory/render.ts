@@ -62,13 +62,9 @@ function merge(a: Node | null, b: Node | null): Node | null {
   return b;
 }
 
-/** remove and return the rightmost node of t (returned via removedNode) */
-let removedNode: Node | null = null;
+/** t without its rightmost node */
 function popRightmost(t: Node): Node | null {
-  if (t.right === null) {
-    removedNode = t;
-    return t.left;
-  }
+  if (t.right === null) return t.left;
   t.right = popRightmost(t.right);
   return t;
 }

@@ -14,7 +14,6 @@ export const MemTxResult = {
   /** access denied */
   ACCESS_ERROR: 4,
 } as const;
-// eslint-disable-next-line @typescript-eslint/no-redeclare
 export type MemTxResult = number;
 
 /**

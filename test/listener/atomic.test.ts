@@ -83,14 +83,12 @@ describeKvm('KVM memory listener: atomic updates under a running vCPU', () => {
     expect(r.stats.holdExits).toBeGreaterThan(0); // (the rest found the thread between runs)
     // merge = 3 deletes + 1 add, split = 1 delete + 3 adds
     expect(r.ioctls).toBe(TOGGLES * 4);
-    // eslint-disable-next-line no-console
     console.log(`atomic stress: ${TOGGLES} re-maps in ${r.ms.toFixed(0)} ms (${(r.ms * 1000 / TOGGLES).toFixed(1)} µs each), ` +
       `${r.ioctls} ioctls, guest iterations ${r.lastCount}, hold exits ${r.stats.holdExits}, KVM_RUN calls ${r.stats.runs}`);
   });
 
   test('control: without the hold the same re-maps let the guest observe a missing page (QEMU < 8.0)', () => {
     const r = run(false);
-    // eslint-disable-next-line no-console
     console.log(`non-atomic control: exit ${r.exitText} after ${r.lastCount} iterations`);
     expect(r.exit).not.toBeNull();
     expect(r.exit!.reason).not.toBe('hlt');
