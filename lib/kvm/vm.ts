@@ -41,12 +41,11 @@ export class Vm {
   private readonly memory: MemorySlots;
   /** @internal created by Kvm.createVm(); `physBits`: the guest's physical-address width KVM offers */
   constructor(private readonly handle: NativeVm, private readonly physBits: number) {
-    const vm = this;
     this.memory = new MemorySlots({
       native: handle,
       physBits,
-      checkExtension: (cap) => vm.checkExtension(cap),
-      holdVcpus: () => vm.holdVcpus(),
+      checkExtension: (cap) => this.checkExtension(cap),
+      holdVcpus: () => this.holdVcpus(),
     });
   }
 
