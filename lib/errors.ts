@@ -1,6 +1,6 @@
 // Typed errors. Every failure of a KVM call reaches the user as a KvmError
 // with the errno, its symbolic code, the call that failed and what to do.
-import * as os from 'os';
+import { ERRNO } from './util/errno';
 
 /** Advice for (syscall, code) pairs users actually hit; the key '*' matches any call. */
 const ADVICE: Record<string, Record<string, string>> = {
@@ -34,7 +34,7 @@ const ADVICE: Record<string, Record<string, string>> = {
 };
 
 function codeOf(errno: number): string {
-  for (const [name, value] of Object.entries(os.constants.errno)) if (value === errno) return name;
+  for (const [name, value] of Object.entries(ERRNO)) if (value === errno) return name;
   return `E${errno}`;
 }
 

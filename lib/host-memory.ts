@@ -10,6 +10,7 @@ import { native, NativeHostMemory } from './binding';
 import { callNative } from './errors';
 import { toLength } from './memory/size';
 import { checkOptions } from './options';
+import { hex } from './util/hex';
 
 export interface HostMemoryOptions {
   /** Back the memory with a memfd of this name instead of anonymous memory. */
@@ -56,7 +57,7 @@ class NativeBackedHostMemory implements HostMemory {
     const len = length === undefined ? this.size - start : toLength(length, 'length');
     if (start > this.size || len > this.size - start) {
       throw new RangeError(
-        `bytes(0x${start.toString(16)}, 0x${len.toString(16)}) is outside host memory of 0x${this.size.toString(16)} bytes`,
+        `bytes(${hex(start)}, ${hex(len)}) is outside host memory of ${hex(this.size)} bytes`,
       );
     }
     if (this.size <= MAX_VIEW) {

@@ -1,7 +1,9 @@
 // kvm_fpu, kvm_msrs and kvm_lapic_state as plain objects, encoded to and from
 // the byte layout of <linux/kvm.h> (sizes checked against the addon's sizeof).
 import { layout } from '../binding';
+import { hex } from '../util/hex';
 import { toU64, toUint } from '../util/integers';
+import { checkStructSize } from './struct-size';
 
 /** x87/SSE state (struct kvm_fpu). Registers are raw little-endian bytes. */
 export interface FpuState {
@@ -30,11 +32,9 @@ export const XSTATE_BV_OFFSET = 512;
 export const XSTATE_FP_SSE = 3n;
 
 export function checkCpuStateLayouts(): void {
-  const want: [string, number][] = [['kvm_fpu', FPU_SIZE], ['kvm_msr_entry', 16], ['kvm_lapic_state', LAPIC_SIZE]];
-  for (const [name, size] of want) {
-    const actual = layout(`sizeof.${name}`);
-    if (actual !== size) throw new Error(`node-kvm: ${name} is ${actual} bytes in <linux/kvm.h>, expected ${size}`);
-  }
+  checkStructSize('kvm_fpu', FPU_SIZE);
+  checkStructSize('kvm_msr_entry', 16);
+  checkStructSize('kvm_lapic_state', LAPIC_SIZE);
 }
 
 export function decodeFpu(bytes: Uint8Array, FPU: FpuLayout = KVM_FPU_LAYOUT): FpuState {
@@ -71,10 +71,7 @@ export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array, FPU: FpuLayo
   if (fpu.xmm !== undefined) slotsInto(fpu.xmm, 16, 'xmm', tmp, FPU.xmm);
   if (fpu.fcw !== undefined) dv.setUint16(FPU.fcw, toUint(fpu.fcw, 16, 'fcw'), true);
   if (fpu.fsw !== undefined) dv.setUint16(FPU.fsw, toUint(fpu.fsw, 16, 'fsw'), true);
-  if (fpu.ftwx !== undefined) {
-    if (!Number.isInteger(fpu.ftwx) || fpu.ftwx < 0 || fpu.ftwx > 0xff) throw new RangeError('ftwx must be an integer in [0, 0xff]');
-    dv.setUint8(FPU.ftwx, fpu.ftwx);
-  }
+  if (fpu.ftwx !== undefined) dv.setUint8(FPU.ftwx, toUint(fpu.ftwx, 8, 'ftwx'));
   if (fpu.lastOpcode !== undefined) dv.setUint16(FPU.lastOpcode, toUint(fpu.lastOpcode, 16, 'lastOpcode'), true);
   if (fpu.lastIp !== undefined) dv.setBigUint64(FPU.lastIp, toU64(fpu.lastIp, 'lastIp'), true);
   if (fpu.lastDp !== undefined) dv.setBigUint64(FPU.lastDp, toU64(fpu.lastDp, 'lastDp'), true);
@@ -89,7 +86,7 @@ export function encodeMsrs(indices: readonly number[], values?: readonly bigint[
   dv.setUint32(0, indices.length, true);
   indices.forEach((index, i) => {
     dv.setUint32(8 + 16 * i, toUint(index, 32, 'MSR index'), true);
-    if (values) dv.setBigUint64(8 + 16 * i + 8, toU64(values[i], `value of MSR 0x${index.toString(16)}`), true);
+    if (values) dv.setBigUint64(8 + 16 * i + 8, toU64(values[i], `value of MSR ${hex(index)}`), true);
   });
   return bytes;
 }

@@ -14,7 +14,7 @@ export const DIRTY_PAGE_SHIFT = 12n;
 
 /** Bytes of a KVM dirty bitmap for `size` bytes of slot: ALIGN(pages, 64) / 8. */
 export function kvmBitmapBytes(size: bigint): number {
-  const pages = Number((size + 4095n) >> DIRTY_PAGE_SHIFT);
+  const pages = Number((size + (1n << DIRTY_PAGE_SHIFT) - 1n) >> DIRTY_PAGE_SHIFT);
   return Math.ceil(pages / 64) * 8;
 }
 

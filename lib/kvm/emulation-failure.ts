@@ -3,8 +3,11 @@
 // what to do about it.
 import type { AddressSpace } from '../memory/address-space';
 import { hex, hexBytes } from '../util/hex';
-import type { VcpuExit } from './exits';
+import { runLayout, type VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
+
+/** EFER.LMA: long mode is active, so RIP is the linear address (no CS base) */
+const EFER_LMA = 1n << 10n;
 
 type InternalError = Extract<VcpuExit, { reason: 'internalError' }>;
 
@@ -43,7 +46,7 @@ export function guessInstruction(bytes: Uint8Array, long = true): string | undef
 function bytesAtRip(vcpu: Vcpu, memory: AddressSpace, rip: bigint): Uint8Array | undefined {
   try {
     const sregs = vcpu.getSregs();
-    const linear = (sregs.efer & (1n << 10n)) !== 0n ? rip : sregs.cs.base + rip;
+    const linear = (sregs.efer & EFER_LMA) !== 0n ? rip : sregs.cs.base + rip;
     const t = vcpu.translate(BigInt.asUintN(64, linear));
     return t.valid ? memory.read(t.physicalAddress, 15).data : undefined;
   } catch {
@@ -53,7 +56,7 @@ function bytesAtRip(vcpu: Vcpu, memory: AddressSpace, rip: bigint): Uint8Array |
 
 export function describeEmulationFailure(vcpu: Vcpu, memory: AddressSpace, exit: InternalError, rip: bigint): string {
   const at = `RIP ${hex(rip)}`;
-  if (exit.suberror !== 1) {
+  if (exit.suberror !== runLayout().internalEmulation) {
     return `KVM internal error at ${at}: ${exit.suberrorName} (suberror ${exit.suberror}, data ${exit.data.map(hex).join(' ')}). ` +
       'This usually means an exception happened while the CPU was delivering another one: check the IDT, GDT and stack.';
   }

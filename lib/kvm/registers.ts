@@ -1,8 +1,8 @@
 // kvm_regs / kvm_sregs / kvm_fpu as plain objects, encoded to and from the
 // byte layout of <linux/kvm.h>. Sizes are checked against the addon's sizeof
 // so a header mismatch fails loudly instead of corrupting state.
-import { layout } from '../binding';
 import { toU64, toUint } from '../util/integers';
+import { checkStructSize } from './struct-size';
 
 export interface Registers {
   rax: bigint; rbx: bigint; rcx: bigint; rdx: bigint;
@@ -52,20 +52,14 @@ export const SEGMENT_NAMES = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] a
 const SEGMENT_SIZE = 24;
 const DTABLE_SIZE = 16;
 
-function checkSize(name: string, expected: number): number {
-  const actual = layout(`sizeof.${name}`);
-  if (actual !== expected) throw new Error(`node-kvm: ${name} is ${actual} bytes in <linux/kvm.h>, expected ${expected}`);
-  return actual;
-}
-
 export const REGS_SIZE = 8 * REGISTER_NAMES.length;
 export const SREGS_SIZE = 8 * SEGMENT_SIZE + 2 * DTABLE_SIZE + 7 * 8 + 4 * 8;
 
 export function checkRegisterLayouts(): void {
-  checkSize('kvm_regs', REGS_SIZE);
-  checkSize('kvm_segment', SEGMENT_SIZE);
-  checkSize('kvm_dtable', DTABLE_SIZE);
-  checkSize('kvm_sregs', SREGS_SIZE);
+  checkStructSize('kvm_regs', REGS_SIZE);
+  checkStructSize('kvm_segment', SEGMENT_SIZE);
+  checkStructSize('kvm_dtable', DTABLE_SIZE);
+  checkStructSize('kvm_sregs', SREGS_SIZE);
 }
 
 export function decodeRegisters(bytes: Uint8Array): Registers {

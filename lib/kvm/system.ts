@@ -1,6 +1,7 @@
 // The KVM system device (/dev/kvm): capabilities, CPUID, VM creation.
 import { ioctlNumber, kvmConstant, native, NativeKvm } from '../binding';
 import { callNative } from '../errors';
+import { capabilityNumber } from './capability';
 import { cpuidBuffer, type CpuidEntry, decodeCpuid } from './cpuid';
 import { queryFlexArray } from './flex-array';
 import { checkRegisterLayouts } from './registers';
@@ -46,8 +47,7 @@ export class Kvm {
 
   /** KVM_CHECK_EXTENSION: 0 when absent, otherwise the capability's value. Accepts 'READONLY_MEM' or 'KVM_CAP_READONLY_MEM'. */
   checkExtension(cap: number | string): number {
-    const n = typeof cap === 'string' ? kvmConstant(cap.startsWith('KVM_CAP_') ? cap : `KVM_CAP_${cap}`) : cap;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new RangeError('cap must be a non-negative integer');
+    const n = capabilityNumber(cap);
     return callNative(() => this.handle.ioctl(ioctlNumber('KVM_CHECK_EXTENSION'), n));
   }
 

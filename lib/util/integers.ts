@@ -32,7 +32,7 @@ export function toU64(value: unknown, what: string): bigint {
 /** An unsigned integer of at most `bits` bits (≤ 32), as a number. */
 export function toUint(value: unknown, bits: number, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw new RangeError(`${what} must be an unsigned ${bits}-bit integer, got ${String(value)}`);
+    throw new RangeError(`${what} must be an integer in [0, 2^${bits}) (unsigned ${bits}-bit), got ${String(value)}`);
   }
   return value;
 }
