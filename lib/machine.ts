@@ -47,7 +47,7 @@ export interface MachineOptions extends TinyBoardOptions {
 export interface LoadOptions {
   /** 'auto' (default) picks ELF when the file starts with \x7fELF. */
   format?: 'auto' | 'flat' | 'elf';
-  /** Where a flat binary goes (default 0x7c00 in real mode, 0x100000 otherwise). */
+  /** Where a flat binary goes (default: the board's load address; tiny: 0x7c00 in real mode, 0x100000 otherwise). */
   address?: bigint | number;
   /** Entry point (default: the ELF entry, or the flat load address). */
   entry?: bigint | number;
@@ -121,8 +121,9 @@ export class Machine {
 
   /**
    * Builds the machine: the board `machine` names (default 'tiny'; an unknown
-   * name is a RangeError listing the machine types) with the board's options.
-   * Everything is validated first; on failure nothing is left open.
+   * name is a RangeError listing the machine types) with the board's options
+   * (an unknown option is a TypeError listing those and kvmPath). Everything
+   * is validated first; on failure nothing is left open.
    */
   static async create(opts?: MachineOptions): Promise<Machine> {
     return Machine.createSync(opts);
