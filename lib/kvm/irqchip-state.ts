@@ -44,6 +44,11 @@ export function irqchipState(bytes: unknown): IrqchipState {
   return { chipId: chipId as IrqchipId, bytes };
 }
 
+/** A buffer for KVM_GET_PIT2. */
+export function pit2Buffer(): Uint8Array {
+  return new Uint8Array(layout('sizeof.kvm_pit_state2'));
+}
+
 /** Wraps saved struct kvm_pit_state2 bytes after checking their size. */
 export function pit2State(bytes: unknown): Pit2State {
   const size = layout('sizeof.kvm_pit_state2');

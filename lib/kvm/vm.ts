@@ -1,5 +1,5 @@
 // A virtual machine: memory slots and vCPUs.
-import { ioctlNumber, kvmConstant, layout, NativeVm } from '../binding';
+import { ioctlNumber, kvmConstant, NativeVm } from '../binding';
 import { PAGE_SIZE } from '../memory/ram-block';
 import { callNative, KvmError } from '../errors';
 import { toAddress, toLength, TWO_64 } from '../memory/size';
@@ -11,7 +11,7 @@ import { threadOf, type VcpuThread } from './vcpu-thread';
 import { checkSlotFlagConstants, KvmMemoryListener, type KvmMemoryListenerOptions, type KvmSlot, type TrappedRange } from './memory-listener';
 import { checkGuestMemory } from '../host-limits';
 import { toUint } from '../util/integers';
-import { IrqLevelBuffer, irqchipBuffer, type IrqchipId, irqchipState, type IrqchipState, pit2State, type Pit2State, pitConfig } from './irqchip-state';
+import { IrqLevelBuffer, irqchipBuffer, type IrqchipId, irqchipState, type IrqchipState, pit2Buffer, pit2State, type Pit2State, pitConfig } from './irqchip-state';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
 export interface UserMemoryRegion {
@@ -287,7 +287,7 @@ export class Vm {
 
   /** KVM_GET_PIT2: the in-kernel PIT's state. */
   getPit2(): Pit2State {
-    const bytes = new Uint8Array(layout('sizeof.kvm_pit_state2'));
+    const bytes = pit2Buffer();
     this.ioctl('KVM_GET_PIT2', bytes);
     return { bytes };
   }
