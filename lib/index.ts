@@ -25,13 +25,20 @@ export type { LargePageSize } from './x86/modes';
 export { loadFlat } from './x86/loader-flat';
 export type { LoadedImage } from './x86/loader-flat';
 export { loadElf, parseElf, isElf } from './x86/loader-elf';
-export { Serial16550A } from './devices/serial-16550a';
+export { Serial16550A, COM1_PORT } from './devices/serial-16550a';
 export type { Serial16550AOptions } from './devices/serial-16550a';
 export { DebugExit, DEBUG_EXIT_PORT } from './devices/debug-exit';
 export { createInKernelIrqchip } from './devices/irqchip';
 export type { InKernelIrqchip } from './devices/irqchip';
 export { Machine, MACHINE_LAYOUT } from './machine';
-export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions } from './machine';
+export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions, SnapshotFileOptions, MachineLoadOptions } from './machine';
+// Boards, devices and interrupt lines (issue 11)
+export { machineTypes, DEFAULT_MACHINE } from './machines';
+export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions } from './machines';
+export type { Device, DeviceMapping } from './devices/device';
+export { kvmIrqLine, callbackIrqLine, IRQCHIP_GSI_COUNT } from './devices/irq-line';
+export type { IrqLine } from './devices/irq-line';
+export type { IrqchipId, IrqchipState, Pit2State } from './kvm/irqchip-state';
 export { parseSize, parseAddress } from './parse-size';
 // KVM memory listener: flat view -> memory slots, dirty log, vCPU threads (issue 4)
 export { KvmMemoryListener, guestMmioAccess, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MAX_SLOT_SIZE, UNSLOTTABLE_WARNING } from './kvm/memory-listener';

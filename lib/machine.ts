@@ -1,80 +1,45 @@
-// A small x86 PC-like machine: system and I/O address spaces, RAM at 0, a
+// A machine: the lifecycle every board shares (create, load, run,
+// snapshot/restore, close, mtree) around a board (lib/machines) that
+// builds the memory map, the devices and the vCPU's start-up. Without a
+// `machine` option, Machine.create() builds the 'tiny' board: RAM at 0, a
 // 16550A serial port, QEMU's debug-exit port, optionally the in-kernel IRQ
 // chip and PIT, and one vCPU already in the requested CPU mode.
-//
-// Guest-physical layout (fixed, so guests can rely on it):
-//   0x500      GDT (protected and long mode)
-//   0x1000     page tables (long mode; 2 or 6 pages)
-//   0x7c00     load address and initial stack top in real mode (a boot sector's place)
-//   0x80000    initial stack top in protected and long mode
-//   0x100000   load address in protected and long mode
-//   4 GiB identity-mapped in long mode (2 MiB pages, or 1 GiB with pdpe1gb)
 import * as fs from 'fs';
-import type { Readable, Writable } from 'stream';
-import { DebugExit, DEBUG_EXIT_PORT } from './devices/debug-exit';
-import { createInKernelIrqchip, InKernelIrqchip } from './devices/irqchip';
-import { Serial16550A } from './devices/serial-16550a';
+import type { DebugExit } from './devices/debug-exit';
+import type { Device } from './devices/device';
+import type { InKernelIrqchip } from './devices/irqchip';
+import type { Serial16550A } from './devices/serial-16550a';
 import { KvmError } from './errors';
 import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
-import type { CpuidEntry } from './kvm/cpuid';
-import { Kvm } from './kvm/system';
+import type { Kvm } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
-import { AddressSpace } from './memory/address-space';
+import { assemble, type AssembledMachine, type MachineMemory } from './machines/assemble';
+import type { BoardInstance, CpuSetup } from './machines/board';
+import { boardOfSnapshot, machineTypes, pickBoard } from './machines';
+import { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './machines/tiny';
 import { formatMtree } from './memory/mtree';
-import { RamList } from './memory/ram-block';
-import { MemoryRegion, UNASSIGNED_IO_OPS } from './memory/region';
-import { transaction } from './memory/transaction';
+import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
 import { checkOptions, type OptionKeys } from './options';
-import { parseSize } from './parse-size';
 import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
-import { Snapshot, SnapshotError, type SnapshotLayout } from './snapshot/snapshot';
+import { Snapshot, SnapshotError } from './snapshot/snapshot';
+import { errno } from './util/errno';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
 import { resetVcpuState } from './x86/reset';
-import { type CpuMode, type GuestWriter, pageTableBytes, setupLongMode, setupProtectedMode, setupRealMode } from './x86/modes';
+import { type CpuMode, pageTableBytes } from './x86/modes';
 
-export const MACHINE_LAYOUT = {
-  gdt: 0x500n,
-  pageTables: 0x1000n,
-  realModeLoad: 0x7c00n,
-  realModeStack: 0x7c00n,
-  stack: 0x80000n,
-  load: 0x100000n,
-  identityMap: 4n << 30n,
-  serialPort: 0x3f8,
-  debugExitPort: DEBUG_EXIT_PORT,
-} as const;
+export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
 
-const MAX_MEMORY = 3n << 30n; // RAM stays below the 32-bit MMIO hole (LAPIC, IOAPIC)
-const MIN_MEMORY = 1n << 20n;
-
-export interface SerialOptions {
-  /** Transmitted bytes (default: process.stdout; null drops them). */
-  output?: Writable | null;
-  /** Received bytes (default: none). */
-  input?: Readable | null;
-  /** I/O port base (default 0x3f8, COM1). */
-  port?: number;
-}
-
-export interface MachineOptions {
-  /** Guest RAM at address 0: '16M', '512K', bytes as number or bigint (default '16M'; 1 MiB to 3 GiB). */
-  memory?: string | number | bigint;
-  /** CPU mode the vCPU starts in (default 'long'). */
-  mode?: CpuMode;
-  /** The COM1 serial port, or false for none. */
-  serial?: SerialOptions | false;
-  /** The isa-debug-exit port ({ port } default 0x501), or false for none. */
-  debugExit?: { port?: number } | false;
+export interface MachineOptions extends TinyBoardOptions {
   /**
-   * Create the in-kernel IRQ chip and PIT (default false). With it, `hlt`
-   * waits for an interrupt in the kernel instead of ending the run.
+   * The machine type (QEMU's -machine): 'tiny' (the default) is the only one
+   * today; machineTypes() lists them. The other options are the board's.
    */
-  irqchip?: boolean;
+  machine?: string;
   /** KVM device (default /dev/kvm). */
   kvmPath?: string;
 }
@@ -82,73 +47,51 @@ export interface MachineOptions {
 export interface LoadOptions {
   /** 'auto' (default) picks ELF when the file starts with \x7fELF. */
   format?: 'auto' | 'flat' | 'elf';
-  /** Where a flat binary goes (default 0x7c00 in real mode, 0x100000 otherwise). */
+  /** Where a flat binary goes (default: the board's load address; tiny: 0x7c00 in real mode, 0x100000 otherwise). */
   address?: bigint | number;
   /** Entry point (default: the ELF entry, or the flat load address). */
   entry?: bigint | number;
 }
 
-/** Options of Machine.load(file): how to rebuild the machine a snapshot file records. */
-export interface MachineLoadOptions extends Pick<MachineOptions, 'serial' | 'kvmPath'> {
+/** Options of Machine.fromSnapshotFile(file): how to rebuild the machine a snapshot file records. */
+export interface SnapshotFileOptions extends Pick<MachineOptions, 'serial' | 'kvmPath'> {
   /** Adds your devices (with their regions) before the snapshot is restored. */
   setup?: (machine: Machine) => void;
 }
 
-const MACHINE_OPTIONS = { memory: true, mode: true, serial: true, debugExit: true, irqchip: true, kvmPath: true } as const satisfies OptionKeys<MachineOptions>;
-const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
-const DEBUG_EXIT_OPTIONS = { port: true } as const satisfies OptionKeys<{ port?: number }>;
+/** @deprecated the options of Machine.load(file), now SnapshotFileOptions. */
+export type MachineLoadOptions = SnapshotFileOptions;
+
 const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
-const MACHINE_LOAD_OPTIONS = { serial: true, kvmPath: true, setup: true } as const satisfies OptionKeys<MachineLoadOptions>;
+const SNAPSHOT_FILE_OPTIONS = { serial: true, kvmPath: true, setup: true } as const satisfies OptionKeys<SnapshotFileOptions>;
+/** Options of Machine.create() every board has (besides `machine`, which picks the board). */
+const LIFECYCLE_OPTIONS = { kvmPath: true } as const;
 const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
 const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
 const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
 const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
 const MTREE_OPTIONS = { flat: true } as const satisfies OptionKeys<{ flat?: boolean }>;
 
-const EBADF = 9;
-
-/** The machine's memory: address spaces and the regions it made. */
-export interface MachineMemory {
-  /** The system (memory) AddressSpace; map MMIO devices under `root`. */
-  readonly system: AddressSpace;
-  /** The I/O port AddressSpace; map port devices under `ioRoot`. */
-  readonly io: AddressSpace;
-  readonly root: MemoryRegion;
-  readonly ioRoot: MemoryRegion;
-  readonly ram: MemoryRegion;
-}
-
-const MODES: readonly CpuMode[] = ['real', 'protected', 'long'];
-
-// KVM_GET_SUPPORTED_CPUID is a property of the host's KVM module and costs
-// hundreds of microseconds under nested KVM: fetch it once per device path
-// (QEMU caches it the same way).
-const supportedCpuidCache = new Map<string, CpuidEntry[]>();
-
-function supportedCpuid(kvm: Kvm): CpuidEntry[] {
-  let entries = supportedCpuidCache.get(kvm.path);
-  if (!entries) {
-    entries = kvm.supportedCpuid();
-    supportedCpuidCache.set(kvm.path, entries);
-  }
-  return entries;
-}
-
-function checkPort(port: unknown, what: string): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 0xffff) {
-    throw new RangeError(`${what} must be an integer port in [0, 0xffff], got ${String(port)}`);
-  }
-  return port;
-}
 
 export class Machine {
+  readonly kvm: Kvm;
+  readonly vm: Vm;
   readonly memory: MachineMemory;
   readonly serial: Serial16550A | null;
   readonly debugExit: DebugExit | null;
   readonly irqchip: InKernelIrqchip | null;
   /** The vCPUs (one today; the run loop and devices are per vCPU so more can follow, one thread each). */
   readonly vcpus: readonly Vcpu[];
+  /** The CPU mode the vCPU starts programs in. */
+  readonly mode: CpuMode;
+  /** Bytes of guest RAM at address 0. */
+  readonly memorySize: bigint;
   private readonly loops: RunLoop[];
+  private readonly board: BoardInstance;
+  private readonly cpu: CpuSetup;
+  /** The board's devices, in the order they were plugged. */
+  private readonly boardDevices: readonly Device[];
+  /** Regions the machine closes when it closes (after the address spaces), in creation order. */
   private readonly owned: MemoryRegion[];
   private closed = false;
   /** Devices whose state snapshots keep, by snapshot name. */
@@ -158,113 +101,48 @@ export class Machine {
   /** The vCPU ran (or got a snapshot's state) since it was last reset. */
   private dirtyCpu = false;
 
-  private constructor(
-    readonly kvm: Kvm,
-    readonly vm: Vm,
-    readonly mode: CpuMode,
-    readonly memorySize: bigint,
-    parts: {
-      memory: MachineMemory; serial: Serial16550A | null; debugExit: DebugExit | null; irqchip: InKernelIrqchip | null;
-      vcpus: Vcpu[]; owned: MemoryRegion[]; ports: { serial: number | null; debugExit: number | null };
-    },
-  ) {
+  private constructor(parts: AssembledMachine) {
+    this.kvm = parts.kvm;
+    this.vm = parts.vm;
     this.memory = parts.memory;
-    this.serial = parts.serial;
-    this.debugExit = parts.debugExit;
-    this.irqchip = parts.irqchip;
+    this.board = parts.board;
+    this.cpu = parts.board.cpu;
+    this.mode = parts.board.cpu.mode;
+    this.memorySize = parts.board.memorySize;
+    this.serial = parts.board.serial;
+    this.debugExit = parts.board.debugExit;
+    this.irqchip = parts.board.irqchip;
+    this.boardDevices = parts.devices;
     this.vcpus = parts.vcpus;
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
-    this.ports = parts.ports;
-    for (const d of [parts.serial, parts.debugExit, parts.irqchip]) if (d) this.devices.set(d.snapshotName, d);
+    for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
   }
 
-  private readonly ports: { serial: number | null; debugExit: number | null };
-
-  /** Builds the machine. Everything is validated first; on failure nothing is left open. */
+  /**
+   * Builds the machine: the board `machine` names (default 'tiny'; an unknown
+   * name is a RangeError listing the machine types) with the board's options
+   * (an unknown option is a TypeError listing those and kvmPath). Everything
+   * is validated first; on failure nothing is left open.
+   */
   static async create(opts?: MachineOptions): Promise<Machine> {
     return Machine.createSync(opts);
   }
 
   /** create(), synchronously. */
   static createSync(options?: MachineOptions): Machine {
-    const opts = checkOptions(options, MACHINE_OPTIONS, 'Machine.create()');
-    const memorySize = parseSize(opts.memory ?? '16M', 'memory');
-    if (memorySize < MIN_MEMORY || memorySize > MAX_MEMORY) throw new RangeError(`memory must be between 1M and 3G, got ${String(opts.memory)}`);
-    if (memorySize % 4096n !== 0n) throw new RangeError('memory must be a multiple of 4 KiB');
-    const mode = opts.mode ?? 'long';
-    if (!MODES.includes(mode)) throw new RangeError(`mode must be 'real', 'protected' or 'long', got ${String(mode)}`);
-    const serialOpts = opts.serial === false ? null : checkOptions(opts.serial, SERIAL_OPTIONS, 'Machine.create({ serial })');
-    const serialPort = checkPort(serialOpts?.port ?? MACHINE_LAYOUT.serialPort, 'serial.port');
-    const exitOpts = opts.debugExit === false ? null : checkOptions(opts.debugExit, DEBUG_EXIT_OPTIONS, 'Machine.create({ debugExit })');
-    const exitPort = checkPort(exitOpts?.port ?? MACHINE_LAYOUT.debugExitPort, 'debugExit.port');
-    if (opts.irqchip !== undefined && typeof opts.irqchip !== 'boolean') throw new TypeError('irqchip must be a boolean');
+    // `machine` picks the board, whose options are then the valid ones (with kvmPath).
+    const { board, rest } = pickBoard(options, 'Machine.create()');
+    const opts = checkOptions(rest, { ...board.optionKeys, ...LIFECYCLE_OPTIONS }, 'Machine.create()') as { kvmPath?: string };
+    const plan = board.validate(opts);
+    // (devices ask for a stop only while the guest runs, when `machine` is set)
+    const machine: Machine = new Machine(assemble(plan, opts.kvmPath, (req) => machine.requestStop(req)));
+    return machine;
+  }
 
-    const kvm = Kvm.open(opts.kvmPath);
-    const cleanup: (() => void)[] = [() => kvm.close()];
-    try {
-      const vm = kvm.createVm();
-      cleanup.push(() => vm.close());
-      // The in-kernel IRQ chip must exist before any vCPU.
-      const irqchip = opts.irqchip ? createInKernelIrqchip(vm) : null;
-      // Intel without unrestricted guest needs a TSS page for real mode; harmless elsewhere.
-      if (vm.checkExtension('SET_TSS_ADDR')) vm.ioctl('KVM_SET_TSS_ADDR', 0xfffb_d000);
-
-      // QEMU's names: the "system" container and the "io" root with unassigned_io_ops.
-      const root = MemoryRegion.container('system', 1n << 64n);
-      const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
-      const owned: MemoryRegion[] = [root, ioRoot];
-      cleanup.push(() => { for (const mr of owned.slice().reverse()) mr.close(); });
-      // Its own RAM list, like a QEMU process: RAM at ram_addr 0 whatever
-      // else the process allocated, and nothing process-wide refers to it.
-      const ram = MemoryRegion.ram('ram', memorySize, { ramList: new RamList() });
-      owned.push(ram);
-
-      let machine: Machine | undefined;
-      const serial = serialOpts === null ? null : new Serial16550A({
-        output: serialOpts.output === undefined ? process.stdout : serialOpts.output,
-        input: serialOpts.input ?? null,
-        irq: irqchip ? (level) => irqchip.setIrq(4, level) : undefined,
-      });
-      if (serial) {
-        cleanup.push(() => serial.close());
-        owned.push(serial.region);
-      }
-      const debugExit = exitOpts === null ? null : new DebugExit({
-        onExit: (code) => machine?.requestStop({ reason: 'debugExit', exitCode: code }),
-      });
-      if (debugExit) owned.push(debugExit.region);
-
-      const spaces: AddressSpace[] = [];
-      transaction(() => {
-        root.addSubregion(0n, ram);
-        if (serial) ioRoot.addSubregion(BigInt(serialPort), serial.region);
-        if (debugExit) ioRoot.addSubregion(BigInt(exitPort), debugExit.region);
-      });
-      const system = new AddressSpace(root, 'memory');
-      spaces.push(system);
-      const io = new AddressSpace(ioRoot, 'I/O');
-      spaces.push(io);
-      cleanup.push(() => { for (const s of spaces) s.destroy(); });
-      vm.addAddressSpace(system);
-
-      const vcpu = vm.createVcpu(0);
-      // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
-      vcpu.setCpuid(supportedCpuid(kvm));
-
-      machine = new Machine(kvm, vm, mode, memorySize, {
-        memory: { system, io, root, ioRoot, ram }, serial, debugExit, irqchip, vcpus: [vcpu], owned,
-        ports: { serial: serial ? serialPort : null, debugExit: debugExit ? exitPort : null },
-      });
-      // The vCPU is put into its mode by load() (or the first run()), which knows
-      // the entry point: doing it here too would cost four more ioctls.
-      return machine;
-    } catch (err) {
-      for (const f of cleanup.reverse()) {
-        try { f(); } catch { /* report the original error */ }
-      }
-      throw err;
-    }
+  /** The machine types Machine.create({ machine }) builds, with a line each. */
+  static machineTypes(): { name: string; description: string }[] {
+    return machineTypes();
   }
 
   /** The first vCPU. */
@@ -316,7 +194,7 @@ export class Machine {
       loaded = loadElf(bytes, this.writeGuest);
       if (entry !== undefined) loaded.entry = entry;
     } else {
-      const at = address ?? (this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+      const at = address ?? this.cpu.loadAddress;
       this.ramRange(at, BigInt(bytes.length), 'image range');
       loaded = loadFlat(bytes, this.writeGuest, at, entry ?? at);
     }
@@ -359,18 +237,7 @@ export class Machine {
       this.dirtyCpu = false;
     }
     this.modeSet = true;
-    if (this.mode === 'real') {
-      if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got 0x${entry.toString(16)}`);
-      // CS:IP with IP < 64 KiB; the stack shares the segment.
-      setupRealMode(vcpu, { cs: Number((entry >> 4n) & 0xf000n), ip: entry & 0xffffn, sp: MACHINE_LAYOUT.realModeStack & 0xffffn });
-    } else if (this.mode === 'protected') {
-      setupProtectedMode(vcpu, this.writeGuest, { gdtAddr: MACHINE_LAYOUT.gdt, entry, stack: MACHINE_LAYOUT.stack });
-    } else {
-      setupLongMode(vcpu, this.writeGuest, {
-        gdtAddr: MACHINE_LAYOUT.gdt, pageTableAddr: MACHINE_LAYOUT.pageTables,
-        identityMapSize: MACHINE_LAYOUT.identityMap, entry, stack: MACHINE_LAYOUT.stack,
-      });
-    }
+    this.cpu.enter(vcpu, this.writeGuest, entry);
   }
 
   /** Bytes the long-mode page tables take at MACHINE_LAYOUT.pageTables. */
@@ -409,7 +276,7 @@ export class Machine {
 
   /** Without a load(), the vCPU starts at the default load address. */
   private ensureMode(): void {
-    if (!this.modeSet) this.setupMode(this.mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load);
+    if (!this.modeSet) this.setupMode(this.cpu.loadAddress);
   }
 
   /** Ends the current run (reason 'stopped') after the exit being handled. */
@@ -464,21 +331,35 @@ export class Machine {
   }
 
   /**
-   * Creates a machine with the layout recorded in a snapshot file and restores
-   * it. A machine that had devices of yours needs them again before the
-   * restore: add them in `setup` (the memory map must match the snapshot's).
+   * Creates a machine of the type and layout a snapshot file records and
+   * restores the snapshot into it. A machine that had devices of yours needs
+   * them again before the restore: add them in `setup` (the memory map must
+   * match the snapshot's). The serial streams are yours to give again.
    */
-  static load(file: string, options?: MachineLoadOptions): Machine {
-    const opts = checkOptions(options, MACHINE_LOAD_OPTIONS, 'Machine.load()');
+  static fromSnapshotFile(file: string, options?: SnapshotFileOptions): Machine {
+    return Machine.restoreFile(file, options, 'Machine.fromSnapshotFile()');
+  }
+
+  /**
+   * @deprecated restores a snapshot file (not to be confused with
+   * machine.load(image), which loads a program): use Machine.fromSnapshotFile().
+   */
+  static load(file: string, options?: SnapshotFileOptions): Machine {
+    return Machine.restoreFile(file, options, 'Machine.load()');
+  }
+
+  private static restoreFile(file: string, options: SnapshotFileOptions | undefined, where: string): Machine {
+    const opts = checkOptions(options, SNAPSHOT_FILE_OPTIONS, where);
     if (opts.setup !== undefined && typeof opts.setup !== 'function') throw new TypeError('setup must be a function (machine) => void');
     const snap = Snapshot.read(file);
-    const l = snap.layout;
-    const mode = l.mode as CpuMode;
-    if (!MODES.includes(mode)) throw new SnapshotError('corrupt', `snapshot file ${file} records an unknown mode "${l.mode}"`);
-    const serial = l.serialPort === null ? false : { ...(opts.serial || {}), port: l.serialPort };
+    const board = boardOfSnapshot(snap.layout.machine);
+    if (board === undefined) {
+      const known = machineTypes().map((t) => `"${t.name}"`).join(', ');
+      throw new SnapshotError('layout', `snapshot file ${file} is of machine type "${snap.layout.machine}", which this node-kvm does not have (it has ${known}): update node-kvm to restore it`);
+    }
     const machine = Machine.createSync({
-      memory: l.memory, mode, irqchip: l.irqchip, kvmPath: opts.kvmPath, serial,
-      debugExit: l.debugExitPort === null ? false : { port: l.debugExitPort },
+      ...board.optionsFromSnapshot(snap.layout, file, { serial: opts.serial }),
+      machine: board.name, kvmPath: opts.kvmPath,
     });
     try {
       opts.setup?.(machine);
@@ -493,10 +374,7 @@ export class Machine {
   private engine(): SnapshotEngine {
     this.snapshots ??= new SnapshotEngine({
       kvm: this.kvm, vm: this.vm, vcpus: this.vcpus, system: this.memory.system, devices: this.devices,
-      shape: {
-        memory: this.memorySize, mode: this.mode, irqchip: this.irqchip !== null,
-        serialPort: this.ports.serial, debugExitPort: this.ports.debugExit,
-      } satisfies Omit<SnapshotLayout, 'ramBlocks' | 'devices' | 'memoryMap'>,
+      shape: this.board.snapshotKey,
       hasLapic: this.irqchip !== null,
       memoryMap: () => this.mtree({ flat: true }),
     });
@@ -518,7 +396,7 @@ export class Machine {
   private checkOpen(method: string): void {
     if (!this.closed) return;
     if (method === 'snapshot' || method === 'restore') throw new SnapshotError('closed', `cannot ${method}: the machine is closed`);
-    throw new KvmError(`Machine.${method}`, EBADF, 'the machine is closed; create a new Machine');
+    throw new KvmError(`Machine.${method}`, errno('EBADF'), 'the machine is closed; create a new Machine');
   }
 
   /** Releases the vCPU, VM, guest RAM and devices. Idempotent. */
@@ -526,7 +404,7 @@ export class Machine {
     if (this.closed) return;
     this.closed = true;
     const steps: (() => void)[] = [
-      () => this.serial?.close(),
+      ...this.boardDevices.slice().reverse().map((d) => () => d.close?.()),
       () => this.vm.close(), // vCPUs and slots go with the VM
       () => { this.memory.system.destroy(); this.memory.io.destroy(); },
       () => { for (const mr of this.owned.slice().reverse()) mr.close(); },

@@ -4,6 +4,7 @@
 import { MemoryRegion } from '../memory/region';
 import { checkOptions, type OptionKeys } from '../options';
 import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
+import { checkIoPort, type Device, type DeviceMapping } from './device';
 
 export const DEBUG_EXIT_PORT = 0x501;
 
@@ -12,20 +13,27 @@ export interface DebugExitOptions {
   onExit: (exitCode: number) => void;
   /** Region name in the memory map (default 'isa-debug-exit', as in QEMU). */
   name?: string;
+  /** I/O port where a machine maps it (default 0x501; QEMU's iobase property). */
+  iobase?: number;
 }
 
-const DEBUG_EXIT_OPTIONS = { onExit: true, name: true } as const satisfies OptionKeys<DebugExitOptions>;
+const DEBUG_EXIT_OPTIONS = { onExit: true, name: true, iobase: true } as const satisfies OptionKeys<DebugExitOptions>;
 
-export class DebugExit implements SnapshotDevice {
+export class DebugExit implements Device, SnapshotDevice {
+  /** QEMU's type name. */
+  readonly name = 'isa-debug-exit';
   readonly snapshotName: string;
   /** The 2-byte I/O region (QEMU's iosize). */
   readonly region: MemoryRegion;
+  /** The region at `iobase` in the I/O space, for a Machine to map. */
+  readonly mappings: readonly DeviceMapping[];
   /** The last code the guest chose, or undefined. */
   lastExitCode: number | undefined;
 
   constructor(options: DebugExitOptions) {
     const opts = checkOptions(options, DEBUG_EXIT_OPTIONS, 'new DebugExit()');
     if (typeof opts.onExit !== 'function') throw new TypeError('DebugExit needs an onExit(exitCode) callback');
+    const iobase = checkIoPort(opts.iobase ?? DEBUG_EXIT_PORT, 'debugExit iobase');
     this.snapshotName = opts.name ?? 'isa-debug-exit';
     this.region = MemoryRegion.io(this.snapshotName, 2, {
       write: (_offset, value) => {
@@ -37,6 +45,7 @@ export class DebugExit implements SnapshotDevice {
       read: () => 0xffff_ffff,
       valid: { minAccessSize: 1, maxAccessSize: 4 },
     });
+    this.mappings = [{ space: 'io', address: BigInt(iobase), region: this.region }];
   }
 
   saveState(): DeviceStateValue {

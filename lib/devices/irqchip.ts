@@ -2,51 +2,54 @@
 // APICs, 8254 PIT), created when the host offers them. They must exist before
 // the first vCPU is created. With them, `hlt` waits in the kernel for an
 // interrupt instead of exiting to userspace, and ports 0x20/0xa0 (PICs) and
-// 0x40-0x43 (PIT) are handled by the kernel.
-import { kvmConstant, layout } from '../binding';
+// 0x40-0x43 (PIT) are handled by the kernel: the device maps no region.
+import { IRQCHIP_IDS, irqchipState, pit2State } from '../kvm/irqchip-state';
 import type { Vm } from '../kvm/vm';
 import { checkOptions } from '../options';
 import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
+import type { Device } from './device';
+import { checkGsi, type IrqLine, kvmIrqLine } from './irq-line';
 
-export interface InKernelIrqchip extends SnapshotDevice {
+export type InKernelIrqchip = Device & SnapshotDevice & {
   /** True when KVM_CREATE_PIT2 succeeded. */
   readonly pit: boolean;
   /** Drives a GSI (0-23: ISA IRQs through PIC and IOAPIC). */
   setIrq(irq: number, level: boolean): void;
+  /** The line into GSI `irq`, for a device's interrupt output. */
+  line(irq: number): IrqLine;
+};
+
+/**
+ * The kernel's PIC, IOAPIC and PIT state. Snapshots keep the raw structs
+ * (`chips`: PIC master, PIC slave, IOAPIC; `pit`), as snapshot files always did.
+ */
+function saveChips(vm: Vm, pit: boolean): DeviceStateValue {
+  const out: { [k: string]: DeviceStateValue } = { chips: IRQCHIP_IDS.map((id) => vm.getIrqchip(id).bytes) };
+  if (pit) out.pit = vm.getPit2().bytes;
+  return out;
 }
 
-// kvm_irqchip.chip_id values: the two 8259 PICs and the IOAPIC.
-const CHIPS = [0, 1, 2] as const;
-
-/** The kernel's PIC, IOAPIC and PIT state, as raw structs. */
-function saveChips(vm: Vm, pit: boolean): DeviceStateValue {
-  const chips = CHIPS.map((id) => {
-    const bytes = new Uint8Array(layout('sizeof.kvm_irqchip'));
-    new DataView(bytes.buffer).setUint32(0, id, true);
-    vm.ioctl('KVM_GET_IRQCHIP', bytes);
-    return bytes;
-  });
-  const out: { [k: string]: DeviceStateValue } = { chips };
-  if (pit) {
-    const bytes = new Uint8Array(layout('sizeof.kvm_pit_state2'));
-    vm.ioctl('KVM_GET_PIT2', bytes);
-    out.pit = bytes;
+/** The checked state, or null where the check failed (loadState reports it in its own words). */
+function checked<T>(check: () => T): T | null {
+  try {
+    return check();
+  } catch {
+    return null;
   }
-  return out;
 }
 
 function loadChips(vm: Vm, pit: boolean, state: DeviceStateValue): void {
   const s = state as { chips?: unknown; pit?: unknown } | null;
   const chips = s?.chips;
-  if (!Array.isArray(chips) || chips.length !== CHIPS.length ||
-      !chips.every((c, i) => c instanceof Uint8Array && c.length === layout('sizeof.kvm_irqchip') && new DataView(c.buffer, c.byteOffset).getUint32(0, true) === CHIPS[i])) {
+  // Everything is checked before the kernel's state changes.
+  const states = Array.isArray(chips) && chips.length === IRQCHIP_IDS.length ? chips.map((c) => checked(() => irqchipState(c))) : [];
+  if (states.length === 0 || !states.every((c, i) => c?.chipId === IRQCHIP_IDS[i])) {
     throw new TypeError('kvm-irqchip state: chips must be the PIC master, PIC slave and IOAPIC structs');
   }
-  if (pit && !(s?.pit instanceof Uint8Array && s.pit.length === layout('sizeof.kvm_pit_state2'))) {
-    throw new TypeError('kvm-irqchip state: pit must be a kvm_pit_state2 struct');
-  }
-  for (const c of chips as Uint8Array[]) vm.ioctl('KVM_SET_IRQCHIP', c);
-  if (pit) vm.ioctl('KVM_SET_PIT2', s!.pit as Uint8Array);
+  const pitState = pit ? checked(() => pit2State(s?.pit)) : null;
+  if (pit && pitState === null) throw new TypeError('kvm-irqchip state: pit must be a kvm_pit_state2 struct');
+  for (const c of states) vm.setIrqchip(c!);
+  if (pitState) vm.setPit2(pitState);
 }
 
 /**
@@ -56,27 +59,21 @@ function loadChips(vm: Vm, pit: boolean, state: DeviceStateValue): void {
 export function createInKernelIrqchip(vm: Vm, options?: { pit?: boolean }): InKernelIrqchip | null {
   const opts = checkOptions(options, { pit: true }, 'createInKernelIrqchip()');
   if (!vm.checkExtension('IRQCHIP')) return null;
-  vm.ioctl('KVM_CREATE_IRQCHIP');
+  vm.createIrqchip();
   let pit = false;
   if ((opts.pit ?? true) && vm.checkExtension('PIT2')) {
-    const config = new Uint8Array(layout('sizeof.kvm_pit_config'));
     // The speaker port (0x61) stays with userspace (where nothing answers).
-    new DataView(config.buffer).setUint32(0, kvmConstant('KVM_PIT_SPEAKER_DUMMY'), true);
-    vm.ioctl('KVM_CREATE_PIT2', config);
+    vm.createPit2({ speakerDummy: true });
     pit = true;
   }
-  const level = new Uint8Array(layout('sizeof.kvm_irq_level'));
-  const dv = new DataView(level.buffer);
   return {
+    name: 'kvm-irqchip',
+    mappings: [],
     pit,
     snapshotName: 'kvm-irqchip',
     saveState: () => saveChips(vm, pit),
     loadState: (state) => loadChips(vm, pit, state),
-    setIrq(irq: number, high: boolean): void {
-      if (!Number.isInteger(irq) || irq < 0 || irq > 23) throw new RangeError(`irq must be an integer in [0, 23], got ${String(irq)}`);
-      dv.setUint32(0, irq, true);
-      dv.setUint32(4, high ? 1 : 0, true);
-      vm.ioctl('KVM_IRQ_LINE', level);
-    },
+    setIrq: (irq, high) => vm.irqLine(checkGsi(irq), high),
+    line: (irq) => kvmIrqLine(vm, irq),
   };
 }

@@ -7,6 +7,8 @@ import type { Readable, Writable } from 'stream';
 import { MemoryRegion } from '../memory/region';
 import { checkOptions, type OptionKeys } from '../options';
 import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
+import { checkIoPort, type Device, type DeviceMapping } from './device';
+import { type IrqLine, toIrqLine } from './irq-line';
 
 // Register offsets (DLAB=0 unless noted).
 const RBR_THR = 0; // DLL when DLAB=1
@@ -34,6 +36,9 @@ const IIR_RDI = 0x04;
 const IIR_THRI = 0x02;
 const IIR_FIFO = 0xc0;
 
+/** QEMU's isa-serial iobase for COM1. */
+export const COM1_PORT = 0x3f8;
+
 /** Receive FIFO limit; beyond it the input stream is paused (backpressure). */
 const RX_HIGH_WATER = 4096;
 
@@ -42,18 +47,27 @@ export interface Serial16550AOptions {
   output?: Writable | null;
   /** Where received bytes come from (null: nothing is ever received). */
   input?: Readable | null;
-  /** Called with the level of the interrupt line when it changes. */
-  irq?: (level: boolean) => void;
+  /**
+   * The interrupt output: an IrqLine (kvmIrqLine(), callbackIrqLine()), or a
+   * function called with the line's level when it changes.
+   */
+  irq?: IrqLine | ((level: boolean) => void);
   /** Region name in the memory map (default 'serial'). */
   name?: string;
+  /** I/O port base where a machine maps it (default 0x3f8, COM1; QEMU's iobase property). */
+  iobase?: number;
 }
 
-const SERIAL_OPTIONS = { output: true, input: true, irq: true, name: true } as const satisfies OptionKeys<Serial16550AOptions>;
+const SERIAL_OPTIONS = { output: true, input: true, irq: true, name: true, iobase: true } as const satisfies OptionKeys<Serial16550AOptions>;
 
-export class Serial16550A implements SnapshotDevice {
+export class Serial16550A implements Device, SnapshotDevice {
+  /** QEMU's type name. */
+  readonly name = 'isa-serial';
   readonly snapshotName: string;
   /** The 8-byte I/O region; map it in the I/O address space (e.g. at 0x3f8). */
   readonly region: MemoryRegion;
+  /** The region at `iobase` in the I/O space, for a Machine to map. */
+  readonly mappings: readonly DeviceMapping[];
   private ier = 0;
   private lcr = 0x03; // 8N1
   private mcr = 0;
@@ -70,14 +84,15 @@ export class Serial16550A implements SnapshotDevice {
   private flushScheduled = false;
   private readonly output: Writable | null;
   private readonly input: Readable | null;
-  private readonly irq?: (level: boolean) => void;
+  private readonly irq: IrqLine | undefined;
   private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
 
   constructor(options?: Serial16550AOptions) {
     const opts = checkOptions(options, SERIAL_OPTIONS, 'new Serial16550A()');
     this.output = opts.output ?? null;
     this.input = opts.input ?? null;
-    this.irq = opts.irq;
+    this.irq = toIrqLine(opts.irq, 'serial irq');
+    const iobase = checkIoPort(opts.iobase ?? COM1_PORT, 'serial iobase');
     if (this.output !== null && typeof this.output.write !== 'function') throw new TypeError('serial output must be a Writable stream');
     if (this.input !== null && typeof this.input.on !== 'function') throw new TypeError('serial input must be a Readable stream');
     this.snapshotName = opts.name ?? 'serial';
@@ -87,6 +102,7 @@ export class Serial16550A implements SnapshotDevice {
       valid: { minAccessSize: 1, maxAccessSize: 1 },
       impl: { minAccessSize: 1, maxAccessSize: 1 },
     });
+    this.mappings = [{ space: 'io', address: BigInt(iobase), region: this.region }];
     this.input?.on('data', this.onData);
   }
 
@@ -265,7 +281,7 @@ export class Serial16550A implements SnapshotDevice {
     const level = this.interruptId() !== IIR_NONE && (this.mcr & MCR_OUT2) !== 0;
     if (level !== this.irqLevel) {
       this.irqLevel = level;
-      this.irq(level);
+      this.irq.set(level);
     }
   }
 

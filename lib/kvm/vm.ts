@@ -17,6 +17,8 @@ import type { KvmMemoryListener, KvmMemoryListenerOptions } from './memory-liste
 import { MemorySlots } from './memory-slots';
 import type { TrappedRange } from './trapped-ranges';
 import { checkGuestMemory } from '../host-limits';
+import { toUint } from '../util/integers';
+import { IrqLevelBuffer, irqchipBuffer, type IrqchipId, irqchipState, type IrqchipState, pit2Buffer, pit2State, type Pit2State, pitConfig } from './irqchip-state';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
 export interface UserMemoryRegion {
@@ -199,5 +201,57 @@ export class Vm {
       vcpu.close();
     }
     this.handle.close();
+  }
+
+  // ------------------------------------------------- interrupt controllers, PIT, TSS
+
+  /** KVM_CREATE_IRQCHIP: the in-kernel PICs, IOAPIC and (per vCPU) local APICs; before any vCPU. */
+  createIrqchip(): void {
+    this.ioctl('KVM_CREATE_IRQCHIP');
+  }
+
+  /**
+   * KVM_CREATE_PIT2: the in-kernel 8254 PIT (after createIrqchip()). With
+   * `speakerDummy` the speaker port 0x61 stays with userspace.
+   */
+  createPit2(options: { speakerDummy: boolean }): void {
+    if (typeof options?.speakerDummy !== 'boolean') throw new TypeError('createPit2() needs { speakerDummy: boolean }');
+    this.ioctl('KVM_CREATE_PIT2', pitConfig(options));
+  }
+
+  /** KVM_IRQ_LINE: drives in-kernel GSI `gsi` to `level`. */
+  irqLine(gsi: number, level: boolean): void {
+    this.ioctl('KVM_IRQ_LINE', this.irqLevel.set(gsi, level));
+  }
+
+  private readonly irqLevel = new IrqLevelBuffer();
+
+  /** KVM_GET_IRQCHIP: one in-kernel interrupt controller's state. */
+  getIrqchip(chipId: IrqchipId): IrqchipState {
+    const bytes = irqchipBuffer(chipId);
+    this.ioctl('KVM_GET_IRQCHIP', bytes);
+    return { chipId, bytes };
+  }
+
+  /** KVM_SET_IRQCHIP: puts back a state getIrqchip() returned (or irqchipState() checked). */
+  setIrqchip(state: IrqchipState): void {
+    this.ioctl('KVM_SET_IRQCHIP', irqchipState(state?.bytes).bytes);
+  }
+
+  /** KVM_GET_PIT2: the in-kernel PIT's state. */
+  getPit2(): Pit2State {
+    const bytes = pit2Buffer();
+    this.ioctl('KVM_GET_PIT2', bytes);
+    return { bytes };
+  }
+
+  /** KVM_SET_PIT2: puts back a state getPit2() returned (or pit2State() checked). */
+  setPit2(state: Pit2State): void {
+    this.ioctl('KVM_SET_PIT2', pit2State(state?.bytes).bytes);
+  }
+
+  /** KVM_SET_TSS_ADDR: the three pages Intel VMX needs for real mode without unrestricted guest. */
+  setTssAddr(addr: number): void {
+    this.ioctl('KVM_SET_TSS_ADDR', toUint(addr, 32, 'TSS address'));
   }
 }

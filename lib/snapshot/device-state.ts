@@ -1,5 +1,7 @@
 // Snapshot support for devices: a device that implements these two methods
-// is saved and restored with the machine (register it with machine.addDevice).
+// is saved and restored with the machine (a board's devices are registered
+// when the board plugs them, see devices/device.ts; register your own with
+// machine.addDevice).
 //
 // State is plain data: numbers, strings, booleans, null, arrays, objects, and
 // also bigint and Uint8Array, which the file format encodes. Keep it small:

@@ -10,6 +10,7 @@
 import type { Kvm } from '../kvm/system';
 import type { Vcpu } from '../kvm/vcpu';
 import type { Vm } from '../kvm/vm';
+import type { BoardSnapshotKey } from '../machines/board';
 import type { AddressSpace } from '../memory/address-space';
 import { PAGE_SIZE } from '../memory/ram-block';
 import type { MemoryRegion } from '../memory/region';
@@ -27,8 +28,8 @@ export interface SnapshotHost {
   readonly vcpus: readonly Vcpu[];
   readonly system: AddressSpace;
   readonly devices: ReadonlyMap<string, SnapshotDevice>;
-  /** Everything but the RAM blocks and device list (memory size, mode, ports, ...). */
-  readonly shape: Omit<SnapshotLayout, 'ramBlocks' | 'devices' | 'memoryMap'>;
+  /** The board's part of the layout: its machine type and parameters (BoardSnapshotKey). */
+  readonly shape: BoardSnapshotKey;
   readonly hasLapic: boolean;
   memoryMap(): string;
 }

@@ -298,8 +298,12 @@ function hexSize(v: unknown, what: string): bigint {
   return BigInt(v);
 }
 
+/** The machine type of files that do not name one: every file written before boards existed. */
+const PRE_BOARD_MACHINE = 'tiny';
+
 function parseLayout(l: unknown): SnapshotLayout {
   check(isObject(l), 'no layout');
+  check(l.machine === undefined || (typeof l.machine === 'string' && l.machine.length > 0), 'the layout\'s machine type is malformed');
   check(typeof l.mode === 'string' && typeof l.irqchip === 'boolean' && isPort(l.serialPort) && isPort(l.debugExitPort), 'the layout\'s machine shape is malformed');
   check(Array.isArray(l.ramBlocks) && l.ramBlocks.every((b) => isObject(b) && typeof b.name === 'string'), 'the layout\'s RAM block list is malformed');
   check(Array.isArray(l.devices) && l.devices.every((d) => typeof d === 'string'), 'the layout\'s device list is malformed');
@@ -311,6 +315,7 @@ function parseLayout(l: unknown): SnapshotLayout {
   });
   check(new Set(ramBlocks.map((b) => b.name)).size === ramBlocks.length, 'two RAM blocks have the same name');
   return {
+    machine: (l.machine as string | undefined) ?? PRE_BOARD_MACHINE,
     memory: hexSize(l.memory, 'the memory size'), mode: l.mode as string, irqchip: l.irqchip as boolean,
     serialPort: l.serialPort as number | null, debugExitPort: l.debugExitPort as number | null,
     ramBlocks, devices: l.devices as string[], memoryMap: l.memoryMap as string,

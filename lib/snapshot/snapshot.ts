@@ -11,6 +11,9 @@ export { SnapshotError, type SnapshotErrorKind } from './snapshot-error';
 
 /** What a snapshot must match to be restored: the machine's shape and memory map. */
 export interface SnapshotLayout {
+  /** The machine type (board) the snapshot is of. */
+  machine: string;
+  /** The board's parameters (today's boards all have these five). */
   memory: bigint;
   mode: string;
   irqchip: boolean;
@@ -28,7 +31,7 @@ const layoutKeys = new WeakMap<SnapshotLayout, string>();
 function layoutKey(l: SnapshotLayout): string {
   let k = layoutKeys.get(l);
   if (k === undefined) {
-    k = JSON.stringify([l.memory.toString(16), l.mode, l.irqchip, l.serialPort, l.debugExitPort,
+    k = JSON.stringify([l.machine, l.memory.toString(16), l.mode, l.irqchip, l.serialPort, l.debugExitPort,
       l.ramBlocks.map((b) => [b.name, b.size.toString(16)]), l.devices, l.memoryMap]);
     layoutKeys.set(l, k);
   }
@@ -40,7 +43,7 @@ export function layoutDifference(want: SnapshotLayout, have: SnapshotLayout): st
   // The restore hot path: the same layout object (a snapshot of this machine,
   // topology unchanged), or one whose key matches.
   if (want === have || layoutKey(want) === layoutKey(have)) return null;
-  const scalar: (keyof SnapshotLayout)[] = ['memory', 'mode', 'irqchip', 'serialPort', 'debugExitPort'];
+  const scalar: (keyof SnapshotLayout)[] = ['machine', 'memory', 'mode', 'irqchip', 'serialPort', 'debugExitPort'];
   for (const k of scalar) {
     if (want[k] !== have[k]) return `${k} is ${String(have[k])} here but ${String(want[k])} in the snapshot`;
   }

@@ -1,0 +1,97 @@
+// What a board (QEMU's MachineClass) is: its name, its options, and how it
+// builds a machine's memory map, devices and vCPU start-up. The shared
+// lifecycle (create, load, run, snapshot/restore, close, mtree) is the
+// Machine's; a new machine type is one new file in lib/machines that
+// implements Board and is listed in lib/machines/index.ts.
+import type { Kvm } from '../kvm/system';
+import type { StopRequest } from '../kvm/run-loop';
+import type { Vcpu } from '../kvm/vcpu';
+import type { Vm } from '../kvm/vm';
+import type { Device } from '../devices/device';
+import type { DebugExit } from '../devices/debug-exit';
+import type { InKernelIrqchip } from '../devices/irqchip';
+import type { Serial16550A } from '../devices/serial-16550a';
+import type { MemoryRegion } from '../memory/region';
+import type { SnapshotLayout } from '../snapshot/snapshot';
+import type { CpuMode, GuestWriter } from '../x86/modes';
+
+/** What a board builds into (QEMU's memory_map_init roots and the accelerator). */
+export interface BoardContext {
+  readonly kvm: Kvm;
+  /** The VM, before any vCPU exists (the in-kernel IRQ chip must come first). */
+  readonly vm: Vm;
+  /** The 'system' container (2^64 bytes): RAM, ROMs, MMIO, the PCI window go under it. */
+  readonly system: MemoryRegion;
+  /** The 'io' root (64 KiB): port devices go under it. */
+  readonly io: MemoryRegion;
+  /**
+   * Keeps a region the board made (RAM, a ROM, an alias, a container): the
+   * machine closes it when it closes, or at once when create() fails.
+   */
+  own<T extends MemoryRegion>(region: T): T;
+  /**
+   * Plugs a device in: its regions are mapped after create() returns, in the
+   * order devices were plugged, all in one transaction with the board's RAM;
+   * snapshots keep its state; the machine closes it.
+   */
+  plug<T extends Device>(device: T): T;
+  /** Ends the current run after the exit being handled (a debug-exit device's write). */
+  requestStop(request: StopRequest): void;
+}
+
+/** How the vCPU starts a program (the machine calls it from load() and the first run()). */
+export interface CpuSetup {
+  readonly mode: CpuMode;
+  /** Where a flat image goes, and where a run without load() starts. */
+  readonly loadAddress: bigint;
+  /** Puts the (reset) vCPU in `mode`, about to run `entry`: registers, GDT, page tables. */
+  enter(vcpu: Vcpu, write: GuestWriter, entry: bigint): void;
+}
+
+/** The board's part of a snapshot layout: its name and its parameters. */
+export type BoardSnapshotKey = Omit<SnapshotLayout, 'ramBlocks' | 'devices' | 'memoryMap'>;
+
+/** A board built into one VM. */
+export interface BoardInstance {
+  /** Guest RAM: the region the guest sees at 0, `memorySize` bytes. */
+  readonly ram: MemoryRegion;
+  readonly memorySize: bigint;
+  readonly cpu: CpuSetup;
+  /** The console serial port (flushed when a run ends), or null. */
+  readonly serial: Serial16550A | null;
+  readonly debugExit: DebugExit | null;
+  /** The in-kernel IRQ chip (vCPUs then have local APICs in the kernel), or null. */
+  readonly irqchip: InKernelIrqchip | null;
+  /** What a snapshot of this board must match, besides RAM blocks, devices and memory map. */
+  readonly snapshotKey: BoardSnapshotKey;
+}
+
+/** The options of Machine.fromSnapshotFile() a board may use (streams are not in a snapshot). */
+export interface SnapshotRebuildOptions {
+  serial?: unknown;
+}
+
+export interface Board {
+  /** The machine type's name, as Machine.create({ machine }) takes it. */
+  readonly name: string;
+  /** One line for the list of machine types (QEMU's -machine help). */
+  readonly description: string;
+  /** The board's options of Machine.create() (besides `machine` and `kvmPath`), in the order errors list them. */
+  readonly optionKeys: Readonly<Record<string, true>>;
+  /**
+   * Checks the options (their keys are checked already) and returns what
+   * builds the board. Throws, opening nothing, on a bad value.
+   */
+  validate(options: object): BoardPlan;
+  /**
+   * The Machine.create() options that rebuild the board a snapshot layout
+   * records (`file` names the snapshot in errors).
+   */
+  optionsFromSnapshot(layout: SnapshotLayout, file: string, given: SnapshotRebuildOptions): object;
+}
+
+/** Validated options, ready to build. */
+export interface BoardPlan {
+  /** Builds the board into `ctx` (RAM and devices in QEMU's creation order). */
+  create(ctx: BoardContext): BoardInstance;
+}
