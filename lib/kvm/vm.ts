@@ -17,7 +17,6 @@ import type { KvmMemoryListener, KvmMemoryListenerOptions } from './memory-liste
 import { MemorySlots } from './memory-slots';
 import type { TrappedRange } from './trapped-ranges';
 import { checkGuestMemory } from '../host-limits';
-import { toUint } from '../util/integers';
 import { IrqLevelBuffer, irqchipBuffer, type IrqchipId, irqchipState, type IrqchipState, pit2Buffer, pit2State, type Pit2State, pitConfig } from './irqchip-state';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
