@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'stream';
 import { Machine, type MachineOptions } from './machine';
 import type { RunResult } from './kvm/run-loop';
 import { parseAddress, parseSize } from './parse-size';
+import { readImageFile } from './x86/image-file';
 import { isElf } from './x86/loader-elf';
 import type { CpuMode } from './x86/modes';
 
@@ -209,36 +210,6 @@ function machineOptions(p: Parsed, io: CliIo): MachineOptions {
   };
 }
 
-/**
- * Reads a guest image, refusing before reading anything what cannot be one:
- * a device, FIFO or directory (whose read may never end, like /dev/zero's),
- * and a file larger than guest RAM. Opened non-blocking so that a FIFO
- * without a writer does not hang the open itself.
- */
-export function readGuestFile(file: string, ramBytes: bigint): Uint8Array {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      const kind = st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'not a regular file';
-      throw new Error(`${file} is ${kind}: a guest image must be a regular file (a flat binary or an ELF)`);
-    }
-    if (BigInt(st.size) > ramBytes) {
-      throw new Error(`${file} is ${st.size} bytes, larger than the guest's ${ramBytes} bytes of RAM: use a larger --mem (at most 3G)`);
-    }
-    const bytes = new Uint8Array(st.size);
-    let done = 0;
-    while (done < bytes.length) {
-      const n = fs.readSync(fd, bytes, done, bytes.length - done, done);
-      if (n === 0) break; // the file shrank since fstat: load what is there
-      done += n;
-    }
-    return bytes.subarray(0, done);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The process exit code for a run result. */
 export function exitCodeOf(r: RunResult): number {
   switch (r.reason) {
@@ -257,7 +228,7 @@ async function runGuest(file: string, p: Parsed, io: CliIo): Promise<number> {
   const entry = flagValue(p, '--entry', (v) => parseAddress(v, '--entry'));
   const address = flagValue(p, '--load-address', (v) => parseAddress(v, '--load-address'));
   const options = machineOptions(p, io);
-  const image = readGuestFile(file, memoryBytes(p));
+  const image = readImageFile(file, memoryBytes(p), 'use a larger --mem (at most 3G)');
   if (address !== undefined && isElf(image)) throw new UsageError(`--load-address is for flat binaries: ${file} is an ELF, whose segments say where they go`);
   const trace = p.flags.has('--trace') ? (line: string) => io.stderr.write(`[trace] ${line}\n`) : undefined;
   const machine = await Machine.create(options);

@@ -4,7 +4,6 @@
 // `machine` option, Machine.create() builds the 'tiny' board: RAM at 0, a
 // 16550A serial port, QEMU's debug-exit port, optionally the in-kernel IRQ
 // chip and PIT, and one vCPU already in the requested CPU mode.
-import * as fs from 'fs';
 import type { DebugExit } from './devices/debug-exit';
 import type { Device } from './devices/device';
 import type { InKernelIrqchip } from './devices/irqchip';
@@ -27,6 +26,7 @@ import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
 import { Snapshot, SnapshotError } from './snapshot/snapshot';
 import { errno } from './util/errno';
+import { readImageFile } from './x86/image-file';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
 import { resetVcpuState } from './x86/reset';
@@ -181,7 +181,7 @@ export class Machine {
     const opts = checkOptions(options, LOAD_OPTIONS, 'machine.load()');
     const address = opts.address === undefined ? undefined : toAddress(opts.address, 'address');
     const entry = opts.entry === undefined ? undefined : toAddress(opts.entry, 'entry');
-    const bytes = typeof image === 'string' ? new Uint8Array(fs.readFileSync(image)) : image;
+    const bytes = typeof image === 'string' ? readImageFile(image, this.memorySize, 'create the machine with more memory') : image;
     if (!(bytes instanceof Uint8Array)) throw new TypeError('load() expects a Uint8Array or a file path');
     const format = opts.format ?? 'auto';
     if (!['auto', 'flat', 'elf'].includes(format)) throw new RangeError(`format must be 'auto', 'flat' or 'elf', got ${String(format)}`);
