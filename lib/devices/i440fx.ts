@@ -52,7 +52,7 @@ export interface I440fxOptions {
 }
 
 /** Everything the memory side needs, checked before the function claims devfn 0; returns the RAM size. */
-function checkOptions(opts: I440fxOptions): bigint {
+function checkMemoryOptions(opts: I440fxOptions): bigint {
   for (const k of ['pci', 'ram'] as const) {
     if (!(opts?.[k] instanceof MemoryRegion)) throw new TypeError(`I440fx: options.${k} must be a MemoryRegion`);
   }
@@ -69,7 +69,7 @@ export class I440fx extends PciDevice {
   override readonly mappings: readonly DeviceMapping[];
 
   constructor(opts: I440fxOptions) {
-    const ramSize = checkOptions(opts);
+    const ramSize = checkMemoryOptions(opts);
     super(opts.bus, 0, {
       name: 'i440FX', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82441, revision: 0x02, classId: PCI_CLASS_BRIDGE_HOST,
     });

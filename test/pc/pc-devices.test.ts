@@ -46,6 +46,8 @@ describe('the pc models are Devices', () => {
       expect(m.slice(2).every((x) => x.space === 'memory' && x.priority === 1 && x.region.container === pc.map.system)).toBe(true);
       expect(pc.map.i440fx.snapshotName).toBe('0000:00:00.0/i440FX');
       expect(new Set(devices.map((d) => d.snapshotName)).size).toBe(devices.length);
+      expect(() => new Mc146818Rtc({ irq: { set: 1 } as never })).toThrow(
+        new TypeError('rtc irq must be an IrqLine (kvmIrqLine(), callbackIrqLine()) or a function (level) => void'));
     } finally {
       rtc.close();
       fw.close();
