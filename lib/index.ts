@@ -52,3 +52,39 @@ export type { SnapshotLayout, SnapshotErrorKind } from './snapshot/snapshot';
 export type { SnapshotDevice, DeviceStateValue } from './snapshot/device-state';
 export type { SnapshotOptions, RestoreOptions, RestoreStats } from './snapshot/machine-snapshot';
 export type { RestoreLevel } from './snapshot/vcpu-state';
+// QEMU's `pc` machine, piece by piece (issue 12): its memory map, the
+// i440FX host bridge and PCI, fw_cfg, the mc146818 RTC and what the machine
+// stores in them; devices are Devices (see mapDevices) for a board to plug in.
+export { mapDevices } from './devices/device';
+export type { DeviceRoots } from './devices/device';
+export { PcMemoryMap, PC_ROM_MIN_VGA, PC_ROM_SIZE } from './machines/pc/memory-map';
+export type { PcMemoryMapOptions } from './machines/pc/memory-map';
+export {
+  pcRamSplit, DEFAULT_MAX_RAM_BELOW_4G, I440FX_PCI_HOLE64_SIZE, AMD_HT_START, AMD_ABOVE_1TB_START,
+} from './machines/pc/ram-split';
+export type { PcRamSplit, PcRamSplitInput, PcRamSplitOptions } from './machines/pc/ram-split';
+export { pcE820Entries, encodeE820, E820_RAM, E820_RESERVED, E820_ENTRY_SIZE } from './machines/pc/e820';
+export type { E820Entry, PcE820Options } from './machines/pc/e820';
+export { addPcFwCfgItems, pcFwCfgMachineReset } from './machines/pc/fw-cfg-items';
+export type { PcFwCfgOptions } from './machines/pc/fw-cfg-items';
+export { pcCmosInit, pcCmosInitLate, pcSetBootDevices, x86RtcSetCpusCount } from './machines/pc/cmos-init';
+export type { PcCmosOptions, PcCmosDisk, PcCmosDrives, PcCmosFloppy } from './machines/pc/cmos-init';
+export { PciBus } from './devices/pci/pci-bus';
+export {
+  PciDevice, PCI_BASE_ADDRESS_SPACE_IO, PCI_BASE_ADDRESS_MEM_TYPE_64, PCI_BASE_ADDRESS_MEM_PREFETCH, PCI_ROM_SLOT,
+  PCI_CONFIG_SPACE_SIZE,
+} from './devices/pci/pci-device';
+export type { PciDeviceOptions, PciDeviceState } from './devices/pci/pci-device';
+export { PciHost, PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_DATA_PORT } from './devices/pci/pci-host';
+export type { PciHostState } from './devices/pci/pci-host';
+export { I440fx } from './devices/i440fx';
+export type { I440fxOptions } from './devices/i440fx';
+export { PamMemoryRegion } from './devices/pam';
+export { FwCfgIo, FwCfgKey, FW_CFG_IO_BASE, FW_CFG_DMA_IO_BASE, FW_CFG_FILE_SLOTS_DEFAULT } from './devices/fw-cfg';
+export type { FwCfgIoOptions } from './devices/fw-cfg';
+export { FwCfgDma, FwCfgDmaControl, FW_CFG_DMA_SIGNATURE } from './devices/fw-cfg-dma';
+export { Mc146818Rtc, RtcReg, CMOS_SIZE, RTC_ISA_BASE } from './devices/mc146818-rtc';
+export type { Mc146818RtcOptions } from './devices/mc146818-rtc';
+export { hostRtcClock } from './devices/rtc-clock';
+export type { RtcClock } from './devices/rtc-clock';
+export { formatRamBlocks } from './memory/ramblock-info';

@@ -3,8 +3,11 @@
 // into which address space, a reset, its snapshot state and a close. A board
 // creates its devices; the Machine maps every device's regions in one
 // transaction, registers the ones with state for snapshots, and unmaps and
-// closes them when it closes. A bus (PCI next) maps and moves its devices'
-// BARs itself, through the same memory API.
+// closes them when it closes. Mappings are fixed while a device is plugged in
+// (it may enable and disable a mapped region: the i440FX's PAM aliases). A PCI
+// function's BARs are not mappings: the function maps and moves them in its
+// bus's spaces itself, through the same memory API (pci/pci-device.ts); the
+// PCI host's reset resets the functions on its bus.
 import type { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
 import type { SnapshotDevice } from '../snapshot/device-state';
@@ -25,11 +28,11 @@ export interface DeviceMapping {
 export interface Device extends Partial<SnapshotDevice> {
   /** The device's type, QEMU's name where QEMU has the device ('isa-serial', 'isa-debug-exit', 'kvm-irqchip'). */
   readonly name: string;
-  /** The regions the machine maps for it (fixed while it is plugged in; a bus moves BARs itself). */
+  /** The regions the machine maps for it, in order (fixed while it is plugged in; a PCI function moves its BARs itself). */
   readonly mappings: readonly DeviceMapping[];
   /** Puts the device in its power-on state (a system reset). */
   reset?(): void;
-  /** Releases what the device holds outside its regions (streams, timers). */
+  /** Releases what the device holds outside its regions (streams, timers); closing its regions too is harmless. */
   close?(): void;
 }
 

@@ -13,6 +13,7 @@ import { checkOptions, type OptionKeys } from '../options';
 import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 import { hex } from '../util/hex';
 import { toU64, toUint } from '../util/integers';
+import type { Device, DeviceMapping } from './device';
 import { FwCfgDma } from './fw-cfg-dma';
 
 /** Selector keys (include/standard-headers/linux/qemu_fw_cfg.h, hw/i386/fw_cfg.h). */
@@ -96,12 +97,16 @@ interface Entry {
   data: Uint8Array;
 }
 
-export class FwCfgIo implements SnapshotDevice {
+export class FwCfgIo implements Device, SnapshotDevice {
+  /** QEMU's type name (TYPE_FW_CFG_IO). */
+  readonly name = 'fw_cfg_io';
   readonly snapshotName = 'fw_cfg';
   /** "fwcfg": 2 bytes at FW_CFG_IO_BASE (selector at +0, data at either byte). */
   readonly region: MemoryRegion;
   /** "fwcfg.dma": 8 bytes at FW_CFG_DMA_IO_BASE, or null without DMA. */
   readonly dmaRegion: MemoryRegion | null;
+  /** Both regions at their ports in the I/O space (sysbus_add_io, priority 0). */
+  readonly mappings: readonly DeviceMapping[];
   private readonly dma: FwCfgDma | null;
   private readonly fileSlots: number;
   /** entries[arch][index], arch 1 for ARCH_LOCAL keys (QEMU's s->entries). */
@@ -142,6 +147,10 @@ export class FwCfgIo implements SnapshotDevice {
       this.dma = new FwCfgDma(opts.dmaAddressSpace, this);
       this.dmaRegion = this.dma.region;
     }
+    this.mappings = [
+      { space: 'io', address: BigInt(FW_CFG_IO_BASE), region: this.region },
+      ...(this.dmaRegion ? [{ space: 'io', address: BigInt(FW_CFG_DMA_IO_BASE), region: this.dmaRegion } as const] : []),
+    ];
     // fw_cfg_common_realize: the device's own identity items.
     this.addBytes(FwCfgKey.SIGNATURE, UTF8.encode('QEMU'));
     this.addI32(FwCfgKey.ID, VERSION_TRADITIONAL | (this.dma ? VERSION_DMA : 0));

@@ -1,7 +1,9 @@
 /**
  * The i440FX host bridge's PCI function 00.0, 8086:1237 (QEMU 7.2
  * hw/pci-host/i440fx.c, TYPE_I440FX_PCI_DEVICE "i440FX"), with what the
- * host bridge's realize wires into the memory map:
+ * host bridge's realize wires into the memory map, as its `mappings` (in
+ * i440fx_init's order; fixed while plugged, PAM and SMRAM only enable and
+ * disable them):
  *
  * - the `pci` container into system memory at priority -1 (pc_pci_as_mapping_init);
  * - `smram-region`, an alias of pci [0xa0000, +128 KiB) at priority 1, enabled
@@ -18,8 +20,9 @@
  * (SeaBIOS copes: src/fw/shadow.c qemu_reboot).
  */
 import { MemoryRegion } from '../memory/region';
-import { beginTransaction, commitTransaction, transaction } from '../memory/transaction';
+import { transaction } from '../memory/transaction';
 import { toBigInt } from '../util/integers';
+import type { DeviceMapping } from './device';
 import { PAM_BIOS_BASE, PAM_BIOS_SIZE, PAM_EXPAN_BASE, PAM_EXPAN_SIZE, PAM_REGIONS_COUNT, PamMemoryRegion } from './pam';
 import type { PciBus } from './pci/pci-bus';
 import { PciDevice } from './pci/pci-device';
@@ -40,9 +43,7 @@ const FOUR_GiB = 1n << 32n;
 
 export interface I440fxOptions {
   bus: PciBus;
-  /** the system memory root, where `pci`, smram-region and the PAM aliases go */
-  system: MemoryRegion;
-  /** the bus's memory container (`pci`) */
+  /** the bus's memory container (`pci`), which the function maps into system memory */
   pci: MemoryRegion;
   /** the machine RAM (`pc.ram`), which PAM and smram-low alias */
   ram: MemoryRegion;
@@ -51,11 +52,11 @@ export interface I440fxOptions {
 }
 
 /** Everything the memory side needs, checked before the function claims devfn 0; returns the RAM size. */
-function checkOptions(opts: I440fxOptions): bigint {
-  for (const k of ['system', 'pci', 'ram'] as const) {
+function checkMemoryOptions(opts: I440fxOptions): bigint {
+  for (const k of ['pci', 'ram'] as const) {
     if (!(opts?.[k] instanceof MemoryRegion)) throw new TypeError(`I440fx: options.${k} must be a MemoryRegion`);
   }
-  if (opts.pci.container !== null) throw new RangeError(`I440fx: the pci container is already mapped in "${opts.pci.container.name}"; the i440FX maps it`);
+  if (opts.pci.container !== null) throw new RangeError(`I440fx: the pci container is already mapped in "${opts.pci.container.name}"; the i440FX's mappings place it`);
   return toBigInt(opts.ramSize, 'ramSize');
 }
 
@@ -64,39 +65,35 @@ export class I440fx extends PciDevice {
   readonly smram: MemoryRegion;
   readonly lowSmram: MemoryRegion;
   readonly pam: readonly PamMemoryRegion[];
-  private readonly system: MemoryRegion;
-  private readonly pciSpace: MemoryRegion;
+  /** `pci` at 0 (priority -1), smram-region at 0xa0000 (1), the PAM aliases (1), all in system memory */
+  override readonly mappings: readonly DeviceMapping[];
 
   constructor(opts: I440fxOptions) {
-    const ramSize = checkOptions(opts);
+    const ramSize = checkMemoryOptions(opts);
     super(opts.bus, 0, {
       name: 'i440FX', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82441, revision: 0x02, classId: PCI_CLASS_BRIDGE_HOST,
     });
     // i440fx_realize
     this.config[I440FX_SMRAM] = 0x02;
-    this.system = opts.system;
-    this.pciSpace = opts.pci;
-    const { system, pci, ram } = opts;
-    // i440fx_pcihost_realize, as one transaction
-    beginTransaction();
-    try {
-      system.addSubregionOverlap(0n, pci, -1);
-      this.smramRegion = MemoryRegion.alias('smram-region', pci, SMRAM_C_BASE, SMRAM_C_SIZE);
-      system.addSubregionOverlap(SMRAM_C_BASE, this.smramRegion, 1);
-      this.smram = MemoryRegion.container('smram', FOUR_GiB);
-      this.lowSmram = MemoryRegion.alias('smram-low', ram, SMRAM_C_BASE, SMRAM_C_SIZE);
-      this.smram.addSubregion(SMRAM_C_BASE, this.lowSmram);
-      const pam = [new PamMemoryRegion(ram, system, pci, PAM_BIOS_BASE, PAM_BIOS_SIZE)];
-      for (let i = 0; i < PAM_REGIONS_COUNT - 1; i++) {
-        pam.push(new PamMemoryRegion(ram, system, pci, PAM_EXPAN_BASE + BigInt(i) * PAM_EXPAN_SIZE, PAM_EXPAN_SIZE));
-      }
-      this.pam = pam;
-      const mib8 = ramSize / (8n << 20n);
-      this.config[I440FX_COREBOOT_RAM_SIZE] = Number(mib8 > 255n ? 255n : mib8);
-      this.updateMemoryMappings();
-    } finally {
-      commitTransaction();
+    const { pci, ram } = opts;
+    // i440fx_init (the host bridge's part)
+    this.smramRegion = MemoryRegion.alias('smram-region', pci, SMRAM_C_BASE, SMRAM_C_SIZE);
+    this.smram = MemoryRegion.container('smram', FOUR_GiB);
+    this.lowSmram = MemoryRegion.alias('smram-low', ram, SMRAM_C_BASE, SMRAM_C_SIZE);
+    this.smram.addSubregion(SMRAM_C_BASE, this.lowSmram);
+    const pam = [new PamMemoryRegion(ram, pci, PAM_BIOS_BASE, PAM_BIOS_SIZE)];
+    for (let i = 0; i < PAM_REGIONS_COUNT - 1; i++) {
+      pam.push(new PamMemoryRegion(ram, pci, PAM_EXPAN_BASE + BigInt(i) * PAM_EXPAN_SIZE, PAM_EXPAN_SIZE));
     }
+    this.pam = pam;
+    this.mappings = [
+      { space: 'memory', address: 0n, region: pci, priority: -1 },
+      { space: 'memory', address: SMRAM_C_BASE, region: this.smramRegion, priority: 1 },
+      ...pam.flatMap((seg) => seg.mappings),
+    ];
+    const mib8 = ramSize / (8n << 20n);
+    this.config[I440FX_COREBOOT_RAM_SIZE] = Number(mib8 > 255n ? 255n : mib8);
+    this.updateMemoryMappings();
   }
 
   /** i440fx_update_memory_mappings: every PAM segment and both SMRAM regions, one transaction */
@@ -121,14 +118,13 @@ export class I440fx extends PciDevice {
     this.updateMemoryMappings();
   }
 
-  /** Takes the regions this function added out of the map and closes them (the `pci` container stays the owner's). */
+  /** Closes the regions this function made (the `pci` container is the board's). */
   close(): void {
     transaction(() => {
       for (const seg of this.pam) seg.close();
       this.smramRegion.close();
       this.lowSmram.close();
       this.smram.close();
-      if (this.pciSpace.container === this.system) this.system.removeSubregion(this.pciSpace);
     });
   }
 }

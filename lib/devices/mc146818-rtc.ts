@@ -15,76 +15,54 @@
 // and when the host timer is late by two or more periods the periodic
 // interrupt restarts its phase from now (lost ticks are dropped either way:
 // QEMU's default lost_tick_policy is discard).
+//
+// The register file (indexes, bits, the calendar in BCD or binary) is
+// mc146818-regs.ts; this file is the ports, the clock and IRQ 8.
 import { MemoryRegion } from '../memory/region';
 import type { MemoryRegionOps } from '../memory/types';
 import { checkOptions, type OptionKeys } from '../options';
 import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 import { hex } from '../util/hex';
+import type { Device, DeviceMapping } from './device';
+import { type IrqLine, toIrqLine } from './irq-line';
+import {
+  alarmBetween, CMOS_SIZE, floorDiv, mod, REG_A_UIP, REG_B_AIE, REG_B_PIE, REG_B_SET, REG_B_SQWE, REG_B_UIE,
+  REG_C_AF, REG_C_IRQF, REG_C_MASK, REG_C_PF, REG_C_UF, RtcReg, setCmosTime, timeFromRegisters,
+} from './mc146818-regs';
 import { hostRtcClock, type RtcClock } from './rtc-clock';
 
-/** CMOS indexes (hw/rtc/mc146818rtc_regs.h). */
-export const RtcReg = {
-  SECONDS: 0x00,
-  SECONDS_ALARM: 0x01,
-  MINUTES: 0x02,
-  MINUTES_ALARM: 0x03,
-  HOURS: 0x04,
-  HOURS_ALARM: 0x05,
-  DAY_OF_WEEK: 0x06,
-  DAY_OF_MONTH: 0x07,
-  MONTH: 0x08,
-  YEAR: 0x09,
-  A: 0x0a,
-  B: 0x0b,
-  C: 0x0c,
-  D: 0x0d,
-  /** REG_IBM_CENTURY_BYTE */
-  CENTURY: 0x32,
-  /** REG_IBM_PS2_CENTURY_BYTE: an alias of CENTURY (an access moves the index there). */
-  PS2_CENTURY: 0x37,
-} as const;
+export { CMOS_SIZE, RtcReg } from './mc146818-regs';
 
-const REG_A_UIP = 0x80;
-const REG_B_SET = 0x80;
-const REG_B_PIE = 0x40;
-const REG_B_AIE = 0x20;
-const REG_B_UIE = 0x10;
-const REG_B_SQWE = 0x08;
-const REG_B_DM = 0x04;
-const REG_B_24H = 0x02;
-const REG_C_IRQF = 0x80;
-const REG_C_PF = 0x40;
-const REG_C_AF = 0x20;
-const REG_C_UF = 0x10;
-const REG_C_MASK = 0x70;
-
-export const CMOS_SIZE = 128;
+/** RTC_ISA_BASE: where the pc machine maps the "rtc" ports. */
+export const RTC_ISA_BASE = 0x70;
 const NS = 1_000_000_000n;
 const RTC_CLOCK_RATE = 32768n;
 /** UIP_HOLD_LENGTH: 8 cycles of the 32.768 kHz clock, in ns (integer, as in QEMU). */
 const UIP_HOLD_NS = (8n * NS) / RTC_CLOCK_RATE;
-const SEC_PER_DAY = 86400n;
-
-/** Where the RTC's interrupt goes (ISA IRQ 8 on a PC). */
-export interface RtcIrqLine {
-  set(level: boolean): void;
-}
 
 export interface Mc146818RtcOptions {
-  /** IRQ 8; without it the flags in register C still work (polled guests). */
-  irq?: RtcIrqLine | null;
+  /**
+   * The IRQ output (ISA IRQ 8 on a PC): an IrqLine (kvmIrqLine(),
+   * callbackIrqLine()) or a function of the level. Without it the flags in
+   * register C still work (polled guests) and no host timer is armed.
+   */
+  irq?: IrqLine | ((level: boolean) => void);
   /** The host clock and timers (default: the real ones). */
   clock?: RtcClock;
 }
 
 const RTC_OPTIONS = { irq: true, clock: true } as const satisfies OptionKeys<Mc146818RtcOptions>;
 
-export class Mc146818Rtc implements SnapshotDevice {
+export class Mc146818Rtc implements Device, SnapshotDevice {
+  /** QEMU's type name. */
+  readonly name = 'mc146818rtc';
   readonly snapshotName = 'mc146818rtc';
   /** "rtc": 2 bytes at 0x70, with its child "rtc-index" (1 byte at offset 0), as in QEMU's tree. */
   readonly region: MemoryRegion;
   readonly indexRegion: MemoryRegion;
-  private readonly irq: RtcIrqLine | null;
+  /** "rtc" at RTC_ISA_BASE in the I/O space (isa_register_ioport, priority 0). */
+  readonly mappings: readonly DeviceMapping[];
+  private readonly irq: IrqLine | null;
   private readonly clock: RtcClock;
   private cmos = new Uint8Array(CMOS_SIZE);
   private index = 0;
@@ -102,8 +80,7 @@ export class Mc146818Rtc implements SnapshotDevice {
 
   constructor(options?: Mc146818RtcOptions) {
     const opts = checkOptions(options, RTC_OPTIONS, 'new Mc146818Rtc()');
-    this.irq = opts.irq ?? null;
-    if (this.irq !== null && typeof this.irq.set !== 'function') throw new TypeError('rtc irq must be an object with set(level: boolean)');
+    this.irq = toIrqLine(opts.irq, 'rtc irq') ?? null;
     this.clock = opts.clock ?? hostRtcClock;
     if (typeof this.clock.now !== 'function' || typeof this.clock.setTimer !== 'function') {
       throw new TypeError('rtc clock must have now() and setTimer(deadlineNs, callback)');
@@ -123,6 +100,7 @@ export class Mc146818Rtc implements SnapshotDevice {
     this.region = MemoryRegion.io('rtc', 2, ops);
     this.indexRegion = MemoryRegion.io('rtc-index', 1, ops);
     this.region.addSubregion(0n, this.indexRegion);
+    this.mappings = [{ space: 'io', address: BigInt(RTC_ISA_BASE), region: this.region }];
   }
 
   /** mc146818rtc_set_cmos_data: what the board stores (pc_cmos_init). */
@@ -284,60 +262,19 @@ export class Mc146818Rtc implements SnapshotDevice {
     this.lastUpdate = now;
     this.offset = 0n;
     this.updatedSecond = this.baseRtc;
-    this.setCmosTime(this.baseRtc);
+    setCmosTime(this.cmos, this.baseRtc);
   }
 
   /** rtc_set_time: the guest clock restarts from the time registers. */
   private setTime(now: bigint): void {
-    this.baseRtc = this.timeFromRegisters();
+    this.baseRtc = timeFromRegisters(this.cmos);
     this.lastUpdate = now;
     this.updatedSecond = floorDiv(this.guestNs(now), NS);
   }
 
   /** rtc_update_time: the time registers from the guest clock (not in SET mode). */
   private updateTime(now: bigint): void {
-    if (!(this.cmos[RtcReg.B] & REG_B_SET)) this.setCmosTime(floorDiv(this.guestNs(now), NS));
-  }
-
-  /** rtc_set_cmos from a guest Unix time (gmtime). */
-  private setCmosTime(seconds: bigint): void {
-    const t = gmtime(seconds);
-    const bcd = (v: number) => this.toBcd(v);
-    this.cmos[RtcReg.SECONDS] = bcd(t.sec);
-    this.cmos[RtcReg.MINUTES] = bcd(t.min);
-    if (this.cmos[RtcReg.B] & REG_B_24H) {
-      this.cmos[RtcReg.HOURS] = bcd(t.hour);
-    } else {
-      this.cmos[RtcReg.HOURS] = bcd(t.hour % 12 || 12) | (t.hour >= 12 ? 0x80 : 0);
-    }
-    this.cmos[RtcReg.DAY_OF_WEEK] = bcd(t.wday + 1);
-    this.cmos[RtcReg.DAY_OF_MONTH] = bcd(t.mday);
-    this.cmos[RtcReg.MONTH] = bcd(t.mon + 1);
-    this.cmos[RtcReg.YEAR] = bcd(t.year % 100);
-    this.cmos[RtcReg.CENTURY] = bcd(Math.trunc(t.year / 100));
-  }
-
-  /** rtc_get_time + mktimegm */
-  private timeFromRegisters(): bigint {
-    const c = this.cmos;
-    let hour = this.fromBcd(c[RtcReg.HOURS] & 0x7f);
-    if (!(c[RtcReg.B] & REG_B_24H)) {
-      hour %= 12;
-      if (c[RtcReg.HOURS] & 0x80) hour += 12;
-    }
-    const year = this.fromBcd(c[RtcReg.YEAR]) + this.fromBcd(c[RtcReg.CENTURY]) * 100;
-    return mktimegm(year, this.fromBcd(c[RtcReg.MONTH]), this.fromBcd(c[RtcReg.DAY_OF_MONTH]),
-      hour, this.fromBcd(c[RtcReg.MINUTES]), this.fromBcd(c[RtcReg.SECONDS]));
-  }
-
-  private toBcd(v: number): number {
-    return this.cmos[RtcReg.B] & REG_B_DM ? v & 0xff : ((Math.trunc(v / 10) << 4) | (v % 10)) & 0xff;
-  }
-
-  /** rtc_from_bcd: -1 for a "don't care" value (bits 7 and 6 set). */
-  private fromBcd(a: number): number {
-    if ((a & 0xc0) === 0xc0) return -1;
-    return this.cmos[RtcReg.B] & REG_B_DM ? a : (a >> 4) * 10 + (a & 0x0f);
+    if (!(this.cmos[RtcReg.B] & REG_B_SET)) setCmosTime(this.cmos, floorDiv(this.guestNs(now), NS));
   }
 
   // ------------------------------------------------------------ events
@@ -350,7 +287,7 @@ export class Mc146818Rtc implements SnapshotDevice {
       const second = floorDiv(this.guestNs(now), NS);
       if (second > this.updatedSecond) {
         let irqs = REG_C_UF;
-        if (!(this.cmos[RtcReg.C] & REG_C_AF) && this.alarmBetween(this.updatedSecond, second)) irqs |= REG_C_AF;
+        if (!(this.cmos[RtcReg.C] & REG_C_AF) && alarmBetween(this.cmos, this.updatedSecond, second)) irqs |= REG_C_AF;
         this.updatedSecond = second;
         this.raiseFlags(irqs);
       }
@@ -373,24 +310,6 @@ export class Mc146818Rtc implements SnapshotDevice {
       this.cmos[RtcReg.C] |= REG_C_IRQF;
       this.setIrq(true);
     }
-  }
-
-  /** Whether a guest second in (from, to] matches the alarm registers (a day of seconds at most). */
-  private alarmBetween(from: bigint, to: bigint): boolean {
-    const c = this.cmos;
-    const sec = this.fromBcd(c[RtcReg.SECONDS_ALARM]);
-    const min = this.fromBcd(c[RtcReg.MINUTES_ALARM]);
-    const rawHour = c[RtcReg.HOURS_ALARM];
-    const h24 = (c[RtcReg.B] & REG_B_24H) !== 0;
-    let hour = (rawHour & 0xc0) === 0xc0 ? -1 : this.fromBcd(h24 ? rawHour : rawHour & 0x7f);
-    if (hour !== -1 && !h24) hour = (hour % 12) + (rawHour & 0x80 ? 12 : 0);
-    const start = to - from > SEC_PER_DAY ? to - SEC_PER_DAY + 1n : from + 1n;
-    for (let s = start; s <= to; s++) {
-      const ofDay = Number(mod(s, SEC_PER_DAY));
-      if ((sec === -1 || sec === ofDay % 60) && (min === -1 || min === Math.trunc(ofDay / 60) % 60) &&
-          (hour === -1 || hour === Math.trunc(ofDay / 3600))) return true;
-    }
-    return false;
   }
 
   /** rtc_periodic_clock_ticks: the period in 32 kHz cycles, 0 when PIE is off or the rate is 0. */
@@ -492,16 +411,6 @@ export class Mc146818Rtc implements SnapshotDevice {
   }
 }
 
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
-}
-
-function mod(a: bigint, b: bigint): bigint {
-  const r = a % b;
-  return r < 0n ? r + b : r;
-}
-
 /** muldiv64(ns, 32768, 1e9) */
 function nsToClock(ns: bigint): bigint {
   return floorDiv(ns * RTC_CLOCK_RATE, NS);
@@ -510,26 +419,4 @@ function nsToClock(ns: bigint): bigint {
 /** periodic_clock_to_ns */
 function clockToNs(clock: bigint): bigint {
   return floorDiv(clock * NS, RTC_CLOCK_RATE);
-}
-
-/** gmtime for the fields the RTC holds; a time beyond what Date covers reads as the epoch. */
-function gmtime(seconds: bigint): { sec: number; min: number; hour: number; wday: number; mday: number; mon: number; year: number } {
-  const ms = Number(seconds) * 1000;
-  const d = new Date(Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : 0);
-  return {
-    sec: d.getUTCSeconds(), min: d.getUTCMinutes(), hour: d.getUTCHours(), wday: d.getUTCDay(),
-    mday: d.getUTCDate(), mon: d.getUTCMonth(), year: d.getUTCFullYear(),
-  };
-}
-
-/** QEMU's mktimegm (include/qemu/cutils.h): days from the civil date, C integer division. */
-function mktimegm(year: number, month: number, day: number, hour: number, min: number, sec: number): bigint {
-  let y = year;
-  let m = month;
-  if (m < 3) {
-    m += 12;
-    y--;
-  }
-  const days = day + Math.trunc((153 * m - 457) / 5) + 365 * y + Math.trunc(y / 4) - Math.trunc(y / 100) + Math.trunc(y / 400) - 719469;
-  return BigInt(days) * SEC_PER_DAY + BigInt(3600 * hour + 60 * min + sec);
 }

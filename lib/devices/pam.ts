@@ -7,9 +7,11 @@
  *   [1] "pam-rom" -> RAM, read-only    (1: read RAM, write PCI; QEMU: "not quite correct")
  *   [2] "pam-pci" -> RAM               (2: write-only; QEMU approximates it with plain RAM)
  *   [3] "pam-ram" -> RAM               (3: read/write RAM)
+ * The aliases are the i440FX's mappings (fixed; only which one is enabled changes).
  */
 import { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
+import type { DeviceMapping } from './device';
 
 export const PAM_BIOS_BASE = 0xf0000n;
 export const PAM_BIOS_SIZE = 0x10000n;
@@ -24,21 +26,19 @@ export class PamMemoryRegion {
   readonly alias: readonly [MemoryRegion, MemoryRegion, MemoryRegion, MemoryRegion];
   /** the attribute whose alias is enabled */
   current = 0;
+  /** the four aliases at `start` in system memory, priority 1, in index order (init_pam adds them so) */
+  readonly mappings: readonly DeviceMapping[];
 
-  /** init_pam: the aliases are created [3], [1], [0], [2] and added to `system` disabled, in index order */
-  constructor(ram: MemoryRegion, system: MemoryRegion, pci: MemoryRegion, readonly start: bigint, readonly size: bigint) {
+  /** init_pam: the aliases are created [3], [1], [0], [2], disabled */
+  constructor(ram: MemoryRegion, pci: MemoryRegion, readonly start: bigint, readonly size: bigint) {
     const ramAlias = MemoryRegion.alias('pam-ram', ram, start, size);
     const romAlias = MemoryRegion.alias('pam-rom', ram, start, size);
     romAlias.setReadonly(true);
     const pciAlias = MemoryRegion.alias('pam-pci', pci, start, size);
     const writeOnly = MemoryRegion.alias('pam-pci', ram, start, size);
     this.alias = [pciAlias, romAlias, writeOnly, ramAlias];
-    transaction(() => {
-      for (const a of this.alias) {
-        a.setEnabled(false);
-        system.addSubregionOverlap(start, a, 1);
-      }
-    });
+    for (const a of this.alias) a.setEnabled(false);
+    this.mappings = this.alias.map((region) => ({ space: 'memory', address: start, region, priority: 1 }));
   }
 
   /**

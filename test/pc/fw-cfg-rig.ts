@@ -67,7 +67,7 @@ export function fwCfgRig(opts: { dma?: boolean } = {}) {
 export function addPcItemsM128(fw: FwCfgIo): void {
   addPcFwCfgItems(fw, {
     ramSize: 128n << 20n,
-    ramSplit: { belowSize: 128n << 20n, aboveSize: 0n },
+    ramSplit: { below4g: 128n << 20n, above4g: 0n },
     bootCpus: 1,
     amdHyperTransportHole: true,
   });

@@ -46,7 +46,7 @@ describeKvm('fw_cfg and mc146818 under real-mode guests', () => {
   test('IRQ 8: the periodic interrupt reaches a halted guest through the in-kernel PICs, acknowledged by reading C', async () => {
     const { machine } = await testMachine({ mode: 'real', irqchip: true });
     const chip = machine.irqchip!;
-    const rtc = new Mc146818Rtc({ irq: { set: (level) => chip.setIrq(8, level) } });
+    const rtc = new Mc146818Rtc({ irq: chip.line(8) });
     try {
       machine.memory.ioRoot.addSubregion(0x70, rtc.region);
       // The BSP's LINT0 takes the PIC's interrupts (ExtINT), as QEMU's APIC reset sets it.

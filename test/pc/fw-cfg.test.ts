@@ -293,7 +293,7 @@ describe('fw_cfg items, files and state', () => {
     const fw = new FwCfgIo({ dmaAddressSpace: null });
     try {
       addPcFwCfgItems(fw, {
-        ramSize: 5n << 30n, ramSplit: { belowSize: 3n << 30n, aboveSize: 2n << 30n }, bootCpus: 4,
+        ramSize: 5n << 30n, ramSplit: { below4g: 3n << 30n, above4g: 2n << 30n }, bootCpus: 4,
         nographic: true, bootMenu: true, rebootTimeout: 1000, amdHyperTransportHole: true,
       });
       pcFwCfgMachineReset(fw, ['/pci@i0cf8/ide@1,1/drive@0/disk@0', '/rom@genroms/linuxboot.bin'], true);
@@ -315,9 +315,9 @@ describe('fw_cfg items, files and state', () => {
       expect(entries).toEqual([
         [0xfeffc000n, 0x4000n, 2], [0xfd00000000n, 0x300000000n, 2], [0n, 0xc0000000n, 1], [0x100000000n, 0x80000000n, 1],
       ]);
-      expect(() => addPcFwCfgItems(new FwCfgIo({ dmaAddressSpace: null }), { ramSize: 1, ramSplit: { belowSize: 1, aboveSize: 0 }, bootCpus: 0, amdHyperTransportHole: false }))
+      expect(() => addPcFwCfgItems(new FwCfgIo({ dmaAddressSpace: null }), { ramSize: 1, ramSplit: { below4g: 1, above4g: 0 }, bootCpus: 0, amdHyperTransportHole: false }))
         .toThrow(RangeError);
-      expect(() => addPcFwCfgItems(new FwCfgIo({ dmaAddressSpace: null }), { ramSize: 1, ramSplit: { belowSize: 1, aboveSize: 0 }, bootCpus: 1, rebootTimeout: 70000, amdHyperTransportHole: false }))
+      expect(() => addPcFwCfgItems(new FwCfgIo({ dmaAddressSpace: null }), { ramSize: 1, ramSplit: { below4g: 1, above4g: 0 }, bootCpus: 1, rebootTimeout: 70000, amdHyperTransportHole: false }))
         .toThrow(/reboot timeout is invalid/);
     } finally {
       fw.close();
@@ -327,7 +327,7 @@ describe('fw_cfg items, files and state', () => {
   test('an Intel-like CPU without the HyperTransport hole gets no such e820 entry', () => {
     const fw = new FwCfgIo({ dmaAddressSpace: null });
     try {
-      addPcFwCfgItems(fw, { ramSize: 1n << 30n, ramSplit: { belowSize: 1n << 30n, aboveSize: 0n }, bootCpus: 2, apicIdLimit: 4, amdHyperTransportHole: false });
+      addPcFwCfgItems(fw, { ramSize: 1n << 30n, ramSplit: { below4g: 1n << 30n, above4g: 0n }, bootCpus: 2, apicIdLimit: 4, amdHyperTransportHole: false });
       expect(fw.item(fw.fileSelector('etc/e820')!)!.length).toBe(40);
       expect(Array.from(fw.item(FwCfgKey.MAX_CPUS)!)).toEqual([4, 0]);
       expect(fw.item(FwCfgKey.NUMA)!.length).toBe(5 * 8);

@@ -15,7 +15,7 @@ type Rig = ReturnType<typeof rtcRig>;
 
 /** The pc machine's CMOS set-up for -m `ram` (below/above split given), 1 CPU, first reset. */
 function pcInit(r: Rig, belowSize: bigint, aboveSize = 0n, drives: Parameters<typeof pcCmosInitLate>[1] = {}) {
-  pcCmosInit(r.rtc, { ramSplit: { belowSize, aboveSize } });
+  pcCmosInit(r.rtc, { ramSplit: { below4g: belowSize, above4g: aboveSize } });
   x86RtcSetCpusCount(r.rtc, 1);
   r.rtc.reset();
   pcCmosInitLate(r.rtc, drives);

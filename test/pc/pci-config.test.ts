@@ -287,9 +287,9 @@ describe('BARs: sizing, mapping through the memory API', () => {
     expect(() => dev.configRead(0, 3)).toThrow(RangeError);
     expect(() => dev.configWrite(0, 0x1_0000, 2)).toThrow(RangeError);
     expect(() => new PciDevice(pc.map.pciBus, 0x18, { name: 'again', vendorId: 1, deviceId: 1, classId: 1 })).toThrow('slot 3 function 0 not available for again, in use by test-dev');
-    expect(() => new I440fx({ bus: pc.map.pciBus, system: pc.map.system, pci: pc.map.pci, ram: pc.map.ram, ramSize: 1 })).toThrow('already mapped in "system"');
+    expect(() => new I440fx({ bus: pc.map.pciBus, pci: pc.map.pci, ram: pc.map.ram, ramSize: 1 })).toThrow('already mapped in "system"');
     const pci2 = MemoryRegion.container('pci2', 1n << 64n);
-    expect(() => new I440fx({ bus: pc.map.pciBus, system: pc.map.system, pci: pci2, ram: pc.map.ram, ramSize: 1 })).toThrow('in use by i440FX');
+    expect(() => new I440fx({ bus: pc.map.pciBus, pci: pci2, ram: pc.map.ram, ramSize: 1 })).toThrow('in use by i440FX');
     expect(pci2.container).toBeNull();
     pci2.close();
     // the map still works

@@ -2,7 +2,8 @@
 // test advances by hand (timers fire in deadline order as time passes).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Mc146818Rtc, type RtcIrqLine } from '../../lib/devices/mc146818-rtc';
+import { callbackIrqLine } from '../../lib/devices/irq-line';
+import { Mc146818Rtc } from '../../lib/devices/mc146818-rtc';
 import type { RtcClock } from '../../lib/devices/rtc-clock';
 import { AddressSpace, MemoryRegion, UNASSIGNED_IO_OPS } from '../../lib/memory';
 
@@ -41,7 +42,7 @@ export const utcNs = (y: number, mo: number, d: number, h: number, mi: number, s
 export function rtcRig(startNs: bigint, opts: { irq?: boolean } = {}) {
   const clock = fakeClock(startNs);
   const levels: boolean[] = [];
-  const irq: RtcIrqLine | null = opts.irq === false ? null : { set: (l) => levels.push(l) };
+  const irq = opts.irq === false ? undefined : callbackIrqLine((l) => levels.push(l));
   const rtc = new Mc146818Rtc({ clock, irq });
   const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
   ioRoot.addSubregion(0x70n, rtc.region);

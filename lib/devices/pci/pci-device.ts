@@ -12,10 +12,15 @@
  * BAR is re-evaluated (pci_update_mappings) inside ONE memory transaction, so
  * moving a BAR is one listener commit (QEMU commits the removal and the
  * addition separately; one commit never issues more slot ioctls).
+ *
+ * As a Device it has no `mappings`: its BARs are not fixed, the function
+ * maps and moves them itself; its bus resets it (PciBus.reset).
  */
 import type { MemoryRegion } from '../../memory/region';
 import { transaction } from '../../memory/transaction';
+import type { DeviceStateValue, SnapshotDevice } from '../../snapshot/device-state';
 import { hex } from '../../util/hex';
+import type { Device, DeviceMapping } from '../device';
 import type { PciBus } from './pci-bus';
 
 export const PCI_CONFIG_SPACE_SIZE = 0x100;
@@ -87,9 +92,7 @@ interface PciIoRegion {
 }
 
 /** The saved state of a function: its configuration bytes. */
-export interface PciDeviceState {
-  config: Uint8Array;
-}
+export type PciDeviceState = { config: Uint8Array };
 
 function checkInt(v: unknown, max: number, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
@@ -114,8 +117,13 @@ function rangesOverlap(a: number, alen: number, b: number, blen: number): boolea
   return a < b + blen && b < a + alen;
 }
 
-export class PciDevice {
+export class PciDevice implements Device, SnapshotDevice {
+  /** QEMU's type name (e.g. 'i440FX') */
   readonly name: string;
+  /** QEMU's id of its vmstate: the PCI address and the type, e.g. '0000:00:00.0/i440FX' */
+  readonly snapshotName: string;
+  /** none: BARs are mapped and moved by the function itself (updateMappings) */
+  readonly mappings: readonly DeviceMapping[] = [];
   readonly bus: PciBus;
   /** device and function number on the bus (slot << 3 | function) */
   readonly devfn: number;
@@ -136,6 +144,7 @@ export class PciDevice {
     this.name = opts.name;
     this.bus = bus;
     this.devfn = devfn;
+    this.snapshotName = `0000:00:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}/${opts.name}`;
     this.setWord(c, PCI_VENDOR_ID, checkInt(opts.vendorId, 0xffff, 'vendorId'));
     this.setWord(c, PCI_DEVICE_ID, checkInt(opts.deviceId, 0xffff, 'deviceId'));
     c[PCI_REVISION_ID] = checkInt(opts.revision ?? 0, 0xff, 'revision');
@@ -330,8 +339,8 @@ export class PciDevice {
    * Restores a saved configuration space and remaps the BARs (get_pci_config_device).
    * The identifying bytes (ids, class, header type, BAR types) must match this device.
    */
-  loadState(state: PciDeviceState): void {
-    const cfg = state?.config;
+  loadState(state: DeviceStateValue): void {
+    const cfg = (state as Partial<PciDeviceState> | null)?.config;
     if (!(cfg instanceof Uint8Array) || cfg.length !== PCI_CONFIG_SPACE_SIZE) {
       throw new TypeError(`${this.name}: a PCI state has a 256-byte Uint8Array config`);
     }

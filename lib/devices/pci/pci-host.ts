@@ -9,8 +9,13 @@
  *   access of 1, 2 or 4 bytes at 0xcfc + n reaches register (latch | n) & 0xff
  *   of the function the latch selects; absent functions read all ones, and so
  *   does everything while bit 31 is clear.
+ *
+ * As a Device it is the host bridge's sysbus part (QEMU's i440FX-pcihost):
+ * its two registers are its fixed mappings; reset resets the bus.
  */
 import { MemoryRegion } from '../../memory/region';
+import type { DeviceStateValue, SnapshotDevice } from '../../snapshot/device-state';
+import type { Device, DeviceMapping } from '../device';
 import type { PciBus } from './pci-bus';
 
 export const PCI_CONFIG_ADDRESS_PORT = 0xcf8;
@@ -19,15 +24,18 @@ export const PCI_CONFIG_DATA_PORT = 0xcfc;
 export const PCI_CONFIG_ENABLE = 0x80000000;
 
 /** The state a snapshot keeps: the address latch. */
-export interface PciHostState {
-  configReg: number;
-}
+export type PciHostState = { configReg: number };
 
-export class PciHost {
+export class PciHost implements Device, SnapshotDevice {
+  /** QEMU's type name of the host bridge (the i440FX's, the only one node-kvm has) */
+  readonly name = 'i440FX-pcihost';
+  readonly snapshotName = 'i440FX-pcihost';
   /** the address latch (PCIHostState.config_reg) */
   private configReg = 0;
   readonly confIdx: MemoryRegion;
   readonly confData: MemoryRegion;
+  /** The two registers in the I/O space, at 0xcf8 and 0xcfc (sysbus_add_io, both priority 0). */
+  readonly mappings: readonly DeviceMapping[];
 
   constructor(readonly bus: PciBus) {
     this.confIdx = MemoryRegion.io('pci-conf-idx', 4, {
@@ -47,11 +55,7 @@ export class PciHost {
         if (this.configReg & PCI_CONFIG_ENABLE) bus.dataWrite((this.configReg | Number(offset & 3n)) >>> 0, Number(value), size);
       },
     });
-  }
-
-  /** Where the two registers go in the I/O address space (both priority 0). */
-  get mappings(): { space: 'io'; address: bigint; region: MemoryRegion }[] {
-    return [
+    this.mappings = [
       { space: 'io', address: BigInt(PCI_CONFIG_ADDRESS_PORT), region: this.confIdx },
       { space: 'io', address: BigInt(PCI_CONFIG_DATA_PORT), region: this.confData },
     ];
@@ -66,8 +70,8 @@ export class PciHost {
     return { configReg: this.configReg };
   }
 
-  loadState(state: PciHostState): void {
-    const v = state?.configReg;
+  loadState(state: DeviceStateValue): void {
+    const v = (state as Partial<PciHostState> | null)?.configReg;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
       throw new RangeError(`PCI host state: configReg must be a 32-bit unsigned integer, got ${String(v)}`);
     }

@@ -7,7 +7,7 @@
 import type { Mc146818Rtc } from '../../devices/mc146818-rtc';
 import { checkOptions, type OptionKeys } from '../../options';
 import { toU64 } from '../../util/integers';
-import type { PcRamSplit } from './e820';
+import type { PcRamSplitInput } from './ram-split';
 
 const KIB = 1024n;
 const MIB = 1024n * KIB;
@@ -15,7 +15,8 @@ const MIB = 1024n * KIB;
 const EQUIPMENT_BYTE = 0x14;
 
 export interface PcCmosOptions {
-  ramSplit: PcRamSplit;
+  /** The RAM split (pcRamSplit()). */
+  ramSplit: PcRamSplitInput;
   /** -boot order=, up to three of a/b (floppy), c (disk), d (CD-ROM), n (network); default "cad". */
   bootOrder?: string;
   /** false with -no-fd-bootchk (0x38 bit 0 set: SeaBIOS skips the floppy signature check). */
@@ -27,8 +28,8 @@ const PC_CMOS_OPTIONS = { ramSplit: true, bootOrder: true, fdBootchk: true } as 
 /** pc_cmos_init: memory sizes, boot order, equipment byte. */
 export function pcCmosInit(rtc: Mc146818Rtc, options: PcCmosOptions): void {
   const opts = checkOptions(options, PC_CMOS_OPTIONS, 'pcCmosInit()');
-  const below = toU64(opts.ramSplit.belowSize, 'belowSize');
-  const above = toU64(opts.ramSplit.aboveSize, 'aboveSize');
+  const below = toU64(opts.ramSplit.below4g, 'ramSplit.below4g');
+  const above = toU64(opts.ramSplit.above4g, 'ramSplit.above4g');
   const set16 = (index: number, v: number) => {
     rtc.setCmos(index, v & 0xff);
     rtc.setCmos(index + 1, (v >> 8) & 0xff);

@@ -12,13 +12,14 @@
 import type { FwCfgIo } from '../../devices/fw-cfg';
 import { FwCfgKey, le } from '../../devices/fw-cfg';
 import { checkOptions, type OptionKeys } from '../../options';
-import { encodeE820, pcE820Entries, type PcRamSplit } from './e820';
+import { encodeE820, pcE820Entries } from './e820';
+import type { PcRamSplitInput } from './ram-split';
 
 export interface PcFwCfgOptions {
   /** ms->ram_size: all of -m, in bytes. */
   ramSize: bigint | number;
   /** The below/above-4G split of that RAM (the memory map's lowmem rule). */
-  ramSplit: PcRamSplit;
+  ramSplit: PcRamSplitInput;
   /** -smp: the CPUs present at boot. */
   bootCpus: number;
   /**

@@ -27,6 +27,7 @@ import { beginTransaction, commitTransaction } from '../../memory/transaction';
 import { checkOptions } from '../../options';
 import { hex } from '../../util/hex';
 import { toBigInt } from '../../util/integers';
+import { mapDevices } from '../../devices/device';
 import { I440fx } from '../../devices/i440fx';
 import { PciBus } from '../../devices/pci/pci-bus';
 import { PciHost } from '../../devices/pci/pci-host';
@@ -122,8 +123,8 @@ export class PcMemoryMap {
 
       this.pciBus = new PciBus('pci.0', this.pci, this.io);
       this.pciHost = track(new PciHost(this.pciBus));
-      for (const m of this.pciHost.mappings) this.io.addSubregion(m.address, m.region);
-      this.i440fx = track(new I440fx({ bus: this.pciBus, system: this.system, pci: this.pci, ram: this.ram, ramSize }));
+      this.i440fx = track(new I440fx({ bus: this.pciBus, pci: this.pci, ram: this.ram, ramSize }));
+      mapDevices({ memory: this.system, io: this.io }, [this.pciHost, this.i440fx]);
 
       this.memory = new AddressSpace(this.system, 'memory');
       created.push({ close: () => this.memory.destroy() });

@@ -36,6 +36,17 @@ export interface PcRamSplit {
   above4gStart: bigint;
 }
 
+/**
+ * A split as the pc helpers (e820, CMOS, fw_cfg items) take it: what
+ * pcRamSplit() returns, or sizes in bytes (safe-integer numbers accepted;
+ * above4gStart defaults to 4 GiB).
+ */
+export interface PcRamSplitInput {
+  below4g: bigint | number;
+  above4g: bigint | number;
+  above4gStart?: bigint | number;
+}
+
 function roundUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
