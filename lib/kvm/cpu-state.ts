@@ -33,7 +33,7 @@ export const XSTATE_FP_SSE = 3n;
 
 export function checkCpuStateLayouts(): void {
   checkStructSize('kvm_fpu', FPU_SIZE);
-  checkStructSize('kvm_msr_entry', 16);
+  checkStructSize('kvm_msr_entry', MSR_ENTRY);
   checkStructSize('kvm_lapic_state', LAPIC_SIZE);
 }
 
@@ -79,21 +79,40 @@ export function encodeFpu(fpu: Partial<FpuState>, base: Uint8Array, FPU: FpuLayo
   base.set(tmp);
 }
 
+// struct kvm_msrs: u32 nmsrs, u32 pad, then nmsrs × struct kvm_msr_entry { u32 index, u32 reserved, u64 data }.
+const MSRS_HEADER = 8;
+const MSR_ENTRY = 16;
+
+/** The size of a kvm_msrs struct of `count` entries. */
+export function msrListLength(count: number): number {
+  return MSRS_HEADER + MSR_ENTRY * count;
+}
+
+/** Whether `length` bytes can be a whole kvm_msrs struct (a header and whole entries). */
+export function isMsrListLength(length: number): boolean {
+  return length >= MSRS_HEADER && (length - MSRS_HEADER) % MSR_ENTRY === 0;
+}
+
+/** The entry count a kvm_msrs struct's header states. */
+export function msrListCount(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+}
+
 /** struct kvm_msrs with `indices.length` entries (data from `values` when given). */
 export function encodeMsrs(indices: readonly number[], values?: readonly bigint[]): Uint8Array {
-  const bytes = new Uint8Array(8 + 16 * indices.length);
+  const bytes = new Uint8Array(msrListLength(indices.length));
   const dv = new DataView(bytes.buffer);
   dv.setUint32(0, indices.length, true);
   indices.forEach((index, i) => {
-    dv.setUint32(8 + 16 * i, toUint(index, 32, 'MSR index'), true);
-    if (values) dv.setBigUint64(8 + 16 * i + 8, toU64(values[i], `value of MSR ${hex(index)}`), true);
+    dv.setUint32(MSRS_HEADER + MSR_ENTRY * i, toUint(index, 32, 'MSR index'), true);
+    if (values) dv.setBigUint64(MSRS_HEADER + MSR_ENTRY * i + 8, toU64(values[i], `value of MSR ${hex(index)}`), true);
   });
   return bytes;
 }
 
 export function decodeMsrValues(bytes: Uint8Array, n: number): bigint[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Array.from({ length: n }, (_, i) => dv.getBigUint64(8 + 16 * i + 8, true));
+  return Array.from({ length: n }, (_, i) => dv.getBigUint64(MSRS_HEADER + MSR_ENTRY * i + 8, true));
 }
 
 export const LAPIC_SIZE = 1024;

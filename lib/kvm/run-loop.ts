@@ -10,8 +10,10 @@
 // callback that throws ends the run with a DeviceError naming the device,
 // the address and the guest RIP; the vCPU stays usable.
 import { kvmConstant } from '../binding';
-import { translateNativeError } from '../errors';
+import { KvmError, translateNativeError } from '../errors';
 import type { AddressSpace } from '../memory/address-space';
+import { errno } from '../util/errno';
+import { hex, hexBytes } from '../util/hex';
 import { decodeExit, runLayout, VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
@@ -64,9 +66,9 @@ export class DeviceError extends Error {
     readonly rip: bigint,
     override readonly cause: unknown,
   ) {
-    const where = space === 'io' ? `port 0x${address.toString(16)}` : `address 0x${address.toString(16)}`;
+    const where = `${space === 'io' ? 'port' : 'address'} ${hex(address)}`;
     const what = cause instanceof Error ? cause.message : String(cause);
-    super(`device "${device}" threw on a ${size}-byte ${isWrite ? 'write' : 'read'} at ${where} (guest RIP 0x${rip.toString(16)}): ${what}`);
+    super(`device "${device}" threw on a ${size}-byte ${isWrite ? 'write' : 'read'} at ${where} (guest RIP ${hex(rip)}): ${what}`);
     this.name = 'DeviceError';
   }
 }
@@ -157,14 +159,13 @@ export class RunLoop {
    * errors from them are dropped so as not to mask it.
    */
   private completePendingIo(report: boolean): void {
-    const handle = this.vcpu.native;
+    const vcpu = this.vcpu;
     const at = this.L.immediateExit;
     try {
       for (let i = 0; this.ioPending && i < 64; i++) {
-        if (handle.closed) return;
+        if (vcpu.closed) return;
         this.u8[at] = 1;
-        const reason = handle.run();
-        this.vcpu.regsInPage = true;
+        const reason = vcpu.kvmRun();
         this.ioPending = reason === this.EXIT_IO || reason === this.EXIT_MMIO;
         if (reason === this.EXIT_IO) this.handleIo();
         else if (reason === this.EXIT_MMIO) this.handleMmio();
@@ -173,7 +174,7 @@ export class RunLoop {
       this.ioPending = false;
       if (report) throw err instanceof DeviceError ? err : translateNativeError(err);
     } finally {
-      if (!handle.closed) this.u8[at] = 0;
+      if (!vcpu.closed) this.u8[at] = 0;
     }
   }
 
@@ -243,7 +244,7 @@ export class RunLoop {
     }
     if (opts.trace !== undefined && typeof opts.trace !== 'function') throw new TypeError('trace must be a function');
     if (this.running) throw new Error('this vCPU is already running');
-    if (this.vcpu.closed) throw translateNativeError({ errno: 9, syscall: 'KVM_RUN' }, 'the vCPU is closed');
+    if (this.vcpu.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
     this.vcpu.assertNotThreaded('KVM_RUN');
     this.running = true;
     this.exits = 0;
@@ -274,18 +275,16 @@ export class RunLoop {
    */
   private loop(maxExits: number, start: number, opts: RunOptions): RunResult | null {
     const vcpu = this.vcpu;
-    const handle = vcpu.native;
     const EXIT_IO = this.EXIT_IO;
     const EXIT_MMIO = this.EXIT_MMIO;
     for (;;) {
       let reason: number;
       try {
-        reason = handle.run();
+        reason = vcpu.kvmRun();
       } catch (err) {
-        if (handle.closed) return this.closedDuringRun(start); // by a device callback
+        if (vcpu.closed) return this.closedDuringRun(start); // by a device callback
         throw translateNativeError(err);
       }
-      vcpu.regsInPage = true;
       // Set before dispatching: a device that throws leaves the instruction pending.
       this.ioPending = reason === EXIT_IO || reason === EXIT_MMIO;
       if (reason === EXIT_IO) {
@@ -363,7 +362,7 @@ export class RunLoop {
     const len = dv.getUint32(L.mmioLen, true);
     const isWrite = this.u8[L.mmioIsWrite] !== 0;
     const buf = this.mmioViews[len > 8 ? 8 : len];
-    if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} 0x${this.lastMmioBig.toString(16)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
+    if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} ${hex(this.lastMmioBig)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
     try {
       // Guest writes to a read-only section (ROM, a read-only alias) are
       // dropped here: KVM_MEM_READONLY slots turn them into MMIO exits.
@@ -378,7 +377,7 @@ export class RunLoop {
 
   private describeIo(isWrite: boolean, port: number, size: number, count: number, offset: number): string {
     const data = isWrite ? ` data=${hexBytes(this.u8.subarray(offset, offset + Math.min(size * count, 32)))}` : '';
-    return `io ${isWrite ? 'out' : 'in '} port=0x${port.toString(16)} size=${size}${count > 1 ? ` count=${count}` : ''}${data}`;
+    return `io ${isWrite ? 'out' : 'in '} port=${hex(port)} size=${size}${count > 1 ? ` count=${count}` : ''}${data}`;
   }
 
   private deviceError(as: AddressSpace, space: 'io' | 'memory', addr: bigint, isWrite: boolean, size: number, err: unknown): DeviceError {
@@ -432,12 +431,12 @@ export class RunLoop {
       }
       case 'failEntry':
         return { ...this.result('failEntry', start,
-          `KVM could not enter the guest (hardware entry failure reason 0x${exit.hardwareEntryFailureReason.toString(16)}): ` +
+          `KVM could not enter the guest (hardware entry failure reason ${hex(exit.hardwareEntryFailureReason)}): ` +
           'the segment or control register state is invalid for the CPU mode'), exit };
       case 'systemEvent':
         return { ...this.result('systemEvent', start, `the guest requested a system event (type ${exit.type}: ${SYSTEM_EVENTS[exit.type] ?? 'unknown'})`), exit };
       case 'debug':
-        return { ...this.result('debug', start, `debug exception ${exit.exception} at 0x${exit.pc.toString(16)}`), exit };
+        return { ...this.result('debug', start, `debug exception ${exit.exception} at ${hex(exit.pc)}`), exit };
       default:
         return { ...this.result('unknown', start, `unhandled KVM exit ${reason}`), exit };
     }
@@ -449,12 +448,6 @@ export class RunLoop {
 }
 
 const SYSTEM_EVENTS: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };
-
-function hexBytes(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (i ? ' ' : '') + b[i].toString(16).padStart(2, '0');
-  return s;
-}
 
 /** Exit numbers, exported for tests and tools. */
 export function exitNumber(name: string): number {

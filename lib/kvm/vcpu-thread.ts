@@ -5,6 +5,7 @@
 import { native } from '../binding';
 import { callNative, KvmError } from '../errors';
 import { checkOptions } from '../options';
+import { errno } from '../util/errno';
 import { decodeExit, type VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
 
@@ -45,7 +46,7 @@ export class VcpuThread {
 
   constructor(readonly vcpu: Vcpu, options?: VcpuThreadOptions) {
     const opts = checkOptions(options, { onExit: true }, 'new VcpuThread()');
-    if (vcpu.closed) throw new KvmError('VcpuThread', 9 /* EBADF */, 'the vCPU is closed');
+    if (vcpu.closed) throw new KvmError('VcpuThread', errno('EBADF'), 'the vCPU is closed');
     if (threadOf(vcpu)) throw new RangeError(`vCPU ${vcpu.id} already has a running thread`);
     if (opts.onExit !== undefined && typeof opts.onExit !== 'function') throw new TypeError('onExit must be a function');
     const Ctor = (native() as unknown as { VcpuThread: new (v: unknown) => NativeVcpuThread }).VcpuThread;

@@ -1,6 +1,8 @@
 // A virtual CPU: register state and KVM_RUN with typed exits.
 import { ioctlNumber, kvmConstant, layout, NativeVcpu } from '../binding';
 import { callNative, KvmError } from '../errors';
+import { errno } from '../util/errno';
+import { hex } from '../util/hex';
 import { decodeExit, runLayout, VcpuExit } from './exits';
 import { flushSyncRegs, SYNCED_IOCTLS, syncClasses } from './sync-regs';
 import {
@@ -11,6 +13,9 @@ import {
 import { cpuidBuffer, type CpuidEntry, decodeCpuid, encodeCpuid } from './cpuid';
 import { queryFlexArray } from './flex-array';
 import { threadOf } from './vcpu-thread';
+import {
+  captureVcpuState, type RestoreLevel, restoreVcpuState, type VcpuStateBlobs, type VcpuStateSupport,
+} from './vcpu-state-blobs';
 import {
   decodeRegisters, decodeSpecialRegisters, encodeRegisters, encodeSpecialRegisters,
   Registers, REGS_SIZE, SpecialRegisters, SREGS_SIZE,
@@ -30,11 +35,12 @@ export class Vcpu {
   };
 
   /**
-   * @internal True while kvm_run.s.regs holds the vCPU's registers: KVM
-   * stores them there at every exit (kvm_valid_regs), and they stay current
-   * until a KVM_SET_REGS. Set after each KVM_RUN (run() here, and the run loop's own calls).
+   * True while kvm_run.s.regs holds the vCPU's registers: KVM stores them
+   * there at every exit (kvm_valid_regs), and they stay current until a
+   * KVM_SET_REGS. Set by kvmRun() (a VcpuThread's runs leave it as it is:
+   * rip() then asks KVM, which is only slower).
    */
-  regsInPage = false;
+  private regsInPage = false;
   private readonly regsInPageAt: number;
 
   /** @internal created by Vm.createVcpu(); `syncRegs`: the host has KVM_CAP_SYNC_REGS for general registers */
@@ -83,7 +89,7 @@ export class Vcpu {
    */
   assertNotThreaded(call: string): void {
     if (threadOf(this)?.running) {
-      throw new KvmError(call, 16 /* EBUSY */,
+      throw new KvmError(call, errno('EBUSY'),
         `vCPU ${this.id} is running on a VcpuThread: wait for its exit (onExit, poll() or wait()), or stop() the thread, first`);
     }
   }
@@ -227,7 +233,7 @@ export class Vcpu {
     const buf = encodeMsrs(indices);
     const n = this.ioctl('KVM_GET_MSRS', buf);
     if (n !== indices.length) {
-      throw new KvmError('KVM_GET_MSRS', 22, `MSR 0x${indices[n].toString(16)} cannot be read (KVM read ${n} of ${indices.length})`);
+      throw new KvmError('KVM_GET_MSRS', errno('EINVAL'), `MSR ${hex(indices[n])} cannot be read (KVM read ${n} of ${indices.length})`);
     }
     return decodeMsrValues(buf, n);
   }
@@ -242,7 +248,7 @@ export class Vcpu {
     const buf = encodeMsrs(list.map((e) => e[0]), list.map((e) => e[1]));
     const n = this.ioctl('KVM_SET_MSRS', buf);
     if (n !== list.length) {
-      throw new KvmError('KVM_SET_MSRS', 22, `MSR 0x${list[n][0].toString(16)} cannot be written (KVM wrote ${n} of ${list.length})`);
+      throw new KvmError('KVM_SET_MSRS', errno('EINVAL'), `MSR ${hex(list[n][0])} cannot be written (KVM wrote ${n} of ${list.length})`);
     }
   }
 
@@ -314,15 +320,39 @@ export class Vcpu {
   }
 
   /**
+   * @internal A snapshot's raw copy of every piece of vCPU state (opaque
+   * bytes; see vcpu-state-blobs.ts).
+   */
+  captureState(support: VcpuStateSupport): VcpuStateBlobs {
+    return captureVcpuState(this, support);
+  }
+
+  /** @internal Puts back what captureState() returned, at `level` (see vcpu-state-blobs.ts). */
+  restoreState(state: VcpuStateBlobs, support: VcpuStateSupport, level: RestoreLevel): void {
+    restoreVcpuState(this, state, support, level);
+  }
+
+  /**
    * Runs the vCPU until its next exit. I/O and MMIO data are views into the
    * kvm_run page: fill them for reads before the next run().
    */
   run(): VcpuExit {
-    if (this.handle.closed) throw new KvmError('KVM_RUN', 9 /* EBADF */, 'the vCPU is closed');
+    if (this.handle.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
     this.assertNotThreaded('KVM_RUN');
-    const reason = callNative(() => this.handle.run());
-    this.regsInPage = true;
+    const reason = callNative(() => this.kvmRun());
     return decodeExit(this.page, this.view, reason);
+  }
+
+  /**
+   * @internal One KVM_RUN, unchecked (the run loop's hot path: it has made
+   * the checks run() makes once per run, and translates native errors
+   * itself). Returns the raw exit reason; afterwards the general registers
+   * are in kvm_run, which rip() reads for free.
+   */
+  kvmRun(): number {
+    const reason = this.handle.run();
+    this.regsInPage = true;
+    return reason;
   }
 
   /** The kvm_run page (zero-copy; detached when the vCPU closes). */

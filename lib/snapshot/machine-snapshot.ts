@@ -9,6 +9,7 @@
 // tracking, copies all of RAM and makes that snapshot the base.
 import type { Kvm } from '../kvm/system';
 import type { Vcpu } from '../kvm/vcpu';
+import { fitsSupport, type VcpuStateSupport } from '../kvm/vcpu-state-blobs';
 import type { Vm } from '../kvm/vm';
 import type { BoardSnapshotKey } from '../machines/board';
 import type { AddressSpace } from '../memory/address-space';
@@ -17,7 +18,7 @@ import type { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
 import { copyState, type SnapshotDevice } from './device-state';
 import { layoutDifference, Snapshot, SnapshotError, type SnapshotLayout } from './snapshot';
-import { captureVcpu, msrListLength, probeSupport, type RestoreLevel, restoreVcpu, type VcpuStateSupport } from './vcpu-state';
+import { probeSupport, type RestoreLevel } from './vcpu-state';
 
 const PAGE = Number(PAGE_SIZE);
 
@@ -123,7 +124,7 @@ export class SnapshotEngine {
     const devices = new Map([...this.host.devices].map(([name, d]) => [name, copyState(d.saveState())]));
     const snap = new Snapshot(
       layout,
-      vcpus.map((v) => captureVcpu(v, this.support!)),
+      vcpus.map((v) => v.captureState(this.support!)),
       devices,
       new Map(regions.map((r) => [r.name, r.ramBlock!.bytes(0n, r.ramBlock!.usedLength).slice()])),
     );
@@ -145,7 +146,7 @@ export class SnapshotEngine {
     }
     this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic);
     for (const v of snap.vcpus) {
-      if (v.fpuKind !== (this.support.xsave ? 'xsave' : 'fpu') || v.msrs.length !== msrListLength(this.support.msrIndices.length)) {
+      if (!fitsSupport(v, this.support)) {
         throw new SnapshotError('layout', 'the snapshot was taken on a host with other vCPU state (FPU format or MSR list)');
       }
     }
@@ -187,7 +188,7 @@ export class SnapshotEngine {
         }
       }
     }
-    snap.vcpus.forEach((state, i) => restoreVcpu(vcpus[i]!, state, this.support!, level));
+    snap.vcpus.forEach((state, i) => vcpus[i]!.restoreState(state, this.support!, level));
     if (this.tracking) this.base = snap;
     return { pages, fullCopy };
   }

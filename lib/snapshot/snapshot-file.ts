@@ -29,11 +29,13 @@
 import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { isMsrListLength, msrListCount, msrListLength } from '../kvm/cpu-state';
+import { type FpuKind, VCPU_BLOBS, type VcpuBlob, vcpuBlobLength, type VcpuStateBlobs } from '../kvm/vcpu-state-blobs';
 import { PAGE_SIZE } from '../memory/ram-block';
+import { hex } from '../util/hex';
 import { type DeviceStateValue, stateFromJson, stateToJson } from './device-state';
 import type { SnapshotLayout } from './snapshot';
 import { SnapshotError } from './snapshot-error';
-import { msrListLength, VCPU_BLOBS, type VcpuBlob, vcpuBlobLength, type VcpuState } from './vcpu-state';
 
 export const SNAPSHOT_MAGIC = 'NKVMSNAP';
 export const SNAPSHOT_FORMAT_VERSION = 2;
@@ -51,7 +53,7 @@ const MAX_HEADER = 256 << 20;
 /** What a snapshot file holds (a Snapshot is one). */
 export interface SnapshotContents {
   readonly layout: SnapshotLayout;
-  readonly vcpus: readonly VcpuState[];
+  readonly vcpus: readonly VcpuStateBlobs[];
   readonly devices: ReadonlyMap<string, DeviceStateValue>;
   /** RAM block name → contents, one entry per layout.ramBlocks entry */
   readonly ram: ReadonlyMap<string, Uint8Array>;
@@ -151,7 +153,7 @@ function headerOf(snap: SnapshotContents, runs: Run[][]): Buffer {
   const l = snap.layout;
   return Buffer.from(JSON.stringify({
     library: 'node-kvm',
-    layout: { ...l, memory: `0x${l.memory.toString(16)}`, ramBlocks: l.ramBlocks.map((b) => ({ name: b.name, size: `0x${b.size.toString(16)}` })) },
+    layout: { ...l, memory: hex(l.memory), ramBlocks: l.ramBlocks.map((b) => ({ name: b.name, size: hex(b.size) })) },
     vcpus: snap.vcpus.map((v) => ({
       id: v.id, fpuKind: v.fpuKind,
       blobs: Object.fromEntries(VCPU_BLOBS.filter((name) => v[name] !== undefined).map((name) => [name, v[name]!.length])),
@@ -276,7 +278,7 @@ class SnapshotFileReader {
 /** A header's tables, checked: what the data holds and where. */
 interface Plan {
   layout: SnapshotLayout;
-  vcpus: { id: number; fpuKind: VcpuState['fpuKind']; blobs: [VcpuBlob, number][] }[];
+  vcpus: { id: number; fpuKind: FpuKind; blobs: [VcpuBlob, number][] }[];
   runs: Run[][];
   devices: Map<string, DeviceStateValue>;
   dataLength: number;
@@ -310,7 +312,7 @@ function parseLayout(l: unknown): SnapshotLayout {
   check(typeof l.memoryMap === 'string', 'the layout has no memory map');
   const ramBlocks = (l.ramBlocks as Record<string, unknown>[]).map((b) => {
     const size = hexSize(b.size, `RAM block "${String(b.name)}"'s size`);
-    check(size > 0n && size <= BigInt(Number.MAX_SAFE_INTEGER), `RAM block "${String(b.name)}" has size 0x${size.toString(16)}`);
+    check(size > 0n && size <= BigInt(Number.MAX_SAFE_INTEGER), `RAM block "${String(b.name)}" has size ${hex(size)}`);
     return { name: b.name as string, size };
   });
   check(new Set(ramBlocks.map((b) => b.name)).size === ramBlocks.length, 'two RAM blocks have the same name');
@@ -327,7 +329,7 @@ function parseVcpus(vcpus: unknown, layout: SnapshotLayout): Plan['vcpus'] {
   check(Array.isArray(vcpus) && vcpus.length > 0, 'no vCPU list');
   return vcpus.map((v: unknown, i) => {
     check(isObject(v) && v.id === i && (v.fpuKind === 'xsave' || v.fpuKind === 'fpu') && isObject(v.blobs), `vCPU ${i} is malformed`);
-    const fpuKind = v.fpuKind as VcpuState['fpuKind'];
+    const fpuKind = v.fpuKind as FpuKind;
     const lengths = v.blobs as Record<string, unknown>;
     const present = (name: VcpuBlob) => name === 'xcrs' ? fpuKind === 'xsave' : name === 'lapic' ? layout.irqchip : true;
     for (const name of Object.keys(lengths)) {
@@ -337,8 +339,7 @@ function parseVcpus(vcpus: unknown, layout: SnapshotLayout): Plan['vcpus'] {
       const length = lengths[name];
       check(isCount(length), `vCPU ${i} has no "${name}" blob`);
       if (name === 'msrs') {
-        const entry = msrListLength(1) - msrListLength(0);
-        check(length >= msrListLength(0) && (length - msrListLength(0)) % entry === 0, `vCPU ${i}'s MSR list has ${length} bytes, not a whole kvm_msrs struct`);
+        check(isMsrListLength(length), `vCPU ${i}'s MSR list has ${length} bytes, not a whole kvm_msrs struct`);
       } else {
         const want = vcpuBlobLength(name, fpuKind);
         check(length === want, `vCPU ${i}'s "${name}" blob has ${length} bytes where the kernel's struct has ${want}`);
@@ -456,7 +457,7 @@ export function readSnapshotFile(file: string): SnapshotContents {
     hash.update(prefix); // the very bytes the plan came from
     hash.update(headerBytes);
     let at = PREFIX + headerLength;
-    const vcpus = plan.vcpus.map((v): VcpuState => {
+    const vcpus = plan.vcpus.map((v): VcpuStateBlobs => {
       const blobs: Partial<Record<VcpuBlob, Uint8Array>> = {};
       for (const [name, length] of v.blobs) {
         const bytes = new Uint8Array(length);
@@ -465,11 +466,11 @@ export function readSnapshotFile(file: string): SnapshotContents {
         blobs[name] = bytes;
       }
       const msrs = blobs.msrs!;
-      const count = new DataView(msrs.buffer).getUint32(0, true);
+      const count = msrListCount(msrs);
       if (msrs.length !== msrListLength(count)) {
         throw new SnapshotError('corrupt', `${where}: vCPU ${v.id}'s MSR list has ${msrs.length} bytes for ${count} MSRs`);
       }
-      return { id: v.id, fpuKind: v.fpuKind, ...blobs } as VcpuState;
+      return { id: v.id, fpuKind: v.fpuKind, ...blobs } as VcpuStateBlobs;
     });
     const ram = new Map<string, Uint8Array>();
     plan.layout.ramBlocks.forEach((b, i) => {
@@ -477,7 +478,7 @@ export function readSnapshotFile(file: string): SnapshotContents {
       try {
         bytes = new Uint8Array(Number(b.size)); // zeros, backed only where the runs write
       } catch (err) {
-        throw new SnapshotError('corrupt', `${where}: RAM block "${b.name}" of 0x${b.size.toString(16)} bytes cannot be allocated (${(err as Error).message})`);
+        throw new SnapshotError('corrupt', `${where}: RAM block "${b.name}" of ${hex(b.size)} bytes cannot be allocated (${(err as Error).message})`);
       }
       for (const run of plan.runs[i]!) {
         const [start, end] = runBytes(run, bytes.length);
