@@ -12,7 +12,9 @@
  * what vCPU MMIO exits produce).
  */
 import type { FlatView } from './flat-view';
-import { aliasTarget, type MemoryRegion, UNASSIGNED_MEM_OPS } from './region';
+import type { MemoryRegion } from './region';
+import { aliasTarget } from './region-links';
+import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
 import { MemTxResult, type MemoryRegionOps } from './types';
 
 const MASKS: bigint[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];
