@@ -16,6 +16,7 @@ import type { MemoryRegion } from './region';
 import { aliasTarget } from './region-links';
 import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
 import { MemTxResult, type MemoryRegionOps } from './types';
+import { hex } from '../util/hex';
 
 const MASKS: bigint[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];
 const U64 = 0xffffffffffffffffn;
@@ -67,7 +68,7 @@ function bswap(v: bigint, size: number): bigint {
 function toU64(v: number | bigint, mr: MemoryRegion): bigint {
   if (typeof v === 'bigint') {
     if (v >= -(1n << 63n) && v < 1n << 64n) return BigInt.asUintN(64, v);
-    throw new RangeError(`read callback of region "${mr.name}" returned 0x${v.toString(16)}, which does not fit in 64 bits`);
+    throw new RangeError(`read callback of region "${mr.name}" returned ${hex(v)}, which does not fit in 64 bits`);
   }
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt.asUintN(64, BigInt(v));
   if (typeof v === 'number' && Number.isInteger(v)) {
