@@ -10,10 +10,10 @@ import { checkOptions } from '../options';
 import type { AddressSpace } from './address-space';
 import type { FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
+import { TWO_64 } from './size';
 import { compareAscending } from '../util/compare';
 import { hexPadded } from '../util/hex';
 
-const U64_MOD = 1n << 64n;
 
 /** MR_SIZE(): size - 1, or 0 for an empty region (as a 64-bit value) */
 function mrSize(size: bigint): bigint {
@@ -50,8 +50,8 @@ function printRegion(
   const stack: { mr: MemoryRegion; level: number; base: bigint }[] = [{ mr: root, level, base }];
   while (stack.length > 0) {
     const { mr, level, base } = stack.pop()!;
-    const curStart = (base + mr._addr) % U64_MOD;
-    const curEnd = (curStart + mrSize(mr._size)) % U64_MOD;
+    const curStart = (base + mr._addr) % TWO_64;
+    const curEnd = (curStart + mrSize(mr._size)) % TWO_64;
     const overflow = curStart < base || curEnd < curStart;
     if (mr.alias && aliasQueue) aliasQueue.add(mr.alias);
     if (mr._enabled || showDisabled) {

@@ -20,7 +20,7 @@ import { checkGuestMemory } from '../host-limits';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
 import { checkOptions, type OptionKeys } from '../options';
-import { toLength } from './size';
+import { toLength, UINT64_MAX } from './size';
 import { WeakList } from './weak-list';
 import { hex } from '../util/hex';
 
@@ -37,7 +37,7 @@ export const PAGE_SIZE = 4096n;
 /** find_ram_offset aligns candidates to BITS_PER_LONG << TARGET_PAGE_BITS = 256 KiB */
 export const RAM_OFFSET_ALIGN = 64n * PAGE_SIZE;
 /** RAM_ADDR_MAX (ram_addr_t is 64-bit) */
-export const RAM_ADDR_MAX = (1n << 64n) - 1n;
+export const RAM_ADDR_MAX = UINT64_MAX;
 
 function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
