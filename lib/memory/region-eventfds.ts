@@ -8,7 +8,7 @@ import { countEventfdRegion, eventfdBefore, eventfdEqual, type RegionEventfd } f
 import type { MemoryRegion } from './region';
 import { checkBool } from './region-checks';
 import { TWO_64, toAddress, toLength } from './size';
-import { beginTransaction, commitTransaction, markIoeventfdUpdate } from './transaction';
+import { markIoeventfdUpdate, transaction } from './transaction';
 import { hex } from '../util/hex';
 
 /** The arguments of add/delEventfd checked against `mr` (which must be open). */
@@ -24,31 +24,25 @@ export function checkEventfd(mr: MemoryRegion, addr: unknown, size: unknown, mat
 }
 
 export function addEventfd(mr: MemoryRegion, fd: RegionEventfd): void {
-  beginTransaction();
-  try {
+  transaction(() => {
     const list = mr._ioeventfds;
     let i = list.length;
     while (i > 0 && eventfdBefore(fd, list[i - 1]!)) i--;
     list.splice(i, 0, fd);
     if (list.length === 1) countEventfdRegion(1);
     if (mr._enabled) markIoeventfdUpdate();
-  } finally {
-    commitTransaction();
-  }
+  });
 }
 
 export function delEventfd(mr: MemoryRegion, fd: RegionEventfd): void {
   const list = mr._ioeventfds;
   const i = list.findIndex((e) => eventfdEqual(fd, e));
   if (i < 0) throw new MemoryRegionError(`delEventfd: region "${mr.name}" has no ioeventfd at ${hex(fd.addr)} like that`);
-  beginTransaction();
-  try {
+  transaction(() => {
     list.splice(i, 1);
     if (list.length === 0) countEventfdRegion(-1);
     if (mr._enabled) markIoeventfdUpdate();
-  } finally {
-    commitTransaction();
-  }
+  });
 }
 
 /** close(): drop every ioeventfd of `mr` (inside the caller's transaction) */

@@ -5,13 +5,12 @@
  * unlinked damages the extent it rendered, not only its new size).
  */
 import type { MemoryRegion } from './region';
-import { beginTransaction, commitTransaction, currentDamageEpoch, markDamage } from './transaction';
+import { currentDamageEpoch, markDamage, transaction } from './transaction';
 
 /** set `mr`'s size to the checked size `s`, as its own transaction */
 export function resizeRegion(mr: MemoryRegion, s: bigint): void {
   if (s === mr._size) return;
-  beginTransaction();
-  try {
+  transaction(() => {
     const old = mr._size;
     const epoch = currentDamageEpoch();
     if (mr._sizeEpoch !== epoch) {
@@ -30,9 +29,7 @@ export function resizeRegion(mr: MemoryRegion, s: bigint): void {
     }
     // forced, over the old and the new extent: the clip of everything inside changed
     markDamage(mr, 0n, old > s ? old : s, true);
-  } finally {
-    commitTransaction();
-  }
+  });
 }
 
 /**

@@ -11,6 +11,11 @@
  * Every mutator is its own transaction and only asks for a re-render when
  * QEMU would (the "pending" conditions of memory.c).  All arguments are
  * validated before anything changes, so a refused call changes nothing.
+ *
+ * This file is the class: its state, constructors, getters and the public
+ * entry points.  The work is done beside it: region-checks.ts (argument
+ * checks), region-links.ts (children and alias chains), region-size.ts
+ * (set_size), region-ram.ts (host memory), region-eventfds.ts (ioeventfds).
  */
 import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
@@ -23,7 +28,7 @@ import { attachRamBlock, type RamRegionOptions, regionBytes, resolveRam } from '
 import { resizeRegion } from './region-size';
 import { int128ToU64, toAddress, toPriority, toRegionSize } from './size';
 import { SubregionList } from './subregion-list';
-import { beginTransaction, commitTransaction, globalDirtyLogActive, markDamage, markPendingWithoutDamage } from './transaction';
+import { globalDirtyLogActive, markDamage, markPendingWithoutDamage, transaction } from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
 import { hex, hexPadded } from '../util/hex';
@@ -295,25 +300,19 @@ export class MemoryRegion {
     if (!(child instanceof MemoryRegion)) throw new TypeError(`${fn}: child must be a MemoryRegion`);
     this.checkOpen();
     checkLinkable(this, child);
-    beginTransaction();
-    try {
+    transaction(() => {
       child._addr = a;
       linkSubregion(this, child, p);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /** memory_region_del_subregion */
   removeSubregion(child: MemoryRegion): void {
     if (!(child instanceof MemoryRegion)) throw new TypeError('removeSubregion: child must be a MemoryRegion');
     checkIsChild(this, child);
-    beginTransaction();
-    try {
+    transaction(() => {
       unlinkSubregion(this, child);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /** memory_region_set_enabled (keeps the list position) */
@@ -321,14 +320,11 @@ export class MemoryRegion {
     checkBool(enabled, 'enabled');
     if (enabled === this._enabled) return;
     this.checkOpen();
-    beginTransaction();
-    try {
+    transaction(() => {
       this._enabled = enabled;
       // forced: the window counts although one of the two states renders nothing
       markDamage(this, 0n, this._size, true);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /**
@@ -340,8 +336,7 @@ export class MemoryRegion {
     const a = toAddress(addr, 'address');
     if (a === this._addr) return;
     const c = this._container;
-    beginTransaction();
-    try {
+    transaction(() => {
       if (c) {
         const prio = this._priority;
         unlinkSubregion(c, this);
@@ -350,9 +345,7 @@ export class MemoryRegion {
       } else {
         this._addr = a;
       }
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /** memory_region_set_alias_offset */
@@ -455,14 +448,11 @@ export class MemoryRegion {
 
   private setFlag(apply: () => void): void {
     this.checkOpen();
-    beginTransaction();
-    try {
+    transaction(() => {
       apply();
       // flags and the alias offset only change what this region renders, inside its extent
       if (this._enabled) markDamage(this, 0n, this._size, false);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /**
@@ -473,8 +463,7 @@ export class MemoryRegion {
    */
   close(): void {
     if (this._closed) return;
-    beginTransaction();
-    try {
+    transaction(() => {
       const wasEnabled = this._enabled;
       this._enabled = false;
       // QEMU always re-renders here; an already disabled region renders nothing to damage
@@ -484,9 +473,7 @@ export class MemoryRegion {
       for (const c of this._subregions.ordered().slice()) unlinkSubregion(this, c);
       dropEventfds(this);
       this._closed = true;
-    } finally {
-      commitTransaction();
-    }
+    });
     if (this._ramBlock && this._ramList) this._ramList.remove(this._ramBlock);
   }
 
