@@ -26,10 +26,8 @@ export function slotField(id: number, asId: number): number {
   return id | (asId << 16);
 }
 
-/** Ascending order of two guest addresses (for sort()). */
-export function compareAddresses(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/** Ascending order of two guest addresses (for sort()): lib/util/compare.ts's, re-exported for the slot code. */
+export { compareAddresses } from '../util/compare';
 
 /** What bounds a guest's physical addresses, as every message about it names it. */
 export const GUEST_PHYS_WIDTH = "the guest's physical-address width (CPUID 0x80000008 EAX[7:0] of KVM_GET_SUPPORTED_CPUID)";

@@ -8,6 +8,7 @@ import { MemoryRegionError } from './errors';
 import type { FlatRange, FlatView } from './flat-view';
 import { formatFlatRanges, formatTreeOf } from './mtree';
 import { MemoryRegion } from './region';
+import { updateAliasLinks } from './region-links';
 import { type PatchSpan, renderVerification, type ViewPatch } from './incremental';
 import { flatviewRoot, renderFlatView } from './render';
 import { type MemoryRegionSection, sectionFromFlatRange } from './section';
@@ -66,7 +67,7 @@ export class AddressSpace implements TxAddressSpace {
     }
     // an alias used as a root must be known to its target (damage mapping)
     root._asRootCount++;
-    root._updateAliasLink();
+    updateAliasLinks(root);
     let kept = spacesOfRoot.get(root);
     if (kept === undefined) spacesOfRoot.set(root, (kept = new Set()));
     kept.add(this);
@@ -244,7 +245,7 @@ export class AddressSpace implements TxAddressSpace {
       this.rootMr = null;
       if (root !== null) {
         root._asRootCount--;
-        root._updateAliasLink();
+        updateAliasLinks(root);
         spacesOfRoot.get(root)?.delete(this);
       }
       // only this AS's flatview root changes (to none)

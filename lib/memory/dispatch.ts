@@ -12,8 +12,12 @@
  * what vCPU MMIO exits produce).
  */
 import type { FlatView } from './flat-view';
-import { aliasTarget, type MemoryRegion, UNASSIGNED_MEM_OPS } from './region';
+import type { MemoryRegion } from './region';
+import { aliasTarget } from './region-links';
+import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
+import { TWO_64 } from './size';
 import { MemTxResult, type MemoryRegionOps } from './types';
+import { hex } from '../util/hex';
 
 const MASKS: bigint[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];
 const U64 = 0xffffffffffffffffn;
@@ -60,12 +64,13 @@ function bswap(v: bigint, size: number): bigint {
  * A read callback's value as QEMU's uint64_t: anything a C 64-bit return
  * could hold (negative values wrap, so `return -1` is all-ones). Values
  * beyond 64 bits, or numbers beyond 2^53 that have already lost precision,
- * are device bugs: refused rather than silently truncated.
+ * are device bugs: refused rather than silently truncated.  (Not
+ * lib/util's toU64: a device value may be negative, an argument may not.)
  */
-function toU64(v: number | bigint, mr: MemoryRegion): bigint {
+function readValueU64(v: number | bigint, mr: MemoryRegion): bigint {
   if (typeof v === 'bigint') {
-    if (v >= -(1n << 63n) && v < 1n << 64n) return BigInt.asUintN(64, v);
-    throw new RangeError(`read callback of region "${mr.name}" returned 0x${v.toString(16)}, which does not fit in 64 bits`);
+    if (v >= -(1n << 63n) && v < TWO_64) return BigInt.asUintN(64, v);
+    throw new RangeError(`read callback of region "${mr.name}" returned ${hex(v)}, which does not fit in 64 bits`);
   }
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt.asUintN(64, BigInt(v));
   if (typeof v === 'number' && Number.isInteger(v)) {
@@ -85,7 +90,7 @@ function readAdjusted(mr: MemoryRegion, ops: MemoryRegionOps, addr: bigint, size
   let value = 0n;
   for (let i = 0; i < size; i += a) {
     const shift = big ? (size - a - i) * 8 : i * 8;
-    const tmp = read ? toU64(read.call(ops, addr + BigInt(i), a), mr) & mask : 0n;
+    const tmp = read ? readValueU64(read.call(ops, addr + BigInt(i), a), mr) & mask : 0n;
     value |= shift >= 0 ? tmp << BigInt(shift) : tmp >> BigInt(-shift);
   }
   return value & U64;

@@ -4,6 +4,7 @@
  * re-render produces a new object, which is what listeners are diffed against.
  */
 import type { MemoryRegion } from './region';
+import { lowerBound } from '../util/lower-bound';
 
 export class FlatRange {
   constructor(
@@ -149,32 +150,14 @@ export class FlatView {
   /** @internal the chunk holding index i (0 <= i < count) */
   _chunkOfIndex(i: number): number {
     const b = this._chunkBases;
-    let lo = 0;
-    let hi = b.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (b[mid] <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    // chunk 0 starts at index 0: the answer is how many later chunks start at or before i
+    return lowerBound(b.length - 1, nextAtOrBefore, b, i);
   }
 
   /** last chunk whose first range starts at or before addr, or -1 */
   private chunkAtOrBefore(addr: bigint): number {
     const s = this._chunkStarts;
-    let lo = 0;
-    let hi = s.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (s[mid] <= addr) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found;
+    return lowerBound(s.length, atOrBefore, s, addr) - 1;
   }
 
   /** index of the range containing addr, or -1 (a gap: QEMU's unassigned section) */
@@ -200,27 +183,11 @@ export class FlatView {
   firstEndingAfter(addr: bigint): number {
     const chunks = this._chunks;
     // first chunk whose last range ends after addr (ends ascend like starts)
-    let lo = 0;
-    let hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const ch = chunks[mid];
-      const last = ch[ch.length - 1];
-      if (last.start + last.size <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === chunks.length) return this._count;
-    const c = lo;
+    const c = lowerBound(chunks.length, lastEndsAtOrBefore, chunks, addr);
+    if (c === chunks.length) return this._count;
     const ch = chunks[c];
-    lo = 0;
-    hi = ch.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const r = ch[mid];
-      if (r.start + r.size <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    return this._chunkBases[c] + lo;
+    // its last range ends after addr: only the ones before it need a look
+    return this._chunkBases[c] + lowerBound(ch.length - 1, endsAtOrBefore, ch, addr);
   }
 
   /** @internal index of the first range that starts after addr, or ranges.length */
@@ -228,25 +195,39 @@ export class FlatView {
     const c = this.chunkAtOrBefore(addr);
     if (c < 0) return 0;
     const ch = this._chunks[c];
-    let lo = 0;
-    let hi = ch.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ch[mid].start <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    return this._chunkBases[c] + lo;
+    return this._chunkBases[c] + lowerBound(ch.length, startsAtOrBefore, ch, addr);
   }
 }
 
-/** Index of the last range of a (non-empty, sorted) chunk that starts at or before addr. */
+/** Index of the last range of a (non-empty, sorted) chunk that starts at or before addr; 0 if none does. */
 function lastStartingAtOrBefore(ch: readonly FlatRange[], addr: bigint): number {
-  let lo = 0;
-  let hi = ch.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ch[mid].start <= addr) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+  return lowerBound(ch.length - 1, nextStartsAtOrBefore, ch, addr);
+}
+
+// The predicates of the searches above, as lowerBound(length, before, a, b)
+// calls them: module-level functions, so the hot paths allocate no closure.
+
+function atOrBefore<T extends bigint | number>(i: number, keys: readonly T[], key: T): boolean {
+  return keys[i] <= key;
+}
+
+function nextAtOrBefore<T extends bigint | number>(i: number, keys: readonly T[], key: T): boolean {
+  return keys[i + 1] <= key;
+}
+
+function startsAtOrBefore(i: number, ch: readonly FlatRange[], addr: bigint): boolean {
+  return ch[i].start <= addr;
+}
+
+function nextStartsAtOrBefore(i: number, ch: readonly FlatRange[], addr: bigint): boolean {
+  return ch[i + 1].start <= addr;
+}
+
+function endsAtOrBefore(i: number, ch: readonly FlatRange[], addr: bigint): boolean {
+  const r = ch[i];
+  return r.start + r.size <= addr;
+}
+
+function lastEndsAtOrBefore(i: number, chunks: readonly (readonly FlatRange[])[], addr: bigint): boolean {
+  return endsAtOrBefore(chunks[i].length - 1, chunks[i], addr);
 }

@@ -50,6 +50,8 @@ import type { MemoryRegion } from './region';
 import { renderFlatView, renderWindow, simplify } from './render';
 import { TWO_64 } from './size';
 import type { TxAddressSpace } from './transaction';
+import { compareAscending } from '../util/compare';
+import { hex } from '../util/hex';
 
 /** a window [lo, hi) of region mr's own coordinates whose rendering may have changed */
 export interface Damage {
@@ -250,11 +252,7 @@ function coalesce(wins: bigint[]): bigint[] {
   if (k <= 1) return wins;
   const order: number[] = [];
   for (let i = 0; i < k; i++) order.push(i);
-  order.sort((x, y) => {
-    const a = wins[2 * x];
-    const b = wins[2 * y];
-    return a < b ? -1 : a > b ? 1 : 0;
-  });
+  order.sort((x, y) => compareAscending(wins[2 * x], wins[2 * y]));
   const out: bigint[] = [];
   for (const i of order) {
     const lo = wins[2 * i];
@@ -422,7 +420,7 @@ function spliceGroup(olds: readonly FlatRange[], ws: bigint[], w0: number, w1: n
 
 function describe(fr: FlatRange | undefined): string {
   if (fr === undefined) return '(none)';
-  return `${fr.mr.name} [0x${fr.start.toString(16)}, +0x${fr.size.toString(16)}) @0x${fr.offsetInRegion.toString(16)}` +
+  return `${fr.mr.name} [${hex(fr.start)}, +${hex(fr.size)}) @${hex(fr.offsetInRegion)}` +
     ` mask=${fr.dirtyLogMask} romd=${fr.romdMode} ro=${fr.readonly} nv=${fr.nonvolatile}`;
 }
 

@@ -1,6 +1,8 @@
 /**
  * node-kvm memory model: QEMU 7.2's MemoryRegion / AddressSpace / FlatView.
  */
+import { hexPadded } from '../util/hex';
+
 export { MemoryRegion, UNASSIGNED_IO_OPS, UNASSIGNED_MEM_OPS } from './region';
 export type { RegionKind, RamRegionOptions } from './region';
 export { AddressSpace, addressSpaces } from './address-space';
@@ -25,5 +27,8 @@ export {
 export { renderFlatView, flatviewRoot, simplify } from './render';
 export { dispatchMmio, memoryAccessSize, accessValid } from './dispatch';
 export { MemoryRegionError, RamBlockError } from './errors';
-export { TWO_64, UINT64_MAX, toRegionSize, toAddress, hex16 } from './size';
+export { TWO_64, UINT64_MAX, toRegionSize, toAddress } from './size';
 export type { IoEventfd, RegionEventfd } from './ioeventfd';
+
+/** @deprecated `%016" PRIx64` (exported since 0.1): hexPadded(v, 16) of lib/util/hex.ts is the one formatter */
+export const hex16 = (v: bigint): string => hexPadded(v, 16);

@@ -10,9 +10,10 @@ import { checkOptions } from '../options';
 import type { AddressSpace } from './address-space';
 import type { FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
-import { hex16 } from './size';
+import { TWO_64 } from './size';
+import { compareAscending } from '../util/compare';
+import { hexPadded } from '../util/hex';
 
-const U64_MOD = 1n << 64n;
 
 /** MR_SIZE(): size - 1, or 0 for an empty region (as a 64-bit value) */
 function mrSize(size: bigint): bigint {
@@ -22,7 +23,7 @@ function mrSize(size: bigint): bigint {
 /** children in printing order: addr ascending, then priority descending, else list order */
 function printOrder(mr: MemoryRegion): MemoryRegion[] {
   const list = mr._subregions.ordered().slice();
-  list.sort((a, b) => (a._addr < b._addr ? -1 : a._addr > b._addr ? 1 : b._priority - a._priority));
+  list.sort((a, b) => compareAscending(a._addr, b._addr) || b._priority - a._priority);
   return list;
 }
 
@@ -49,16 +50,16 @@ function printRegion(
   const stack: { mr: MemoryRegion; level: number; base: bigint }[] = [{ mr: root, level, base }];
   while (stack.length > 0) {
     const { mr, level, base } = stack.pop()!;
-    const curStart = (base + mr._addr) % U64_MOD;
-    const curEnd = (curStart + mrSize(mr._size)) % U64_MOD;
+    const curStart = (base + mr._addr) % TWO_64;
+    const curEnd = (curStart + mrSize(mr._size)) % TWO_64;
     const overflow = curStart < base || curEnd < curStart;
     if (mr.alias && aliasQueue) aliasQueue.add(mr.alias);
     if (mr._enabled || showDisabled) {
-      const head = `${overflow ? '[DETECTED OVERFLOW!] ' : ''}${'  '.repeat(level)}${hex16(curStart)}-${hex16(curEnd)} (prio ${mr._priority}, ${mr._nonvolatile ? 'nv-' : ''}${mr.typeName}): `;
+      const head = `${overflow ? '[DETECTED OVERFLOW!] ' : ''}${'  '.repeat(level)}${hexPadded(curStart, 16)}-${hexPadded(curEnd, 16)} (prio ${mr._priority}, ${mr._nonvolatile ? 'nv-' : ''}${mr.typeName}): `;
       const dis = mr._enabled ? '' : ' [disabled]';
       if (mr.alias) {
         const o = mr._aliasOffset;
-        lines.push(`${head}alias ${mr.name} @${mr.alias.name} ${hex16(o)}-${hex16(o + mrSize(mr._size))}${dis}`);
+        lines.push(`${head}alias ${mr.name} @${mr.alias.name} ${hexPadded(o, 16)}-${hexPadded(o + mrSize(mr._size), 16)}${dis}`);
       } else {
         lines.push(`${head}${mr.name}${dis}`);
       }
@@ -83,8 +84,8 @@ export function formatFlatRanges(view: FlatView, spaces: readonly AddressSpace[]
   let out = '';
   for (const fr of view.ranges) {
     const mr = fr.mr;
-    let line = `${indent}${hex16(fr.start)}-${hex16(fr.start + mrSize(fr.size))} (prio ${mr._priority}, ${fr.nonvolatile ? 'nv-' : ''}${fr.readonly ? 'rom' : mr.typeName}): ${mr.name}`;
-    if (fr.offsetInRegion !== 0n) line += ` @${hex16(fr.offsetInRegion)}`;
+    let line = `${indent}${hexPadded(fr.start, 16)}-${hexPadded(fr.start + mrSize(fr.size), 16)} (prio ${mr._priority}, ${fr.nonvolatile ? 'nv-' : ''}${fr.readonly ? 'rom' : mr.typeName}): ${mr.name}`;
+    if (fr.offsetInRegion !== 0n) line += ` @${hexPadded(fr.offsetInRegion, 16)}`;
     for (const h of hooks) {
       if (h.hasMemory!(fr.start, fr.size)) line += ` ${h.accelName}`;
     }
@@ -139,7 +140,7 @@ export function formatMtree(spaces: readonly AddressSpace[], options?: MtreeOpti
   }
   const aliasQueue = new AliasQueue();
   for (const g of groups) {
-    const names = g.names.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const names = g.names.slice().sort(compareAscending);
     for (const n of names) lines.push(`address-space: ${n}`);
     printRegion(lines, g.root, 1, 0n, showDisabled, aliasQueue);
     lines.push('');

@@ -20,8 +20,9 @@ import { checkGuestMemory } from '../host-limits';
 import { RamBlockError } from './errors';
 import type { MemoryRegion } from './region';
 import { checkOptions, type OptionKeys } from '../options';
-import { toLength } from './size';
+import { toLength, UINT64_MAX } from './size';
 import { WeakList } from './weak-list';
+import { hex } from '../util/hex';
 
 /** dispatch's views of a block larger than MAX_VIEW start every DISPATCH_WINDOW bytes */
 const DISPATCH_WINDOW = Number(MAX_VIEW / 2n);
@@ -36,7 +37,7 @@ export const PAGE_SIZE = 4096n;
 /** find_ram_offset aligns candidates to BITS_PER_LONG << TARGET_PAGE_BITS = 256 KiB */
 export const RAM_OFFSET_ALIGN = 64n * PAGE_SIZE;
 /** RAM_ADDR_MAX (ram_addr_t is 64-bit) */
-export const RAM_ADDR_MAX = (1n << 64n) - 1n;
+export const RAM_ADDR_MAX = UINT64_MAX;
 
 function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
@@ -121,7 +122,7 @@ export class RamBlock {
     const off = toLength(offset, 'offset');
     const len = length === undefined ? (off <= this.usedLength ? this.usedLength - off : 0n) : toLength(length, 'length');
     if (off + len > this.maxLength) {
-      throw new RangeError(`range 0x${off.toString(16)}+0x${len.toString(16)} is outside RAM block "${this.idstr}" (0x${this.maxLength.toString(16)} bytes)`);
+      throw new RangeError(`range ${hex(off)}+${hex(len)} is outside RAM block "${this.idstr}" (${hex(this.maxLength)} bytes)`);
     }
     return this.host.bytes(off, len);
   }
@@ -200,10 +201,10 @@ export class RamBlock {
       return;
     }
     if (!this.resizable) {
-      throw new RamBlockError(`Size mismatch: ${this.idstr}: 0x${aligned.toString(16)} != 0x${this.usedLength.toString(16)} (the block is not resizable; create it with a maxSize)`);
+      throw new RamBlockError(`Size mismatch: ${this.idstr}: ${hex(aligned)} != ${hex(this.usedLength)} (the block is not resizable; create it with a maxSize)`);
     }
     if (aligned > this.maxLength) {
-      throw new RamBlockError(`Size too large: ${this.idstr}: 0x${aligned.toString(16)} > 0x${this.maxLength.toString(16)}`);
+      throw new RamBlockError(`Size too large: ${this.idstr}: ${hex(aligned)} > ${hex(this.maxLength)}`);
     }
     if (size === 0n) throw new RangeError('a RAM block cannot be resized to 0 bytes');
     this.usedLength = aligned;
@@ -284,7 +285,7 @@ export class RamList {
     let flags = 0;
     if (opts.maxSize !== undefined) {
       max = alignUp(toLength(opts.maxSize, 'maxSize'), PAGE_SIZE);
-      if (max < used) throw new RangeError(`RAM block "${idstr}": maxSize 0x${max.toString(16)} is smaller than size 0x${used.toString(16)}`);
+      if (max < used) throw new RangeError(`RAM block "${idstr}": maxSize ${hex(max)} is smaller than size ${hex(used)}`);
       flags |= RAM_RESIZEABLE;
     }
     if (opts.shared) flags |= RAM_SHARED;
@@ -294,7 +295,7 @@ export class RamList {
     if (opts.hostMemory) {
       if (opts.hostMemory.closed) throw new RamBlockError(`RAM block "${idstr}": the given host memory is closed`);
       if (opts.hostMemory.size < max) {
-        throw new RangeError(`RAM block "${idstr}": host memory (0x${opts.hostMemory.size.toString(16)} bytes) is smaller than 0x${max.toString(16)}`);
+        throw new RangeError(`RAM block "${idstr}": host memory (${hex(opts.hostMemory.size)} bytes) is smaller than ${hex(max)}`);
       }
       host = opts.hostMemory;
       owns = false;

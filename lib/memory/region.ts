@@ -11,51 +11,34 @@
  * Every mutator is its own transaction and only asks for a re-render when
  * QEMU would (the "pending" conditions of memory.c).  All arguments are
  * validated before anything changes, so a refused call changes nothing.
+ *
+ * This file is the class: its state, constructors, getters and the public
+ * entry points.  The work is done beside it: region-checks.ts (argument
+ * checks), region-links.ts (children and alias chains), region-size.ts
+ * (set_size), region-ram.ts (host memory), region-eventfds.ts (ioeventfds).
  */
 import type { ChildIndex } from './child-index';
 import { MemoryRegionError } from './errors';
-import { countEventfdRegion, eventfdBefore, eventfdEqual, type RegionEventfd } from './ioeventfd';
-import { checkOptions } from '../options';
-import { defaultRamList, RAM_BLOCK_OPTIONS, type RamBlock, type RamBlockOptions, type RamList } from './ram-block';
-import { hex16, int128ToU64, toAddress, toLength, toPriority, toRegionSize } from './size';
+import type { RegionEventfd } from './ioeventfd';
+import type { RamBlock, RamList } from './ram-block';
+import { checkBool, checkName, checkOps, closedError } from './region-checks';
+import { addEventfd, checkEventfd, delEventfd, dropEventfds } from './region-eventfds';
+import { aliasTarget, checkIsChild, checkLinkable, linkSubregion, unlinkSubregion } from './region-links';
+import { attachRamBlock, type RamRegionOptions, regionBytes, resolveRam } from './region-ram';
+import { resizeRegion } from './region-size';
+import { int128ToU64, toAddress, toPriority, toRegionSize } from './size';
 import { SubregionList } from './subregion-list';
-import {
-  beginTransaction, commitTransaction, currentDamageEpoch, globalDirtyLogActive, markDamage, markIoeventfdUpdate, markPendingWithoutDamage, recordDamage,
-} from './transaction';
+import { globalDirtyLogActive, markDamage, markPendingWithoutDamage, transaction } from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
+import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
+import { hex, hexPadded } from '../util/hex';
+
+export type { RamRegionOptions } from './region-ram';
+export { UNASSIGNED_IO_OPS, UNASSIGNED_MEM_OPS } from './unassigned-ops';
 
 export type RegionKind = 'container' | 'ram' | 'rom' | 'io' | 'romDevice' | 'alias';
 
-export interface RamRegionOptions extends RamBlockOptions {
-  /** RAM list to allocate the block in (default: the process-wide one) */
-  ramList?: RamList;
-}
-
-/**
- * unassigned_mem_ops: what containers, RAM/ROM (for non-direct accesses such
- * as ROM writes), reservations and address-space gaps answer.  Every access
- * is rejected (MEMTX_DECODE_ERROR), reads give 0.
- */
-export const UNASSIGNED_MEM_OPS: MemoryRegionOps = Object.freeze({
-  read: () => 0,
-  write: () => undefined,
-  endianness: 'native' as const,
-  valid: Object.freeze({ accepts: () => false }),
-});
-
-/**
- * unassigned_io_ops: the ops of QEMU's `io` root region.  Reads give all
- * ones, writes are ignored, both succeed (MEMTX_OK).
- */
-export const UNASSIGNED_IO_OPS: MemoryRegionOps = Object.freeze({
-  read: () => -1,
-  write: () => undefined,
-  endianness: 'native' as const,
-});
-
 let regionSeq = 0;
-/** global link counter: a later link wins ties among equal priorities */
-let linkSeq = 0;
 
 export class MemoryRegion {
   readonly name: string;
@@ -98,7 +81,7 @@ export class MemoryRegion {
   _aliasUsers: Set<MemoryRegion> | null = null;
   /** @internal this alias is in its target's _aliasUsers */ _aliasRegistered = false;
   /** @internal how many address spaces have this region as their root */ _asRootCount = 0;
-  /** @internal largest size during damage epoch _sizeEpoch (see _extentSinceRender) */ _sizeHigh = 0n;
+  /** @internal largest size during damage epoch _sizeEpoch (region-size.ts) */ _sizeHigh = 0n;
   /** @internal */ _sizeEpoch = -1;
 
   private constructor(kind: RegionKind, name: string, size: bigint, ops: MemoryRegionOps | null, alias: MemoryRegion | null) {
@@ -127,7 +110,7 @@ export class MemoryRegion {
     checkName(name);
     const sz = toRegionSize(size);
     const mr = new MemoryRegion('ram', name, sz, null, null);
-    mr.attachRamBlock(opts);
+    attachRamBlock(mr, opts);
     return mr;
   }
 
@@ -136,7 +119,7 @@ export class MemoryRegion {
     checkName(name);
     const sz = toRegionSize(size);
     const mr = new MemoryRegion('rom', name, sz, null, null);
-    mr.attachRamBlock(opts);
+    attachRamBlock(mr, opts);
     return mr;
   }
 
@@ -157,7 +140,7 @@ export class MemoryRegion {
     }
     checkOps(ops);
     const mr = new MemoryRegion('romDevice', name, sz, ops, null);
-    mr.attachRamBlock(opts);
+    attachRamBlock(mr, opts);
     return mr;
   }
 
@@ -177,14 +160,6 @@ export class MemoryRegion {
     const mr = new MemoryRegion('alias', name, sz, null, target);
     mr._aliasOffset = off;
     return mr;
-  }
-
-  private attachRamBlock(opts: RamRegionOptions): void {
-    if (this._size === 0n) throw new RangeError(`${this.kind} region "${this.name}" needs a size greater than 0`);
-    const { ramList, ...blockOpts } = checkOptions(opts, { ...RAM_BLOCK_OPTIONS, ramList: true }, `MemoryRegion.${this.kind}()`);
-    const list = ramList ?? defaultRamList;
-    this._ramBlock = list.allocate(this.name, this._size, blockOpts, this);
-    this._ramList = list;
   }
 
   // ---------------------------------------------------------------- getters
@@ -289,13 +264,13 @@ export class MemoryRegion {
    * chain adding each alias offset, then ramBlock.hostAddress + offset.
    */
   hostAddress(offset: bigint | number = 0n): bigint {
-    const { block, off } = this.resolveRam(offset);
+    const { block, off } = resolveRam(this, offset);
     return block.hostAddress + off;
   }
 
   /** ram_addr of `offset` inside this region (alias chain followed) */
   ramAddr(offset: bigint | number = 0n): bigint {
-    const { block, off } = this.resolveRam(offset);
+    const { block, off } = resolveRam(this, offset);
     return block.offset + off;
   }
 
@@ -304,29 +279,7 @@ export class MemoryRegion {
    * the whole region, clamped to the RAM block's used length.
    */
   bytes(offset: bigint | number = 0n, length?: bigint | number): Uint8Array {
-    const { block, off } = this.resolveRam(offset);
-    let len: bigint;
-    if (length === undefined) {
-      const inRegion = this._size - toAddress(offset, 'offset');
-      const inBlock = block.usedLength - off;
-      len = inRegion < inBlock ? inRegion : inBlock;
-      if (len < 0n) len = 0n;
-    } else {
-      len = toRegionSize(length, 'length');
-    }
-    return block.bytes(off, len);
-  }
-
-  private resolveRam(offset: bigint | number): { block: RamBlock; off: bigint } {
-    const { region: mr, offset: off } = aliasTarget(this, toAddress(offset, 'offset'));
-    const block = mr._ramBlock;
-    if (!block) {
-      throw new MemoryRegionError(`region "${this.name}" has no RAM block (it is ${mr.kind === 'alias' ? 'an alias' : 'a ' + mr.kind + ' region'}); only RAM, ROM and ROM devices have host memory`);
-    }
-    if (off >= block.maxLength) {
-      throw new RangeError(`offset 0x${off.toString(16)} is outside RAM block "${block.idstr}" (0x${block.maxLength.toString(16)} bytes)`);
-    }
-    return { block, off };
+    return regionBytes(this, offset, length);
   }
 
   // ---------------------------------------------------------------- mutators
@@ -346,68 +299,20 @@ export class MemoryRegion {
     const p = toPriority(priority);
     if (!(child instanceof MemoryRegion)) throw new TypeError(`${fn}: child must be a MemoryRegion`);
     this.checkOpen();
-    if (child._closed) throw closedError(child);
-    if (child === this) throw new MemoryRegionError(`cannot add region "${this.name}" to itself`);
-    if (child._container !== null) {
-      throw new MemoryRegionError(`region "${child.name}" is already a subregion of "${child._container.name}"; remove it first, or map it a second time through an alias (MemoryRegion.alias)`);
-    }
-    if (reaches(child, this)) {
-      throw new MemoryRegionError(`adding "${child.name}" to "${this.name}" would create a cycle ("${this.name}" is reachable from "${child.name}" through subregions or alias targets); QEMU would recurse forever rendering it`);
-    }
-    beginTransaction();
-    try {
+    checkLinkable(this, child);
+    transaction(() => {
       child._addr = a;
-      this.linkSubregion(child, p);
-    } finally {
-      commitTransaction();
-    }
-  }
-
-  /** memory_region_update_container_subregions: insert per QEMU order, mark pending */
-  private linkSubregion(child: MemoryRegion, priority: number): void {
-    child._priority = priority;
-    child._container = this;
-    child._linkSeq = ++linkSeq;
-    for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
-    // the newest stamp puts it before the first sibling whose priority is <= ours
-    this._subregions.add(child);
-    this._childIndex?.insert(child);
-    child._updateAliasLink();
-    // the child's extent is where the map can change
-    if (this._enabled && child._enabled) markDamage(this, child._addr, child._addr + child._size, false);
+      linkSubregion(this, child, p);
+    });
   }
 
   /** memory_region_del_subregion */
   removeSubregion(child: MemoryRegion): void {
     if (!(child instanceof MemoryRegion)) throw new TypeError('removeSubregion: child must be a MemoryRegion');
-    if (child._container !== this) {
-      throw new MemoryRegionError(child._container
-        ? `region "${child.name}" is a subregion of "${child._container.name}", not of "${this.name}"; call removeSubregion on its container`
-        : `region "${child.name}" is not a subregion of "${this.name}" (it has no container)`);
-    }
-    beginTransaction();
-    try {
-      this.unlinkSubregion(child);
-    } finally {
-      commitTransaction();
-    }
-  }
-
-  private unlinkSubregion(child: MemoryRegion): void {
-    this._subregions.remove(child);
-    this._childIndex?.remove(child);
-    child._container = null;
-    for (let a = child.alias; a; a = a.alias) a._mappedViaAlias--;
-    child._updateAliasLink();
-    // Whatever the enabled states are now, the child may have been visible
-    // here at the last render (e.g. disabled and removed in one transaction),
-    // and it may have been larger then: the damage is the largest extent it
-    // had since, which also covers any damage recorded inside the child
-    // (that damage can no longer reach the views through this container).
-    // Whether to re-render is QEMU's condition.
-    const end = child._addr + child._extentSinceRender();
-    if (this._enabled && child._enabled) markDamage(this, child._addr, end, false);
-    else recordDamage(this, child._addr, end, false);
+    checkIsChild(this, child);
+    transaction(() => {
+      unlinkSubregion(this, child);
+    });
   }
 
   /** memory_region_set_enabled (keeps the list position) */
@@ -415,14 +320,11 @@ export class MemoryRegion {
     checkBool(enabled, 'enabled');
     if (enabled === this._enabled) return;
     this.checkOpen();
-    beginTransaction();
-    try {
+    transaction(() => {
       this._enabled = enabled;
       // forced: the window counts although one of the two states renders nothing
       markDamage(this, 0n, this._size, true);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /**
@@ -434,19 +336,16 @@ export class MemoryRegion {
     const a = toAddress(addr, 'address');
     if (a === this._addr) return;
     const c = this._container;
-    beginTransaction();
-    try {
+    transaction(() => {
       if (c) {
         const prio = this._priority;
-        c.unlinkSubregion(this);
+        unlinkSubregion(c, this);
         this._addr = a;
-        c.linkSubregion(this, prio);
+        linkSubregion(c, this, prio);
       } else {
         this._addr = a;
       }
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /** memory_region_set_alias_offset */
@@ -512,45 +411,19 @@ export class MemoryRegion {
     this.checkOpen();
     const block = this._ramBlock;
     if (block && s > block.maxLength) {
-      throw new RangeError(`setSize: 0x${s.toString(16)} is larger than the RAM block of "${this.name}" (0x${block.maxLength.toString(16)} bytes); RAM cannot grow past its block`);
+      throw new RangeError(`setSize: ${hex(s)} is larger than the RAM block of "${this.name}" (${hex(block.maxLength)} bytes); RAM cannot grow past its block`);
     }
-    this.setSizeUnchecked(s);
+    resizeRegion(this, s);
   }
 
   /** @internal used by RamBlock.resize (qemu_ram_resize) */
   _setSizeFromRamBlock(size: bigint): void {
-    this.setSizeUnchecked(toRegionSize(size));
-  }
-
-  private setSizeUnchecked(s: bigint): void {
-    if (s === this._size) return;
-    beginTransaction();
-    try {
-      const old = this._size;
-      const epoch = currentDamageEpoch();
-      if (this._sizeEpoch !== epoch) {
-        this._sizeEpoch = epoch;
-        this._sizeHigh = old;
-      }
-      if (s > this._sizeHigh) this._sizeHigh = s;
-      const c = this._container;
-      if (c !== null && c._childIndex !== null) {
-        c._childIndex.remove(this);
-        this._size = s;
-        c._childIndex.insert(this);
-      } else {
-        this._size = s;
-      }
-      // forced, over the old and the new extent: the clip of everything inside changed
-      markDamage(this, 0n, old > s ? old : s, true);
-    } finally {
-      commitTransaction();
-    }
+    resizeRegion(this, toRegionSize(size));
   }
 
   // ------------------------------------------------------------ ioeventfds
 
-  private _ioeventfds: RegionEventfd[] = [];
+  /** @internal in QEMU's order (region-eventfds.ts keeps it) */ _ioeventfds: RegionEventfd[] = [];
 
   /** The ioeventfds registered on this region, in QEMU's order. */
   get ioeventfds(): readonly RegionEventfd[] {
@@ -563,56 +436,23 @@ export class MemoryRegion {
    * every address space showing this part of the region get eventfdAdd.
    */
   addEventfd(addr: bigint | number, size: bigint | number, matchData: boolean, data: bigint | number, notifier: object): void {
-    const fd = this.checkEventfd(addr, size, matchData, data, notifier);
-    beginTransaction();
-    try {
-      let i = this._ioeventfds.length;
-      while (i > 0 && eventfdBefore(fd, this._ioeventfds[i - 1]!)) i--;
-      this._ioeventfds.splice(i, 0, fd);
-      if (this._ioeventfds.length === 1) countEventfdRegion(1);
-      if (this._enabled) markIoeventfdUpdate();
-    } finally {
-      commitTransaction();
-    }
+    this.checkOpen();
+    addEventfd(this, checkEventfd(this, addr, size, matchData, data, notifier));
   }
 
   /** memory_region_del_eventfd: removes an ioeventfd added with the same arguments (size 0 matches any). */
   delEventfd(addr: bigint | number, size: bigint | number, matchData: boolean, data: bigint | number, notifier: object): void {
-    const fd = this.checkEventfd(addr, size, matchData, data, notifier);
-    const i = this._ioeventfds.findIndex((e) => eventfdEqual(fd, e));
-    if (i < 0) throw new MemoryRegionError(`delEventfd: region "${this.name}" has no ioeventfd at 0x${fd.addr.toString(16)} like that`);
-    beginTransaction();
-    try {
-      this._ioeventfds.splice(i, 1);
-      if (this._ioeventfds.length === 0) countEventfdRegion(-1);
-      if (this._enabled) markIoeventfdUpdate();
-    } finally {
-      commitTransaction();
-    }
-  }
-
-  private checkEventfd(addr: unknown, size: unknown, matchData: unknown, data: unknown, notifier: unknown): RegionEventfd {
     this.checkOpen();
-    const a = toAddress(addr, 'ioeventfd address');
-    const n = toLength(size, 'ioeventfd size');
-    checkBool(matchData, 'matchData');
-    if (a + n > this._size) throw new RangeError(`ioeventfd 0x${a.toString(16)}+0x${n.toString(16)} is outside region "${this.name}"`);
-    if (typeof notifier !== 'object' || notifier === null) throw new TypeError('notifier must be an object (what the ioeventfd signals)');
-    const d = toLength(data, 'ioeventfd data');
-    if (d >= 1n << 64n) throw new RangeError('ioeventfd data must fit in 64 bits');
-    return { addr: a, size: n, matchData: matchData as boolean, data: d, notifier };
+    delEventfd(this, checkEventfd(this, addr, size, matchData, data, notifier));
   }
 
   private setFlag(apply: () => void): void {
     this.checkOpen();
-    beginTransaction();
-    try {
+    transaction(() => {
       apply();
       // flags and the alias offset only change what this region renders, inside its extent
       if (this._enabled) markDamage(this, 0n, this._size, false);
-    } finally {
-      commitTransaction();
-    }
+    });
   }
 
   /**
@@ -623,44 +463,18 @@ export class MemoryRegion {
    */
   close(): void {
     if (this._closed) return;
-    beginTransaction();
-    try {
+    transaction(() => {
       const wasEnabled = this._enabled;
       this._enabled = false;
       // QEMU always re-renders here; an already disabled region renders nothing to damage
       if (wasEnabled) markDamage(this, 0n, this._size, true);
       else markPendingWithoutDamage();
-      if (this._container) this._container.unlinkSubregion(this);
-      for (const c of this._subregions.ordered().slice()) this.unlinkSubregion(c);
-      if (this._ioeventfds.length) {
-        this._ioeventfds = [];
-        countEventfdRegion(-1);
-        markIoeventfdUpdate();
-      }
+      if (this._container) unlinkSubregion(this._container, this);
+      for (const c of this._subregions.ordered().slice()) unlinkSubregion(this, c);
+      dropEventfds(this);
       this._closed = true;
-    } finally {
-      commitTransaction();
-    }
+    });
     if (this._ramBlock && this._ramList) this._ramList.remove(this._ramBlock);
-  }
-
-  /**
-   * @internal the largest size this region had since the damage recorded so
-   * far was last rendered: everything it rendered then, and every damage
-   * window recorded inside it since, lies in [0, this)
-   */
-  _extentSinceRender(): bigint {
-    return this._sizeEpoch === currentDamageEpoch() && this._sizeHigh > this._size ? this._sizeHigh : this._size;
-  }
-
-  /**
-   * @internal keep this alias in its target's _aliasUsers exactly while it
-   * can be rendered: in a container, an AS root, or the target of such an
-   * alias.  Unused aliases are not referenced from their target, so they
-   * can be collected.
-   */
-  _updateAliasLink(): void {
-    updateAliasLinks(this);
   }
 
   private checkOpen(): void {
@@ -668,93 +482,6 @@ export class MemoryRegion {
   }
 
   toString(): string {
-    return `MemoryRegion(${this.kind} "${this.name}" ${hex16(this._addr)}+0x${this._size.toString(16)})`;
+    return `MemoryRegion(${this.kind} "${this.name}" ${hexPadded(this._addr, 16)}+${hex(this._size)})`;
   }
-}
-
-/**
- * The region an alias chain ends at and `offset` translated into it (a
- * region that is no alias is its own target): the one walk of alias chains.
- */
-export function aliasTarget(start: MemoryRegion, offset = 0n): { region: MemoryRegion; offset: bigint } {
-  let region = start;
-  while (region.alias) {
-    offset += region._aliasOffset;
-    region = region.alias;
-  }
-  return { region, offset };
-}
-
-/**
- * MemoryRegion._updateAliasLink up an alias of an alias: the target's own
- * liveness may change in turn, up the chain (a loop: alias chains can be
- * longer than the JS stack is deep).
- */
-function updateAliasLinks(start: MemoryRegion): void {
-  for (let mr = start, t = mr.alias; t !== null; mr = t, t = t.alias) {
-    const live = mr._container !== null || mr._asRootCount > 0 || (mr._aliasUsers !== null && mr._aliasUsers.size > 0);
-    if (live === mr._aliasRegistered) return;
-    mr._aliasRegistered = live;
-    if (live) {
-      (t._aliasUsers ??= new Set()).add(mr);
-    } else {
-      t._aliasUsers!.delete(mr);
-      if (t._aliasUsers!.size === 0) t._aliasUsers = null;
-    }
-  }
-}
-
-function closedError(mr: MemoryRegion): MemoryRegionError {
-  return new MemoryRegionError(`region "${mr.name}" has been closed; create a new region instead`);
-}
-
-function checkName(name: unknown): void {
-  if (typeof name !== 'string') throw new TypeError(`region name must be a string, got ${typeof name}`);
-}
-
-function checkBool(v: unknown, what: string): void {
-  if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${typeof v}`);
-}
-
-function checkAccess(c: unknown, what: string): void {
-  if (c === undefined) return;
-  if (typeof c !== 'object' || c === null) throw new TypeError(`ops.${what} must be an object`);
-  const o = c as Record<string, unknown>;
-  for (const k of ['minAccessSize', 'maxAccessSize']) {
-    const v = o[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'number') throw new TypeError(`ops.${what}.${k} must be a number`);
-    if (![0, 1, 2, 4, 8].includes(v)) throw new RangeError(`ops.${what}.${k} must be 0, 1, 2, 4 or 8, got ${v}`);
-  }
-}
-
-function checkOps(ops: MemoryRegionOps): void {
-  if (typeof ops !== 'object') throw new TypeError('ops must be an object { read(offset, size), write(offset, value, size) }');
-  if (ops.read !== undefined && typeof ops.read !== 'function') throw new TypeError('ops.read must be a function');
-  if (ops.write !== undefined && typeof ops.write !== 'function') throw new TypeError('ops.write must be a function');
-  if (ops.endianness !== undefined && !['little', 'big', 'native', 'host'].includes(ops.endianness)) {
-    throw new RangeError(`ops.endianness must be 'little', 'big', 'native' or 'host', got ${String(ops.endianness)}`);
-  }
-  checkAccess(ops.valid, 'valid');
-  checkAccess(ops.impl, 'impl');
-  if (ops.impl?.unaligned && !ops.valid?.unaligned) {
-    // QEMU asserts !(impl.unaligned && !valid.unaligned) in memory_region_init_io
-    throw new RangeError('ops.impl.unaligned requires ops.valid.unaligned');
-  }
-}
-
-/** Is `target` reachable from `from` through subregions or alias targets? */
-function reaches(from: MemoryRegion, target: MemoryRegion): boolean {
-  if (from._subregions.length === 0 && from.alias === null) return false;
-  const seen = new Set<MemoryRegion>();
-  const stack: MemoryRegion[] = [from];
-  while (stack.length) {
-    const mr = stack.pop()!;
-    if (mr === target) return true;
-    if (seen.has(mr)) continue;
-    seen.add(mr);
-    if (mr.alias) stack.push(mr.alias);
-    for (const c of mr._subregions.ordered()) stack.push(c);
-  }
-  return false;
 }

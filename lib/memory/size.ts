@@ -1,31 +1,18 @@
 /**
- * bigint helpers for 65-bit sizes and 64-bit addresses.
+ * The memory API's sizes, addresses and priorities, checked on input (the
+ * integer rules themselves are lib/util/integers.ts's).
  *
  * QEMU keeps region sizes in an Int128 because a region may cover the whole
  * 64-bit space (size 2^64).  Callers pass a uint64_t, and UINT64_MAX is
  * *encoded* as 2^64 (so a region can never be exactly 2^64-1 bytes long).
- * We accept `number` (safe integers only, anything else would already have
- * lost precision) or `bigint`, and validate before anything is changed.
  */
+import { hex } from '../util/hex';
+import { toBigInt, toU64, TWO_64, UINT64_MAX } from '../util/integers';
 
-export const TWO_64 = 1n << 64n;
-export const UINT64_MAX = TWO_64 - 1n;
-export const INT32_MIN = -(2 ** 31);
-export const INT32_MAX = 2 ** 31 - 1;
+export { TWO_64, UINT64_MAX };
 
-function toBigInt(value: unknown, what: string): bigint {
-  if (typeof value === 'bigint') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || !Number.isInteger(value)) {
-      throw new RangeError(`${what} must be an integer, got ${value}`);
-    }
-    if (!Number.isSafeInteger(value)) {
-      throw new RangeError(`${what} ${value} is beyond Number.MAX_SAFE_INTEGER and may have lost precision; pass it as a bigint (e.g. ${BigInt(value)}n)`);
-    }
-    return BigInt(value);
-  }
-  throw new TypeError(`${what} must be a bigint or a safe integer number, got ${value === null ? 'null' : typeof value}`);
-}
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * A region size as QEMU stores it: 0 .. 2^64 inclusive.  UINT64_MAX is
@@ -34,7 +21,7 @@ function toBigInt(value: unknown, what: string): bigint {
 export function toRegionSize(value: unknown, what = 'size'): bigint {
   const v = toBigInt(value, what);
   if (v < 0n) throw new RangeError(`${what} must not be negative, got ${v}`);
-  if (v > TWO_64) throw new RangeError(`${what} 0x${v.toString(16)} is larger than 2^64, the whole address space`);
+  if (v > TWO_64) throw new RangeError(`${what} ${hex(v)} is larger than 2^64, the whole address space`);
   return v === UINT64_MAX ? TWO_64 : v;
 }
 
@@ -42,16 +29,13 @@ export function toRegionSize(value: unknown, what = 'size'): bigint {
 export function toLength(value: unknown, what = 'length'): bigint {
   const v = toBigInt(value, what);
   if (v < 0n) throw new RangeError(`${what} must not be negative, got ${v}`);
-  if (v > TWO_64) throw new RangeError(`${what} 0x${v.toString(16)} is larger than 2^64`);
+  if (v > TWO_64) throw new RangeError(`${what} ${hex(v)} is larger than 2^64`);
   return v;
 }
 
 /** A 64-bit address or offset (hwaddr): 0 .. 2^64-1. */
 export function toAddress(value: unknown, what = 'address'): bigint {
-  const v = toBigInt(value, what);
-  if (v < 0n) throw new RangeError(`${what} must not be negative, got ${v}`);
-  if (v > UINT64_MAX) throw new RangeError(`${what} 0x${v.toString(16)} does not fit in 64 bits (max 0xffffffffffffffff)`);
-  return v;
+  return toU64(value, what);
 }
 
 /** A signed 32-bit priority, as in QEMU's `int priority`. */
@@ -63,11 +47,6 @@ export function toPriority(value: unknown, what = 'priority'): number {
     throw new RangeError(`${what} must be a signed 32-bit integer, got ${value}`);
   }
   return value;
-}
-
-/** `%016` PRIx64 of a value taken modulo 2^64 (QEMU prints hwaddr). */
-export function hex16(v: bigint): string {
-  return BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 }
 
 /** The size as `memory_region_size()` reports it: 2^64 comes back as UINT64_MAX. */

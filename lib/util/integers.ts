@@ -2,6 +2,7 @@
 // integer (anything beyond 2^53 may already have lost precision, so it is
 // refused with the bigint to pass instead). Every public call that takes an
 // address, size or fixed-width integer checks it here, before anything changes.
+import { hex } from './hex';
 
 export const TWO_64 = 1n << 64n;
 export const UINT64_MAX = TWO_64 - 1n;
@@ -25,7 +26,7 @@ export function toBigInt(value: unknown, what: string): bigint {
 export function toU64(value: unknown, what: string): bigint {
   const v = toBigInt(value, what);
   if (v < 0n) throw new RangeError(`${what} must not be negative (an unsigned value of 64 bits), got ${v}`);
-  if (v > UINT64_MAX) throw new RangeError(`${what} 0x${v.toString(16)} does not fit in 64 bits (max 0xffffffffffffffff)`);
+  if (v > UINT64_MAX) throw new RangeError(`${what} ${hex(v)} does not fit in 64 bits (max 0xffffffffffffffff)`);
   return v;
 }
 
