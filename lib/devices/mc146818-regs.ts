@@ -26,6 +26,12 @@ export const RtcReg = {
   PS2_CENTURY: 0x37,
 } as const;
 
+/** The clock's own registers: reading one brings it up to date, writing one sets the time. */
+export function isTimeRegister(index: number): boolean {
+  return index === RtcReg.CENTURY || (index <= RtcReg.YEAR && index !== RtcReg.SECONDS_ALARM &&
+    index !== RtcReg.MINUTES_ALARM && index !== RtcReg.HOURS_ALARM);
+}
+
 export const REG_A_UIP = 0x80;
 export const REG_B_SET = 0x80;
 export const REG_B_PIE = 0x40;

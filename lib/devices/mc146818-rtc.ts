@@ -26,7 +26,7 @@ import { hex } from '../util/hex';
 import type { Device, DeviceMapping } from './device';
 import { type IrqLine, toIrqLine } from './irq-line';
 import {
-  alarmBetween, CMOS_SIZE, floorDiv, mod, REG_A_UIP, REG_B_AIE, REG_B_PIE, REG_B_SET, REG_B_SQWE, REG_B_UIE,
+  alarmBetween, CMOS_SIZE, floorDiv, isTimeRegister, mod, REG_A_UIP, REG_B_AIE, REG_B_PIE, REG_B_SET, REG_B_SQWE, REG_B_UIE,
   REG_C_AF, REG_C_IRQF, REG_C_MASK, REG_C_PF, REG_C_UF, RtcReg, setCmosTime, timeFromRegisters,
 } from './mc146818-regs';
 import { hostRtcClock, type RtcClock } from './rtc-clock';
@@ -135,17 +135,11 @@ export class Mc146818Rtc implements Device, SnapshotDevice {
     const now = this.clock.now();
     this.catchUp(now);
     if (this.index === RtcReg.PS2_CENTURY) this.index = RtcReg.CENTURY; // QEMU moves the index for good
+    if (isTimeRegister(this.index)) {
+      if (this.running()) this.updateTime(now);
+      return this.cmos[this.index];
+    }
     switch (this.index) {
-      case RtcReg.CENTURY:
-      case RtcReg.SECONDS:
-      case RtcReg.MINUTES:
-      case RtcReg.HOURS:
-      case RtcReg.DAY_OF_WEEK:
-      case RtcReg.DAY_OF_MONTH:
-      case RtcReg.MONTH:
-      case RtcReg.YEAR:
-        if (this.running()) this.updateTime(now);
-        return this.cmos[this.index];
       case RtcReg.A:
         return this.cmos[RtcReg.A] | (this.updateInProgress(now) ? REG_A_UIP : 0);
       case RtcReg.C: {
@@ -169,22 +163,16 @@ export class Mc146818Rtc implements Device, SnapshotDevice {
     this.catchUp(now);
     const b = this.cmos[RtcReg.B];
     if (this.index === RtcReg.PS2_CENTURY) this.index = RtcReg.CENTURY;
+    if (isTimeRegister(this.index)) {
+      this.cmos[this.index] = data;
+      if (this.running()) this.setTime(now); // in SET mode the time starts when SET is cleared
+      return;
+    }
     switch (this.index) {
       case RtcReg.SECONDS_ALARM:
       case RtcReg.MINUTES_ALARM:
       case RtcReg.HOURS_ALARM:
         this.cmos[this.index] = data;
-        break;
-      case RtcReg.CENTURY:
-      case RtcReg.SECONDS:
-      case RtcReg.MINUTES:
-      case RtcReg.HOURS:
-      case RtcReg.DAY_OF_WEEK:
-      case RtcReg.DAY_OF_MONTH:
-      case RtcReg.MONTH:
-      case RtcReg.YEAR:
-        this.cmos[this.index] = data;
-        if (this.running()) this.setTime(now); // in SET mode the time starts when SET is cleared
         break;
       case RtcReg.A: {
         const a = this.cmos[RtcReg.A];
