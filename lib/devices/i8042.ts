@@ -166,6 +166,7 @@ export class I8042 implements Device, SnapshotDevice {
     const data = this.obdata;
     if (this.status & STAT_OBF) {
       this.status &= ~(STAT_OBF | STAT_MOUSE_OBF);
+      this.updateLines(); // kbd_deassert_irq: the next byte is a new edge
       this.updateOutput();
     }
     return data;
