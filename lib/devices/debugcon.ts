@@ -5,7 +5,6 @@
 import type { Writable } from 'stream';
 import { MemoryRegion } from '../memory/region';
 import { checkOptions, type OptionKeys } from '../options';
-import type { DeviceStateValue, SnapshotDevice } from '../snapshot/device-state';
 import { checkIoPort, type Device, type DeviceMapping } from './device';
 
 /** QEMU's default iobase. */
@@ -24,10 +23,10 @@ export interface DebugconOptions {
 
 const DEBUGCON_OPTIONS = { output: true, iobase: true, readback: true } as const satisfies OptionKeys<DebugconOptions>;
 
-export class Debugcon implements Device, SnapshotDevice {
+/** No snapshot state: QEMU's debugcon has none either (no vmstate), and a reset changes nothing. */
+export class Debugcon implements Device {
   /** QEMU's type name. */
   readonly name = 'isa-debugcon';
-  readonly snapshotName: string;
   /** "isa-debugcon", 1 byte. */
   readonly region: MemoryRegion;
   readonly mappings: readonly DeviceMapping[];
@@ -42,8 +41,6 @@ export class Debugcon implements Device, SnapshotDevice {
     const iobase = checkIoPort(opts.iobase ?? DEBUGCON_PORT, 'debugcon iobase');
     const readback = opts.readback ?? DEBUGCON_READBACK;
     if (!Number.isInteger(readback) || readback < 0 || readback > 0xff) throw new RangeError(`debugcon readback must be a byte (0-255), got ${String(readback)}`);
-    // two debugcons at different ports need different snapshot names
-    this.snapshotName = iobase === DEBUGCON_PORT ? 'isa-debugcon' : `isa-debugcon@${iobase.toString(16)}`;
     this.region = MemoryRegion.io('isa-debugcon', 1, {
       read: () => readback,
       write: (_offset, value) => emit(Number(value & 0xffn)),
@@ -51,14 +48,5 @@ export class Debugcon implements Device, SnapshotDevice {
       endianness: 'little',
     });
     this.mappings = [{ space: 'io', address: BigInt(iobase), region: this.region }];
-  }
-
-  // Stateless (QEMU's debugcon has no vmstate either); present so the board registers every device alike.
-  saveState(): DeviceStateValue {
-    return null;
-  }
-
-  loadState(state: DeviceStateValue): void {
-    if (state !== null) throw new TypeError('isa-debugcon state must be null');
   }
 }

@@ -287,7 +287,7 @@ describe('ioport80 and isa-debugcon', () => {
     io.space.write(0xe9, [0x41]);
     expect(out.read()).toEqual(Buffer.from('A'));
     expect(io.space.read(0xe9, 2)).toEqual({ data: Uint8Array.of(0x42, 0xff), result: MemTxResult.OK }); // the second byte is an unassigned port
-    expect(d.saveState()).toBeNull();
+    expect('saveState' in d).toBe(false);
     io.close();
     expect(() => new Debugcon({ output: 'x' } as never)).toThrow(new TypeError('Debugcon needs output: a Writable or a function (byte) => void'));
     expect(() => new Debugcon({ output: () => {}, readback: 256 })).toThrow(RangeError);
@@ -311,6 +311,6 @@ describe('bad guest input never throws', () => {
       if (rnd() & 1) r.io.read(port, 1);
       else r.io.write(port, [rnd() & 0xff]);
     }
-    for (const d of r.devices) expect(() => d.loadState!(throughFile(d.saveState!()))).not.toThrow();
+    for (const d of r.devices) if (d.saveState) expect(() => d.loadState!(throughFile(d.saveState!()))).not.toThrow();
   }));
 });
