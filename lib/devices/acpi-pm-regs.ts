@@ -1,0 +1,178 @@
+/**
+ * The ACPI fixed-hardware registers QEMU's PIIX4 PM puts in its `piix4-pm`
+ * block (QEMU 7.2 hw/acpi/core.c): PM1a_EVT (`acpi-evt`, +0, 4 bytes: status
+ * then enable, 16-bit accesses only), PM1a_CNT (`acpi-cnt`, +4, 2 bytes) and
+ * PM_TMR (`acpi-tmr`, +8, 4 bytes, 32-bit accesses only).
+ *
+ * - PM_TMR counts at 3.579545 MHz from the clock (QEMU's virtual clock), 24 bits.
+ * - TMR_STS is set once the counter passes the next multiple of 2^23 after the
+ *   last clear (QEMU computes it when status is read; reset makes it 0, so the
+ *   bit reads set until the guest clears it, as in QEMU).
+ * - PM1 status bits clear when written with 1; the SCI is asserted while an
+ *   enabled status bit is set (acpi_update_sci).
+ * - A PM1 control write with SLP_EN asks for a sleep state by SLP_TYP: 0 is
+ *   S5 (soft off), 1 is S3, `s4Value` is S4 (QEMU powers off for it too).
+ */
+import { MemoryRegion } from '../memory/region';
+import { transaction } from '../memory/transaction';
+import type { IrqLine } from './irq-line';
+
+export const PM_TIMER_FREQUENCY = 3579545n;
+const NS_PER_SEC = 1_000_000_000n;
+export const ACPI_BITMASK_TIMER_STATUS = 0x0001;
+export const ACPI_BITMASK_TIMER_ENABLE = 0x0001;
+export const ACPI_BITMASK_GLOBAL_LOCK_ENABLE = 0x0020;
+export const ACPI_BITMASK_POWER_BUTTON_ENABLE = 0x0100;
+export const ACPI_BITMASK_RT_CLOCK_ENABLE = 0x0400;
+/** the enable bits that can raise the SCI (ACPI_BITMASK_PM1_COMMON_ENABLED) */
+const PM1_COMMON_ENABLED = ACPI_BITMASK_RT_CLOCK_ENABLE | ACPI_BITMASK_POWER_BUTTON_ENABLE | ACPI_BITMASK_GLOBAL_LOCK_ENABLE | ACPI_BITMASK_TIMER_ENABLE;
+export const ACPI_BITMASK_SCI_ENABLE = 0x0001;
+export const ACPI_BITMASK_SLEEP_ENABLE = 0x2000;
+const PM_TIMER_MASK = 0xffffffn;
+
+/** What a guest's SLP_EN write asks for: S5 (soft off), S3 (suspend to RAM) or S4 (suspend to disk). */
+export type SleepRequest = 'S3' | 'S4' | 'S5';
+
+/** QEMU_CLOCK_VIRTUAL, reduced to a reading in nanoseconds (monotonic). */
+export interface PmClock {
+  now(): bigint;
+}
+
+export const hostPmClock: PmClock = { now: () => process.hrtime.bigint() };
+
+export interface AcpiPmRegsOptions {
+  /** the SCI (GSI 9 on the pc machine) */
+  sci: IrqLine;
+  clock: PmClock;
+  /** SLP_TYP of S4 (QEMU's s4_val, 2 for the PIIX4) */
+  s4Value: number;
+  /** QEMU's acpi_only: no SMM, so SCI_EN is set at reset (the OS never has to ask for ACPI mode) */
+  acpiOnly: boolean;
+  onSleep?: (state: SleepRequest) => void;
+}
+
+/** The saved state: QEMU's vmstate fields ar.pm1.evt.sts/en, ar.pm1.cnt.cnt, ar.tmr.overflow_time. */
+export interface AcpiPmRegsState { [key: string]: number | bigint; sts: number; en: number; cnt: number; overflowTime: bigint }
+
+export class AcpiPmRegs {
+  /** the 64-byte `piix4-pm` container with the three register blocks */
+  readonly block: MemoryRegion;
+  readonly evt: MemoryRegion;
+  readonly cnt: MemoryRegion;
+  readonly tmr: MemoryRegion;
+  private sts = 0;
+  private en = 0;
+  private control = 0;
+  /** PM ticks at which TMR_STS sets */
+  private overflowTime = 0n;
+  private sciLevel: boolean | null = null;
+
+  constructor(name: string, private readonly opts: AcpiPmRegsOptions) {
+    this.block = MemoryRegion.container(name, 64);
+    this.evt = MemoryRegion.io('acpi-evt', 4, {
+      endianness: 'little',
+      valid: { minAccessSize: 2, maxAccessSize: 2 },
+      read: (offset) => (offset === 0n ? this.status() : offset === 2n ? this.en : 0),
+      write: (offset, value) => {
+        if (offset === 0n) this.writeStatus(Number(value));
+        else if (offset === 2n) this.en = Number(value);
+        else return;
+        this.updateSci();
+      },
+    });
+    this.cnt = MemoryRegion.io('acpi-cnt', 2, {
+      endianness: 'little',
+      valid: { minAccessSize: 2, maxAccessSize: 2 },
+      read: () => this.control,
+      write: (_offset, value) => this.writeControl(Number(value)),
+    });
+    this.tmr = MemoryRegion.io('acpi-tmr', 4, {
+      endianness: 'little',
+      valid: { minAccessSize: 4, maxAccessSize: 4 },
+      read: () => Number(this.ticks() & PM_TIMER_MASK),
+      write: () => { /* read-only */ },
+    });
+    // acpi_pm_tmr_init, acpi_pm1_evt_init, acpi_pm1_cnt_init: children in QEMU's order
+    transaction(() => {
+      this.block.addSubregion(8, this.tmr);
+      this.block.addSubregion(0, this.evt);
+      this.block.addSubregion(4, this.cnt);
+    });
+    this.reset();
+  }
+
+  /** acpi_pm_tmr_get_clock: the clock in 3.579545 MHz ticks */
+  private ticks(): bigint {
+    return (this.opts.clock.now() * PM_TIMER_FREQUENCY) / NS_PER_SEC;
+  }
+
+  /** acpi_pm1_evt_get_sts */
+  private status(): number {
+    if (this.ticks() >= this.overflowTime) this.sts |= ACPI_BITMASK_TIMER_STATUS;
+    return this.sts;
+  }
+
+  /** acpi_pm1_evt_write_sts: write 1 to clear; clearing TMR_STS sets the next overflow */
+  private writeStatus(value: number): void {
+    if (this.status() & value & ACPI_BITMASK_TIMER_STATUS) {
+      this.overflowTime = (this.ticks() + 0x800000n) & ~0x7fffffn;
+    }
+    this.sts &= ~value;
+  }
+
+  /** acpi_pm1_cnt_write */
+  private writeControl(value: number): void {
+    this.control = value & ~ACPI_BITMASK_SLEEP_ENABLE;
+    if (!(value & ACPI_BITMASK_SLEEP_ENABLE)) return;
+    const type = (value >> 10) & 7;
+    const state: SleepRequest | null = type === 0 ? 'S5' : type === 1 ? 'S3' : type === this.opts.s4Value ? 'S4' : null;
+    if (state) this.opts.onSleep?.(state);
+  }
+
+  /** ACPI_ENABLE / ACPI_DISABLE through APM (acpi_pm1_cnt_update) */
+  setSciEnable(on: boolean): void {
+    this.control = on ? this.control | ACPI_BITMASK_SCI_ENABLE : this.control & ~ACPI_BITMASK_SCI_ENABLE;
+  }
+
+  /** acpi_update_sci: drives the SCI when its level changes */
+  private updateSci(): void {
+    const level = (this.status() & this.en & PM1_COMMON_ENABLED) !== 0;
+    if (level === this.sciLevel) return;
+    this.sciLevel = level;
+    this.opts.sci.set(level);
+  }
+
+  /** acpi_pm1_evt_reset, acpi_pm1_cnt_reset, acpi_pm_tmr_reset, then acpi_update_sci */
+  reset(): void {
+    this.sts = 0;
+    this.en = 0;
+    this.control = this.opts.acpiOnly ? ACPI_BITMASK_SCI_ENABLE : 0;
+    this.overflowTime = 0n;
+    this.updateSci();
+  }
+
+  saveState(): AcpiPmRegsState {
+    return { sts: this.sts, en: this.en, cnt: this.control, overflowTime: this.overflowTime };
+  }
+
+  loadState(state: Partial<AcpiPmRegsState> | undefined, what: string): void {
+    const { sts, en, cnt, overflowTime } = state ?? {};
+    for (const [k, v] of Object.entries({ sts, en, cnt })) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`${what}: ${k} must be a 16-bit unsigned integer, got ${String(v)}`);
+    }
+    if (typeof overflowTime !== 'bigint') throw new TypeError(`${what}: overflowTime must be a bigint (PM timer ticks)`);
+    this.sts = sts as number;
+    this.en = en as number;
+    this.control = cnt as number;
+    this.overflowTime = overflowTime;
+    this.sciLevel = null;
+    this.updateSci();
+  }
+
+  close(): void {
+    transaction(() => {
+      for (const r of [this.evt, this.cnt, this.tmr]) r.close();
+      this.block.close();
+    });
+  }
+}
