@@ -7,7 +7,9 @@
  * - PM_TMR counts at 3.579545 MHz from the clock (QEMU's virtual clock), 24 bits.
  * - TMR_STS is set once the counter passes the next multiple of 2^23 after the
  *   last clear (QEMU computes it when status is read; reset makes it 0, so the
- *   bit reads set until the guest clears it, as in QEMU).
+ *   bit reads set until the guest clears it, as in QEMU).  While TMR_EN is set
+ *   and TMR_STS clear, a timer on the clock raises the SCI at that moment
+ *   (acpi_pm_tmr_update).
  * - PM1 status bits clear when written with 1; the SCI is asserted while an
  *   enabled status bit is set (acpi_update_sci).
  * - A PM1 control write with SLP_EN asks for a sleep state by SLP_TYP: 0 is
@@ -16,6 +18,7 @@
 import { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
 import type { IrqLine } from './irq-line';
+import { hostRtcClock, type RtcClock } from './rtc-clock';
 
 export const PM_TIMER_FREQUENCY = 3579545n;
 const NS_PER_SEC = 1_000_000_000n;
@@ -33,12 +36,12 @@ const PM_TIMER_MASK = 0xffffffn;
 /** What a guest's SLP_EN write asks for: S5 (soft off), S3 (suspend to RAM) or S4 (suspend to disk). */
 export type SleepRequest = 'S3' | 'S4' | 'S5';
 
-/** QEMU_CLOCK_VIRTUAL, reduced to a reading in nanoseconds (monotonic). */
-export interface PmClock {
-  now(): bigint;
-}
-
-export const hostPmClock: PmClock = { now: () => process.hrtime.bigint() };
+/**
+ * QEMU_CLOCK_VIRTUAL: nanoseconds and one-shot timers.  The PM timer only
+ * needs a steady count, so the RTC's host clock (monotonic since load) serves.
+ */
+export type PmClock = RtcClock;
+export const hostPmClock: PmClock = hostRtcClock;
 
 export interface AcpiPmRegsOptions {
   /** the SCI (GSI 9 on the pc machine) */
@@ -66,6 +69,7 @@ export class AcpiPmRegs {
   /** PM ticks at which TMR_STS sets */
   private overflowTime = 0n;
   private sciLevel: boolean | null = null;
+  private cancelTimer: (() => void) | null = null;
 
   constructor(name: string, private readonly opts: AcpiPmRegsOptions) {
     this.block = MemoryRegion.container(name, 64);
@@ -134,12 +138,31 @@ export class AcpiPmRegs {
     this.control = on ? this.control | ACPI_BITMASK_SCI_ENABLE : this.control & ~ACPI_BITMASK_SCI_ENABLE;
   }
 
-  /** acpi_update_sci: drives the SCI when its level changes */
+  /** acpi_update_sci: drives the SCI when its level changes, then (re)arms the overflow timer */
   private updateSci(): void {
-    const level = (this.status() & this.en & PM1_COMMON_ENABLED) !== 0;
-    if (level === this.sciLevel) return;
-    this.sciLevel = level;
-    this.opts.sci.set(level);
+    const sts = this.status();
+    const level = (sts & this.en & PM1_COMMON_ENABLED) !== 0;
+    if (level !== this.sciLevel) {
+      this.sciLevel = level;
+      this.opts.sci.set(level);
+    }
+    this.armTimer((this.en & ACPI_BITMASK_TIMER_ENABLE) !== 0 && !(sts & ACPI_BITMASK_TIMER_STATUS));
+  }
+
+  /**
+   * acpi_pm_tmr_update: a timer at the moment the counter reaches the overflow
+   * time.  Rounded up (QEMU rounds down), so that the status read at the
+   * deadline already sees TMR_STS.
+   */
+  private armTimer(on: boolean): void {
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    if (!on) return;
+    const deadline = (this.overflowTime * NS_PER_SEC + PM_TIMER_FREQUENCY - 1n) / PM_TIMER_FREQUENCY;
+    this.cancelTimer = this.opts.clock.setTimer(deadline, () => {
+      this.cancelTimer = null;
+      this.updateSci();
+    });
   }
 
   /** acpi_pm1_evt_reset, acpi_pm1_cnt_reset, acpi_pm_tmr_reset, then acpi_update_sci */
@@ -170,6 +193,7 @@ export class AcpiPmRegs {
   }
 
   close(): void {
+    this.armTimer(false);
     transaction(() => {
       for (const r of [this.evt, this.cnt, this.tmr]) r.close();
       this.block.close();

@@ -48,7 +48,7 @@ export interface Piix4PmOptions {
   sci: IrqLine | ((level: boolean) => void);
   /** the guest asked for a sleep state through PM1_CNT.SLP_EN: S5 is power-off, S4 too in QEMU, S3 is suspend */
   onSleep?: (state: SleepRequest) => void;
-  /** QEMU_CLOCK_VIRTUAL for the PM timer (default: the host's monotonic clock) */
+  /** QEMU_CLOCK_VIRTUAL for the PM timer and its overflow interrupt (default: the host's clock) */
   clock?: PmClock;
   /** what piix4_pm_machine_ready finds on the ISA bus: COM1 at 0x3f8, COM2 at 0x2f8, LPT1 at 0x378 */
   isa?: { com1?: boolean; com2?: boolean; lpt1?: boolean };
@@ -82,7 +82,9 @@ export class Piix4Pm extends PciDevice {
     if (!sci) throw new TypeError('Piix4Pm: options.sci is required (the SCI line, GSI 9 on the pc machine)');
     if (opts.onSleep !== undefined && typeof opts.onSleep !== 'function') throw new TypeError('Piix4Pm: options.onSleep must be a function (state) => void');
     const clock = opts.clock ?? hostPmClock;
-    if (typeof clock?.now !== 'function') throw new TypeError('Piix4Pm: options.clock must have now(): bigint (nanoseconds)');
+    if (typeof clock?.now !== 'function' || typeof clock.setTimer !== 'function') {
+      throw new TypeError('Piix4Pm: options.clock must have now(): bigint (nanoseconds) and setTimer(deadlineNs, callback), like RtcClock');
+    }
     super(opts.bus, opts.devfn ?? PIIX4_PM_DEVFN, {
       name: 'PIIX4_PM', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82371AB_3, revision: 0x03,
       classId: PCI_CLASS_BRIDGE_OTHER, interruptPin: 1,

@@ -10,6 +10,7 @@ import { Piix3IdePci } from '../../lib/devices/piix3-ide-pci';
 import { Piix4Pm, piix4SystemStates } from '../../lib/devices/piix4-pm';
 import type { SleepRequest } from '../../lib/devices/acpi-pm-regs';
 import { formatTreeOf } from '../../lib/memory';
+import { fakeClock } from './rtc-rig';
 import { configRead, configWrite, fixture, pciDump, POST_DUMP, RESET_DUMP, testPc, type TestPc } from '../helpers/pc';
 
 const MiB = 1n << 20n;
@@ -26,17 +27,17 @@ interface Rig {
   resets: string[];
   sleeps: SleepRequest[];
   elcr: [number, number][];
-  clock: { ns: bigint };
+  clock: ReturnType<typeof fakeClock>;
 }
 
 let rig: Rig;
 beforeEach(() => {
   const pc = testPc(128n * MiB);
-  const r = { pc, isa: new Array(16).fill(false), isaWrites: 0, sci: [], resets: [], sleeps: [], elcr: [], clock: { ns: 0n } } as unknown as Rig;
+  const r = { pc, isa: new Array(16).fill(false), isaWrites: 0, sci: [], resets: [], sleeps: [], elcr: [], clock: fakeClock(0n) } as unknown as Rig;
   const isaIrqs: IrqLine[] = Array.from({ length: 16 }, (_, i) => callbackIrqLine((level) => { r.isa[i] = level; r.isaWrites++; }, `ISA ${i}`));
   r.piix3 = new Piix3({ bus: pc.map.pciBus, isaIrqs, onResetRequest: (k) => r.resets.push(k), onElcrWrite: (i, v) => r.elcr.push([i, v]) });
   r.ide = new Piix3IdePci(pc.map.pciBus);
-  r.pm = new Piix4Pm({ bus: pc.map.pciBus, sci: (level) => r.sci.push(level), onSleep: (s) => r.sleeps.push(s), clock: { now: () => r.clock.ns } });
+  r.pm = new Piix4Pm({ bus: pc.map.pciBus, sci: (level) => r.sci.push(level), onSleep: (s) => r.sleeps.push(s), clock: r.clock });
   mapDevices({ memory: pc.map.system, io: pc.map.io }, [r.piix3, r.ide, r.pm]);
   rig = r;
 });
@@ -128,10 +129,10 @@ describe('PIIX4 PM registers', () => {
   beforeEach(seabiosPost);
 
   test('the PM timer counts at 3.579545 MHz from the injected clock and wraps at 24 bits', () => {
-    const at = (ns: bigint) => { rig.clock.ns = ns; return inl(0x608); };
+    const at = (ns: bigint) => { rig.clock.advance(ns - rig.clock.now()); return inl(0x608); };
     expect(at(0n)).toBe(0);
-    expect(at(1_000_000_000n)).toBe(Number(PM_HZ));
     expect(at(1_000n)).toBe(3); // 3.58 ticks per µs
+    expect(at(1_000_000_000n)).toBe(Number(PM_HZ));
     // 2^24 ticks = 4.687 s: the counter is back near 0
     const wrapNs = ((1n << 24n) * 1_000_000_000n + PM_HZ - 1n) / PM_HZ;
     expect(at(wrapNs - 1_000n)).toBeGreaterThan(0xfffff0);
@@ -139,11 +140,11 @@ describe('PIIX4 PM registers', () => {
     expect(at(wrapNs + 1_000_000_000n)).toBe(Number(PM_HZ));
     expect(at(3_600n * 1_000_000_000n)).toBe(Number((3_600n * PM_HZ) & 0xffffffn));
     io().write(0x608, [1, 2, 3, 4]); // read-only
-    expect(at(0n)).toBe(0);
+    expect(at(3_600n * 1_000_000_000n)).toBe(Number((3_600n * PM_HZ) & 0xffffffn));
   });
 
   test('PM1 status is write-1-to-clear; the SCI follows status & enable', () => {
-    rig.clock.ns = 1_000n;
+    rig.clock.advance(1_000n);
     expect(inw(0x600)).toBe(0x0001); // TMR_STS: set from reset until cleared (QEMU's overflow_time 0)
     outw(0x600, 0x0000);
     expect(inw(0x600)).toBe(0x0001);
@@ -155,13 +156,35 @@ describe('PIIX4 PM registers', () => {
     outw(0x600, 0x0001);
     expect(inw(0x600)).toBe(0x0000);
     expect(rig.sci.at(-1)).toBe(false);
-    // sets again when the counter passes the next multiple of 2^23 ticks
-    rig.clock.ns = ((1n << 23n) * 1_000_000_000n) / PM_HZ - 1_000n;
-    expect(inw(0x600)).toBe(0x0000);
-    rig.clock.ns += 2_000n;
-    expect(inw(0x600)).toBe(0x0001);
     outw(0x602, 0x0000);
+    // sets again when the counter passes the next multiple of 2^23 ticks
+    rig.clock.advance(((1n << 23n) * 1_000_000_000n) / PM_HZ - 2_000n);
+    expect(inw(0x600)).toBe(0x0000);
+    rig.clock.advance(2_000n);
+    expect(inw(0x600)).toBe(0x0001);
+    expect(rig.sci.at(-1)).toBe(false); // TMR_EN clear: no SCI
+  });
+
+  test('with TMR_EN the overflow raises the SCI by itself, from a timer on the clock', () => {
+    outw(0x602, 0x0001);
+    expect(rig.sci.at(-1)).toBe(true);
+    outw(0x600, 0x0001);
     expect(rig.sci.at(-1)).toBe(false);
+    expect(rig.clock.pending()).toBe(1);
+    const overflowNs = ((1n << 23n) * 1_000_000_000n) / PM_HZ; // 2.34 s
+    rig.clock.advance(overflowNs - 1_000n);
+    expect(rig.sci.at(-1)).toBe(false);
+    rig.clock.advance(2_000n); // no guest access: the timer fired
+    expect(rig.sci.at(-1)).toBe(true);
+    expect(rig.clock.pending()).toBe(0);
+    outw(0x600, 0x0001); // acknowledged: armed for the next 2^23 ticks
+    expect(rig.sci.at(-1)).toBe(false);
+    expect(rig.clock.pending()).toBe(1);
+    outw(0x602, 0x0000);
+    expect(rig.clock.pending()).toBe(0);
+    outw(0x602, 0x0001);
+    rig.pc.map.pciHost.reset(); // reset disarms it (acpi_pm_tmr_reset)
+    expect(rig.clock.pending()).toBe(0);
   });
 
   test('PM1 control: SCI_EN at reset (no SMM), SLP_EN with SLP_TYP 0 → S5, 1 → S3, 2 → S4; APM 0xf0/0xf1', () => {
@@ -198,7 +221,7 @@ describe('PIIX4 PM registers', () => {
   test('moving the PM base moves the block; etc/system-states is QEMU\'s', () => {
     configWrite(io(), 0x0b, 0x40, 0xb03f, 4); // low 6 bits ignored
     expect(rig.pm.pmBase).toBe(0xb000);
-    rig.clock.ns = 1_000_000_000n;
+    rig.clock.advance(1_000_000_000n);
     expect(inl(0xb008)).toBe(Number(PM_HZ));
     expect(inl(0x608)).toBe(0xffffffff); // unassigned I/O now
     expect(Array.from(piix4SystemStates())).toEqual([0x80, 0, 0, 0x81, 0x82, 0x80]);
