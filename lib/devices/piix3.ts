@@ -13,10 +13,12 @@
  *   with bit 2 set requests a system reset (bit 1: hard rather than soft,
  *   which QEMU does not distinguish); otherwise bit 1 is stored and read back
  *   (rcr_write / rcr_read).
- * - ELCR at 0x4d0/0x4d1: with KVM's in-kernel irqchip QEMU names these
- *   `kvm-elcr`, one byte each (hw/i386/kvm/i8259.c, i8259_common.c); the
- *   masks are the i8259's (0xf8 master, 0xde slave).  The board pushes the
- *   value into the kernel PIC (onElcrWrite).
+ * - ELCR at 0x4d0/0x4d1, `kvm-elcr`, one byte each, as QEMU names them with
+ *   KVM's in-kernel irqchip (hw/i386/kvm/i8259.c).  There the kernel's PIC
+ *   decodes both ports itself (linux arch/x86/kvm/i8259.c), so a guest access
+ *   never reaches these regions: they are what `info mtree` shows.  Without
+ *   an in-kernel PIC they behave as QEMU's i8259 ELCR (hw/intc/i8259.c:
+ *   masks 0xf8 master, 0xde slave) and tell the board (onElcrWrite).
  *
  * ISA IRQ lines are driven only when their level changes: the in-kernel
  * chip has one userspace source per GSI, so re-driving a line low would

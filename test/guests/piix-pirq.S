@@ -1,7 +1,8 @@
 # Real mode (CS:IP = 0:0x7c00), the PIIX functions as a guest drives them:
 # routes PIRQC# to ISA IRQ 11 (PIIX3 config 0x62), places the PIIX4 PM block
 # at 0x600 and reads its ACPI PM timer twice (dwords at 0x3004 and 0x3008),
-# then writes 0xcf9 = 0x06 (hard reset request).  The test's reset callback
+# writes the ELCR (0x4d0/0x4d1, which KVM's in-kernel PIC handles), then
+# writes 0xcf9 = 0x06 (hard reset request).  The test's reset callback
 # asserts the INTA# line of a device in slot 3 (PIRQC#): the guest counts the
 # IRQ 11 interrupt (vector 0x73) in the word at 0x3000 and exits through
 # debug-exit with 0x10 (code 0x21).
@@ -32,6 +33,11 @@
         out     %al, $0x21
         mov     $0xf7, %al              # slave: only IRQ 11
         out     %al, $0xa1
+        mov     $0x4d0, %dx             # ELCR (all edge): KVM's in-kernel PIC decodes it
+        xor     %al, %al
+        out     %al, %dx
+        inc     %dx
+        out     %al, %dx
         mov     $0xcf8, %dx             # PIIX3 (devfn 8) 0x62 = 11
         mov     $0x80000860, %eax
         out     %eax, %dx

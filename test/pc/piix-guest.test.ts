@@ -1,7 +1,7 @@
 // The PIIX functions under a real-mode guest on KVM: configuration and PM
 // timer accesses arrive as port I/O exits, the 0xcf9 write becomes a reset
 // request, and a PCI INTx line routed through PIIX3's PIRQ registers raises
-// ISA IRQ 11 in the in-kernel PICs.
+// ISA IRQ 11 in the in-kernel PICs; the ELCR ports never leave the kernel.
 import { mapDevices } from '../../lib/devices/device';
 import { Piix3 } from '../../lib/devices/piix3';
 import { Piix4Pm } from '../../lib/devices/piix4-pm';
@@ -21,10 +21,12 @@ describeKvm('PIIX3 and PIIX4 PM under a real-mode guest', () => {
     const bus = new PciBus('pci.0', pci, machine.memory.ioRoot);
     const host = new PciHost(bus);
     const resets: string[] = [];
+    const elcr: number[] = [];
     const piix3 = new Piix3({
       bus,
       isaIrqs: Array.from({ length: 16 }, (_, i) => chip.line(i)),
       onResetRequest: (kind) => { resets.push(kind); slot3.set(true); },
+      onElcrWrite: (_i, v) => elcr.push(v),
     });
     const slot3 = piix3.intxLine(0x18, 1);
     const pm = new Piix4Pm({ bus, sci: chip.line(9) });
@@ -39,6 +41,7 @@ describeKvm('PIIX3 and PIIX4 PM under a real-mode guest', () => {
       const r = await machine.run({ timeoutMs: 20000 });
       expect(r).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
       expect(resets).toEqual(['hard']);
+      expect(elcr).toEqual([]); // the kernel's PIC took 0x4d0/0x4d1: no exit reached the kvm-elcr regions
       expect(piix3.pirqRoute(2)).toBe(11);
       expect(machine.readGuest(0x3000, 2)[0]).toBe(1);
       const t = Buffer.from(machine.readGuest(0x3004, 8));
