@@ -12,6 +12,9 @@
  *   (acpi_pm_tmr_update).
  * - PM1 status bits clear when written with 1; the SCI is asserted while an
  *   enabled status bit is set (acpi_update_sci).
+ * - GPE0 (`acpi-gpe0`, `gpeLength` bytes, mapped by the owner): the first
+ *   half status (write 1 to clear), the second half enable, byte accesses
+ *   (acpi_gpe_ioport_readb/writeb); status & enable of its first byte raises the SCI.
  * - A PM1 control write with SLP_EN asks for a sleep state by SLP_TYP: 0 is
  *   S5 (soft off), 1 is S3, `s4Value` is S4 (QEMU powers off for it too).
  */
@@ -51,11 +54,13 @@ export interface AcpiPmRegsOptions {
   s4Value: number;
   /** QEMU's acpi_only: no SMM, so SCI_EN is set at reset (the OS never has to ask for ACPI mode) */
   acpiOnly: boolean;
+  /** GPE0 block length in bytes (GPE_LEN, 4 for the PIIX4) */
+  gpeLength: number;
   onSleep?: (state: SleepRequest) => void;
 }
 
 /** The saved state: QEMU's vmstate fields ar.pm1.evt.sts/en, ar.pm1.cnt.cnt, ar.tmr.overflow_time. */
-export interface AcpiPmRegsState { [key: string]: number | bigint; sts: number; en: number; cnt: number; overflowTime: bigint }
+export interface AcpiPmRegsState { [key: string]: number | bigint | Uint8Array; sts: number; en: number; cnt: number; overflowTime: bigint; gpe: Uint8Array }
 
 export class AcpiPmRegs {
   /** the 64-byte `piix4-pm` container with the three register blocks */
@@ -63,6 +68,9 @@ export class AcpiPmRegs {
   readonly evt: MemoryRegion;
   readonly cnt: MemoryRegion;
   readonly tmr: MemoryRegion;
+  readonly gpe: MemoryRegion;
+  /** GPE0 status bytes then enable bytes */
+  private readonly gpeRegs: Uint8Array;
   private sts = 0;
   private en = 0;
   private control = 0;
@@ -95,6 +103,19 @@ export class AcpiPmRegs {
       valid: { minAccessSize: 4, maxAccessSize: 4 },
       read: () => Number(this.ticks() & PM_TIMER_MASK),
       write: () => { /* read-only */ },
+    });
+    this.gpeRegs = new Uint8Array(opts.gpeLength);
+    const half = opts.gpeLength / 2;
+    this.gpe = MemoryRegion.io('acpi-gpe0', opts.gpeLength, {
+      endianness: 'little',
+      valid: { minAccessSize: 1, maxAccessSize: 4 },
+      impl: { minAccessSize: 1, maxAccessSize: 1 },
+      read: (offset) => this.gpeRegs[Number(offset)],
+      write: (offset, value) => {
+        const i = Number(offset);
+        this.gpeRegs[i] = i < half ? this.gpeRegs[i] & ~Number(value) : Number(value);
+        this.updateSci();
+      },
     });
     // acpi_pm_tmr_init, acpi_pm1_evt_init, acpi_pm1_cnt_init: children in QEMU's order
     transaction(() => {
@@ -141,7 +162,7 @@ export class AcpiPmRegs {
   /** acpi_update_sci: drives the SCI when its level changes, then (re)arms the overflow timer */
   private updateSci(): void {
     const sts = this.status();
-    const level = (sts & this.en & PM1_COMMON_ENABLED) !== 0;
+    const level = (sts & this.en & PM1_COMMON_ENABLED) !== 0 || (this.gpeRegs[0] & this.gpeRegs[this.gpeRegs.length / 2]) !== 0;
     if (level !== this.sciLevel) {
       this.sciLevel = level;
       this.opts.sci.set(level);
@@ -171,23 +192,26 @@ export class AcpiPmRegs {
     this.en = 0;
     this.control = this.opts.acpiOnly ? ACPI_BITMASK_SCI_ENABLE : 0;
     this.overflowTime = 0n;
+    this.gpeRegs.fill(0);
     this.updateSci();
   }
 
   saveState(): AcpiPmRegsState {
-    return { sts: this.sts, en: this.en, cnt: this.control, overflowTime: this.overflowTime };
+    return { sts: this.sts, en: this.en, cnt: this.control, overflowTime: this.overflowTime, gpe: this.gpeRegs.slice() };
   }
 
   loadState(state: Partial<AcpiPmRegsState> | undefined, what: string): void {
-    const { sts, en, cnt, overflowTime } = state ?? {};
+    const { sts, en, cnt, overflowTime, gpe } = state ?? {};
     for (const [k, v] of Object.entries({ sts, en, cnt })) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`${what}: ${k} must be a 16-bit unsigned integer, got ${String(v)}`);
     }
     if (typeof overflowTime !== 'bigint') throw new TypeError(`${what}: overflowTime must be a bigint (PM timer ticks)`);
+    if (!(gpe instanceof Uint8Array) || gpe.length !== this.gpeRegs.length) throw new TypeError(`${what}: gpe must be a ${this.gpeRegs.length}-byte Uint8Array`);
     this.sts = sts as number;
     this.en = en as number;
     this.control = cnt as number;
     this.overflowTime = overflowTime;
+    this.gpeRegs.set(gpe);
     this.sciLevel = null;
     this.updateSci();
   }
@@ -195,7 +219,7 @@ export class AcpiPmRegs {
   close(): void {
     this.armTimer(false);
     transaction(() => {
-      for (const r of [this.evt, this.cnt, this.tmr]) r.close();
+      for (const r of [this.evt, this.cnt, this.tmr, this.gpe]) r.close();
       this.block.close();
     });
   }

@@ -12,10 +12,11 @@
  *   skips SMM set-up (src/fw/smm.c), which this KVM could not run;
  * - `apm-io` at 0xb2/0xb3 (hw/isa/apm.c): 0xf1/0xf0 written to 0xb2 set and
  *   clear SCI_EN; any other command would raise an SMI, which does not exist here;
+ * - `acpi-gpe0` at 0xafe0, 4 bytes (GPE_BASE, GPE_LEN);
  * - the SCI is an IrqLine (GSI 9 on the pc machine, not a PIRQ).
  *
- * Not modelled: the SMBus controller's registers (the region reads as
- * unassigned I/O), GPE0 and the PCI/CPU hotplug blocks.
+ * Not modelled: the SMBus controller's registers (the region has no ops)
+ * and the PCI/CPU hotplug blocks at 0xae00 and 0xaf00.
  */
 import { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
@@ -38,6 +39,8 @@ export const PIIX4_SMB_HSTCFG = 0xd2;
 /** the pc machine's SMBus base at realize (pc_piix.c) */
 export const PIIX4_DEFAULT_SMB_BASE = 0xb100;
 export const APM_CNT_IOPORT = 0xb2;
+export const GPE_BASE = 0xafe0;
+const GPE_LEN = 4;
 const ACPI_ENABLE = 0xf1;
 const ACPI_DISABLE = 0xf0;
 const IO_BASE_MASK = 0xffc0;
@@ -73,7 +76,7 @@ export class Piix4Pm extends PciDevice {
   readonly acpi: AcpiPmRegs;
   readonly smbus: MemoryRegion;
   readonly apm: MemoryRegion;
-  /** `apm-io` at 0xb2 (fixed); the PM and SMBus blocks move with their bases, so the function maps them itself */
+  /** `apm-io` at 0xb2 and `acpi-gpe0` at 0xafe0 (fixed); the PM and SMBus blocks move with their bases, so the function maps them itself */
   override readonly mappings: readonly DeviceMapping[];
   private apmStatus = 0;
 
@@ -102,7 +105,7 @@ export class Piix4Pm extends PciDevice {
     c[0x5f] = 0x10 | (isa.lpt1 ? 0x80 : 0);
     c[0x63] = 0x60;
     c[0x67] = (isa.com1 ? 0x08 : 0) | (isa.com2 ? 0x90 : 0);
-    this.acpi = new AcpiPmRegs('piix4-pm', { sci, clock, s4Value: 2, acpiOnly: true, onSleep: opts.onSleep });
+    this.acpi = new AcpiPmRegs('piix4-pm', { sci, clock, s4Value: 2, acpiOnly: true, gpeLength: GPE_LEN, onSleep: opts.onSleep });
     this.smbus = MemoryRegion.io('pm-smbus', 64);
     this.apm = MemoryRegion.io('apm-io', 2, {
       endianness: 'little',
@@ -113,7 +116,10 @@ export class Piix4Pm extends PciDevice {
         else if (v === ACPI_ENABLE || v === ACPI_DISABLE) this.acpi.setSciEnable(v === ACPI_ENABLE);
       },
     });
-    this.mappings = [{ space: 'io', address: BigInt(APM_CNT_IOPORT), region: this.apm }];
+    this.mappings = [
+      { space: 'io', address: BigInt(APM_CNT_IOPORT), region: this.apm },
+      { space: 'io', address: BigInt(GPE_BASE), region: this.acpi.gpe },
+    ];
     transaction(() => {
       this.acpi.block.setEnabled(false);
       this.bus.io.addSubregion(PIIX4_DEFAULT_SMB_BASE, this.smbus);

@@ -101,9 +101,9 @@ describe('configuration space (QEMU 7.2 dumps)', () => {
   });
 
   test("after SeaBIOS's writes their I/O regions are QEMU's io-tree lines", () => {
-    const names = /\): (kvm-elcr|apm-io|piix4-pm|acpi-evt|acpi-cnt|acpi-tmr|pm-smbus|piix3-reset-control|piix-bmdma-container)$/;
+    const names = /\): (kvm-elcr|apm-io|acpi-gpe0|piix4-pm|acpi-evt|acpi-cnt|acpi-tmr|pm-smbus|piix3-reset-control|piix-bmdma-container)$/;
     const want = fixture('m128/post/io-tree.txt').split('\n').filter((l) => names.test(l));
-    expect(want).toHaveLength(10);
+    expect(want).toHaveLength(11);
     seabiosPost();
     const got = formatTreeOf(rig.pc.map.io, false).split('\n').filter((l) => names.test(l));
     expect(got).toEqual(want);
@@ -205,6 +205,19 @@ describe('PIIX4 PM registers', () => {
     expect(inw(0x604) & 1).toBe(0);
     io().write(0xb3, [0x5a]);
     expect(io().read(0xb3, 1).data[0]).toBe(0x5a);
+  });
+
+  test('GPE0 at 0xafe0: status write-1-to-clear, enable, the SCI from byte 0', () => {
+    const inb = (p: number) => io().read(p, 1).data[0];
+    expect([0xafe0, 0xafe1, 0xafe2, 0xafe3].map(inb)).toEqual([0, 0, 0, 0]);
+    io().write(0xafe2, [0x05]);
+    io().write(0xafe3, [0xff]);
+    expect(inl(0xafe0)).toBe(0xff050000); // a dword read is four byte reads
+    io().write(0xafe0, [0xff]); // clearing clear bits: nothing
+    expect(inb(0xafe0)).toBe(0);
+    expect(rig.sci.filter(Boolean)).toEqual([]);
+    rig.pc.map.pciHost.reset();
+    expect(inl(0xafe0)).toBe(0);
   });
 
   test('reset disables the PM block but keeps the base the firmware wrote (QEMU resets 0x40 only)', () => {
