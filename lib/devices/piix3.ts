@@ -140,11 +140,12 @@ export class Piix3 extends PciDevice {
    * A new line for one device output into PIRQ `pirq`: it follows the routing
    * registers, and shares its PIRQ with every other line plugged into it (wired-OR).
    */
-  pirqLine(pirq: number, name = `PIRQ${'ABCD'[checkPirq(pirq)]}`): IrqLine {
+  pirqLine(pirq: number, name?: string): IrqLine {
+    const p = checkPirq(pirq);
     const src = { level: false };
-    this.sources[pirq].add(src);
+    this.sources[p].add(src);
     return {
-      name,
+      name: name ?? `PIRQ${'ABCD'[p]}`,
       set: (level) => {
         if (src.level === !!level) return;
         src.level = !!level;

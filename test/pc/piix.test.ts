@@ -287,6 +287,7 @@ describe('PIIX3 PIRQ routing, ELCR, reset control', () => {
     expect(rig.isa.some(Boolean)).toBe(false);
     expect(() => rig.piix3.pirqRoute(4)).toThrow(RangeError);
     expect(() => rig.piix3.intxLine(0x18, 0)).toThrow(RangeError);
+    expect(() => rig.piix3.pirqLine(7, 'named')).toThrow('PIRQ must be 0-3');
   });
 
   test('an ISA IRQ is driven only when its level changes', () => {
