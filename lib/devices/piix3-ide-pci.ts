@@ -1,0 +1,52 @@
+/**
+ * The PCI side of the PIIX3 IDE function 00:01.1, 8086:7010 (QEMU 7.2
+ * hw/ide/piix.c, "piix3-ide"): its configuration space and the bus-master
+ * DMA BAR.  The ATA channels (legacy ports 0x1f0/0x170, IRQ 14/15) and the
+ * BMDMA registers are the IDE model's, which fills `bmdmaContainer`.
+ *
+ * - prog-if 0x80 (bus master, both channels in ISA-compatible mode), class
+ *   0x0101, status DEVSEL medium | fast back-to-back (piix_ide_reset);
+ * - BAR 4: `piix-bmdma-container`, 16 bytes of I/O, mapped at priority 1
+ *   where the firmware puts it (pci_register_bar).
+ */
+import { MemoryRegion } from '../memory/region';
+import { PCI_VENDOR_ID_INTEL } from './i440fx';
+import type { PciBus } from './pci/pci-bus';
+import { PCI_BASE_ADDRESS_SPACE_IO, PCI_COMMAND, PCI_STATUS, PciDevice } from './pci/pci-device';
+
+export const PCI_DEVICE_ID_INTEL_82371SB_1 = 0x7010;
+export const PCI_CLASS_STORAGE_IDE = 0x0101;
+/** devfn 00:01.1 on the pc machine */
+export const PIIX3_IDE_DEVFN = 0x09;
+export const PIIX_IDE_BMDMA_BAR = 4;
+export const PIIX_IDE_BMDMA_SIZE = 16;
+const PCI_STATUS_FAST_BACK = 0x0080;
+const PCI_STATUS_DEVSEL_MEDIUM = 0x0200;
+
+export class Piix3IdePci extends PciDevice {
+  /** BAR 4's region: the IDE model adds the per-channel BMDMA registers to it */
+  readonly bmdmaContainer: MemoryRegion;
+
+  constructor(bus: PciBus, devfn = PIIX3_IDE_DEVFN) {
+    super(bus, devfn, {
+      name: 'piix3-ide', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82371SB_1, classId: PCI_CLASS_STORAGE_IDE, progIf: 0x80,
+    });
+    this.bmdmaContainer = MemoryRegion.container('piix-bmdma-container', PIIX_IDE_BMDMA_SIZE);
+    this.registerBar(PIIX_IDE_BMDMA_BAR, PCI_BASE_ADDRESS_SPACE_IO, this.bmdmaContainer);
+    this.reset(); // the state QEMU's machine reset leaves before the guest runs
+  }
+
+  /** piix_ide_reset's configuration part (the drives' reset is the IDE model's) */
+  protected override resetDevice(): void {
+    const c = this.config;
+    c[PCI_COMMAND] = 0;
+    c[PCI_COMMAND + 1] = 0;
+    c[PCI_STATUS] = PCI_STATUS_FAST_BACK;
+    c[PCI_STATUS + 1] = PCI_STATUS_DEVSEL_MEDIUM >> 8;
+  }
+
+  /** Closes BAR 4's container (unmapping it; the IDE model closes what it put inside). */
+  close(): void {
+    this.bmdmaContainer.close();
+  }
+}
