@@ -37,9 +37,27 @@ export function ideRig(file: string | null, imageOptions: DiskImageOptions = {})
   const image = file === null ? null : new DiskImage(file, imageOptions);
   const disk = image === null ? null : new AtaDisk(image);
   const levels: { 14: boolean[]; 15: boolean[] } = { 14: [], 15: [] };
-  const bmdma = new PiixBmdma();
-  const primary = new IdeBus({ ...IDE_PRIMARY, drives: [disk], irq: callbackIrqLine((l) => levels[14].push(l), 'IRQ 14'), onIrq: bmdma.bmdmaIrq(0) });
-  const secondary = new IdeBus({ ...IDE_SECONDARY, irq: callbackIrqLine((l) => levels[15].push(l), 'IRQ 15'), onIrq: bmdma.bmdmaIrq(1) });
+  // guest RAM for bus-master DMA: 1 MiB of bytes behind MMIO callbacks
+  const ram = new Uint8Array(MiB);
+  const ramRegion = MemoryRegion.io('ram', MiB, {
+    read: (offset, size) => {
+      let v = 0n;
+      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(ram[Number(offset) + i]);
+      return v;
+    },
+    write: (offset, value, size) => {
+      for (let i = 0; i < size; i++) ram[Number(offset) + i] = Number((value >> BigInt(8 * i)) & 0xffn);
+    },
+    impl: { minAccessSize: 1, maxAccessSize: 8 },
+    valid: { minAccessSize: 1, maxAccessSize: 8 },
+    endianness: 'little',
+  });
+  const memRoot = MemoryRegion.container('memory', 1n << 32n);
+  memRoot.addSubregion(0n, ramRegion);
+  const memory = new AddressSpace(memRoot, 'memory');
+  const bmdma = new PiixBmdma({ memory });
+  const primary = new IdeBus({ ...IDE_PRIMARY, drives: [disk], irq: callbackIrqLine((l) => levels[14].push(l), 'IRQ 14'), dma: bmdma.channels[0] });
+  const secondary = new IdeBus({ ...IDE_SECONDARY, irq: callbackIrqLine((l) => levels[15].push(l), 'IRQ 15'), dma: bmdma.channels[1] });
   const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
   for (const m of [...primary.mappings, ...secondary.mappings]) ioRoot.addSubregion(m.address, m.region);
   ioRoot.addSubregionOverlap(BigInt(BMDMA_BASE), bmdma.region, 1);
@@ -77,9 +95,13 @@ export function ideRig(file: string | null, imageOptions: DiskImageOptions = {})
     secondary.close();
     bmdma.close();
     ioRoot.close();
+    memory.destroy();
+    io.destroy();
+    ramRegion.close();
+    memRoot.close();
     image?.close();
   };
-  return { io, image, disk, primary, secondary, bmdma, levels, inb, inw, inl, outb, outw, outl, readSectorWords, lba28, close };
+  return { io, ram, image, disk, primary, secondary, bmdma, levels, inb, inw, inl, outb, outw, outl, readSectorWords, lba28, close };
 }
 
 export const sha256 = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');

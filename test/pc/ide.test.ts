@@ -254,10 +254,10 @@ describe('bad guest input never throws', () => {
   const { file, dir } = tempImage(1 * MiB);
   afterAll(() => rm(dir));
 
-  test('unknown and DMA commands abort with an IRQ; commands to the absent device 1 are ignored', () => {
+  test('unknown, ATAPI, SMART and TRIM commands abort with an IRQ; commands to the absent device 1 are ignored', () => {
     const r = ideRig(file);
     try {
-      for (const cmd of [0x00, 0x08, 0xa0, 0xa1, 0xc8, 0xff, 0x25]) {
+      for (const cmd of [0x00, 0x08, 0xa0, 0xa1, 0xb0, 0xff, 0x06]) {
         r.outb(0x1f6, 0xa0);
         r.outb(0x1f7, cmd);
         expect([cmd, r.inb(0x1f7), r.inb(0x1f1)]).toEqual([cmd, 0x41, 0x04]);
@@ -379,5 +379,88 @@ describe('DiskImage', () => {
     } finally {
       rm(dir);
     }
+  });
+});
+
+describe('bus-master DMA through the PRD table (PIIX BMDMA)', () => {
+  let img: { file: string; dir: string };
+  beforeEach(() => { img = tempImage(1 * MiB, (s) => (s < 64 ? pattern(s) : null)); });
+  afterEach(() => rm(img.dir));
+  const bm = BMDMA_BASE;
+  /** PRD entries at 0x1000: [address, byte count], the last one with end-of-table. */
+  const prdTable = (r: ReturnType<typeof ideRig>, entries: [number, number][]) => {
+    const view = new DataView(r.ram.buffer);
+    entries.forEach(([addr, len], i) => {
+      view.setUint32(0x1000 + 8 * i, addr, true);
+      view.setUint32(0x1000 + 8 * i + 4, (len & 0xffff) | (i === entries.length - 1 ? 0x80000000 : 0), true);
+    });
+    r.outl(bm + 4, 0x1000);
+  };
+
+  test('READ DMA: command first, START after it; the sectors land in the PRD buffers; IRQ, INT set, active clear', () => {
+    const r = ideRig(img.file);
+    try {
+      r.outb(bm + 2, 0x06); // clear INT and error
+      prdTable(r, [[0x10000, 512], [0x20000, 1024]]);
+      r.lba28(10, 3, 0xc8);
+      expect([r.inb(0x3f6), r.primary.irqPending]).toEqual([0x58, false]);
+      r.outb(bm, 0x09); // START, to memory
+      expect(Buffer.from(r.ram.subarray(0x10000, 0x10200)).equals(Buffer.from(pattern(10)))).toBe(true);
+      expect(Buffer.from(r.ram.subarray(0x20000, 0x20400)).equals(Buffer.from([...pattern(11), ...pattern(12)]))).toBe(true);
+      expect([r.inb(bm + 2), r.primary.irqPending]).toEqual([0x04, true]);
+      expect(r.inb(0x1f7)).toBe(0x50);
+      expect([r.inb(0x1f3), r.inb(0x1f2)]).toEqual([13, 0]); // the registers point past the transfer
+      r.outb(bm, 0x00);
+      r.outb(bm + 2, 0x04); // write 1 to clear INT
+      expect(r.inb(bm + 2)).toBe(0x00);
+    } finally {
+      r.close();
+    }
+  });
+
+  test('WRITE DMA with the engine already started; READ DMA EXT reads it back; a 64 KiB PRD (count 0)', () => {
+    const r = ideRig(img.file);
+    try {
+      r.ram.set(Uint8Array.from({ length: 1024 }, (_, i) => (i * 3) & 0xff), 0x30000);
+      prdTable(r, [[0x30000, 1024]]);
+      r.outb(bm, 0x01);
+      r.lba28(40, 2, 0xca);
+      expect([r.inb(0x1f7), r.inb(bm + 2)]).toEqual([0x50, 0x04]);
+      expect(Buffer.from(fs.readFileSync(img.file).subarray(40 * 512, 42 * 512)).equals(Buffer.from(r.ram.subarray(0x30000, 0x30400)))).toBe(true);
+      r.outb(bm, 0x00);
+      prdTable(r, [[0x40000, 0]]); // 0 = 64 KiB, longer than 2 sectors: the engine stays active
+      r.outb(0x1f6, 0x40);
+      for (const [port, hi, lo] of [[0x1f2, 0, 2], [0x1f3, 0, 40], [0x1f4, 0, 0], [0x1f5, 0, 0]]) { r.outb(port, hi); r.outb(port, lo); }
+      r.outb(0x1f7, 0x25);
+      r.outb(bm, 0x09);
+      expect(Buffer.from(r.ram.subarray(0x40000, 0x40400)).equals(Buffer.from(r.ram.subarray(0x30000, 0x30400)))).toBe(true);
+      expect([r.inb(0x1f7), r.inb(bm + 2)]).toEqual([0x50, 0x05]);
+    } finally {
+      r.close();
+    }
+  });
+
+  test('a PRD table shorter than the transfer: the engine stops without an interrupt; readonly WRITE DMA aborts', () => {
+    const r = ideRig(img.file);
+    try {
+      prdTable(r, [[0x10000, 512]]);
+      r.lba28(0, 2, 0xc8);
+      r.outb(bm, 0x09);
+      expect([r.inb(0x3f6), r.inb(bm + 2), r.primary.irqPending]).toEqual([0x50, 0x00, false]);
+      r.outb(bm, 0x00);
+    } finally {
+      r.close();
+    }
+    const before = sha256(img.file);
+    const ro = ideRig(img.file, { readonly: true });
+    try {
+      prdTable(ro, [[0x10000, 512]]);
+      ro.outb(bm, 0x01);
+      ro.lba28(0, 1, 0xca);
+      expect([ro.inb(0x1f7), ro.inb(0x1f1), ro.inb(bm + 2)]).toEqual([0x41, 0x04, 0x04]);
+    } finally {
+      ro.close();
+    }
+    expect(sha256(img.file)).toBe(before);
   });
 });

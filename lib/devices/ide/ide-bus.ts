@@ -21,7 +21,7 @@ import { checkIoPort, type Device, type DeviceMapping } from '../device';
 import { type IrqLine, toIrqLine } from '../irq-line';
 import type { AtaDisk } from './ata-disk';
 import { execDeviceDiagnostic, IdeCommands, sectorRead, sectorWrite } from './ide-commands';
-import { ATA_DEV_ALWAYS_ON, BUSY_STAT, DRQ_STAT, IdeState } from './ide-state';
+import { ATA_DEV_ALWAYS_ON, BUSY_STAT, DRQ_STAT, type IdeDmaEngine, IdeState } from './ide-state';
 
 /** Device control bits. */
 const IDE_CTRL_HOB = 0x80;
@@ -42,11 +42,11 @@ export interface IdeBusOptions {
   irq?: IrqLine | ((level: boolean) => void);
   /** Device 0 (master) and device 1 (slave); null or absent for an empty position. */
   drives?: readonly (AtaDisk | null)[];
-  /** Called when the channel's IRQ is raised, before the line goes up (the BMDMA's interrupt bit). */
-  onIrq?: () => void;
+  /** The bus-master DMA engine (PiixBmdma's channel); without it DMA commands abort. */
+  dma?: IdeDmaEngine;
 }
 
-const IDE_BUS_OPTIONS = { iobase: true, iobase2: true, irq: true, drives: true, onIrq: true } as const satisfies OptionKeys<IdeBusOptions>;
+const IDE_BUS_OPTIONS = { iobase: true, iobase2: true, irq: true, drives: true, dma: true } as const satisfies OptionKeys<IdeBusOptions>;
 
 export class IdeBus implements Device {
   /** QEMU's bus type name. */
@@ -60,7 +60,7 @@ export class IdeBus implements Device {
   /** ifs[0], ifs[1] */
   readonly units: readonly [IdeState, IdeState];
   private readonly irq: IrqLine | null;
-  private readonly onIrq: (() => void) | null;
+  private readonly dma: IdeDmaEngine | null;
   private readonly commands: IdeCommands;
   /** bus->unit: the selected position */
   private unit = 0;
@@ -74,11 +74,13 @@ export class IdeBus implements Device {
     const iobase2 = checkIoPort(opts.iobase2, 'IdeBus iobase2');
     const drives = opts.drives ?? [];
     if (!Array.isArray(drives) || drives.length > 2) throw new TypeError('IdeBus: drives must be an array of at most 2 AtaDisks (or null)');
-    if (opts.onIrq !== undefined && typeof opts.onIrq !== 'function') throw new TypeError('IdeBus: onIrq must be a function');
+    const dma = opts.dma ?? null;
+    if (dma !== null && (typeof dma !== 'object' || typeof dma.start !== 'function')) throw new TypeError('IdeBus: dma must be a BMDMA channel (PiixBmdma.channels[i])');
     this.irq = toIrqLine(opts.irq, 'IdeBus irq') ?? null;
-    this.onIrq = opts.onIrq ?? null;
+    this.dma = dma;
     this.units = [new IdeState(drives[0] ?? null), new IdeState(drives[1] ?? null)];
-    this.commands = new IdeCommands(() => this.raiseIrq());
+    this.commands = new IdeCommands(() => this.raiseIrq(), dma);
+    dma?.connect(() => this.raiseIrq());
     const commandOps: MemoryRegionOps = {
       read: (offset, size) => this.commandRead(Number(offset), size),
       write: (offset, value, size) => this.commandWrite(Number(offset), Number(value), size),
@@ -274,7 +276,7 @@ export class IdeBus implements Device {
   /** ide_bus_set_irq: raised unless nIEN masks it. */
   private raiseIrq(): void {
     if (this.cmd & IDE_CTRL_DISABLE_IRQ) return;
-    this.onIrq?.();
+    this.dma?.interrupt();
     this.setIrq(true);
   }
 

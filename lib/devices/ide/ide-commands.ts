@@ -2,11 +2,12 @@
 // IDE_HD) on one device position, and the sector transfers they start. The
 // medium is synchronous (DiskImage), so BSY is never visible to the guest:
 // each DRQ block is ready when the command or the previous block completes.
-// Not here: DMA commands (they abort until the BMDMA engine moves data),
-// SMART and DATA SET MANAGEMENT (abort), ATAPI.
+// READ/WRITE DMA (EXT) hand the transfer to the channel's DMA engine
+// (bmdma.ts); without one they abort. Not here: SMART and DATA SET
+// MANAGEMENT (abort), ATAPI.
 import { MAX_MULT_SECTORS } from './ata-disk';
 import { DiskImageError, SECTOR_SIZE } from './disk-image';
-import { ATA_DEV_HS, BUSY_STAT, DRQ_STAT, ERR_STAT, type IdeState, READY_STAT, SEEK_STAT } from './ide-state';
+import { ATA_DEV_HS, BUSY_STAT, DRQ_STAT, ERR_STAT, type IdeDmaEngine, type IdeState, READY_STAT, SEEK_STAT } from './ide-state';
 
 /** What a command handler returns: true when the command completed now (status final, IRQ raised). */
 type Handler = (s: IdeState, cmd: number) => boolean;
@@ -21,7 +22,7 @@ interface CommandEntry {
 export type RaiseIrq = () => void;
 
 /** ide_sect_range_ok */
-function rangeOk(s: IdeState, sector: number, count: number): boolean {
+export function sectorRangeOk(s: IdeState, sector: number, count: number): boolean {
   const total = s.disk?.sectorCount ?? 0;
   return sector >= 0 && sector <= total && count <= total - sector;
 }
@@ -42,7 +43,7 @@ export function sectorRead(s: IdeState, raise: RaiseIrq): void {
     s.transferHalt();
     return;
   }
-  if (!rangeOk(s, sector, n) || s.disk === null) {
+  if (!sectorRangeOk(s, sector, n) || s.disk === null) {
     rwError(s, raise);
     return;
   }
@@ -58,7 +59,7 @@ export function sectorWrite(s: IdeState, raise: RaiseIrq): void {
   s.status = READY_STAT | SEEK_STAT | BUSY_STAT;
   const sector = s.getSector();
   const n = Math.min(s.nsector, s.reqNbSectors);
-  if (!rangeOk(s, sector, n) || s.disk === null) {
+  if (!sectorRangeOk(s, sector, n) || s.disk === null) {
     rwError(s, raise);
     return;
   }
@@ -103,6 +104,18 @@ function writePio(s: IdeState, cmd: number, multiple: boolean): boolean {
   s.status = SEEK_STAT | READY_STAT;
   // no interrupt: the guest writes the first block as soon as DRQ is set
   s.transferStart(Math.min(s.nsector, s.reqNbSectors) * SECTOR_SIZE, 'write');
+  return false;
+}
+
+/** cmd_read_dma / cmd_write_dma: DRQ set, the engine moves the sectors (ide_sector_start_dma). */
+function startDma(s: IdeState, cmd: number, dma: IdeDmaEngine | null, write: boolean): boolean {
+  if (s.disk === null || dma === null) {
+    s.abort();
+    return true;
+  }
+  s.takeSectorCount(cmd === 0x25 || cmd === 0x35);
+  s.status = READY_STAT | SEEK_STAT | DRQ_STAT;
+  dma.start(s, write);
   return false;
 }
 
@@ -198,8 +211,8 @@ function flushCache(s: IdeState): boolean {
   return true;
 }
 
-/** ide_cmd_table's IDE_HD entries (DMA, SMART and DSM are left out: they abort). */
-function commandTable(raise: RaiseIrq): Map<number, CommandEntry> {
+/** ide_cmd_table's IDE_HD entries (SMART and DSM are left out: they abort). */
+function commandTable(raise: RaiseIrq, dma: IdeDmaEngine | null): Map<number, CommandEntry> {
   const t = new Map<number, CommandEntry>();
   const add = (codes: number[], handler: Handler, setDsc = false) => codes.forEach((c) => t.set(c, { handler, setDsc }));
   add([0x10], nop, true); // RECALIBRATE
@@ -207,6 +220,8 @@ function commandTable(raise: RaiseIrq): Map<number, CommandEntry> {
   add([0x29, 0xc4], (s, c) => readPio(s, c, raise, true)); // READ MULTIPLE (EXT)
   add([0x30, 0x31, 0x34, 0x3c], (s, c) => writePio(s, c, false)); // WRITE SECTORS (EXT), WRITE VERIFY
   add([0x39, 0xc5], (s, c) => writePio(s, c, true)); // WRITE MULTIPLE (EXT)
+  add([0xc8, 0xc9, 0x25], (s, c) => startDma(s, c, dma, false)); // READ DMA (EXT)
+  add([0xca, 0xcb, 0x35], (s, c) => startDma(s, c, dma, true)); // WRITE DMA (EXT)
   add([0x27, 0xf8], readNativeMax, true); // READ NATIVE MAX ADDRESS (EXT)
   add([0x40, 0x41, 0x42], (s, c) => { s.takeSectorCount(c === 0x42); return true; }, true); // READ VERIFY (EXT)
   add([0x70], nop, true); // SEEK
@@ -228,8 +243,8 @@ function commandTable(raise: RaiseIrq): Map<number, CommandEntry> {
  */
 export class IdeCommands {
   private readonly table: Map<number, CommandEntry>;
-  constructor(private readonly raise: RaiseIrq) {
-    this.table = commandTable(raise);
+  constructor(private readonly raise: RaiseIrq, dma: IdeDmaEngine | null) {
+    this.table = commandTable(raise, dma);
   }
 
   exec(s: IdeState, isDevice1: boolean, cmd: number): void {

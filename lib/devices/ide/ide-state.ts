@@ -26,6 +26,20 @@ const IO_BUFFER_SIZE = 256 * 512;
  */
 export type EndTransfer = 'stop' | 'read' | 'write';
 
+/**
+ * The channel's bus-master DMA engine (QEMU's IDEDMA ops): a DMA command
+ * hands it the position; it moves the data when the guest starts the engine
+ * and completes the command through the channel's interrupt.
+ */
+export interface IdeDmaEngine {
+  /** ide_bus_set_irq's IDEDMA hook: the channel raised its IRQ (BMDMA's interrupt bit). */
+  interrupt(): void;
+  /** Called once by the channel: how the engine raises the channel's IRQ (nIEN applies). */
+  connect(raise: () => void): void;
+  /** ide_start_dma: `s` waits for its transfer (direction: write = guest memory to disk). */
+  start(s: IdeState, write: boolean): void;
+}
+
 export class IdeState {
   readonly disk: AtaDisk | null;
   feature = 0;
