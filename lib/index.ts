@@ -88,3 +88,13 @@ export type { Mc146818RtcOptions } from './devices/mc146818-rtc';
 export { hostRtcClock } from './devices/rtc-clock';
 export type { RtcClock } from './devices/rtc-clock';
 export { formatRamBlocks } from './memory/ramblock-info';
+// The PIIX IDE's parts (issue 12): channels, ATA disks on raw images, the BMDMA block for BAR 4.
+export { IdeBus, IDE_PRIMARY, IDE_SECONDARY } from './devices/ide/ide-bus';
+export type { IdeBusOptions } from './devices/ide/ide-bus';
+export { AtaDisk, qemuDriveSerial, MAX_MULT_SECTORS } from './devices/ide/ata-disk';
+export type { AtaDiskOptions } from './devices/ide/ata-disk';
+export { DiskImage, DiskImageError, SECTOR_SIZE } from './devices/ide/disk-image';
+export type { DiskImageOptions } from './devices/ide/disk-image';
+export { PiixBmdma, BmdmaChannel, BMDMA_BAR_SIZE } from './devices/ide/bmdma';
+export type { PiixBmdmaOptions } from './devices/ide/bmdma';
+export { hdGeometryGuess } from './devices/ide/hd-geometry';
