@@ -313,6 +313,27 @@ describe('bad guest input never throws', () => {
     expect(sha256(file)).toBe(before);
   });
 
+  test('an image closed under the channel (or failing): READ, WRITE, FLUSH and DMA end in ABRT, nothing throws', () => {
+    const r = ideRig(file);
+    try {
+      r.image!.close();
+      r.lba28(0, 1, 0x20);
+      expect([r.inb(0x1f7), r.inb(0x1f1)]).toEqual([0x41, 0x04]);
+      r.lba28(0, 1, 0x30);
+      for (let i = 0; i < 256; i++) r.outw(0x1f0, 0);
+      expect([r.inb(0x1f7), r.inb(0x1f1)]).toEqual([0x41, 0x04]);
+      r.lba28(0, 0, 0xe7);
+      expect(r.inb(0x1f7)).toBe(0x41);
+      r.outl(BMDMA_BASE + 4, 0x1000);
+      new DataView(r.ram.buffer).setUint32(0x1004, 0x80000200, true);
+      r.outb(BMDMA_BASE, 0x09);
+      r.lba28(0, 1, 0xc8);
+      expect(r.inb(0x1f7)).toBe(0x41);
+    } finally {
+      r.close();
+    }
+  });
+
   test('SRST: both positions reset with the disk signature (count 1, sector 1, cylinder 0, error 0x01), no IRQ under nIEN', () => {
     const r = ideRig(file);
     try {

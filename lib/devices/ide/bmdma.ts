@@ -14,7 +14,7 @@ import { MemoryRegion } from '../../memory/region';
 import { MemTxResult, type MemoryRegionOps } from '../../memory/types';
 import { checkOptions, type OptionKeys } from '../../options';
 import { type DiskImage, SECTOR_SIZE } from './disk-image';
-import { sectorRangeOk } from './ide-commands';
+import { isMediumError, sectorRangeOk } from './ide-commands';
 import { type IdeDmaEngine, type IdeState, READY_STAT, SEEK_STAT } from './ide-state';
 
 /** Command: start/stop bus master, direction (1: write to memory). */
@@ -106,12 +106,19 @@ export class BmdmaChannel implements IdeDmaEngine {
       }
       try {
         image.write(sector, data);
-      } catch {
+      } catch (e) {
+        if (!isMediumError(e)) throw e;
         return false; // read-only image or I/O error: ABRT, as werror=report does
       }
       return true;
     }
-    const data = image.read(sector, n);
+    let data: Uint8Array;
+    try {
+      data = image.read(sector, n);
+    } catch (e) {
+      if (!isMediumError(e)) throw e;
+      return false;
+    }
     let at = 0;
     for (const e of sg) {
       if (memory.write(e.addr, data.subarray(at, at + e.len)) !== MemTxResult.OK) return false;

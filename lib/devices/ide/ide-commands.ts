@@ -47,7 +47,13 @@ export function sectorRead(s: IdeState, raise: RaiseIrq): void {
     rwError(s, raise);
     return;
   }
-  s.ioBuffer.set(s.disk.image.read(sector, n));
+  try {
+    s.ioBuffer.set(s.disk.image.read(sector, n));
+  } catch (e) {
+    if (!isMediumError(e)) throw e;
+    rwError(s, raise); // an I/O error or a closed image: the guest sees ABRT (werror/rerror=report)
+    return;
+  }
   s.setSector(sector + n);
   s.nsector -= n;
   s.transferStart(n * SECTOR_SIZE, 'read');
@@ -67,7 +73,7 @@ export function sectorWrite(s: IdeState, raise: RaiseIrq): void {
     s.disk.image.write(sector, s.ioBuffer.subarray(0, n * SECTOR_SIZE));
   } catch (e) {
     // a refused or failed write (read-only image, I/O error) is the guest's ABRT, as werror=report does
-    if (!(e instanceof DiskImageError) && !isFsError(e)) throw e;
+    if (!isMediumError(e)) throw e;
     rwError(s, raise);
     return;
   }
@@ -79,8 +85,9 @@ export function sectorWrite(s: IdeState, raise: RaiseIrq): void {
   raise();
 }
 
-function isFsError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
+/** An error of the medium (DiskImageError, or an fs error with an errno code), as opposed to a bug. */
+export function isMediumError(e: unknown): boolean {
+  return e instanceof DiskImageError || (e instanceof Error && typeof (e as { code?: unknown }).code === 'string');
 }
 
 function readPio(s: IdeState, cmd: number, raise: RaiseIrq, multiple: boolean): boolean {
@@ -148,8 +155,7 @@ function setFeatures(s: IdeState): boolean {
     case 0x02:
     case 0x82:
       disk.setWriteCache(s.feature === 0x02);
-      if (s.feature === 0x82) disk.image.flush(); // disabling the cache flushes it
-      return true;
+      return s.feature === 0x02 || flushCache(s); // disabling the cache flushes it
     case 0xcc: case 0x66: case 0xaa: case 0x55: case 0x05: case 0x85:
     case 0x69: case 0x67: case 0x96: case 0x9a: case 0x42: case 0xc2:
       return true; // accepted, nothing to do
@@ -207,7 +213,12 @@ function readNativeMax(s: IdeState, cmd: number): boolean {
 }
 
 function flushCache(s: IdeState): boolean {
-  s.disk?.image.flush();
+  try {
+    s.disk?.image.flush();
+  } catch (e) {
+    if (!isMediumError(e)) throw e;
+    s.abort();
+  }
   return true;
 }
 
