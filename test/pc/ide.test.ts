@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { AtaDisk } from '../../lib/devices/ide/ata-disk';
 import { DiskImage, DiskImageError } from '../../lib/devices/ide/disk-image';
 import { formatMtree } from '../../lib/memory';
+import { stateFromJson, stateToJson } from '../../lib/snapshot/device-state';
 import { fixture } from '../helpers/pc';
 import { BMDMA_BASE, ideRig, MiB, sha256, tempImage } from './ide-rig';
 
@@ -484,4 +485,40 @@ describe('bus-master DMA through the PRD table (PIIX BMDMA)', () => {
     }
     expect(sha256(img.file)).toBe(before);
   });
+});
+
+test('snapshot state: a READ stopped mid-sector continues on another channel after the file encoding; bad states change nothing', () => {
+  const { file, dir } = tempImage(1 * MiB, (s) => (s < 8 ? pattern(s) : null));
+  const a = ideRig(file);
+  const b = ideRig(file);
+  try {
+    a.outb(0x1f6, 0xa0);
+    a.outb(0x1f1, 0x03);
+    a.outb(0x1f2, 0x44); // UDMA 4 selected in the IDENTIFY data
+    a.outb(0x1f7, 0xef);
+    a.lba28(2, 3, 0x20);
+    const head = Array.from({ length: 100 }, () => a.inw(0x1f0));
+    const saved = stateFromJson(JSON.parse(JSON.stringify(stateToJson(a.primary.saveState()))));
+    expect(a.primary.snapshotName).toBe('ide.0');
+    expect(b.secondary.snapshotName).toBe('ide.1');
+    b.primary.loadState(saved);
+    expect(b.primary.irqPending).toBe(true);
+    const rest = [...Array.from({ length: 156 }, () => b.inw(0x1f0)), ...b.readSectorWords(), ...b.readSectorWords()];
+    expect([...head, ...rest]).toEqual([2, 3, 4].flatMap((s) => wordsOf(pattern(s))));
+    expect(b.inb(0x1f7)).toBe(0x50);
+    b.lba28(0, 0, 0xec);
+    expect(b.readSectorWords()[88]).toBe(0x103f);
+    const before = JSON.stringify(stateToJson(b.primary.saveState()));
+    const bad = (patch: Record<string, unknown>) => ({ ...(saved as Record<string, unknown>), ...patch }) as never;
+    const unit1 = (saved as { units: Record<string, unknown>[] }).units[1];
+    expect(() => b.primary.loadState(bad({ unit: 2 }))).toThrow(RangeError);
+    expect(() => b.primary.loadState(bad({ units: [(saved as { units: unknown[] }).units[0], { ...unit1, endTransfer: 'x' }] }))).toThrow(TypeError);
+    expect(() => b.primary.loadState(bad({ units: [{ ...unit1 }, unit1] }))).toThrow(TypeError); // no disk in that state
+    expect(() => b.secondary.loadState(saved)).toThrow(TypeError); // a disk where the secondary has none
+    expect(JSON.stringify(stateToJson(b.primary.saveState()))).toBe(before);
+  } finally {
+    a.close();
+    b.close();
+    rm(dir);
+  }
 });

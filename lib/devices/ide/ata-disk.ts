@@ -4,6 +4,7 @@
 // INITIALIZE DEVICE PARAMETERS, SET FEATURES). The task-file registers and
 // the commands are the channel's (ide-bus.ts, ide-commands.ts).
 import { checkOptions, type OptionKeys } from '../../options';
+import { type DeviceStateValue, stateField } from '../../snapshot/device-state';
 import type { PcCmosDisk } from '../../machines/pc/cmos-init';
 import type { DiskImage } from './disk-image';
 import { hdGeometryGuess } from './hd-geometry';
@@ -87,6 +88,32 @@ export class AtaDisk {
     id[62] = 0x07 | (kind === 'sdma' ? bit : 0);
     id[63] = 0x07 | (kind === 'mdma' ? bit : 0);
     id[88] = 0x3f | (kind === 'udma' ? bit : 0);
+  }
+
+  /** What commands changed: multiple mode, the CHS translation, the IDENTIFY data once built. */
+  saveState(): DeviceStateValue {
+    return {
+      multSectors: this.multSectors, heads: this.heads, sectors: this.sectors,
+      identify: this.identifyData ? new Uint8Array(this.identifyData.buffer.slice(0)) : null,
+    };
+  }
+
+  /** Throws on a state this disk cannot take (loadState assumes it passed). */
+  checkState(state: DeviceStateValue, name: string): void {
+    for (const k of ['multSectors', 'heads', 'sectors']) {
+      const v = stateField(state, k, 'number', name);
+      if (!Number.isInteger(v) || v < 0 || v > 255) throw new RangeError(`${name} state: disk ${k} must be 0..255`);
+    }
+    const id = (state as Record<string, DeviceStateValue>).identify;
+    if (id !== null && !(id instanceof Uint8Array && id.length === 512)) throw new TypeError(`${name} state: disk identify must be 512 bytes or null`);
+  }
+
+  loadState(state: DeviceStateValue): void {
+    const s = state as Record<string, DeviceStateValue>;
+    this.multSectors = s.multSectors as number;
+    this.heads = s.heads as number;
+    this.sectors = s.sectors as number;
+    this.identifyData = s.identify instanceof Uint8Array ? new Uint16Array(s.identify.slice().buffer) : null;
   }
 
   /** ide_identify, word for word (QEMU 7.2 with its ide-hd defaults: write cache on, 512-byte blocks, discard granularity set). */

@@ -17,6 +17,8 @@
 import { MemoryRegion } from '../../memory/region';
 import type { MemoryRegionOps } from '../../memory/types';
 import { checkOptions, type OptionKeys } from '../../options';
+import { type DeviceStateValue, type SnapshotDevice, stateField } from '../../snapshot/device-state';
+import { hex } from '../../util/hex';
 import { checkIoPort, type Device, type DeviceMapping } from '../device';
 import { type IrqLine, toIrqLine } from '../irq-line';
 import type { AtaDisk } from './ata-disk';
@@ -48,9 +50,11 @@ export interface IdeBusOptions {
 
 const IDE_BUS_OPTIONS = { iobase: true, iobase2: true, irq: true, drives: true, dma: true } as const satisfies OptionKeys<IdeBusOptions>;
 
-export class IdeBus implements Device {
+export class IdeBus implements Device, SnapshotDevice {
   /** QEMU's bus type name. */
   readonly name = 'IDE';
+  /** QEMU's bus id for the PC's channels ('ide.0', 'ide.1'), else 'ide@<iobase>'. */
+  readonly snapshotName: string;
   /** The command block: "ide", 8 ports. */
   readonly region: MemoryRegion;
   /** The control block: "ide", 1 port. */
@@ -72,6 +76,7 @@ export class IdeBus implements Device {
     const opts = checkOptions(options, IDE_BUS_OPTIONS, 'new IdeBus()');
     const iobase = checkIoPort(opts.iobase, 'IdeBus iobase');
     const iobase2 = checkIoPort(opts.iobase2, 'IdeBus iobase2');
+    this.snapshotName = iobase === IDE_PRIMARY.iobase ? 'ide.0' : iobase === IDE_SECONDARY.iobase ? 'ide.1' : `ide@${hex(iobase)}`;
     const drives = opts.drives ?? [];
     if (!Array.isArray(drives) || drives.length > 2) throw new TypeError('IdeBus: drives must be an array of at most 2 AtaDisks (or null)');
     const dma = opts.dma ?? null;
@@ -284,6 +289,35 @@ export class IdeBus implements Device {
     if (level === this.irqLevel) return;
     this.irqLevel = level;
     this.irq?.set(level);
+  }
+
+  // ------------------------------------------------------------ snapshot
+
+  /** Both positions, the selection, the control latch and the line (a BMDMA transfer is the PCI function's state). */
+  saveState(): DeviceStateValue {
+    return { unit: this.unit, cmd: this.cmd, irqLevel: this.irqLevel, units: this.units.map((u) => u.saveState()) };
+  }
+
+  loadState(state: DeviceStateValue): void {
+    const name = this.snapshotName;
+    const unit = stateField(state, 'unit', 'number', name);
+    const cmd = stateField(state, 'cmd', 'number', name);
+    const irqLevel = stateField(state, 'irqLevel', 'boolean', name);
+    const units = (state as Record<string, DeviceStateValue>).units;
+    if ((unit !== 0 && unit !== 1) || !Number.isInteger(cmd) || cmd < 0 || cmd > 0xff) throw new RangeError(`${name} state: unit must be 0 or 1, cmd a byte`);
+    if (!Array.isArray(units) || units.length !== 2) throw new TypeError(`${name} state: units must be an array of 2`);
+    // check both before changing either: a backup of position 0 restores it if position 1 refuses
+    const backup = this.units[0].saveState();
+    this.units[0].loadState(units[0], name);
+    try {
+      this.units[1].loadState(units[1], name);
+    } catch (e) {
+      this.units[0].loadState(backup, name);
+      throw e;
+    }
+    this.unit = unit;
+    this.cmd = cmd;
+    this.setIrq(irqLevel);
   }
 
   /** Takes the regions out of the I/O space and frees them (the drives' images are their owner's). */

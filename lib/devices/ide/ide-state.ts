@@ -2,6 +2,7 @@
 // the task-file registers, status and error, and the PIO transfer in progress.
 // Both positions exist on every channel (an empty one still latches register
 // writes); `disk` is null where no drive is attached.
+import { type DeviceStateValue, stateField } from '../../snapshot/device-state';
 import type { AtaDisk } from './ata-disk';
 
 /** Status register bits (hw/ide/internal.h). */
@@ -18,6 +19,12 @@ export const ATA_DEV_LBA = 0x40;
 export const ATA_DEV_HS = 0x0f;
 /** The I/O buffer: IDE_DMA_BUF_SECTORS (256) sectors. */
 const IO_BUFFER_SIZE = 256 * 512;
+/** The registers a snapshot keeps, by name. */
+const REGISTERS = [
+  'feature', 'error', 'nsector', 'sector', 'lcyl', 'hcyl', 'hobFeature', 'hobNsector', 'hobSector', 'hobLcyl', 'hobHcyl',
+  'select', 'status', 'reqNbSectors', 'dataPtr', 'dataEnd',
+] as const;
+const END_TRANSFERS: readonly EndTransfer[] = ['stop', 'read', 'write'];
 
 /**
  * What happens when the guest has moved the whole buffer (QEMU's
@@ -169,5 +176,35 @@ export class IdeState {
     } else {
       this.nsector = (this.hobNsector << 8) | (this.nsector & 0xff);
     }
+  }
+
+  /** The registers, the transfer in progress (only the bytes of the buffer it uses) and the disk's settings. */
+  saveState(): DeviceStateValue {
+    const regs: { [key: string]: DeviceStateValue } = {};
+    for (const k of REGISTERS) regs[k] = this[k];
+    return {
+      ...regs, lba48: this.lba48, endTransfer: this.endTransfer, buffer: this.ioBuffer.slice(0, this.dataEnd),
+      disk: this.disk ? this.disk.saveState() : null,
+    };
+  }
+
+  /** Checks everything first; throws without changing anything on a state this position cannot take. */
+  loadState(state: DeviceStateValue, name: string): void {
+    const values = REGISTERS.map((k) => stateField(state, k, 'number', name));
+    if (values.some((v) => !Number.isInteger(v) || v < 0 || v > 65536 * 512)) throw new RangeError(`${name} state: register out of range`);
+    const lba48 = stateField(state, 'lba48', 'boolean', name);
+    const end = stateField(state, 'endTransfer', 'string', name) as EndTransfer;
+    const s = state as Record<string, DeviceStateValue>;
+    const buffer = s.buffer;
+    const dataEnd = values[REGISTERS.indexOf('dataEnd')];
+    if (!END_TRANSFERS.includes(end)) throw new TypeError(`${name} state: endTransfer must be one of ${END_TRANSFERS.join(', ')}`);
+    if (!(buffer instanceof Uint8Array) || buffer.length !== dataEnd || dataEnd > IO_BUFFER_SIZE) throw new TypeError(`${name} state: buffer must be the ${dataEnd} bytes of the transfer`);
+    if ((s.disk === null) !== (this.disk === null)) throw new TypeError(`${name} state: ${this.disk ? 'a disk is attached here' : 'no disk is attached here'}`);
+    if (this.disk) this.disk.checkState(s.disk, name);
+    REGISTERS.forEach((k, i) => { this[k] = values[i]; });
+    this.lba48 = lba48;
+    this.endTransfer = end;
+    this.ioBuffer.set(buffer);
+    this.disk?.loadState(s.disk);
   }
 }
