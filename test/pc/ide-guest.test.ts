@@ -14,9 +14,8 @@ import { assemble } from '../helpers/assemble';
 import { describeKvm } from '../helpers/kvm';
 import { testMachine } from '../helpers/machine';
 import { fixture } from '../helpers/pc';
-import { MiB, tempImage } from './ide-rig';
+import { MiB, pattern, removeDir, tempImage } from './ide-rig';
 
-const pattern = (sector: number) => Uint8Array.from({ length: 512 }, (_, i) => (sector * 7 + i) & 0xff);
 
 /** The IDENTIFY words SeaBIOS read in QEMU 7.2 (the trace's 256 data reads after command 0xec). */
 function qemuIdentifyBytes(): Buffer {
@@ -56,7 +55,7 @@ describeKvm('IDE under a real-mode guest', () => {
       bus.close();
       image.close();
       machine.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 
@@ -89,7 +88,7 @@ describeKvm('IDE under a real-mode guest', () => {
       bmdma.close();
       image.close();
       machine.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 });

@@ -105,3 +105,9 @@ export function ideRig(file: string | null, imageOptions: DiskImageOptions = {})
 }
 
 export const sha256 = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** Sector `sector`'s contents in the tests' images: bytes (7·sector + i) mod 256. */
+export const pattern = (sector: number) => Uint8Array.from({ length: 512 }, (_, i) => (sector * 7 + i) & 0xff);
+/** Little-endian 16-bit words of `bytes`, as the data port reads them. */
+export const wordsOf = (bytes: Uint8Array) => Array.from({ length: bytes.length / 2 }, (_, i) => bytes[2 * i] | (bytes[2 * i + 1] << 8));
+export const removeDir = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
