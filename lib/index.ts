@@ -105,3 +105,13 @@ export { Piix4Pm, piix4SystemStates } from './devices/piix4-pm';
 export { PM_TIMER_FREQUENCY } from './devices/acpi-pm-regs';
 export type { Piix4PmOptions, Piix4PmState } from './devices/piix4-pm';
 export { Piix3IdePci } from './devices/piix3-ide-pci';
+// The PIIX IDE's parts (issue 12): channels, ATA disks on raw images, the BMDMA block for BAR 4.
+export { IdeBus, IDE_PRIMARY, IDE_SECONDARY } from './devices/ide/ide-bus';
+export type { IdeBusOptions } from './devices/ide/ide-bus';
+export { AtaDisk, qemuDriveSerial, MAX_MULT_SECTORS } from './devices/ide/ata-disk';
+export type { AtaDiskOptions } from './devices/ide/ata-disk';
+export { DiskImage, DiskImageError, SECTOR_SIZE } from './devices/ide/disk-image';
+export type { DiskImageOptions } from './devices/ide/disk-image';
+export { PiixBmdma, BmdmaChannel, BMDMA_BAR_SIZE } from './devices/ide/bmdma';
+export type { PiixBmdmaOptions } from './devices/ide/bmdma';
+export { hdGeometryGuess } from './devices/ide/hd-geometry';
