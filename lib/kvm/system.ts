@@ -9,6 +9,8 @@ import { physAddrBits } from '../host-limits';
 import { Vm } from './vm';
 
 
+const supportedCpuidByPath = new Map<string, readonly CpuidEntry[]>();
+
 export class Kvm {
   /** CPUID 0x80000008 EAX[7:0] of the supported CPUID, asked once */
   private physBits: number | undefined;
@@ -51,12 +53,26 @@ export class Kvm {
     return callNative(() => this.handle.ioctl(ioctlNumber('KVM_CHECK_EXTENSION'), n));
   }
 
-  /** The CPUID leaves KVM can offer a guest (KVM_GET_SUPPORTED_CPUID). */
+  /**
+   * The CPUID leaves KVM can offer a guest (KVM_GET_SUPPORTED_CPUID), as a
+   * copy the caller may change. Asked once per device path: it is a property
+   * of the host's KVM module and costs hundreds of microseconds under nested
+   * KVM (QEMU caches it the same way).
+   */
   supportedCpuid(): CpuidEntry[] {
-    return queryFlexArray({
-      ioctl: 'KVM_GET_SUPPORTED_CPUID', first: 256, max: 4096, buffer: cpuidBuffer, decode: decodeCpuid,
-      call: (bytes) => callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_SUPPORTED_CPUID'), bytes)),
-    });
+    return this.cachedSupportedCpuid().map((e) => ({ ...e }));
+  }
+
+  private cachedSupportedCpuid(): readonly CpuidEntry[] {
+    let entries = supportedCpuidByPath.get(this.path);
+    if (entries === undefined) {
+      entries = queryFlexArray({
+        ioctl: 'KVM_GET_SUPPORTED_CPUID', first: 256, max: 4096, buffer: cpuidBuffer, decode: decodeCpuid,
+        call: (bytes) => callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_SUPPORTED_CPUID'), bytes)),
+      });
+      supportedCpuidByPath.set(this.path, entries);
+    }
+    return entries;
   }
 
   /** MSRs KVM can save and restore for a guest (KVM_GET_MSR_INDEX_LIST). */
@@ -81,7 +97,7 @@ export class Kvm {
     const handle = callNative(() => this.handle.createVm());
     // the guest's address width bounds the VM's slots; asked now, as /dev/kvm may be closed before the VM
     try {
-      this.physBits ??= physAddrBits(this.supportedCpuid());
+      this.physBits ??= physAddrBits(this.cachedSupportedCpuid());
     } catch (err) {
       handle.close();
       throw err;

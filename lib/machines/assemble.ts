@@ -3,7 +3,6 @@
 // KVM memory listener, and the vCPU. What the Machine then runs; on failure
 // everything opened so far is closed again.
 import { type Device, deviceRegions, mapDevices } from '../devices/device';
-import type { CpuidEntry } from '../kvm/cpuid';
 import type { StopRequest } from '../kvm/run-loop';
 import { Kvm } from '../kvm/system';
 import type { Vcpu } from '../kvm/vcpu';
@@ -37,19 +36,6 @@ export interface AssembledMachine {
   readonly owned: MemoryRegion[];
 }
 
-// KVM_GET_SUPPORTED_CPUID is a property of the host's KVM module and costs
-// hundreds of microseconds under nested KVM: fetch it once per device path
-// (QEMU caches it the same way).
-const supportedCpuidCache = new Map<string, CpuidEntry[]>();
-
-function supportedCpuid(kvm: Kvm): CpuidEntry[] {
-  let entries = supportedCpuidCache.get(kvm.path);
-  if (!entries) {
-    entries = kvm.supportedCpuid();
-    supportedCpuidCache.set(kvm.path, entries);
-  }
-  return entries;
-}
 
 /** Builds `plan` on the KVM device at `kvmPath`; `requestStop` ends the current run (debug-exit). */
 export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestStop: (req: StopRequest) => void): AssembledMachine {
@@ -89,7 +75,7 @@ export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestSt
 
     const vcpu = vm.createVcpu(0);
     // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
-    vcpu.setCpuid(supportedCpuid(kvm));
+    vcpu.setCpuid(kvm.supportedCpuid());
     // The vCPU is put into its mode by load() (or the first run()), which knows
     // the entry point: doing it here too would cost four more ioctls.
     return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram }, board, devices, vcpus: [vcpu], owned };
