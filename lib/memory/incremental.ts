@@ -50,7 +50,7 @@ import type { MemoryRegion } from './region';
 import { renderFlatView, renderWindow, simplify } from './render';
 import { TWO_64 } from './size';
 import type { TxAddressSpace } from './transaction';
-import { compareAscending } from '../util/compare';
+import { compareAddresses } from '../util/compare';
 import { hex } from '../util/hex';
 
 /** a window [lo, hi) of region mr's own coordinates whose rendering may have changed */
@@ -252,7 +252,7 @@ function coalesce(wins: bigint[]): bigint[] {
   if (k <= 1) return wins;
   const order: number[] = [];
   for (let i = 0; i < k; i++) order.push(i);
-  order.sort((x, y) => compareAscending(wins[2 * x], wins[2 * y]));
+  order.sort((x, y) => compareAddresses(wins[2 * x], wins[2 * y]));
   const out: bigint[] = [];
   for (const i of order) {
     const lo = wins[2 * i];

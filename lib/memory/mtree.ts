@@ -11,7 +11,7 @@ import type { AddressSpace } from './address-space';
 import type { FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
-import { compareAscending } from '../util/compare';
+import { compareAddresses, compareAscending } from '../util/compare';
 import { hexPadded } from '../util/hex';
 
 
@@ -23,7 +23,7 @@ function mrSize(size: bigint): bigint {
 /** children in printing order: addr ascending, then priority descending, else list order */
 function printOrder(mr: MemoryRegion): MemoryRegion[] {
   const list = mr._subregions.ordered().slice();
-  list.sort((a, b) => compareAscending(a._addr, b._addr) || b._priority - a._priority);
+  list.sort((a, b) => compareAddresses(a._addr, b._addr) || b._priority - a._priority);
   return list;
 }
 

@@ -18,7 +18,7 @@ import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
 import { listOrder } from './subregion-list';
 import { treapPriority } from './treap-priority';
-import { compareAscending } from '../util/compare';
+import { compareAddresses } from '../util/compare';
 
 // ------------------------------------------------------------- interval treap
 
@@ -366,7 +366,7 @@ export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
 }
 
 function byStart(a: FlatRange, b: FlatRange): number {
-  return compareAscending(a.start, b.start);
+  return compareAddresses(a.start, b.start);
 }
 
 /**

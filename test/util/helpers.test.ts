@@ -27,6 +27,6 @@ describe('compareAscending', () => {
     expect([(1n << 64n) - 1n, 0n, (1n << 53n) + 1n, 1n << 53n].sort(compareAddresses)).toEqual([0n, 1n << 53n, (1n << 53n) + 1n, (1n << 64n) - 1n]);
     expect([3, -1, 2].sort(compareAscending)).toEqual([-1, 2, 3]);
     expect(['memory', 'I/O', 'cpu-memory-0'].sort(compareAscending)).toEqual(['I/O', 'cpu-memory-0', 'memory']);
-    expect(compareAscending(5n, 5n)).toBe(0);
+    expect(compareAddresses(5n, 5n)).toBe(0);
   });
 });
