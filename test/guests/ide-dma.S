@@ -4,6 +4,7 @@
 # table), the ATA command, then START; IRQ 14 (vector 0x76, the handler
 # counts at 0x3000 and keeps the drive status at 0x3002 and the BMDMA status
 # at 0x3003) ends the transfer. Exits through debug-exit with 0x10 (code 0x21).
+        .include "pc-pic.inc"
         .code16
         cli
         xor     %ax, %ax
@@ -13,24 +14,7 @@
         movw    $handler + 0x7c00, 0x76 * 4
         movw    $0, 0x76 * 4 + 2
         movw    $0, 0x3000
-        mov     $0x11, %al              # ICW1: edge, cascade, ICW4
-        out     %al, $0x20
-        out     %al, $0xa0
-        mov     $0x08, %al              # ICW2: master base 0x08, slave base 0x70
-        out     %al, $0x21
-        mov     $0x70, %al
-        out     %al, $0xa1
-        mov     $0x04, %al              # ICW3: slave on IRQ 2
-        out     %al, $0x21
-        mov     $0x02, %al
-        out     %al, $0xa1
-        mov     $0x01, %al              # ICW4: 8086 mode
-        out     %al, $0x21
-        out     %al, $0xa1
-        mov     $0xfb, %al              # master: only the cascade
-        out     %al, $0x21
-        mov     $0xbf, %al              # slave: only IRQ 14
-        out     %al, $0xa1
+        pic_init 0xbf                   # slave: only IRQ 14
         movl    $0x8000, 0x1000         # PRD 0: 512 bytes at 0x8000
         movl    $512, 0x1004
         movl    $0x9000, 0x1008         # PRD 1: 512 bytes at 0x9000, end of table

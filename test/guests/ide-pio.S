@@ -6,6 +6,7 @@
 # interrupt per sector. The handler counts in the word at 0x3000 and
 # acknowledges the drive by reading its status (the last one at 0x3002).
 # Exits through debug-exit with 0x10 (code 0x21).
+        .include "pc-pic.inc"
         .code16
         cli
         xor     %ax, %ax
@@ -16,24 +17,7 @@
         movw    $handler + 0x7c00, 0x76 * 4
         movw    $0, 0x76 * 4 + 2
         movw    $0, 0x3000
-        mov     $0x11, %al              # ICW1: edge, cascade, ICW4
-        out     %al, $0x20
-        out     %al, $0xa0
-        mov     $0x08, %al              # ICW2: master base 0x08, slave base 0x70
-        out     %al, $0x21
-        mov     $0x70, %al
-        out     %al, $0xa1
-        mov     $0x04, %al              # ICW3: slave on IRQ 2
-        out     %al, $0x21
-        mov     $0x02, %al
-        out     %al, $0xa1
-        mov     $0x01, %al              # ICW4: 8086 mode
-        out     %al, $0x21
-        out     %al, $0xa1
-        mov     $0xfb, %al              # master: only the cascade
-        out     %al, $0x21
-        mov     $0xbf, %al              # slave: only IRQ 14
-        out     %al, $0xa1
+        pic_init 0xbf                   # slave: only IRQ 14
 
         # --- polled IDENTIFY, interrupts masked in the drive (nIEN)
         mov     $0x3f6, %dx

@@ -6,6 +6,7 @@
 # asserts the INTA# line of a device in slot 3 (PIRQC#): the guest counts the
 # IRQ 11 interrupt (vector 0x73) in the word at 0x3000 and exits through
 # debug-exit with 0x10 (code 0x21).
+        .include "pc-pic.inc"
         .code16
         cli
         xor     %ax, %ax
@@ -15,24 +16,7 @@
         movw    $handler + 0x7c00, 0x73 * 4
         movw    $0, 0x73 * 4 + 2
         movw    $0, 0x3000
-        mov     $0x11, %al              # ICW1: edge, cascade, ICW4
-        out     %al, $0x20
-        out     %al, $0xa0
-        mov     $0x08, %al              # ICW2: master base 0x08, slave base 0x70
-        out     %al, $0x21
-        mov     $0x70, %al
-        out     %al, $0xa1
-        mov     $0x04, %al              # ICW3: slave on IRQ 2
-        out     %al, $0x21
-        mov     $0x02, %al
-        out     %al, $0xa1
-        mov     $0x01, %al              # ICW4: 8086 mode
-        out     %al, $0x21
-        out     %al, $0xa1
-        mov     $0xfb, %al              # master: only the cascade
-        out     %al, $0x21
-        mov     $0xf7, %al              # slave: only IRQ 11
-        out     %al, $0xa1
+        pic_init 0xf7                   # slave: only IRQ 11
         mov     $0x4d0, %dx             # ELCR (all edge): KVM's in-kernel PIC decodes it
         xor     %al, %al
         out     %al, %dx

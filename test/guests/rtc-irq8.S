@@ -4,6 +4,7 @@
 # 20 times. The handler counts in the word at 0x3000, acknowledges the RTC by
 # reading register C (its last value at 0x3002) and sends EOI to both PICs.
 # Exits through debug-exit with 0x10 (code 0x21).
+        .include "pc-pic.inc"
         .code16
         cli
         xor     %ax, %ax
@@ -13,24 +14,7 @@
         movw    $handler + 0x7c00, 0x70 * 4
         movw    $0, 0x70 * 4 + 2
         movw    $0, 0x3000
-        mov     $0x11, %al              # ICW1: edge, cascade, ICW4
-        out     %al, $0x20
-        out     %al, $0xa0
-        mov     $0x08, %al              # ICW2: master base 0x08, slave base 0x70
-        out     %al, $0x21
-        mov     $0x70, %al
-        out     %al, $0xa1
-        mov     $0x04, %al              # ICW3: slave on IRQ 2
-        out     %al, $0x21
-        mov     $0x02, %al
-        out     %al, $0xa1
-        mov     $0x01, %al              # ICW4: 8086 mode
-        out     %al, $0x21
-        out     %al, $0xa1
-        mov     $0xfb, %al              # master: only the cascade
-        out     %al, $0x21
-        mov     $0xfe, %al              # slave: only IRQ 8
-        out     %al, $0xa1
+        pic_init 0xfe                   # slave: only IRQ 8
         mov     $0x0c, %al              # clear pending RTC flags
         out     %al, $0x70
         in      $0x71, %al

@@ -20,7 +20,7 @@ export function assemble(name: string, flags: string[] = ['--64']): Uint8Array {
   try {
     const obj = path.join(dir, 'guest.o');
     const bin = path.join(dir, 'guest.bin');
-    execFileSync('as', [...flags, '-o', obj, path.join(GUESTS, name)]);
+    execFileSync('as', [...flags, '-I', GUESTS, '-o', obj, path.join(GUESTS, name)]);
     execFileSync('objcopy', ['-O', 'binary', '-j', '.text', obj, bin]);
     const out = new Uint8Array(fs.readFileSync(bin));
     cache.set(key, out);
