@@ -10,6 +10,7 @@ import { parseAddress, parseSize } from './parse-size';
 import { readImageFile } from './x86/image-file';
 import { isElf } from './x86/loader-elf';
 import type { CpuMode } from './x86/modes';
+import { hex } from './util/hex';
 
 export interface CliIo {
   stdout: Writable;
@@ -235,7 +236,7 @@ async function runGuest(file: string, p: Parsed, io: CliIo): Promise<number> {
   try {
     machine.load(image, { entry, address });
     const result = await machine.run({ timeoutMs, trace });
-    if (result.reason !== 'debugExit' && result.reason !== 'hlt') io.stderr.write(`node-kvm: ${result.message} (RIP 0x${result.rip.toString(16)})\n`);
+    if (result.reason !== 'debugExit' && result.reason !== 'hlt') io.stderr.write(`node-kvm: ${result.message} (RIP ${hex(result.rip)})\n`);
     if (trace) io.stderr.write(`[trace] stopped: ${result.reason} after ${result.exits} exits\n`);
     return exitCodeOf(result);
   } finally {

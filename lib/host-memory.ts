@@ -68,7 +68,7 @@ class NativeBackedHostMemory implements HostMemory {
     // from a window. Windows start on WINDOW_STEP boundaries and span up to
     // MAX_VIEW, so a view of up to WINDOW_STEP bytes always fits one of the
     // few cached windows; a larger view gets a window of its own.
-    if (len > MAX_VIEW) throw new RangeError(`bytes(): a view of host memory can be at most 4 GiB, asked for 0x${len.toString(16)} bytes`);
+    if (len > MAX_VIEW) throw new RangeError(`bytes(): a view of host memory can be at most 4 GiB, asked for ${hex(len)} bytes`);
     let base = (start / WINDOW_STEP) * WINDOW_STEP;
     let span = this.size - base < MAX_VIEW ? this.size - base : MAX_VIEW;
     if (start + len > base + span) [base, span] = [start, len];

@@ -31,6 +31,7 @@ import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
 import { resetVcpuState } from './x86/reset';
 import { type CpuMode, pageTableBytes } from './x86/modes';
+import { hex } from './util/hex';
 
 export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
 
@@ -210,7 +211,7 @@ export class Machine {
   private ramRange(gpa: bigint | number, size: bigint, what: 'guest range' | 'image range'): bigint {
     const addr = toAddress(gpa, 'guest address');
     if (addr + size > this.memorySize) {
-      const ram = `0-0x${this.memorySize.toString(16)}`;
+      const ram = `0-${hex(this.memorySize)}`;
       throw new RangeError(what === 'guest range'
         ? `guest range ${this.rangeText(addr, size)} is outside RAM (${ram})`
         : `image range ${this.rangeText(addr, size)} is outside guest RAM (${ram}); use a larger memory size`);
@@ -219,7 +220,7 @@ export class Machine {
   }
 
   private rangeText(gpa: bigint, size: bigint): string {
-    return `0x${gpa.toString(16)}-0x${(gpa + size).toString(16)}`;
+    return `${hex(gpa)}-${hex(gpa + size)}`;
   }
 
   /**

@@ -23,6 +23,7 @@ import { parseSize } from '../parse-size';
 import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
 import { type CpuMode, setupLongMode, setupProtectedMode, setupRealMode } from '../x86/modes';
 import type { Board, BoardContext, BoardInstance, BoardPlan, CpuSetup, SnapshotRebuildOptions } from './board';
+import { hex } from '../util/hex';
 
 export const MACHINE_LAYOUT = {
   gdt: 0x500n,
@@ -81,7 +82,7 @@ function cpuSetup(mode: CpuMode): CpuSetup {
     loadAddress: mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load,
     enter(vcpu, write, entry) {
       if (mode === 'real') {
-        if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got 0x${entry.toString(16)}`);
+        if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got ${hex(entry)}`);
         // CS:IP with IP < 64 KiB; the stack shares the segment.
         setupRealMode(vcpu, { cs: Number((entry >> 4n) & 0xf000n), ip: entry & 0xffffn, sp: MACHINE_LAYOUT.realModeStack & 0xffffn });
       } else if (mode === 'protected') {

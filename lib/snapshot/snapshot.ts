@@ -5,6 +5,7 @@
 import type { DeviceStateValue } from './device-state';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file';
 import type { VcpuState } from './vcpu-state';
+import { hex } from '../util/hex';
 
 export { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './snapshot-file';
 export { SnapshotError, type SnapshotErrorKind } from './snapshot-error';
@@ -47,7 +48,7 @@ export function layoutDifference(want: SnapshotLayout, have: SnapshotLayout): st
   for (const k of scalar) {
     if (want[k] !== have[k]) return `${k} is ${String(have[k])} here but ${String(want[k])} in the snapshot`;
   }
-  const blocks = (l: SnapshotLayout) => l.ramBlocks.map((b) => `${b.name}:0x${b.size.toString(16)}`).join(', ');
+  const blocks = (l: SnapshotLayout) => l.ramBlocks.map((b) => `${b.name}:${hex(b.size)}`).join(', ');
   if (blocks(want) !== blocks(have)) return `RAM blocks are [${blocks(have)}] here but [${blocks(want)}] in the snapshot`;
   if (want.devices.join(',') !== have.devices.join(',')) {
     return `devices are [${have.devices.join(', ')}] here but [${want.devices.join(', ')}] in the snapshot`;

@@ -4,6 +4,7 @@
 // qemu_early_e820).
 import { toU64 } from '../../util/integers';
 import { AMD_ABOVE_1TB_START, AMD_HT_START, type PcRamSplitInput } from './ram-split';
+import { hex } from '../../util/hex';
 
 /** E820 entry types (hw/i386/e820_memory_layout.h). */
 export const E820_RAM = 1;
@@ -44,7 +45,7 @@ export function pcE820Entries(options: PcE820Options): E820Entry[] {
   const below = toU64(options.below4g, 'e820 below4g');
   const above = toU64(options.above4g, 'e820 above4g');
   const aboveStart = toU64(options.above4gStart ?? FOUR_GIB, 'e820 above4gStart');
-  if (below > FOUR_GIB) throw new RangeError(`e820 below4g 0x${below.toString(16)} is more than 4 GiB`);
+  if (below > FOUR_GIB) throw new RangeError(`e820 below4g ${hex(below)} is more than 4 GiB`);
   const entries: E820Entry[] = [{ address: KVM_IDENTITY_MAP_BASE, length: KVM_IDENTITY_MAP_SIZE, type: E820_RESERVED }];
   if (options.amdHyperTransportHole) entries.push({ address: AMD_HT_START, length: AMD_HT_SIZE, type: E820_RESERVED });
   entries.push({ address: 0n, length: below, type: E820_RAM });
