@@ -15,7 +15,7 @@
 import { MemoryRegion } from '../memory/region';
 import type { MemoryRegionOps } from '../memory/types';
 import { checkOptions, type OptionKeys } from '../options';
-import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
+import { byteStateField, type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 import type { Device, DeviceMapping } from './device';
 import { type IrqLine, toIrqLine } from './irq-line';
 import { Ps2Kbd } from './ps2-kbd';
@@ -322,11 +322,7 @@ export class I8042 implements Device, SnapshotDevice {
 
   loadState(state: DeviceStateValue): void {
     const name = 'i8042 state';
-    const fields = ['status', 'mode', 'outport', 'writeCmd', 'obdata'].map((key) => {
-      const v = stateField(state, key, 'number', 'i8042');
-      if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${name}: ${key} must be a byte`);
-      return v;
-    });
+    const fields = ['status', 'mode', 'outport', 'writeCmd', 'obdata'].map((key) => byteStateField(state, key, 'i8042'));
     const s = state as Record<string, unknown>;
     const obsrc = stateField(state, 'obsrc', 'string', 'i8042') as ObSource;
     if (!OB_SOURCES.includes(obsrc)) throw new TypeError(`${name}: obsrc must be one of ${OB_SOURCES.join(', ')}`);

@@ -5,7 +5,7 @@
 // the guest left it (port92_reset).
 import { MemoryRegion } from '../memory/region';
 import { checkOptions, type OptionKeys } from '../options';
-import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
+import { byteStateField, type DeviceStateValue, type SnapshotDevice } from '../snapshot/device-state';
 import type { Device, DeviceMapping } from './device';
 
 /** Where the pc machine maps "port92". */
@@ -66,8 +66,6 @@ export class Port92 implements Device, SnapshotDevice {
   }
 
   loadState(state: DeviceStateValue): void {
-    const outport = stateField(state, 'outport', 'number', 'port92');
-    if (!Number.isInteger(outport) || outport < 0 || outport > 0xff) throw new RangeError('port92 state: outport must be a byte');
-    this.outport = outport;
+    this.outport = byteStateField(state, 'outport', 'port92');
   }
 }

@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'stream';
 import { MemoryRegion } from '../memory/region';
 import { checkOptions, type OptionKeys } from '../options';
-import { type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
+import { byteStateField, type DeviceStateValue, type SnapshotDevice, stateField } from '../snapshot/device-state';
 import { checkIoPort, type Device, type DeviceMapping } from './device';
 import { type IrqLine, toIrqLine } from './irq-line';
 
@@ -134,11 +134,7 @@ export class Serial16550A implements Device, SnapshotDevice {
 
   loadState(state: DeviceStateValue): void {
     const name = `serial "${this.snapshotName}"`;
-    const byte = (key: string) => {
-      const v = stateField(state, key, 'number', name);
-      if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${name} state: ${key} must be a byte`);
-      return v;
-    };
+    const byte = (key: string) => byteStateField(state, key, name);
     const regs = { ier: byte('ier'), lcr: byte('lcr'), mcr: byte('mcr'), scr: byte('scr'), dll: byte('dll'), dlm: byte('dlm'), fcr: byte('fcr') };
     const overrun = stateField(state, 'overrun', 'boolean', name);
     const thrPending = stateField(state, 'thrPending', 'boolean', name);

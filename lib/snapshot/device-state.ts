@@ -82,3 +82,10 @@ export function stateField<T extends 'number' | 'boolean' | 'string'>(
   }
   return v as never;
 }
+
+/** stateField(state, key, 'number', device), which must also be a byte (0-255). */
+export function byteStateField(state: DeviceStateValue, key: string, device: string): number {
+  const v = stateField(state, key, 'number', device);
+  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${device} state: ${key} must be a byte`);
+  return v;
+}
