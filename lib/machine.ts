@@ -17,7 +17,9 @@ import { assemble, type AssembledMachine, type MachineMemory } from './machines/
 import type { BoardInstance, CpuSetup } from './machines/board';
 import { boardOfSnapshot, machineTypes, pickBoard } from './machines';
 import { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './machines/tiny';
-import { formatMtree } from './memory/mtree';
+import type { PcBoardOptions } from './machines/pc';
+import { formatMtree, type MtreeOptions } from './memory/mtree';
+import { formatRamBlocks } from './memory/ramblock-info';
 import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
@@ -29,16 +31,25 @@ import { errno } from './util/errno';
 import { readImageFile } from './x86/image-file';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
 import { loadFlat, type LoadedImage } from './x86/loader-flat';
-import { resetVcpuState } from './x86/reset';
+import { capturePowerOnState, type PowerOnState, resetVcpuState, restorePowerOnState } from './x86/reset';
 import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
+import { transaction } from './memory/transaction';
+
+/** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
+function remaining(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - now());
+}
+
+const now = (): number => performance.now();
 
 export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
 
-export interface MachineOptions extends TinyBoardOptions {
+export interface MachineOptions extends TinyBoardOptions, Omit<PcBoardOptions, 'memory' | 'serial' | 'debugExit'> {
   /**
-   * The machine type (QEMU's -machine): 'tiny' (the default) is the only one
-   * today; machineTypes() lists them. The other options are the board's.
+   * The machine type (QEMU's -machine): 'tiny' (the default) or 'pc' (QEMU's
+   * i440FX PC, booting SeaBIOS); machineTypes() lists them. The other
+   * options are the board's (each board refuses the others').
    */
   machine?: string;
   /** KVM device (default /dev/kvm). */
@@ -71,7 +82,7 @@ const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const sa
 const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
 const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
 const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
-const MTREE_OPTIONS = { flat: true } as const satisfies OptionKeys<{ flat?: boolean }>;
+const MTREE_OPTIONS = { flat: true, disabled: true } as const satisfies OptionKeys<MtreeOptions>;
 
 
 export class Machine {
@@ -101,6 +112,8 @@ export class Machine {
   private modeSet = false;
   /** The vCPU ran (or got a snapshot's state) since it was last reset. */
   private dirtyCpu = false;
+  /** Firmware boards: each vCPU's state as created, put back at every system reset. */
+  private readonly powerOn: PowerOnState[] | null;
 
   private constructor(parts: AssembledMachine) {
     this.kvm = parts.kvm;
@@ -118,6 +131,9 @@ export class Machine {
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
+    this.powerOn = this.cpu.kind === 'firmware'
+      ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
+      : null;
   }
 
   /**
@@ -179,10 +195,14 @@ export class Machine {
    */
   load(image: Uint8Array | string, options?: LoadOptions): LoadedImage {
     this.checkOpen('load');
+    if (this.cpu.kind === 'firmware') {
+      throw new TypeError(`load() puts a program into a firmware-less machine such as 'tiny'; this machine boots its firmware (bios) at ${hex(this.cpu.loadAddress)}: give it a disk instead`);
+    }
     const opts = checkOptions(options, LOAD_OPTIONS, 'machine.load()');
     const address = opts.address === undefined ? undefined : toAddress(opts.address, 'address');
     const entry = opts.entry === undefined ? undefined : toAddress(opts.entry, 'entry');
     const bytes = typeof image === 'string' ? readImageFile(image, this.memorySize, 'create the machine with more memory') : image;
+    const cpu = this.cpu;
     if (!(bytes instanceof Uint8Array)) throw new TypeError('load() expects a Uint8Array or a file path');
     const format = opts.format ?? 'auto';
     if (!['auto', 'flat', 'elf'].includes(format)) throw new RangeError(`format must be 'auto', 'flat' or 'elf', got ${String(format)}`);
@@ -195,7 +215,7 @@ export class Machine {
       loaded = loadElf(bytes, this.writeGuest);
       if (entry !== undefined) loaded.entry = entry;
     } else {
-      const at = address ?? this.cpu.loadAddress;
+      const at = address ?? cpu.loadAddress;
       this.ramRange(at, BigInt(bytes.length), 'image range');
       loaded = loadFlat(bytes, this.writeGuest, at, entry ?? at);
     }
@@ -207,16 +227,42 @@ export class Machine {
    * Normalises a guest address (bigint or safe integer) and checks that
    * [gpa, gpa+size) is guest RAM: an access (readGuest, writeGuest) or the
    * range an image needs (load, with the advice to give the machine more RAM).
+   * RAM is what the memory map shows as RAM or ROM there now (on the pc
+   * machine: below and above 4 GiB, shadow RAM as PAM maps it, the BIOS).
    */
   private ramRange(gpa: bigint | number, size: bigint, what: 'guest range' | 'image range'): bigint {
     const addr = toAddress(gpa, 'guest address');
-    if (addr + size > this.memorySize) {
-      const ram = `0-${hex(this.memorySize)}`;
+    if (!this.isRam(addr, size)) {
+      const ram = this.ramText();
       throw new RangeError(what === 'guest range'
         ? `guest range ${this.rangeText(addr, size)} is outside RAM (${ram})`
         : `image range ${this.rangeText(addr, size)} is outside guest RAM (${ram}); use a larger memory size`);
     }
     return addr;
+  }
+
+  /** Whether every byte of [addr, addr+size) is RAM or ROM in the system address space. */
+  private isRam(addr: bigint, size: bigint): boolean {
+    const end = addr + size;
+    if (end > 1n << 64n) return false;
+    for (let at = addr; at < end;) {
+      const s = this.memory.system.findSection(at, end - at);
+      if (s === null || s.offsetWithinAddressSpace !== at || !s.mr.isRam) return false;
+      at += s.size;
+    }
+    return true;
+  }
+
+  /** The RAM ranges of the memory map, for messages ('0-0x1000000', or several joined by ', '). */
+  private ramText(): string {
+    const ranges: { start: bigint; end: bigint }[] = [];
+    for (const fr of this.memory.system.flatView()) {
+      if (!fr.mr.isRam) continue;
+      const last = ranges[ranges.length - 1];
+      if (last !== undefined && last.end === fr.start) last.end = fr.end;
+      else ranges.push({ start: fr.start, end: fr.end });
+    }
+    return ranges.map((r) => `${r.start === 0n ? "0" : hex(r.start)}-${hex(r.end)}`).join(", ");
   }
 
   private rangeText(gpa: bigint, size: bigint): string {
@@ -232,13 +278,24 @@ export class Machine {
     this.checkOpen('setupMode');
     const entry = toAddress(entryPoint, 'entry');
     const vcpu = this.vcpu;
+    const cpu = this.cpu;
+    if (cpu.kind === 'firmware') {
+      if (entry !== cpu.loadAddress) {
+        throw new RangeError(`this machine starts in its firmware at the reset vector ${hex(cpu.loadAddress)}, not at ${hex(entry)}`);
+      }
+      for (const l of this.loops) l.abandonPendingIo();
+      this.vcpus.forEach((v, i) => restorePowerOnState(v, this.powerOn![i]));
+      this.dirtyCpu = false;
+      this.modeSet = true;
+      return;
+    }
     if (this.dirtyCpu) {
       for (const l of this.loops) l.abandonPendingIo();
       resetVcpuState(vcpu);
       this.dirtyCpu = false;
     }
     this.modeSet = true;
-    this.cpu.enter(vcpu, this.writeGuest, entry);
+    cpu.enter(vcpu, this.writeGuest, entry);
   }
 
   /** Bytes the long-mode page tables take at MACHINE_LAYOUT.pageTables. */
@@ -254,9 +311,13 @@ export class Machine {
     this.checkOpen('run');
     const opts = checkOptions(options, ASYNC_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
-    this.dirtyCpu = true;
+    const deadline = opts.timeoutMs === undefined ? undefined : now() + opts.timeoutMs;
     try {
-      return await this.loops[0].runAsync(opts);
+      for (;;) {
+        this.dirtyCpu = true;
+        const result = await this.loops[0].runAsync({ ...opts, timeoutMs: remaining(deadline) });
+        if (!this.rebootAfter(result)) return result;
+      }
     } finally {
       this.serial?.flush();
     }
@@ -267,12 +328,53 @@ export class Machine {
     this.checkOpen('runSync');
     const opts = checkOptions(options, RUN_OPTIONS, 'machine.runSync()');
     this.ensureMode();
-    this.dirtyCpu = true;
+    const deadline = opts.timeoutMs === undefined ? undefined : now() + opts.timeoutMs;
     try {
-      return this.loops[0].run(opts);
+      for (;;) {
+        this.dirtyCpu = true;
+        const result = this.loops[0].run({ ...opts, timeoutMs: remaining(deadline) });
+        if (!this.rebootAfter(result)) return result;
+      }
     } finally {
       this.serial?.flush();
     }
+  }
+
+  /**
+   * After a run ended by a guest reset request or a triple fault: on a board
+   * that reboots (and without -no-reboot), resets the machine and returns
+   * true, so the run goes on in the firmware, as QEMU's does.
+   */
+  private rebootAfter(result: RunResult): boolean {
+    const hooks = this.board.systemReset;
+    if (hooks === undefined || hooks.noReboot || this.closed) return false;
+    if (result.reason !== 'reset' && result.reason !== 'shutdown') return false;
+    this.resetSystem();
+    return true;
+  }
+
+  /**
+   * QEMU's system_reset: every device back to its power-on state (in the
+   * order the board plugged them), the board's reset steps, and the vCPUs
+   * at the reset vector, so the firmware runs again. Only boards with
+   * firmware (machine 'pc') reset this way; on 'tiny', load() a program again.
+   */
+  systemReset(): void {
+    this.checkOpen('systemReset');
+    if (this.board.systemReset === undefined) {
+      throw new TypeError(`systemReset() needs a machine that boots firmware (machine 'pc'); this one starts programs directly: load() one again`);
+    }
+    this.resetSystem();
+  }
+
+  private resetSystem(): void {
+    this.serial?.flush();
+    for (const l of this.loops) l.abandonPendingIo();
+    transaction(() => {
+      for (const d of this.boardDevices) d.reset?.();
+    });
+    this.board.systemReset!.afterReset();
+    this.setupMode(this.cpu.loadAddress);
   }
 
   /** Without a load(), the vCPU starts at the default load address. */
@@ -382,11 +484,17 @@ export class Machine {
     return this.snapshots;
   }
 
-  /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`). */
-  mtree(options?: { flat?: boolean }): string {
+  /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`; `disabled`: `-D`). */
+  mtree(options?: MtreeOptions): string {
     this.checkOpen('mtree');
     const opts = checkOptions(options, MTREE_OPTIONS, 'machine.mtree()');
-    return formatMtree([this.memory.system, this.memory.io], { flat: !!opts.flat });
+    return formatMtree([this.memory.system, ...this.memory.cpu, this.memory.io], { flat: !!opts.flat, disabled: !!opts.disabled });
+  }
+
+  /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */
+  formatRamBlocks(): string {
+    this.checkOpen('formatRamBlocks');
+    return formatRamBlocks(this.board.ramList);
   }
 
   /**

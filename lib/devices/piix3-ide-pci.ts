@@ -1,8 +1,9 @@
 /**
  * The PCI side of the PIIX3 IDE function 00:01.1, 8086:7010 (QEMU 7.2
  * hw/ide/piix.c, "piix3-ide"): its configuration space and the bus-master
- * DMA BAR.  The ATA channels (legacy ports 0x1f0/0x170, IRQ 14/15) and the
- * BMDMA registers are the IDE model's, which fills `bmdmaContainer`.
+ * DMA BAR.  The ATA channels (legacy ports 0x1f0/0x170, IRQ 14/15) are the
+ * IDE model's; the BMDMA block (ide/bmdma.ts), when given, is BAR 4 and is
+ * reset and closed with the function (piix_ide_reset resets both engines).
  *
  * - prog-if 0x80 (bus master, both channels in ISA-compatible mode), class
  *   0x0101, status DEVSEL medium | fast back-to-back (piix_ide_reset);
@@ -10,6 +11,7 @@
  *   where the firmware puts it (pci_register_bar).
  */
 import { MemoryRegion } from '../memory/region';
+import type { PiixBmdma } from './ide/bmdma';
 import { PCI_VENDOR_ID_INTEL } from './i440fx';
 import type { PciBus } from './pci/pci-bus';
 import { PCI_BASE_ADDRESS_SPACE_IO, PCI_COMMAND, PCI_STATUS, PciDevice } from './pci/pci-device';
@@ -24,14 +26,16 @@ const PCI_STATUS_FAST_BACK = 0x0080;
 const PCI_STATUS_DEVSEL_MEDIUM = 0x0200;
 
 export class Piix3IdePci extends PciDevice {
-  /** BAR 4's region: the IDE model adds the per-channel BMDMA registers to it */
+  /** BAR 4's region: the BMDMA block's, or an empty container without one */
   readonly bmdmaContainer: MemoryRegion;
+  private readonly bmdma: PiixBmdma | null;
 
-  constructor(bus: PciBus, devfn = PIIX3_IDE_DEVFN) {
+  constructor(bus: PciBus, devfn = PIIX3_IDE_DEVFN, bmdma: PiixBmdma | null = null) {
     super(bus, devfn, {
       name: 'piix3-ide', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82371SB_1, classId: PCI_CLASS_STORAGE_IDE, progIf: 0x80,
     });
-    this.bmdmaContainer = MemoryRegion.container('piix-bmdma-container', PIIX_IDE_BMDMA_SIZE);
+    this.bmdma = bmdma;
+    this.bmdmaContainer = bmdma?.region ?? MemoryRegion.container('piix-bmdma-container', PIIX_IDE_BMDMA_SIZE);
     this.registerBar(PIIX_IDE_BMDMA_BAR, PCI_BASE_ADDRESS_SPACE_IO, this.bmdmaContainer);
     this.reset(); // the state QEMU's machine reset leaves before the guest runs
   }
@@ -43,10 +47,12 @@ export class Piix3IdePci extends PciDevice {
     c[PCI_COMMAND + 1] = 0;
     c[PCI_STATUS] = PCI_STATUS_FAST_BACK;
     c[PCI_STATUS + 1] = PCI_STATUS_DEVSEL_MEDIUM >> 8;
+    this.bmdma?.reset();
   }
 
-  /** Closes BAR 4's container (unmapping it; the IDE model closes what it put inside). */
+  /** Closes BAR 4 (unmapping it) and the BMDMA block in it. */
   close(): void {
-    this.bmdmaContainer.close();
+    if (this.bmdma) this.bmdma.close();
+    else this.bmdmaContainer.close();
   }
 }

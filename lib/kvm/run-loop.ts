@@ -20,7 +20,7 @@ import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
 
 export type StopReason =
-  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped'
+  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff'
   | 'internalError' | 'failEntry' | 'systemEvent' | 'debug' | 'unknown';
 
 export interface RunResult {
@@ -53,7 +53,13 @@ export interface AsyncRunOptions extends RunOptions {
 }
 
 /** What a device asks for when it ends the run (e.g. the debug-exit port). */
-export type StopRequest = { reason: 'debugExit'; exitCode: number } | { reason: 'stopped'; message?: string };
+export type StopRequest =
+  | { reason: 'debugExit'; exitCode: number }
+  | { reason: 'stopped'; message?: string }
+  /** the guest asked for a system reset (a board reboots unless -no-reboot) */
+  | { reason: 'reset'; message: string }
+  /** the guest powered the machine off (ACPI S5) */
+  | { reason: 'poweroff'; message: string };
 
 /** A device callback threw while handling a guest access. */
 export class DeviceError extends Error {
@@ -404,7 +410,8 @@ export class RunLoop {
       return this.result('debugExit', start, `the guest wrote to the debug-exit port: exit code ${req.exitCode}`, { exitCode: req.exitCode });
     }
     void opts;
-    return this.result('stopped', start, req.message ?? 'stopped on request');
+    if (req.reason === 'stopped') return this.result('stopped', start, req.message ?? 'stopped on request');
+    return this.result(req.reason, start, req.message);
   }
 
   private finish(reason: 'timeout' | 'maxExits', start: number, opts: RunOptions): RunResult {

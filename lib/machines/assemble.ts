@@ -21,6 +21,8 @@ export interface MachineMemory {
   readonly root: MemoryRegion;
   readonly ioRoot: MemoryRegion;
   readonly ram: MemoryRegion;
+  /** QEMU's cpu-memory-N address spaces, one per vCPU (boards that have them). */
+  readonly cpu: readonly AddressSpace[];
 }
 
 /** A built machine, for the Machine to run. */
@@ -52,10 +54,20 @@ export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestSt
     const devices: Device[] = [];
     cleanup.push(() => { for (const d of devices.slice().reverse()) d.close?.(); });
 
+    // The address spaces exist from the start, as QEMU's memory_map_init
+    // makes them (DMA-capable devices hold the "memory" one); KVM attaches
+    // to "memory" once the map is built.
+    const spaces: AddressSpace[] = [];
+    const system = new AddressSpace(root, 'memory');
+    spaces.push(system);
+    const io = new AddressSpace(ioRoot, 'I/O');
+    spaces.push(io);
+    cleanup.push(() => { for (const s of spaces) s.destroy(); });
+
     // The board's RAM and every device's regions appear in one transaction.
     const board = transaction(() => {
       const built = plan.create({
-        kvm, vm, system: root, io: ioRoot,
+        kvm, vm, system: root, io: ioRoot, memory: system, ioSpace: io,
         own: (mr) => { owned.push(mr); return mr; },
         plug: (d) => { devices.push(d); return d; },
         requestStop,
@@ -65,20 +77,16 @@ export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestSt
       return built;
     });
 
-    const spaces: AddressSpace[] = [];
-    const system = new AddressSpace(root, 'memory');
-    spaces.push(system);
-    const io = new AddressSpace(ioRoot, 'I/O');
-    spaces.push(io);
-    cleanup.push(() => { for (const s of spaces) s.destroy(); });
     vm.addAddressSpace(system);
 
     const vcpu = vm.createVcpu(0);
+    const cpu = board.cpuAddressSpaces ? [new AddressSpace(root, `cpu-memory-${vcpu.id}`)] : [];
+    spaces.push(...cpu);
     // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
     vcpu.setCpuid(kvm.supportedCpuid());
     // The vCPU is put into its mode by load() (or the first run()), which knows
     // the entry point: doing it here too would cost four more ioctls.
-    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram }, board, devices, vcpus: [vcpu], owned };
+    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram, cpu }, board, devices, vcpus: [vcpu], owned };
   } catch (err) {
     for (const f of cleanup.reverse()) {
       try { f(); } catch { /* report the original error */ }

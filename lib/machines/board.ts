@@ -11,6 +11,8 @@ import type { Device } from '../devices/device';
 import type { DebugExit } from '../devices/debug-exit';
 import type { InKernelIrqchip } from '../devices/irqchip';
 import type { Serial16550A } from '../devices/serial-16550a';
+import type { AddressSpace } from '../memory/address-space';
+import type { RamList } from '../memory/ram-block';
 import type { MemoryRegion } from '../memory/region';
 import type { SnapshotLayout } from '../snapshot/snapshot';
 import type { CpuMode, GuestWriter } from '../x86/modes';
@@ -24,6 +26,10 @@ export interface BoardContext {
   readonly system: MemoryRegion;
   /** The 'io' root (64 KiB): port devices go under it. */
   readonly io: MemoryRegion;
+  /** The "memory" address space over `system` (what DMA-capable devices read and write). */
+  readonly memory: AddressSpace;
+  /** The "I/O" address space over `io`. */
+  readonly ioSpace: AddressSpace;
   /**
    * Keeps a region the board made (RAM, a ROM, an alias, a container): the
    * machine closes it when it closes, or at once when create() fails.
@@ -35,17 +41,43 @@ export interface BoardContext {
    * snapshots keep its state; the machine closes it.
    */
   plug<T extends Device>(device: T): T;
-  /** Ends the current run after the exit being handled (a debug-exit device's write). */
+  /**
+   * Ends the current run after the exit being handled: a debug-exit write,
+   * a guest reset request (0xcf9, port 0x92, the i8042) or an ACPI power-off.
+   */
   requestStop(request: StopRequest): void;
 }
 
 /** How the vCPU starts a program (the machine calls it from load() and the first run()). */
-export interface CpuSetup {
+export interface ProgramCpuSetup {
+  readonly kind: 'program';
   readonly mode: CpuMode;
   /** Where a flat image goes, and where a run without load() starts. */
   readonly loadAddress: bigint;
   /** Puts the (reset) vCPU in `mode`, about to run `entry`: registers, GDT, page tables. */
   enter(vcpu: Vcpu, write: GuestWriter, entry: bigint): void;
+}
+
+/**
+ * The vCPU starts in firmware at the reset vector, in the state KVM gives a
+ * new vCPU (what QEMU's x86_cpu_reset puts back): the machine keeps that
+ * state and restores it at every system reset. load() is refused.
+ */
+export interface FirmwareCpuSetup {
+  readonly kind: 'firmware';
+  readonly mode: 'real';
+  /** The reset vector (0xfffffff0). */
+  readonly loadAddress: bigint;
+}
+
+export type CpuSetup = ProgramCpuSetup | FirmwareCpuSetup;
+
+/** What a board whose guest can reset the machine adds (QEMU's qemu_system_reset). */
+export interface SystemResetHooks {
+  /** -no-reboot: a guest reset (or triple fault) ends the run instead of rebooting. */
+  readonly noReboot: boolean;
+  /** The board's steps after every device's reset (QEMU's machine reset: fw_cfg's bootorder, ...). */
+  afterReset(): void;
 }
 
 /** The board's part of a snapshot layout: its name and its parameters. */
@@ -62,6 +94,15 @@ export interface BoardInstance {
   readonly debugExit: DebugExit | null;
   /** The in-kernel IRQ chip (vCPUs then have local APICs in the kernel), or null. */
   readonly irqchip: InKernelIrqchip | null;
+  /** The machine's RAM blocks (what `info ramblock` lists). */
+  readonly ramList: RamList;
+  /**
+   * QEMU's per-CPU address spaces: `cpu-memory-N` over the system root, one
+   * per vCPU, listed by `info mtree` (QEMU's machines have them).
+   */
+  readonly cpuAddressSpaces?: boolean;
+  /** Present when a guest reset reboots the machine (firmware boards). */
+  readonly systemReset?: SystemResetHooks;
   /** What a snapshot of this board must match, besides RAM blocks, devices and memory map. */
   readonly snapshotKey: BoardSnapshotKey;
 }

@@ -1,9 +1,10 @@
 // The machine types Machine.create({ machine }) knows (QEMU's -machine),
 // by name. A new board is a file in this folder, listed here.
 import type { Board } from './board';
+import { PC } from './pc';
 import { TINY } from './tiny';
 
-const BOARDS: ReadonlyMap<string, Board> = new Map([TINY].map((b) => [b.name, b]));
+const BOARDS: ReadonlyMap<string, Board> = new Map([TINY, PC].map((b) => [b.name, b]));
 
 /** The board Machine.create() builds without a `machine` option (what node-kvm always built). */
 export const DEFAULT_MACHINE = TINY.name;
@@ -51,3 +52,4 @@ export function boardOfSnapshot(machine: string): Board | undefined {
 
 export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup } from './board';
 export { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './tiny';
+export { RESET_VECTOR, type PcBoardOptions, type PcDiskOptions } from './pc';

@@ -22,7 +22,7 @@ import { checkOptions, type OptionKeys } from '../options';
 import { parseSize } from '../parse-size';
 import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
 import { type CpuMode, setupLongMode, setupProtectedMode, setupRealMode } from '../x86/modes';
-import type { Board, BoardContext, BoardInstance, BoardPlan, CpuSetup, SnapshotRebuildOptions } from './board';
+import type { Board, BoardContext, BoardInstance, BoardPlan, ProgramCpuSetup, SnapshotRebuildOptions } from './board';
 import { hex } from '../util/hex';
 
 export const MACHINE_LAYOUT = {
@@ -76,8 +76,9 @@ const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisf
 const DEBUG_EXIT_OPTIONS = { port: true } as const satisfies OptionKeys<{ port?: number }>;
 
 /** The vCPU start-up of each mode, at the fixed MACHINE_LAYOUT addresses. */
-function cpuSetup(mode: CpuMode): CpuSetup {
+function cpuSetup(mode: CpuMode): ProgramCpuSetup {
   return {
+    kind: 'program',
     mode,
     loadAddress: mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load,
     enter(vcpu, write, entry) {
@@ -121,7 +122,8 @@ function validate(options: object): BoardPlan {
       if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
       // Its own RAM list, like a QEMU process: RAM at ram_addr 0 whatever
       // else the process allocated, and nothing process-wide refers to it.
-      const ram = ctx.own(MemoryRegion.ram('ram', memorySize, { ramList: new RamList() }));
+      const ramList = new RamList();
+      const ram = ctx.own(MemoryRegion.ram('ram', memorySize, { ramList }));
       ctx.system.addSubregion(0n, ram);
       const serial = serialOpts === null ? null : ctx.plug(new Serial16550A({
         output: serialOpts.output === undefined ? process.stdout : serialOpts.output,
@@ -134,7 +136,7 @@ function validate(options: object): BoardPlan {
         iobase: exitPort,
       }));
       return {
-        ram, memorySize, cpu: cpuSetup(mode), serial, debugExit, irqchip,
+        ram, ramList, memorySize, cpu: cpuSetup(mode), serial, debugExit, irqchip,
         snapshotKey: {
           machine: TINY.name, memory: memorySize, mode, irqchip: irqchip !== null,
           serialPort: serial ? serialPort : null, debugExitPort: debugExit ? exitPort : null,

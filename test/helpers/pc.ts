@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AddressSpace, MemoryRegion, formatMtree } from '../../lib/memory';
 import { PcMemoryMap } from '../../lib/machines/pc/memory-map';
+import { Machine, type MachineOptions } from '../../lib/machine';
+import type { RunResult } from '../../lib/kvm/run-loop';
 
 export const SEABIOS_PATH = '/usr/share/seabios/bios-256k.bin';
 export const PC_FIXTURES = path.resolve(__dirname, '../fixtures/qemu-pc');
@@ -102,3 +104,82 @@ export function pciDump(file: string, state: string, fn: string): Uint8Array {
 
 export const RESET_DUMP = 'reset-state-m128-pci-cmos-cpuid-dump.txt';
 export const POST_DUMP = 'after-post-m128-with-disk-pci-cmos-e820-dump.txt';
+
+/** The blank-line separated blocks of a monitor answer. */
+function textBlocks(text: string): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      if (cur.length > 0) out.push(cur);
+      cur = [];
+    } else {
+      cur.push(line);
+    }
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * From an `info mtree -f` answer, the FlatView block of AS "memory" without its
+ * "FlatView #n" line (what capture.py stores as memory-flatview.txt).
+ */
+export function memoryFlatViewOf(infoMtreeF: string): string {
+  const b = textBlocks(infoMtreeF).find((x) => x[0].startsWith('FlatView #') && x.includes(' AS "memory", root: system'));
+  if (!b) throw new Error('no FlatView block for AS "memory"');
+  return `${b.slice(1).join('\n')}\n`;
+}
+
+/**
+ * From an `info mtree -D` answer, the address-space block holding "memory"
+ * and the memory-region blocks of pc.ram, pc.bios and pci (capture.py's memory-tree-D.txt).
+ */
+export function memoryTreeDOf(infoMtreeD: string): string {
+  const bs = textBlocks(infoMtreeD);
+  const tree = bs.find((b) => b.includes('address-space: memory'));
+  if (!tree) throw new Error('no address-space block for "memory"');
+  const regions = new Map(bs.filter((b) => b[0].startsWith('memory-region: ')).map((b) => [b[0].slice('memory-region: '.length), b]));
+  return `${[tree, ...['pc.ram', 'pc.bios', 'pci'].map((n) => regions.get(n) ?? [`(no memory-region block ${n})`])].map((b) => b.join('\n')).join('\n\n')}\n`;
+}
+
+export const NO_BOOTABLE_DEVICE = 'No bootable device.';
+
+export interface PcBoot {
+  machine: Machine;
+  /** What the firmware wrote to the isa-debugcon (port 0x402). */
+  debugcon(): string;
+  /** Runs until the debugcon shows `marker` (then the run stops) or `timeoutMs` passes. */
+  runUntil(marker: string, timeoutMs?: number): Promise<RunResult>;
+}
+
+/** A pc machine with SeaBIOS's debug port (0x402) recorded; `options` are Machine.create()'s. */
+export function pcMachine(options: Omit<MachineOptions, 'machine' | 'debugcon'> = {}): PcBoot {
+  let log = '';
+  let wanted: string | null = null;
+  const machine: Machine = Machine.createSync({
+    machine: 'pc', serial: false, ...options,
+    debugcon: {
+      output: (b) => {
+        log += String.fromCharCode(b);
+        if (wanted !== null && log.endsWith(wanted)) {
+          wanted = null;
+          machine.stop('marker');
+        }
+      },
+    },
+  });
+  return {
+    machine,
+    debugcon: () => log,
+    async runUntil(marker, timeoutMs = 60_000) {
+      wanted = marker;
+      const from = log.length;
+      const r = await machine.run({ timeoutMs });
+      if (!log.slice(from).includes(marker)) {
+        throw new Error(`no "${marker}" on the debugcon: the run ended with ${r.reason} (${r.message}); the log ends with:\n${log.slice(-2000)}`);
+      }
+      return r;
+    },
+  };
+}

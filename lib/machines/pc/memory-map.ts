@@ -42,6 +42,16 @@ const BIOS_SIZE_UNIT = 0x10000;
 const FOUR_GiB = 1n << 32n;
 const IO_SPACE_SIZE = 0x10000;
 
+/** The largest firmware image: it is mapped just below 4 GiB. */
+export const MAX_BIOS_SIZE = FOUR_GiB;
+
+/** x86_bios_rom_init's rule (hw/i386/x86.c): a non-zero multiple of 64 KiB, below 4 GiB; else a RangeError. */
+export function checkBiosImage(image: Uint8Array): void {
+  if (image.length === 0 || image.length % BIOS_SIZE_UNIT !== 0 || BigInt(image.length) > MAX_BIOS_SIZE) {
+    throw new RangeError(`its size (${image.length} bytes) must be a non-zero multiple of 64 KiB (hw/i386/x86.c x86_bios_rom_init)`);
+  }
+}
+
 export interface PcMemoryMapOptions {
   /** guest RAM in bytes (QEMU's -m), a multiple of 4 KiB */
   ramSize: bigint | number;
@@ -51,9 +61,24 @@ export interface PcMemoryMapOptions {
   maxRamBelow4g?: bigint | number;
   /** the guest CPU's physical address bits (default 40, QEMU's qemu64 here) */
   physBits?: number;
+  /**
+   * Builds into these roots and address spaces (a machine's: what
+   * memory_map_init made) instead of its own. The owner then maps `pciHost`
+   * and `i440fx` (they are Devices: mapDevices, or a board's plug) and closes
+   * `regions` after detaching KVM; close() leaves the roots alone.
+   */
+  roots?: PcMemoryRoots;
 }
 
-const OPTION_KEYS = { ramSize: true, bios: true, maxRamBelow4g: true, physBits: true } as const;
+/** The roots a machine made (QEMU's memory_map_init) and their address spaces. */
+export interface PcMemoryRoots {
+  readonly system: MemoryRegion;
+  readonly io: MemoryRegion;
+  readonly memory: AddressSpace;
+  readonly ioSpace: AddressSpace;
+}
+
+const OPTION_KEYS = { ramSize: true, bios: true, maxRamBelow4g: true, physBits: true, roots: true } as const;
 
 export class PcMemoryMap {
   /** the machine's RAM blocks (what `info ramblock` lists) */
@@ -75,7 +100,11 @@ export class PcMemoryMap {
   readonly pciBus: PciBus;
   readonly pciHost: PciHost;
   readonly i440fx: I440fx;
+  /** the regions this map created, in creation order (not the roots, not the devices') */
+  readonly regions: readonly MemoryRegion[];
   private closed = false;
+  /** whether the roots and address spaces are this map's own (else close() leaves them) */
+  private readonly ownRoots: boolean;
 
   constructor(options: PcMemoryMapOptions) {
     const opts = checkOptions(options, OPTION_KEYS, 'PcMemoryMap');
@@ -85,8 +114,10 @@ export class PcMemoryMap {
     }
     const image = opts.bios;
     if (!(image instanceof Uint8Array)) throw new TypeError('bios must be a Uint8Array holding the firmware image');
-    if (image.length === 0 || image.length % BIOS_SIZE_UNIT !== 0 || BigInt(image.length) > FOUR_GiB) {
-      throw new RangeError(`could not load PC BIOS: its size (${image.length} bytes) must be a non-zero multiple of 64 KiB (hw/i386/x86.c x86_bios_rom_init)`);
+    try {
+      checkBiosImage(image);
+    } catch (e) {
+      throw new RangeError(`could not load PC BIOS: ${(e as Error).message}`);
     }
     this.split = pcRamSplit(ramSize, { maxRamBelow4g: opts.maxRamBelow4g, physBits: opts.physBits });
     const biosSize = BigInt(image.length);
@@ -95,10 +126,12 @@ export class PcMemoryMap {
       created.push(x);
       return x;
     };
+    const roots = opts.roots;
+    this.ownRoots = roots === undefined;
     beginTransaction();
     try {
-      this.system = track(MemoryRegion.container('system', TWO_64));
-      this.io = track(MemoryRegion.io('io', IO_SPACE_SIZE, UNASSIGNED_IO_OPS));
+      this.system = roots?.system ?? track(MemoryRegion.container('system', TWO_64));
+      this.io = roots?.io ?? track(MemoryRegion.io('io', IO_SPACE_SIZE, UNASSIGNED_IO_OPS));
       this.ram = track(MemoryRegion.ram('pc.ram', ramSize, { ramList: this.ramList }));
       this.pci = track(MemoryRegion.container('pci', TWO_64));
 
@@ -124,12 +157,19 @@ export class PcMemoryMap {
       this.pciBus = new PciBus('pci.0', this.pci, this.io);
       this.pciHost = track(new PciHost(this.pciBus));
       this.i440fx = track(new I440fx({ bus: this.pciBus, pci: this.pci, ram: this.ram, ramSize }));
-      mapDevices({ memory: this.system, io: this.io }, [this.pciHost, this.i440fx]);
+      if (!roots) mapDevices({ memory: this.system, io: this.io }, [this.pciHost, this.i440fx]);
+      this.regions = [this.ram, this.pci, this.ramBelow4g, this.ramAbove4g, this.bios, this.isaBios, this.optionRom]
+        .filter((mr): mr is MemoryRegion => mr !== null);
 
-      this.memory = new AddressSpace(this.system, 'memory');
-      created.push({ close: () => this.memory.destroy() });
-      this.ioSpace = new AddressSpace(this.io, 'I/O');
-      created.push({ close: () => this.ioSpace.destroy() });
+      if (roots) {
+        this.memory = roots.memory;
+        this.ioSpace = roots.ioSpace;
+      } else {
+        this.memory = new AddressSpace(this.system, 'memory');
+        created.push({ close: () => this.memory.destroy() });
+        this.ioSpace = new AddressSpace(this.io, 'I/O');
+        created.push({ close: () => this.ioSpace.destroy() });
+      }
     } catch (e) {
       for (const x of created.reverse()) x.close();
       throw e;
@@ -139,20 +179,23 @@ export class PcMemoryMap {
   }
 
   /**
-   * Destroys both address spaces and closes every region this map created;
-   * the RAM blocks' host memory is freed.  Detach KVM (vm.close()) first.
-   * Idempotent.
+   * Destroys both address spaces and closes every region this map created
+   * (not the roots it was given); the RAM blocks' host memory is freed.
+   * Detach KVM (vm.close()) first. Idempotent.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     beginTransaction();
     try {
-      this.memory.destroy();
-      this.ioSpace.destroy();
+      if (this.ownRoots) {
+        this.memory.destroy();
+        this.ioSpace.destroy();
+      }
       this.i440fx.close();
       this.pciHost.close();
-      for (const mr of [this.optionRom, this.isaBios, this.bios, this.ramAbove4g, this.ramBelow4g, this.pci, this.ram, this.io, this.system]) mr?.close();
+      for (const mr of [this.optionRom, this.isaBios, this.bios, this.ramAbove4g, this.ramBelow4g, this.pci, this.ram]) mr?.close();
+      if (this.ownRoots) for (const mr of [this.io, this.system]) mr.close();
     } finally {
       commitTransaction();
     }

@@ -1,0 +1,246 @@
+// The 'pc' board: QEMU 7.2's `pc` machine (pc-i440fx-7.2) on KVM, built in
+// pc_init1's order (hw/i386/pc_piix.c) from the models in lib/devices and
+// lib/machines/pc, so that the real SeaBIOS POSTs on it and the memory map
+// is QEMU's. The vCPU starts at the reset vector (0xfffffff0) in the
+// firmware; a guest reset (0xcf9, port 0x92, the i8042, a triple fault)
+// resets every device and the vCPU and runs the firmware again.
+//
+// What it has, in QEMU's vocabulary: pc.ram with ram-below-4g/ram-above-4g,
+// pc.bios/isa-bios/pc.rom, i440FX-pcihost + i440FX (PAM, SMRAM), PIIX3 (ISA
+// bridge, PIRQ routing, ELCR, reset control), piix3-ide with two ide buses
+// and BMDMA, PIIX4_PM (ACPI PM, SCI on IRQ 9), fw_cfg_io with DMA,
+// mc146818rtc, i8042 with ps2-kbd, port92, isa-pcspk, ioport80, COM1, and the
+// in-kernel PIC, IOAPIC, LAPIC and PIT. Not (yet): floppy, i8257 DMA, HPET,
+// vmport, SMBus devices, ACPI hotplug, ATAPI.
+import type { Writable } from 'stream';
+import { Debugcon } from '../devices/debugcon';
+import { DebugExit, DEBUG_EXIT_PORT } from '../devices/debug-exit';
+import { checkIoPort } from '../devices/device';
+import { FwCfgIo } from '../devices/fw-cfg';
+import { I8042 } from '../devices/i8042';
+import { AtaDisk, qemuDriveSerial } from '../devices/ide/ata-disk';
+import { PiixBmdma } from '../devices/ide/bmdma';
+import { DiskImage } from '../devices/ide/disk-image';
+import { IDE_PRIMARY, IDE_SECONDARY, IdeBus } from '../devices/ide/ide-bus';
+import { Ioport80 } from '../devices/ioport80';
+import { kvmIrqLine } from '../devices/irq-line';
+import { createInKernelIrqchip } from '../devices/irqchip';
+import { Mc146818Rtc } from '../devices/mc146818-rtc';
+import { kvmPitChannel2, Pcspk } from '../devices/pcspk';
+import { Piix3, ISA_NUM_IRQS } from '../devices/piix3';
+import { Piix3IdePci } from '../devices/piix3-ide-pci';
+import { Piix4Pm, piix4SystemStates } from '../devices/piix4-pm';
+import { Port92 } from '../devices/port92';
+import { COM1_PORT, Serial16550A } from '../devices/serial-16550a';
+import { checkOptions, type OptionKeys } from '../options';
+import { parseSize } from '../parse-size';
+import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
+import type { Board, BoardContext, BoardInstance, BoardPlan, FirmwareCpuSetup, SnapshotRebuildOptions } from './board';
+import { pcCmosInit, pcCmosInitLate, x86RtcSetCpusCount } from './pc/cmos-init';
+import { addPcFwCfgItems, pcFwCfgMachineReset } from './pc/fw-cfg-items';
+import { PcMemoryMap } from './pc/memory-map';
+import { pcRamSplit } from './pc/ram-split';
+import { readFirmware, SEABIOS_PATH } from './pc/firmware';
+import type { SerialOptions } from './tiny';
+
+/** One IDE drive: a raw image file (QEMU's -drive file=...,format=raw,if=ide). */
+export interface PcDiskOptions {
+  /** The raw image file. */
+  file: string;
+  /** ide0-0, ide0-1, ide1-0, ide1-1 as 0-3 (QEMU's index=; default: the next free one). */
+  index?: number;
+  /** Writes stay in memory; the file is never written (snapshot=on). */
+  snapshot?: boolean;
+  /** Writes fail (readonly=on). */
+  readonly?: boolean;
+}
+
+/** The pc board's options of Machine.create({ machine: 'pc', ... }). */
+export interface PcBoardOptions {
+  /** Guest RAM (QEMU's -m): '128M', bytes as number or bigint (default '128M', QEMU's default). */
+  memory?: string | number | bigint;
+  /** vCPUs (QEMU's -smp); 1 today. */
+  cpus?: number;
+  /** The firmware image: a file or its bytes (default Debian's SeaBIOS, /usr/share/seabios/bios-256k.bin). */
+  bios?: string | Uint8Array;
+  /** IDE drives, a file name or its options each (QEMU's -drive if=ide / -hda ...). */
+  disks?: readonly (string | PcDiskOptions)[];
+  /** COM1 (isa-serial at 0x3f8, IRQ 4), or false for none (QEMU's -serial none). */
+  serial?: SerialOptions | false;
+  /** An isa-debugcon (default off; SeaBIOS writes its log to port 0x402). */
+  debugcon?: { output: Writable | ((byte: number) => void); iobase?: number } | false;
+  /** QEMU's isa-debug-exit (default off): a write of v ends the run with exit code (v << 1) | 1. */
+  debugExit?: { port?: number } | false;
+  /** QEMU's -nographic for the firmware: fw_cfg NOGRAPHIC = 1, so SeaBIOS puts its screen on COM1. */
+  nographic?: boolean;
+  /** QEMU's -no-reboot: a guest reset ends the run (reason 'reset') instead of rebooting. */
+  noReboot?: boolean;
+  /** QEMU's -boot order= (default 'cad'). */
+  bootOrder?: string;
+}
+
+const PC_OPTIONS = {
+  memory: true, cpus: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
+  nographic: true, noReboot: true, bootOrder: true,
+} as const satisfies OptionKeys<PcBoardOptions>;
+const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
+const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
+const DEBUGCON_OPTIONS = { output: true, iobase: true } as const;
+const DEBUG_EXIT_OPTIONS = { port: true } as const;
+
+/** QEMU's default -m (hw/i386/pc.c: 128 MiB). */
+const DEFAULT_MEMORY = 128n << 20n;
+const MAX_IDE_DRIVES = 4;
+/** ISA IRQs of the pc's ISA devices (hw/i386/pc.c, hw/ide/piix.c, hw/acpi/piix4.c). */
+const IRQ = { kbd: 1, com1: 4, rtc: 8, sci: 9, mouse: 12 } as const;
+/** Where KVM's TSS pages go (QEMU's kvm_arch_init: just below the BIOS, 0xfeffd000). */
+const TSS_ADDR = 0xfeffd000;
+/** The x86 reset vector: where the vCPU starts (CS base 0xffff0000, IP 0xfff0). */
+export const RESET_VECTOR = 0xfffffff0n;
+
+interface PcDrive { file: string; snapshot: boolean; readonly: boolean }
+
+/** The drives at their indexes (QEMU's drive_new: index= or the next free one). */
+function placeDrives(disks: unknown): (PcDrive | null)[] {
+  if (disks === undefined) return [];
+  if (!Array.isArray(disks)) throw new TypeError('disks must be an array of image files or { file, index, snapshot, readonly }');
+  const slots: (PcDrive | null)[] = new Array(MAX_IDE_DRIVES).fill(null);
+  for (const [i, d] of disks.entries()) {
+    const o = typeof d === 'string' ? { file: d } : checkOptions(d as PcDiskOptions, DISK_OPTIONS, `Machine.create({ disks[${i}] })`);
+    if (typeof o.file !== 'string' || o.file === '') throw new TypeError(`disks[${i}].file must name a raw image file`);
+    for (const k of ['snapshot', 'readonly'] as const) {
+      if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`disks[${i}].${k} must be a boolean`);
+    }
+    let index = o.index ?? slots.indexOf(null);
+    if (index === -1) throw new RangeError(`too many IDE drives: the pc machine has ${MAX_IDE_DRIVES} (ide0-0 to ide1-1)`);
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_IDE_DRIVES) {
+      throw new RangeError(`disks[${i}].index must be 0-${MAX_IDE_DRIVES - 1} (ide0-0, ide0-1, ide1-0, ide1-1), got ${String(o.index)}`);
+    }
+    index = Number(index);
+    if (slots[index] !== null) throw new RangeError(`drive with bus=${index >> 1}, unit=${index & 1} (index=${index}) exists`);
+    slots[index] = { file: o.file, snapshot: o.snapshot ?? false, readonly: o.readonly ?? false };
+  }
+  while (slots.length > 0 && slots[slots.length - 1] === null) slots.pop();
+  return slots;
+}
+
+/** The vCPU starts in the firmware, at the reset vector. */
+const FIRMWARE_CPU: FirmwareCpuSetup = { kind: 'firmware', mode: 'real', loadAddress: RESET_VECTOR };
+
+function validate(options: object): BoardPlan {
+  const opts = options as PcBoardOptions;
+  const memorySize = opts.memory === undefined ? DEFAULT_MEMORY : parseSize(opts.memory, 'memory');
+  if (memorySize === 0n || memorySize % 4096n !== 0n) throw new RangeError(`memory must be a positive multiple of 4 KiB, got ${String(opts.memory)}`);
+  const cpus = opts.cpus ?? 1;
+  if (cpus !== 1) throw new RangeError(`cpus must be 1 on the pc machine today (several vCPUs are not supported yet), got ${String(cpus)}`);
+  const split = pcRamSplit(memorySize); // refuses what the CPU cannot address
+  const drives = placeDrives(opts.disks);
+  const serialOpts = opts.serial === false ? null : checkOptions(opts.serial, SERIAL_OPTIONS, 'Machine.create({ serial })');
+  const serialPort = checkIoPort(serialOpts?.port ?? COM1_PORT, 'serial.port');
+  const conOpts = opts.debugcon === undefined || opts.debugcon === false ? null : checkOptions(opts.debugcon, DEBUGCON_OPTIONS, 'Machine.create({ debugcon })');
+  const exitOpts = opts.debugExit === undefined || opts.debugExit === false ? null : checkOptions(opts.debugExit, DEBUG_EXIT_OPTIONS, 'Machine.create({ debugExit })');
+  const exitPort = exitOpts === null ? null : checkIoPort(exitOpts.port ?? DEBUG_EXIT_PORT, 'debugExit.port');
+  for (const k of ['nographic', 'noReboot'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new TypeError(`${k} must be a boolean`);
+  }
+  const bootOrder = opts.bootOrder ?? 'cad';
+  // Read last: the checks above open nothing.
+  const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
+
+  return {
+    create(ctx: BoardContext): BoardInstance {
+      const { vm } = ctx;
+      // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create).
+      const irqchip = createInKernelIrqchip(vm);
+      if (irqchip === null) throw new RangeError('the pc machine needs the in-kernel IRQ chip (KVM_CAP_IRQCHIP), which this KVM does not offer');
+      ctx.plug(irqchip);
+      if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
+      const gsi = Array.from({ length: ISA_NUM_IRQS }, (_, i) => kvmIrqLine(vm, i));
+
+      const map = new PcMemoryMap({ ramSize: memorySize, bios, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
+      for (const mr of map.regions) ctx.own(mr);
+      ctx.plug(map.pciHost);
+      ctx.plug(map.i440fx);
+      const reset = (kind: string) => ctx.requestStop({ reason: 'reset', message: `the guest reset the machine (${kind})` });
+
+      // PIIX3 function 0 and what sits on its ISA bus (pc_init1, pc_basic_device_init).
+      ctx.plug(new Piix3({ bus: map.pciBus, isaIrqs: gsi, onResetRequest: (kind) => reset(`PIIX3 reset control, ${kind} reset`) }));
+      const rtc = ctx.plug(new Mc146818Rtc({ irq: gsi[IRQ.rtc] }));
+      ctx.plug(new Pcspk({ pit: kvmPitChannel2(vm) }));
+      ctx.plug(new I8042({ kbdIrq: gsi[IRQ.kbd], mouseIrq: gsi[IRQ.mouse], onResetRequest: () => reset('i8042 pulse reset') }));
+      ctx.plug(new Port92({ onResetRequest: () => reset('port 0x92 fast reset') }));
+      ctx.plug(new Ioport80());
+      const serial = serialOpts === null ? null : ctx.plug(new Serial16550A({
+        output: serialOpts.output === undefined ? process.stdout : serialOpts.output,
+        input: serialOpts.input ?? null,
+        irq: gsi[IRQ.com1],
+        iobase: serialPort,
+      }));
+
+      // piix3-ide (00:01.1): two channels in ISA-compatible mode and the BMDMA BAR.
+      const images: DiskImage[] = [];
+      const disks = drives.map((d, i) => {
+        if (d === null) return null;
+        const image = new DiskImage(d.file, { snapshot: d.snapshot, readonly: d.readonly });
+        images.push(image);
+        return new AtaDisk(image, { serial: qemuDriveSerial(i + 1) });
+      });
+      ctx.plug({ name: 'ide-drives', mappings: [], close: () => { for (const im of images) im.close(); } });
+      const bmdma = new PiixBmdma({ memory: ctx.memory });
+      ctx.plug(new Piix3IdePci(map.pciBus, undefined, bmdma));
+      ctx.plug(new IdeBus({ ...IDE_PRIMARY, irq: gsi[IDE_PRIMARY.irq], drives: disks.slice(0, 2), dma: bmdma.channels[0] }));
+      ctx.plug(new IdeBus({ ...IDE_SECONDARY, irq: gsi[IDE_SECONDARY.irq], drives: disks.slice(2, 4), dma: bmdma.channels[1] }));
+
+      // PIIX4_PM (00:01.3): SCI on IRQ 9; S5 powers the machine off.
+      ctx.plug(new Piix4Pm({
+        bus: map.pciBus, sci: gsi[IRQ.sci], isa: { com1: serial !== null },
+        onSleep: (state) => ctx.requestStop({ reason: 'poweroff', message: `the guest entered ${state} (ACPI sleep)` }),
+      }));
+
+      // fw_cfg (pc_memory_init: fw_cfg_arch_create) and the CMOS bytes (pc_cmos_init).
+      const fwcfg = ctx.plug(new FwCfgIo({ dmaAddressSpace: ctx.memory }));
+      const cpuid = ctx.kvm.supportedCpuid();
+      const vendor = cpuid.find((e) => e.function === 0);
+      const amd = vendor !== undefined && vendor.ebx === 0x68747541; // "Auth"enticAMD
+      addPcFwCfgItems(fwcfg, { ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, amdHyperTransportHole: amd });
+      fwcfg.addFile('etc/system-states', piix4SystemStates());
+      pcCmosInit(rtc, { ramSplit: split, bootOrder });
+      x86RtcSetCpusCount(rtc, cpus);
+
+      if (conOpts !== null) ctx.plug(new Debugcon({ output: conOpts.output, iobase: conOpts.iobase ?? 0x402 }));
+      const debugExit = exitPort === null ? null : ctx.plug(new DebugExit({
+        onExit: (code) => ctx.requestStop({ reason: 'debugExit', exitCode: code }),
+        iobase: exitPort,
+      }));
+
+      /** pc_machine_reset's extra steps after the devices' reset (QEMU: qemu_system_reset). */
+      const afterReset = (first: boolean) => {
+        if (first) pcCmosInitLate(rtc, { ide: disks.map((d) => d?.geometry ?? null) });
+        pcFwCfgMachineReset(fwcfg);
+      };
+      afterReset(true);
+
+      return {
+        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
+        systemReset: { noReboot: opts.noReboot ?? false, afterReset: () => afterReset(false) },
+        snapshotKey: {
+          machine: PC.name, memory: memorySize, mode: 'real', irqchip: true,
+          serialPort: serial ? serialPort : null, debugExitPort: debugExit ? exitPort : null,
+        },
+      };
+    },
+  };
+}
+
+/** A pc snapshot file cannot name its firmware and disk images: rebuilding one is not supported yet. */
+function optionsFromSnapshot(_l: SnapshotLayout, file: string, _given: SnapshotRebuildOptions): PcBoardOptions {
+  throw new SnapshotError('layout', `snapshot file ${file} is of a pc machine: restore it into a running pc machine of the same command line with machine.restore(Snapshot.read(file))`);
+}
+
+export const PC: Board = {
+  name: 'pc',
+  description: 'Standard PC (i440FX + PIIX, 1996), QEMU 7.2\'s pc-i440fx-7.2: boots SeaBIOS, IDE disks, COM1, fw_cfg, in-kernel PIC/IOAPIC/LAPIC/PIT',
+  optionKeys: PC_OPTIONS,
+  validate,
+  optionsFromSnapshot,
+};
