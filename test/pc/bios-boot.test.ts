@@ -77,3 +77,38 @@ describeKvm('a boot sector on a raw IDE disk under SeaBIOS', () => {
     }
   });
 });
+
+describeKvm('PAM under a running guest', () => {
+  jest.setTimeout(120_000);
+
+  test('a boot sector flips PAM through PCI config: read-only segments drop writes, PCI segments show the BIOS', async () => {
+    const code = assemble('pam-boot.S', ['--32']);
+    const img = tempImage(MiB, (s) => (s === 0 ? code : null));
+    const pc = pcMachine({ disks: [{ file: img.file, snapshot: true }], debugExit: { port: 0x501 } });
+    try {
+      const r = await pc.machine.run({ timeoutMs: 60_000 });
+      expect({ reason: r.reason, exitCode: r.exitCode }).toEqual({ reason: 'debugExit', exitCode: 0x21 });
+      const m = pc.machine;
+      const d = m.readGuest(0x600, 0x40);
+      const dword = (at: number) => new DataView(d.buffer, d.byteOffset).getUint32(at - 0x600, true);
+      // what SeaBIOS left (make_bios_readonly): 0x5a = 0x11, 0x5e = 0x11
+      expect([d[0], d[1]]).toEqual([0x11, 0x11]);
+      const x0 = dword(0x610);
+      expect(dword(0x614)).toBe(x0); // mode 1: the write was dropped
+      expect(dword(0x618)).toBe(0x12345678); // mode 3: RAM
+      // mode 2 (write enable only): QEMU 7.2 maps RAM for reads too (hw/pci-host/pam.c: "should
+      // distinguish read/write cycles"), so the write is read back
+      expect(dword(0x61c)).toBe(0x9abcdef0);
+      expect([dword(0x620), dword(0x624)]).toEqual([0, 0]); // mode 0: pc.rom (zeros), which drops writes
+      expect(dword(0x628)).toBe(0x9abcdef0); // the RAM kept what mode 2 wrote
+      // 0xe0000 in mode 0: the isa-bios alias, i.e. the image's bytes at 0x20000 (a 256 KiB image)
+      const bios = fs.readFileSync('/usr/share/seabios/bios-256k.bin');
+      expect(d.subarray(0x30, 0x40)).toEqual(new Uint8Array(bios.subarray(0x20000, 0x20010)));
+      // and the host sees the guest's final PAM: shadow RAM at 0xc0000 read-only again, holding mode 2's value
+      expect(new DataView(m.readGuest(0xc0000, 4).buffer).getUint32(0, true)).toBe(0x9abcdef0);
+    } finally {
+      pc.machine.close();
+      removeDir(img.dir);
+    }
+  });
+});
