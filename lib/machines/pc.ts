@@ -77,11 +77,17 @@ export interface PcBoardOptions {
   noReboot?: boolean;
   /** QEMU's -boot order= (default 'cad'). */
   bootOrder?: string;
+  /**
+   * QEMU's -boot reboot-timeout=: milliseconds SeaBIOS waits after "No
+   * bootable device." before it resets the machine to try again; -1 (the
+   * default) = never.
+   */
+  rebootTimeout?: number;
 }
 
 const PC_OPTIONS = {
   memory: true, cpus: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
-  nographic: true, noReboot: true, bootOrder: true,
+  nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
 const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
 const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
@@ -202,7 +208,9 @@ function validate(options: object): BoardPlan {
       const cpuid = ctx.kvm.supportedCpuid();
       const vendor = cpuid.find((e) => e.function === 0);
       const amd = vendor !== undefined && vendor.ebx === 0x68747541; // "Auth"enticAMD
-      addPcFwCfgItems(fwcfg, { ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, amdHyperTransportHole: amd });
+      addPcFwCfgItems(fwcfg, {
+        ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
+      });
       fwcfg.addFile('etc/system-states', piix4SystemStates());
       pcCmosInit(rtc, { ramSplit: split, bootOrder });
       x86RtcSetCpusCount(rtc, cpus);

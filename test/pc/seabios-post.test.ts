@@ -6,7 +6,10 @@
 // host: test/fixtures/qemu-pc/post-sizes, capture.py --post).
 import * as fs from 'fs';
 import * as path from 'path';
+import { PassThrough } from 'stream';
+import { assemble } from '../helpers/assemble';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
+import { removeDir, tempImage } from './ide-rig';
 import { memoryFlatViewOf, memoryTreeDOf, NO_BOOTABLE_DEVICE, PC_FIXTURES, pcMachine } from '../helpers/pc';
 
 const POST_SIZES = fs.readdirSync(path.join(PC_FIXTURES, 'post-sizes')).filter((d) => d.startsWith('m')).sort();
@@ -59,8 +62,82 @@ describeKvm('SeaBIOS on the pc machine', () => {
 
 describeKvm('pc machine lifecycle', () => {
   jest.setTimeout(120_000);
+  const BANNER = /SeaBIOS \(version 1\.16\.2-debian-1\.16\.2-1\)/g;
+  const RETRY = 'No bootable device.  Retrying in 0 seconds.';
 
-  test('a guest reset (PIIX3 0xcf9) re-runs SeaBIOS: the banner twice, and nothing leaks', async () => {
+  test('with -nographic SeaBIOS\'s banner and "No bootable device." appear on COM1 (sercon), byte for byte as under QEMU', async () => {
+    const com1 = new PassThrough();
+    let text = '';
+    com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
+    const pc = pcMachine({ nographic: true, serial: { output: com1 } });
+    try {
+      await pc.runUntil(NO_BOOTABLE_DEVICE);
+      await pc.machine.run({ timeoutMs: 300 }); // sercon sends its buffer from the timer interrupt
+    } finally {
+      pc.machine.close();
+    }
+    // byte for byte what QEMU's COM1 sent (test/fixtures/qemu-pc/nographic)
+    expect(text).toBe(fs.readFileSync(path.join(PC_FIXTURES, 'nographic/com1.txt'), 'latin1'));
+  });
+
+  test('the guest resets the machine (SeaBIOS after reboot-timeout, through 0xcf9): SeaBIOS runs again, nothing leaks', async () => {
+    const fds = openFdCount();
+    const maps = mappingCount();
+    const pc = pcMachine({ rebootTimeout: 0 });
+    try {
+      await pc.runUntil(RETRY);
+      await pc.runUntil(RETRY);
+      expect(pc.debugcon().match(BANNER)).toHaveLength(4); // twice per POST: its log, then its screen
+      // the second POST saw the machine as new: the same PCI assignments, the same e820 map
+      const posts = pc.debugcon().split('No Xen hypervisor found.');
+      expect(posts).toHaveLength(3);
+      const e820 = (log: string) => log.slice(log.indexOf('e820 map has'), log.indexOf('enter handle_19'));
+      expect(e820(posts[2])).toBe(e820(posts[1]));
+    } finally {
+      pc.machine.close();
+    }
+    expect(openFdCount()).toBe(fds);
+    expect(mappingCount()).toBe(maps);
+  });
+
+  test('-no-reboot: the guest\'s reset ends the run (reason "reset") instead', async () => {
+    const pc = pcMachine({ rebootTimeout: 0, noReboot: true });
+    try {
+      const r = await pc.machine.run({ timeoutMs: 60_000 });
+      expect(r.reason).toBe('reset');
+      expect(r.message).toMatch(/the guest reset the machine \(PIIX3 reset control/);
+      expect(pc.debugcon().match(BANNER)).toHaveLength(2);
+    } finally {
+      pc.machine.close();
+    }
+  });
+
+  test('a triple fault resets the machine (a boot sector faults, SeaBIOS boots it again); with -no-reboot it ends the run', async () => {
+    const code = assemble('triple-fault-boot.S', ['--32']);
+    const img = tempImage(1 << 20, (s) => (s === 0 ? code : null));
+    try {
+      const pc = pcMachine({ disks: [{ file: img.file, snapshot: true }] });
+      try {
+        await pc.runUntil('Booting from 0000:7c00');
+        await pc.runUntil('Booting from 0000:7c00');
+        expect(pc.debugcon().match(BANNER)).toHaveLength(4);
+      } finally {
+        pc.machine.close();
+      }
+      const once = pcMachine({ disks: [{ file: img.file, snapshot: true }], noReboot: true });
+      try {
+        const r = await once.machine.run({ timeoutMs: 60_000 });
+        expect(r.reason).toBe('shutdown');
+        expect(once.debugcon().match(BANNER)).toHaveLength(2);
+      } finally {
+        once.machine.close();
+      }
+    } finally {
+      removeDir(img.dir);
+    }
+  });
+
+  test('systemReset() (the monitor\'s system_reset) re-runs SeaBIOS: the banner twice, and nothing leaks', async () => {
     const fds = openFdCount();
     const maps = mappingCount();
     const pc = pcMachine();
