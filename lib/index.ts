@@ -33,8 +33,9 @@ export type { InKernelIrqchip } from './devices/irqchip';
 export { Machine, MACHINE_LAYOUT } from './machine';
 export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions, SnapshotFileOptions, MachineLoadOptions } from './machine';
 // Boards, devices and interrupt lines (issue 11)
-export { machineTypes, DEFAULT_MACHINE } from './machines';
-export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions } from './machines';
+export { machineTypes, DEFAULT_MACHINE, RESET_VECTOR } from './machines';
+export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions, PcBoardOptions, PcDiskOptions } from './machines';
+export { FirmwareError, readFirmware, SEABIOS_PATH } from './machines/pc/firmware';
 export type { Device, DeviceMapping } from './devices/device';
 export { kvmIrqLine, callbackIrqLine, IRQCHIP_GSI_COUNT } from './devices/irq-line';
 export type { IrqLine } from './devices/irq-line';
@@ -57,8 +58,8 @@ export type { RestoreLevel } from './snapshot/vcpu-state';
 // stores in them; devices are Devices (see mapDevices) for a board to plug in.
 export { mapDevices } from './devices/device';
 export type { DeviceRoots } from './devices/device';
-export { PcMemoryMap, PC_ROM_MIN_VGA, PC_ROM_SIZE } from './machines/pc/memory-map';
-export type { PcMemoryMapOptions } from './machines/pc/memory-map';
+export { PcMemoryMap, PC_ROM_MIN_VGA, PC_ROM_SIZE, checkBiosImage } from './machines/pc/memory-map';
+export type { PcMemoryMapOptions, PcMemoryRoots } from './machines/pc/memory-map';
 export {
   pcRamSplit, DEFAULT_MAX_RAM_BELOW_4G, I440FX_PCI_HOLE64_SIZE, AMD_HT_START, AMD_ABOVE_1TB_START,
 } from './machines/pc/ram-split';

@@ -50,6 +50,6 @@ export function boardOfSnapshot(machine: string): Board | undefined {
   return BOARDS.get(machine);
 }
 
-export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup } from './board';
+export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, FirmwareCpuSetup, ProgramCpuSetup, SystemResetHooks } from './board';
 export { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './tiny';
 export { RESET_VECTOR, type PcBoardOptions, type PcDiskOptions } from './pc';

@@ -5,6 +5,16 @@
 import { readImageFile } from '../../x86/image-file';
 import { checkBiosImage, MAX_BIOS_SIZE } from './memory-map';
 
+/** The firmware image could not be loaded; `code` is the errno name of a failed open (ENOENT, ...) or EINVAL. */
+export class FirmwareError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'FirmwareError';
+    this.code = code;
+  }
+}
+
 /** Where Debian's package `seabios` installs the 256 KiB image QEMU's pc machine loads. */
 export const SEABIOS_PATH = '/usr/share/seabios/bios-256k.bin';
 
@@ -18,7 +28,8 @@ function advice(file: string): string {
 /**
  * The firmware bytes: `source` itself, or the file it names, checked like
  * x86_bios_rom_init (hw/i386/x86.c) does: non-empty, a multiple of 64 KiB.
- * Errors are QEMU's "could not load PC BIOS '<file>'" with the reason.
+ * Errors (FirmwareError) are QEMU's "could not load PC BIOS '<file>'" with
+ * the reason and what to do; bytes that are no image are a RangeError.
  */
 export function readFirmware(source: string | Uint8Array): Uint8Array {
   if (source instanceof Uint8Array) {
@@ -30,15 +41,14 @@ export function readFirmware(source: string | Uint8Array): Uint8Array {
   try {
     bytes = readImageFile(source, MAX_BIOS_SIZE, 'a PC BIOS is mapped below 4 GiB');
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message;
-    const err = new Error(`could not load PC BIOS '${source}': ${why}; ${advice(source)}`);
-    (err as NodeJS.ErrnoException).code = (e as NodeJS.ErrnoException).code ?? 'EINVAL';
-    throw err;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
+    throw new FirmwareError(`could not load PC BIOS '${source}': ${why}; ${advice(source)}`, code ?? 'EINVAL');
   }
   try {
     checkBiosImage(bytes);
   } catch (e) {
-    throw new RangeError(`could not load PC BIOS '${source}': ${(e as Error).message}; ${advice(source)}`);
+    throw new FirmwareError(`could not load PC BIOS '${source}': ${(e as Error).message}; ${advice(source)}`, 'EINVAL');
   }
   return bytes;
 }
