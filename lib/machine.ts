@@ -369,7 +369,10 @@ export class Machine {
 
   private resetSystem(): void {
     this.serial?.flush();
-    for (const l of this.loops) l.abandonPendingIo();
+    for (const l of this.loops) {
+      l.abandonPendingIo();
+      l.discardStopRequest();
+    }
     transaction(() => {
       for (const d of this.boardDevices) d.reset?.();
     });

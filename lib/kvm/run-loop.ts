@@ -122,6 +122,11 @@ export class RunLoop {
     for (let n = 0; n <= 8; n++) this.mmioViews.push(new Uint8Array(page, this.L.mmioData, n));
   }
 
+  /** Drops a stop asked for outside a run (a system reset satisfies a pending reset request). */
+  discardStopRequest(): void {
+    if (!this.running) this.stopRequest = null;
+  }
+
   /** Ends the current run after the exit being handled (devices call this). */
   requestStop(req: StopRequest): void {
     this.stopRequest = req;
