@@ -54,6 +54,12 @@ export interface MachineOptions extends TinyBoardOptions, Omit<PcBoardOptions, '
   machine?: string;
   /** KVM device (default /dev/kvm). */
   kvmPath?: string;
+  /**
+   * Called with one line per KVM_SET_USER_MEMORY_REGION, in QEMU's
+   * kvm_set_user_memory trace format (QEMU's -trace enable=kvm_set_user_memory),
+   * from the first slot on. Default: stderr when NODE_KVM_TRACE selects the event.
+   */
+  traceSlots?: (line: string) => void;
 }
 
 export interface LoadOptions {
@@ -77,7 +83,7 @@ export type MachineLoadOptions = SnapshotFileOptions;
 const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
 const SNAPSHOT_FILE_OPTIONS = { serial: true, kvmPath: true, setup: true } as const satisfies OptionKeys<SnapshotFileOptions>;
 /** Options of Machine.create() every board has (besides `machine`, which picks the board). */
-const LIFECYCLE_OPTIONS = { kvmPath: true } as const;
+const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
 const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
 const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
 const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
@@ -150,10 +156,11 @@ export class Machine {
   static createSync(options?: MachineOptions): Machine {
     // `machine` picks the board, whose options are then the valid ones (with kvmPath).
     const { board, rest } = pickBoard(options, 'Machine.create()');
-    const opts = checkOptions(rest, { ...board.optionKeys, ...LIFECYCLE_OPTIONS }, 'Machine.create()') as { kvmPath?: string };
+    const opts = checkOptions(rest, { ...board.optionKeys, ...LIFECYCLE_OPTIONS }, 'Machine.create()') as Pick<MachineOptions, 'kvmPath' | 'traceSlots'>;
+    if (opts.traceSlots !== undefined && typeof opts.traceSlots !== 'function') throw new TypeError('traceSlots must be a function (line: string) => void');
     const plan = board.validate(opts);
     // (devices ask for a stop only while the guest runs, when `machine` is set)
-    const machine: Machine = new Machine(assemble(plan, opts.kvmPath, (req) => machine.requestStop(req)));
+    const machine: Machine = new Machine(assemble(plan, { kvmPath: opts.kvmPath, traceSlots: opts.traceSlots }, (req) => machine.requestStop(req)));
     return machine;
   }
 

@@ -39,9 +39,15 @@ export interface AssembledMachine {
 }
 
 
+/** Where to build: the KVM device, and where slot updates are traced (both optional). */
+export interface AssembleOptions {
+  kvmPath?: string;
+  traceSlots?: (line: string) => void;
+}
+
 /** Builds `plan` on the KVM device at `kvmPath`; `requestStop` ends the current run (debug-exit). */
-export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestStop: (req: StopRequest) => void): AssembledMachine {
-  const kvm = Kvm.open(kvmPath);
+export function assemble(plan: BoardPlan, options: AssembleOptions, requestStop: (req: StopRequest) => void): AssembledMachine {
+  const kvm = Kvm.open(options.kvmPath);
   const cleanup: (() => void)[] = [() => kvm.close()];
   try {
     const vm = kvm.createVm();
@@ -77,7 +83,7 @@ export function assemble(plan: BoardPlan, kvmPath: string | undefined, requestSt
       return built;
     });
 
-    vm.addAddressSpace(system);
+    vm.addAddressSpace(system, { trace: options.traceSlots });
 
     const vcpu = vm.createVcpu(0);
     const cpu = board.cpuAddressSpaces ? [new AddressSpace(root, `cpu-memory-${vcpu.id}`)] : [];

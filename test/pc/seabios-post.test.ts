@@ -46,6 +46,23 @@ describeKvm('SeaBIOS on the pc machine', () => {
     }
   });
 
+  test('KVM slot ioctls from creation to "No bootable device.": no more than QEMU\'s (30 at -m 128), in QEMU\'s trace format', async () => {
+    const ours: string[] = [];
+    const pc = pcMachine({ traceSlots: (line) => ours.push(line) });
+    let duringPost: string[];
+    try {
+      await pc.runUntil(NO_BOOTABLE_DEVICE);
+      duringPost = ours.slice();
+    } finally {
+      pc.machine.close();
+    }
+    const qemu = fixture('m128/post/kvm_set_user_memory.trace').split('\n').filter((l) => l.startsWith('kvm_set_user_memory '));
+    expect(qemu).toHaveLength(30);
+    for (const l of duringPost) expect(l).toMatch(/^kvm_set_user_memory Slot#\d+ flags=0x[0-9a-f]+ gpa=0x[0-9a-f]+ size=0x[0-9a-f]+ ua=0x[0-9a-f]+ ret=0$/);
+    expect(duringPost.length).toBeLessThanOrEqual(qemu.length);
+    process.stdout.write(`pc -m 128: ${duringPost.length} KVM_SET_USER_MEMORY_REGION from creation to "No bootable device." (QEMU: ${qemu.length})\n`);
+  });
+
   test('the debugcon log follows QEMU\'s: banner, fw_cfg, PCI, the e820 map, the boot attempts', async () => {
     const pc = pcMachine();
     try {
