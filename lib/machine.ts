@@ -27,6 +27,7 @@ import { checkOptions, type OptionKeys } from './options';
 import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
 import { Snapshot, SnapshotError } from './snapshot/snapshot';
+import { FIRMWARE_SAVED_MSRS } from './snapshot/vcpu-state';
 import { errno } from './util/errno';
 import { readImageFile } from './x86/image-file';
 import { loadElf, isElf, parseElf } from './x86/loader-elf';
@@ -489,6 +490,7 @@ export class Machine {
       kvm: this.kvm, vm: this.vm, vcpus: this.vcpus, system: this.memory.system, devices: this.devices,
       shape: this.board.snapshotKey,
       hasLapic: this.irqchip !== null,
+      msrs: this.cpu.kind === 'firmware' ? FIRMWARE_SAVED_MSRS : undefined,
       memoryMap: () => this.mtree({ flat: true }),
     });
     return this.snapshots;

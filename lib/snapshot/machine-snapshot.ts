@@ -32,6 +32,8 @@ export interface SnapshotHost {
   /** The board's part of the layout: its machine type and parameters (BoardSnapshotKey). */
   readonly shape: BoardSnapshotKey;
   readonly hasLapic: boolean;
+  /** The MSRs snapshots keep (default SAVED_MSRS). */
+  readonly msrs?: readonly number[];
   memoryMap(): string;
 }
 
@@ -111,7 +113,7 @@ export class SnapshotEngine {
     const wantTracking = opts.dirtyTracking ?? true;
     if (typeof wantTracking !== 'boolean') throw new TypeError('dirtyTracking must be a boolean');
     const { vm, vcpus, kvm } = this.host;
-    this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic);
+    this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic, this.host.msrs);
     const regions = this.ramRegions();
     if (wantTracking && (!this.tracking || this.regions?.some((r, i) => r !== regions[i]) || this.regions?.length !== regions.length)) {
       transaction(() => { for (const r of regions) r.setDirtyLogging(true); });
@@ -137,14 +139,18 @@ export class SnapshotEngine {
     const level = opts.cpu ?? 'full';
     if (level !== 'full' && level !== 'registers') throw new RangeError(`cpu must be 'full' or 'registers', got ${String(level)}`);
     const { vm, vcpus, kvm, devices } = this.host;
-    // Check everything before changing anything.
-    const diff = layoutDifference(snap.layout, this.layout());
-    if (diff !== null) throw new SnapshotError('layout', `this snapshot is for another machine layout: ${diff}`);
+    // Check everything before changing anything. A memory map that differs
+    // only because of device state (the PAM registers after a system reset)
+    // is checked again once the devices have their state back.
+    const here = this.layout();
+    const diff = layoutDifference(snap.layout, here);
+    const mapByDevices = diff !== null && layoutDifference(snap.layout, { ...here, memoryMap: snap.layout.memoryMap }) === null;
+    if (diff !== null && !mapByDevices) throw new SnapshotError('layout', `this snapshot is for another machine layout: ${diff}`);
     if (snap.vcpus.length !== vcpus.length) throw new SnapshotError('layout', `the snapshot has ${snap.vcpus.length} vCPUs, this machine ${vcpus.length}`);
     for (const name of devices.keys()) {
       if (!snap.devices.has(name)) throw new SnapshotError('layout', `the snapshot has no state for device "${name}"`);
     }
-    this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic);
+    this.support ??= probeSupport(kvm, vm, vcpus[0]!, this.host.hasLapic, this.host.msrs);
     for (const v of snap.vcpus) {
       if (!fitsSupport(v, this.support)) {
         throw new SnapshotError('layout', 'the snapshot was taken on a host with other vCPU state (FPU format or MSR list)');
@@ -156,18 +162,30 @@ export class SnapshotEngine {
     // Devices first: a device that refuses its state (a hand-edited file, say)
     // is rolled back with the others before guest state is touched.
     const loaded: [SnapshotDevice, ReturnType<SnapshotDevice['saveState']>][] = [];
-    try {
-      for (const [name, d] of devices) {
-        const previous = d.saveState();
-        d.loadState(copyState(snap.devices.get(name)!));
-        loaded.push([d, previous]);
-      }
-    } catch (err) {
-      // Put back the devices that took their state; the one that refused changed nothing.
+    const rollBack = () => transaction(() => {
       for (const [d, previous] of loaded.reverse()) {
         try { d.loadState(previous); } catch { /* report the original error */ }
       }
+    });
+    try {
+      transaction(() => {
+        for (const [name, d] of devices) {
+          const previous = d.saveState();
+          d.loadState(copyState(snap.devices.get(name)!));
+          loaded.push([d, previous]);
+        }
+      });
+    } catch (err) {
+      // Put back the devices that took their state; the one that refused changed nothing.
+      rollBack();
       throw err;
+    }
+    if (mapByDevices) {
+      const still = layoutDifference(snap.layout, this.layout());
+      if (still !== null) {
+        rollBack();
+        throw new SnapshotError('layout', `this snapshot is for another machine layout: ${still}`);
+      }
     }
 
     let pages = 0;

@@ -6,6 +6,7 @@ import type { Kvm } from '../kvm/system';
 import type { Vcpu } from '../kvm/vcpu';
 import { probeVcpuStateSupport, type VcpuStateBlobs, type VcpuStateSupport } from '../kvm/vcpu-state-blobs';
 import type { Vm } from '../kvm/vm';
+import { POWER_ON_MSRS } from '../x86/reset';
 
 export type { RestoreLevel } from '../kvm/vcpu-state-blobs';
 
@@ -23,7 +24,14 @@ export const SAVED_MSRS: readonly number[] = [
   0xc0000103, // TSC_AUX
 ];
 
-/** Probes what the host offers for saving and restoring vCPU state (of SAVED_MSRS, what it can read). */
-export function probeSupport(kvm: Kvm, vm: Vm, vcpu: Vcpu, hasLapic: boolean): VcpuStateSupport {
-  return probeVcpuStateSupport(kvm, vm, vcpu, hasLapic, SAVED_MSRS);
+/**
+ * What a machine that boots firmware keeps besides: the MTRRs and KVM's
+ * paravirtual MSRs the firmware programs (kvmclock above all), everything
+ * its system reset puts back (POWER_ON_MSRS), and the TSC.
+ */
+export const FIRMWARE_SAVED_MSRS: readonly number[] = [...new Set([...SAVED_MSRS, ...POWER_ON_MSRS])];
+
+/** Probes what the host offers for saving and restoring vCPU state (of `msrs`, what it can read). */
+export function probeSupport(kvm: Kvm, vm: Vm, vcpu: Vcpu, hasLapic: boolean, msrs: readonly number[] = SAVED_MSRS): VcpuStateSupport {
+  return probeVcpuStateSupport(kvm, vm, vcpu, hasLapic, msrs);
 }
