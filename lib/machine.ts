@@ -500,7 +500,8 @@ export class Machine {
   mtree(options?: MtreeOptions): string {
     this.checkOpen('mtree');
     const opts = checkOptions(options, MTREE_OPTIONS, 'machine.mtree()');
-    return formatMtree([this.memory.system, ...this.memory.cpu, this.memory.io], { flat: !!opts.flat, disabled: !!opts.disabled });
+    const busMasters = (this.board.pciBus?.functions ?? []).flatMap((f) => (f.busMaster ? [f.busMaster.addressSpace] : []));
+    return formatMtree([this.memory.system, ...this.memory.cpu, this.memory.io, ...busMasters], { flat: !!opts.flat, disabled: !!opts.disabled });
   }
 
   /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */

@@ -119,7 +119,8 @@ export class I440fx extends PciDevice {
   }
 
   /** Closes the regions this function made (the `pci` container is the board's). */
-  close(): void {
+  override close(): void {
+    super.close();
     transaction(() => {
       for (const seg of this.pam) seg.close();
       this.smramRegion.close();

@@ -2,8 +2,10 @@
  * The PCI side of the PIIX3 IDE function 00:01.1, 8086:7010 (QEMU 7.2
  * hw/ide/piix.c, "piix3-ide"): its configuration space and the bus-master
  * DMA BAR.  The ATA channels (legacy ports 0x1f0/0x170, IRQ 14/15) are the
- * IDE model's; the BMDMA block (ide/bmdma.ts), when given, is BAR 4 and is
- * reset and closed with the function (piix_ide_reset resets both engines).
+ * IDE model's. With `bmdma`, the function makes the BMDMA block (ide/bmdma.ts)
+ * as BAR 4, its engines moving data through the function's bus-master
+ * address space (so only while the guest enables bus mastering), and resets
+ * and closes it with itself (piix_ide_reset resets both engines).
  *
  * - prog-if 0x80 (bus master, both channels in ISA-compatible mode), class
  *   0x0101, status DEVSEL medium | fast back-to-back (piix_ide_reset);
@@ -11,7 +13,7 @@
  *   where the firmware puts it (pci_register_bar).
  */
 import { MemoryRegion } from '../memory/region';
-import type { PiixBmdma } from './ide/bmdma';
+import { PiixBmdma } from './ide/bmdma';
 import { PCI_VENDOR_ID_INTEL } from './i440fx';
 import type { PciBus } from './pci/pci-bus';
 import { PCI_BASE_ADDRESS_SPACE_IO, PCI_COMMAND, PCI_STATUS, PciDevice } from './pci/pci-device';
@@ -28,14 +30,15 @@ const PCI_STATUS_DEVSEL_MEDIUM = 0x0200;
 export class Piix3IdePci extends PciDevice {
   /** BAR 4's region: the BMDMA block's, or an empty container without one */
   readonly bmdmaContainer: MemoryRegion;
-  private readonly bmdma: PiixBmdma | null;
+  /** The bus-master DMA engines (with options.bmdma), for the two IDE channels */
+  readonly bmdma: PiixBmdma | null;
 
-  constructor(bus: PciBus, devfn = PIIX3_IDE_DEVFN, bmdma: PiixBmdma | null = null) {
+  constructor(bus: PciBus, devfn = PIIX3_IDE_DEVFN, options: { bmdma?: boolean } = {}) {
     super(bus, devfn, {
       name: 'piix3-ide', vendorId: PCI_VENDOR_ID_INTEL, deviceId: PCI_DEVICE_ID_INTEL_82371SB_1, classId: PCI_CLASS_STORAGE_IDE, progIf: 0x80,
     });
-    this.bmdma = bmdma;
-    this.bmdmaContainer = bmdma?.region ?? MemoryRegion.container('piix-bmdma-container', PIIX_IDE_BMDMA_SIZE);
+    this.bmdma = options.bmdma ? new PiixBmdma({ memory: this.dmaAddressSpace ?? undefined }) : null;
+    this.bmdmaContainer = this.bmdma?.region ?? MemoryRegion.container('piix-bmdma-container', PIIX_IDE_BMDMA_SIZE);
     this.registerBar(PIIX_IDE_BMDMA_BAR, PCI_BASE_ADDRESS_SPACE_IO, this.bmdmaContainer);
     this.reset(); // the state QEMU's machine reset leaves before the guest runs
   }
@@ -51,7 +54,8 @@ export class Piix3IdePci extends PciDevice {
   }
 
   /** Closes BAR 4 (unmapping it) and the BMDMA block in it. */
-  close(): void {
+  override close(): void {
+    super.close();
     if (this.bmdma) this.bmdma.close();
     else this.bmdmaContainer.close();
   }

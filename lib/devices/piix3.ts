@@ -220,7 +220,8 @@ export class Piix3 extends PciDevice {
     this.updateIsaIrqs();
   }
 
-  close(): void {
+  override close(): void {
+    super.close();
     this.resetControl.close();
     for (const r of this.elcrRegions) r.close();
   }

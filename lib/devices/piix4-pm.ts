@@ -200,7 +200,8 @@ export class Piix4Pm extends PciDevice {
   }
 
   /** Removes the PM and SMBus blocks from the bus's I/O space and closes every region this function made. */
-  close(): void {
+  override close(): void {
+    super.close();
     transaction(() => {
       this.acpi.close();
       this.smbus.close();

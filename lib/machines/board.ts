@@ -8,6 +8,7 @@ import type { StopRequest } from '../kvm/run-loop';
 import type { Vcpu } from '../kvm/vcpu';
 import type { Vm } from '../kvm/vm';
 import type { Device } from '../devices/device';
+import type { PciBus } from '../devices/pci/pci-bus';
 import type { DebugExit } from '../devices/debug-exit';
 import type { InKernelIrqchip } from '../devices/irqchip';
 import type { Serial16550A } from '../devices/serial-16550a';
@@ -94,6 +95,8 @@ export interface BoardInstance {
   readonly debugExit: DebugExit | null;
   /** The in-kernel IRQ chip (vCPUs then have local APICs in the kernel), or null. */
   readonly irqchip: InKernelIrqchip | null;
+  /** The PCI root bus (what `info pci` lists; its functions' bus-master address spaces are in `info mtree`), or none. */
+  readonly pciBus?: PciBus;
   /** The machine's RAM blocks (what `info ramblock` lists). */
   readonly ramList: RamList;
   /**

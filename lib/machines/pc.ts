@@ -19,7 +19,6 @@ import { checkIoPort } from '../devices/device';
 import { FwCfgIo } from '../devices/fw-cfg';
 import { I8042 } from '../devices/i8042';
 import { AtaDisk, qemuDriveSerial } from '../devices/ide/ata-disk';
-import { PiixBmdma } from '../devices/ide/bmdma';
 import { DiskImage } from '../devices/ide/disk-image';
 import { IDE_PRIMARY, IDE_SECONDARY, IdeBus } from '../devices/ide/ide-bus';
 import { Ioport80 } from '../devices/ioport80';
@@ -192,8 +191,7 @@ function validate(options: object): BoardPlan {
         return new AtaDisk(image, { serial: qemuDriveSerial(i + 1) });
       });
       ctx.plug({ name: 'ide-drives', mappings: [], close: () => { for (const im of images) im.close(); } });
-      const bmdma = new PiixBmdma({ memory: ctx.memory });
-      ctx.plug(new Piix3IdePci(map.pciBus, undefined, bmdma));
+      const bmdma = ctx.plug(new Piix3IdePci(map.pciBus, undefined, { bmdma: true })).bmdma!;
       ctx.plug(new IdeBus({ ...IDE_PRIMARY, irq: gsi[IDE_PRIMARY.irq], drives: disks.slice(0, 2), dma: bmdma.channels[0] }));
       ctx.plug(new IdeBus({ ...IDE_SECONDARY, irq: gsi[IDE_SECONDARY.irq], drives: disks.slice(2, 4), dma: bmdma.channels[1] }));
 
@@ -229,7 +227,7 @@ function validate(options: object): BoardPlan {
       afterReset(true);
 
       return {
-        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
+        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, pciBus: map.pciBus, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
         systemReset: { noReboot: opts.noReboot ?? false, afterReset: () => afterReset(false) },
         snapshotKey: {
           machine: PC.name, memory: memorySize, mode: 'real', irqchip: true,

@@ -21,6 +21,13 @@ function memoryOf(dir: string): string {
   return /^\d+$/.test(size) ? `${size}M` : size;
 }
 
+/** The blank-line separated block of `text` (QEMU's answers have CR LF line ends) whose line `at` (default its first) is `line`. */
+function blockStarting(text: string, line: string, at = 0): string[] {
+  const block = text.replace(/\r\n/g, '\n').split('\n\n').map((b) => b.split('\n').filter((l) => l !== '')).find((b) => b[at] === line);
+  if (!block) throw new Error(`no block with "${line}"`);
+  return block;
+}
+
 /** The rows of pc.ram, pc.bios and pc.rom in an `info ramblock` answer. */
 function ramblockRows(text: string): string[] {
   return text.split('\n').filter((l) => /^\s*(pc\.ram|pc\.bios|pc\.rom)\s/.test(l));
@@ -41,6 +48,24 @@ describeKvm('SeaBIOS on the pc machine', () => {
       expect(memoryTreeDOf(m.mtree({ disabled: true })).split('\n')).toEqual(memoryTreeDOf(fixture(`post-sizes/${dir}/info_mtree_D.txt`)).split('\n'));
       expect(memoryFlatViewOf(m.mtree({ flat: true })).split('\n')).toEqual(memoryFlatViewOf(fixture(`post-sizes/${dir}/info_mtree_f.txt`)).split('\n'));
       expect(ramblockRows(m.formatRamBlocks())).toEqual(ramblockRows(fixture(`post-sizes/${dir}/info_ramblock.txt`)));
+    } finally {
+      pc.machine.close();
+    }
+  });
+
+  test('the PCI functions\' bus-master address spaces are QEMU\'s in info mtree, -D and -f (bus mastering off after POST)', async () => {
+    const pc = pcMachine();
+    try {
+      await pc.runUntil(NO_BOOTABLE_DEVICE);
+      const m = pc.machine;
+      for (const [ours, qemu] of [[m.mtree(), 'info_mtree.txt'], [m.mtree({ disabled: true }), 'info_mtree_D.txt']] as const) {
+        for (const fn of ['i440FX', 'PIIX3', 'piix3-ide', 'PIIX4_PM']) {
+          expect(blockStarting(ours, `address-space: ${fn}`)).toEqual(blockStarting(fixture(`m128/post/${qemu}`), `address-space: ${fn}`));
+        }
+      }
+      // (the FlatView's number follows QEMU's hash-table order: not compared)
+      const flat = (text: string) => blockStarting(text, ' AS "i440FX", root: bus master container', 1).slice(1);
+      expect(flat(m.mtree({ flat: true }))).toEqual(flat(fixture('m128/post/info_mtree_f.txt')));
     } finally {
       pc.machine.close();
     }

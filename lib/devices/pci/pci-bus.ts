@@ -12,9 +12,11 @@ export class PciBus {
 
   /**
    * `memory` and `io` are the bus's address_space_mem / address_space_io:
-   * on the pc machine the `pci` container and the `io` root.
+   * on the pc machine the `pci` container and the `io` root. `dma` is what
+   * bus masters reach (the `system` root on the pc machine): with it, every
+   * function gets its bus-master address space (pci-bus-master.ts).
    */
-  constructor(readonly name: string, readonly memory: MemoryRegion, readonly io: MemoryRegion) {}
+  constructor(readonly name: string, readonly memory: MemoryRegion, readonly io: MemoryRegion, readonly dma: MemoryRegion | null = null) {}
 
   /** @internal PciDevice's constructor: claims its devfn */
   _plug(dev: PciDevice): void {

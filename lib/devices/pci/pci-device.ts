@@ -16,12 +16,14 @@
  * As a Device it has no `mappings`: its BARs are not fixed, the function
  * maps and moves them itself; its bus resets it (PciBus.reset).
  */
+import type { AddressSpace } from '../../memory/address-space';
 import type { MemoryRegion } from '../../memory/region';
 import { transaction } from '../../memory/transaction';
 import type { DeviceStateValue, SnapshotDevice } from '../../snapshot/device-state';
 import { hex } from '../../util/hex';
 import type { Device, DeviceMapping } from '../device';
 import type { PciBus } from './pci-bus';
+import { PciBusMaster } from './pci-bus-master';
 
 export const PCI_CONFIG_SPACE_SIZE = 0x100;
 export const PCI_VENDOR_ID = 0x00;
@@ -135,6 +137,8 @@ export class PciDevice implements Device, SnapshotDevice {
   /** bytes that identify the device and its BAR types (QEMU's cmask): a loaded state must match them */
   private readonly cmask = new Uint8Array(PCI_CONFIG_SPACE_SIZE);
   private readonly ioRegions: (PciIoRegion | undefined)[] = new Array(PCI_NUM_REGIONS);
+  /** What the function reaches as a bus master (null on a bus without a DMA root). */
+  readonly busMaster: PciBusMaster | null;
 
   /** Plugs a new function into `bus` at `devfn` (do_pci_register_device). */
   constructor(bus: PciBus, devfn: number, opts: PciDeviceOptions) {
@@ -163,6 +167,12 @@ export class PciDevice implements Device, SnapshotDevice {
     this.wmask.fill(0xff, PCI_CONFIG_HEADER_SIZE);
     this.setWord(this.w1cmask, PCI_STATUS, PCI_STATUS_W1C);
     bus._plug(this);
+    this.busMaster = bus.dma === null ? null : new PciBusMaster(opts.name, bus.dma);
+  }
+
+  /** The address space the function's DMA goes through (the bus master view), or null without one. */
+  get dmaAddressSpace(): AddressSpace | null {
+    return this.busMaster?.addressSpace ?? null;
   }
 
   private setWord(a: Uint8Array, off: number, v: number): void {
@@ -265,9 +275,14 @@ export class PciDevice implements Device, SnapshotDevice {
     return addr;
   }
 
-  /** pci_update_mappings, as one transaction: unmap, move or map every BAR whose address changed */
+  /**
+   * pci_update_mappings, as one transaction: unmap, move or map every BAR
+   * whose address changed; and the bus master alias follows the command
+   * register (pci_default_write_config).
+   */
   private updateMappings(): void {
     transaction(() => {
+      this.busMaster?.setEnabled((this.command & PCI_COMMAND_MASTER) !== 0);
       this.ioRegions.forEach((r, i) => {
         if (!r) return;
         const addr = this.barAddress(i, r);
@@ -357,5 +372,10 @@ export class PciDevice implements Device, SnapshotDevice {
   /** Re-derive what depends on the configuration after loadState (QEMU's post_load). */
   protected postLoad(): void {
     // nothing by default
+  }
+
+  /** Releases the bus-master address space (subclasses close their own regions, then call this). */
+  close(): void {
+    this.busMaster?.close();
   }
 }

@@ -154,7 +154,7 @@ export class PcMemoryMap {
       this.optionRom = track(MemoryRegion.rom('pc.rom', PC_ROM_SIZE, { ramList: this.ramList }));
       this.pci.addSubregionOverlap(PC_ROM_MIN_VGA, this.optionRom, 1);
 
-      this.pciBus = new PciBus('pci.0', this.pci, this.io);
+      this.pciBus = new PciBus('pci.0', this.pci, this.io, this.system);
       this.pciHost = track(new PciHost(this.pciBus));
       this.i440fx = track(new I440fx({ bus: this.pciBus, pci: this.pci, ram: this.ram, ramSize }));
       if (!roots) mapDevices({ memory: this.system, io: this.io }, [this.pciHost, this.i440fx]);
