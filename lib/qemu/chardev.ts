@@ -1,0 +1,60 @@
+// The character-device back ends node-kvm-qemu offers for -serial, -chardev,
+// -monitor and isa-debugcon (QEMU's chardev/char-stdio.c, char-file.c,
+// char-null.c): where a front end's bytes go and where its input comes from.
+// File output is written synchronously, so nothing a guest printed is lost
+// when the process exits (QEMU writes each byte as it comes too).
+import * as fs from 'fs';
+import { type Readable, Writable } from 'stream';
+
+/** A back end, as the command line names it. */
+export type CharBackendSpec =
+  | { kind: 'stdio' }
+  | { kind: 'file'; path: string; append?: boolean }
+  | { kind: 'null' };
+
+export interface CharBackend {
+  /** Where the front end's output goes (null: dropped). */
+  readonly output: Writable | null;
+  /** What the front end reads (null: nothing arrives). */
+  readonly input: Readable | null;
+  close(): void;
+}
+
+/** A Writable that writes each chunk at once with fs.writeSync (no bytes wait in a queue at exit). */
+function syncWriter(fd: number, closeFd: boolean): Writable & { closeFd(): void } {
+  const w = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+  });
+  return Object.assign(w, { closeFd: () => { if (closeFd) fs.closeSync(fd); } });
+}
+
+/**
+ * Opens `spec` (a file is created or truncated as QEMU's file back end does,
+ * or appended to with append=on). Throws QEMU's "Could not open 'PATH': ..."
+ * for a file that cannot be opened.
+ */
+export function openCharBackend(spec: CharBackendSpec, stdio: { stdin: Readable; stdoutFd: number }): CharBackend {
+  if (spec.kind === 'null') return { output: null, input: null, close() { /* nothing open */ } };
+  if (spec.kind === 'stdio') {
+    const out = syncWriter(stdio.stdoutFd, false);
+    return { output: out, input: stdio.stdin, close() { out.end(); } };
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(spec.path, spec.append ? 'a' : 'w');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : (e as Error).message;
+    throw new Error(`Could not open '${spec.path}': ${why}`);
+  }
+  const out = syncWriter(fd, true);
+  return { output: out, input: null, close() { out.end(); out.closeFd(); } };
+}
