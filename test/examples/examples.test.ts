@@ -4,6 +4,7 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main as cGuest } from '../../examples/c-guest';
 import { main as hello } from '../../examples/hello';
+import { GREETING, main as pcBootSector } from '../../examples/pc-boot-sector';
 import { Counter, main as counterMain } from '../../examples/mmio-counter';
 import { main as romDevice, ROM_TEXT } from '../../examples/rom-device';
 import { main as snapshotReset } from '../../examples/snapshot-reset';
@@ -22,6 +23,12 @@ describeKvm('examples', () => {
     jest.spyOn(console, 'log').mockImplementation(() => undefined);
   });
   afterEach(() => jest.restoreAllMocks());
+
+  test('pc-boot-sector: SeaBIOS boots the disk; the greeting reaches COM1 after SeaBIOS\'s banner; exit code (0 << 1) | 1', async () => {
+    const out = sink();
+    expect(await pcBootSector(out.stream)).toBe(1);
+    expect(out.text()).toContain(`SeaBIOS (version 1.16.2-debian-1.16.2-1)\r\nBooting from Hard Disk...\r\n${GREETING}`);
+  }, 60_000);
 
   test('hello: the greeting on the serial port, exit code (0 << 1) | 1', async () => {
     const out = sink();
