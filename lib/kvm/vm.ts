@@ -264,9 +264,10 @@ export class Vm {
   }
 
   /**
-   * KVM_SIGNAL_MSI: delivers an MSI message to the in-kernel local APICs.
-   * Returns how many took it (0: the guest blocked it); throws KvmError
-   * (EPERM where no local APIC matches the destination).
+   * KVM_SIGNAL_MSI: delivers an MSI message to the in-kernel local APICs
+   * (after createIrqchip()). Returns the kernel's answer: how many took it,
+   * 0 when none did (no such destination, or the guest's APIC is disabled);
+   * throws KvmError where the kernel refuses the message.
    */
   signalMsi(message: MsiMessage): number {
     return this.ioctl('KVM_SIGNAL_MSI', msiBytes(message));

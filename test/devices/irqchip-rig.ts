@@ -17,15 +17,15 @@ export function irqchipRig<C extends InKernelIrqchip>(kvm: Kvm, make: (vm: Retur
   const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
   const ram = MemoryRegion.ram('ram', 0x100000);
   system.addSubregion(0n, ram);
-  let loop: RunLoop | undefined;
-  const debugExit = new DebugExit({ onExit: (exitCode) => loop!.requestStop({ reason: 'debugExit', exitCode }) });
+  // (called during a run, when `loop` exists)
+  const debugExit = new DebugExit({ onExit: (exitCode) => loop.requestStop({ reason: 'debugExit', exitCode }) });
   const devices: Device[] = [chip, debugExit];
   mapDevices({ memory: system, io: ioRoot }, devices);
   const memory = new AddressSpace(system, 'memory');
   const io = new AddressSpace(ioRoot, 'I/O');
   vm.addAddressSpace(memory);
   const vcpu = vm.createVcpu(0);
-  loop = new RunLoop(vcpu, io, memory);
+  const loop = new RunLoop(vcpu, io, memory);
   const write = (gpa: bigint, bytes: ArrayLike<number>) => memory.write(gpa, Array.from(bytes));
   return {
     vm, chip, vcpu, loop, memory, io, system, ioRoot,
