@@ -204,6 +204,21 @@ describeKvm('pc in-kernel IRQ chip: GSIs, regions, reset, bad input', () => {
     expect(openFdCount()).toBe(fds); // nothing leaked by the refused calls
   });
 
+  test('the raw ioctl checks the table against its own count: a short buffer is a RangeError, nothing reaches the kernel', () => {
+    const rig = irqchipRig(kvm, pcChip);
+    try {
+      const header = new Uint8Array(8);
+      new DataView(header.buffer).setUint32(0, 5, true); // claims 5 entries, has none
+      expect(() => rig.vm.ioctl('KVM_SET_GSI_ROUTING', header)).toThrow(/KVM_SET_GSI_ROUTING: buffer of 8 bytes is too small \(248 needed\)/);
+      expect(() => rig.vm.ioctl('KVM_SET_GSI_ROUTING', new Uint8Array(2))).toThrow(/count missing/);
+      expect(() => rig.vm.ioctl('KVM_SIGNAL_MSI', new Uint8Array(16))).toThrow(/KVM_SIGNAL_MSI: buffer of 16 bytes is too small \(32 needed\)/);
+      rig.chip.setIrq(0, true);
+      expect(ioapic(rig.vm).irr).toBe(1 << 2); // QEMU's routing is still in force
+    } finally {
+      rig.close();
+    }
+  });
+
   test('KVM refuses a routing table on a VM without an in-kernel IRQ chip: KvmError EINVAL', () => {
     const vm = kvm.createVm();
     try {
