@@ -40,6 +40,10 @@ export type { Device, DeviceMapping } from './devices/device';
 export { kvmIrqLine, callbackIrqLine, IRQCHIP_GSI_COUNT } from './devices/irq-line';
 export type { IrqLine } from './devices/irq-line';
 export type { IrqchipId, IrqchipState, Pit2State } from './kvm/irqchip-state';
+// The pc machine's in-kernel IRQ chip, GSI routing and MSIs (issue 12)
+export { createPcInKernelIrqchip, pcGsiRouting } from './devices/kvm-irqchip-pc';
+export type { PcInKernelIrqchip } from './devices/kvm-irqchip-pc';
+export type { GsiRoute, IrqchipRoute, MsiRoute, MsiMessage } from './kvm/gsi-routing';
 export { parseSize, parseAddress } from './parse-size';
 // KVM memory listener: flat view -> memory slots, dirty log, vCPU threads (issue 4)
 export { KvmMemoryListener, guestMmioAccess, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MAX_SLOT_SIZE, UNSLOTTABLE_WARNING } from './kvm/memory-listener';

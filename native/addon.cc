@@ -61,6 +61,9 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_CAP_DEBUGREGS); SET(c, KVM_CAP_SYNC_MMU); SET(c, KVM_CAP_TSC_CONTROL); SET(c, KVM_CAP_GET_TSC_KHZ);
   SET(c, KVM_CAP_MP_STATE); SET(c, KVM_CAP_IRQ_INJECT_STATUS); SET(c, KVM_CAP_ADJUST_CLOCK);
   SET(c, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+  SET(c, KVM_CAP_IRQ_ROUTING); SET(c, KVM_CAP_SIGNAL_MSI);
+  SET(c, KVM_IRQ_ROUTING_IRQCHIP); SET(c, KVM_IRQ_ROUTING_MSI);
+  SET(c, KVM_IRQCHIP_PIC_MASTER); SET(c, KVM_IRQCHIP_PIC_SLAVE); SET(c, KVM_IRQCHIP_IOAPIC);
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
   SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW);
@@ -128,6 +131,9 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_pit_state2", Napi::Number::New(env, sizeof(kvm_pit_state2)));
   l.Set("sizeof.kvm_clock_data", Napi::Number::New(env, sizeof(kvm_clock_data)));
   l.Set("sizeof.kvm_enable_cap", Napi::Number::New(env, sizeof(kvm_enable_cap)));
+  l.Set("sizeof.kvm_irq_routing_entry", Napi::Number::New(env, sizeof(kvm_irq_routing_entry)));
+  l.Set("sizeof.kvm_msi", Napi::Number::New(env, sizeof(kvm_msi)));
+  OFF(l, "irq_routing_entry.u", kvm_irq_routing_entry, u);
   OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
   return l;
 }

@@ -20,6 +20,7 @@ enum class Arg : uint8_t {
   kMsrs,     // struct kvm_msrs: u32 count, u32 pad, 16-byte entries
   kCpuid,    // struct kvm_cpuid2: u32 count, u32 pad, 40-byte entries
   kMsrList,  // struct kvm_msr_list: u32 count, u32 indices
+  kIrqRouting,  // struct kvm_irq_routing: u32 nr, u32 flags, 48-byte entries
   kEnableCap,  // struct kvm_enable_cap, for capabilities whose args are plain flags
 };
 
@@ -62,6 +63,9 @@ const IoctlSpec kSpecs[] = {
     SPEC(KVM_SET_IRQCHIP, kVm, kStruct),
     SPEC(KVM_GET_PIT2, kVm, kStruct),
     SPEC(KVM_SET_PIT2, kVm, kStruct),
+    // The routing entries hold chip pins and MSI messages, never pointers.
+    SPEC_C(KVM_SET_GSI_ROUTING, 8, kVm, kIrqRouting),
+    SPEC(KVM_SIGNAL_MSI, kVm, kStruct),
     SPEC(KVM_ENABLE_CAP, kVm, kEnableCap),
     SPEC(KVM_GET_CLOCK, kVm, kStruct),
     SPEC(KVM_SET_CLOCK, kVm, kStruct),
@@ -119,13 +123,14 @@ size_t ClaimedLength(Arg arg, const uint8_t* data, size_t available) {
   uint32_t count;
   std::memcpy(&count, data, sizeof count);
   switch (arg) {
-    // The kernel's (C) layout: an 8-byte header for kvm_msrs and kvm_cpuid2,
-    // 4 bytes for kvm_msr_list. Not sizeof/offsetof: in C++ the headers'
+    // The kernel's (C) layout: an 8-byte header for kvm_msrs, kvm_cpuid2 and
+    // kvm_irq_routing, 4 bytes for kvm_msr_list. Not sizeof/offsetof: in C++ the headers'
     // __DECLARE_FLEX_ARRAY adds an empty struct, which makes sizeof(kvm_cpuid2)
     // 12 and puts kvm_msrs.entries at 16.
     case Arg::kMsrs: return 8 + size_t{count} * sizeof(kvm_msr_entry);
     case Arg::kCpuid: return 8 + size_t{count} * sizeof(kvm_cpuid_entry2);
     case Arg::kMsrList: return 4 + size_t{count} * sizeof(uint32_t);
+    case Arg::kIrqRouting: return 8 + size_t{count} * sizeof(kvm_irq_routing_entry);
     default: return SIZE_MAX;
   }
 }

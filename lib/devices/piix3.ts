@@ -42,7 +42,8 @@ export const PIIX_NUM_PIRQS = 4;
 export const ISA_NUM_IRQS = 16;
 export const PIIX_RCR_IOPORT = 0xcf9;
 export const ELCR_IOPORT = 0x4d0;
-const ELCR_MASK = [0xf8, 0xde];
+/** The ELCR bits that exist (i8259_init_chip elcr_mask): master 0xf8, slave 0xde. */
+export const ELCR_MASK = [0xf8, 0xde] as const;
 
 export type ResetKind = 'hard' | 'soft';
 

@@ -9,7 +9,8 @@
 // ktime, CLOCK_MONOTONIC ns). kvm_pit_state2: channels[3], u32 flags,
 // u32 reserved[9]. This is kernel ABI, fixed since Linux 2.6.
 import { layout } from '../binding';
-import { pit2State, type Pit2State } from './irqchip-state';
+import { toBigInt, toUint } from '../util/integers';
+import { pit2Buffer, pit2State, type Pit2State } from './irqchip-state';
 
 const CHANNEL_SIZE = 24;
 const OFF_COUNT = 0;
@@ -59,6 +60,27 @@ export function withPitGate(state: Pit2State, channel: number, gate: boolean): P
   view(state);
   const bytes = state.bytes.slice();
   bytes[base + OFF_GATE] = gate ? 1 : 0;
+  return pit2State(bytes);
+}
+
+/**
+ * A PIT state whose three channels have these reload values, modes, gates
+ * and load times, every other field (latches, read/write state, rw_mode,
+ * BCD) and the flags zero: what a channel is before the guest programs it.
+ */
+export function pit2StateOf(channels: readonly PitChannelState[]): Pit2State {
+  if (!Array.isArray(channels) || channels.length !== 3) throw new TypeError('pit2StateOf() needs the three channels');
+  const bytes = pit2Buffer();
+  if (bytes.length < 3 * CHANNEL_SIZE) throw new RangeError('struct kvm_pit_state2 is smaller than its three channels');
+  const v = new DataView(bytes.buffer);
+  channels.forEach((ch, i) => {
+    const base = i * CHANNEL_SIZE;
+    v.setUint32(base + OFF_COUNT, toUint(ch?.count, 32, `channel ${i} count`), true);
+    v.setUint8(base + OFF_MODE, toUint(ch.mode, 8, `channel ${i} mode`));
+    if (typeof ch.gate !== 'boolean') throw new TypeError(`channel ${i} gate must be a boolean`);
+    v.setUint8(base + OFF_GATE, ch.gate ? 1 : 0);
+    v.setBigInt64(base + OFF_COUNT_LOAD_TIME, BigInt.asIntN(64, toBigInt(ch.countLoadTime, `channel ${i} countLoadTime`)), true);
+  });
   return pit2State(bytes);
 }
 

@@ -3,7 +3,8 @@
 // memory methods here delegate to it.
 import { ioctlNumber, kvmConstant, NativeVm } from '../binding';
 import { PAGE_SIZE } from '../memory/ram-block';
-import { callNative } from '../errors';
+import { callNative, KvmError } from '../errors';
+import { errno } from '../util/errno';
 import { toAddress, toLength } from '../memory/size';
 import { hex } from '../util/hex';
 import { toUint, TWO_64 } from '../util/integers';
@@ -17,6 +18,7 @@ import type { KvmMemoryListener, KvmMemoryListenerOptions } from './memory-liste
 import { MemorySlots } from './memory-slots';
 import type { TrappedRange } from './trapped-ranges';
 import { checkGuestMemory } from '../host-limits';
+import { checkGsiRouting, type GsiRoute, gsiRoutingBytes, type MsiMessage, msiBytes } from './gsi-routing';
 import { IrqLevelBuffer, irqchipBuffer, type IrqchipId, irqchipState, type IrqchipState, pit2Buffer, pit2State, type Pit2State, pitConfig } from './irqchip-state';
 
 /** The raw KVM_SET_USER_MEMORY_REGION arguments. */
@@ -247,6 +249,28 @@ export class Vm {
   /** KVM_SET_PIT2: puts back a state getPit2() returned (or pit2State() checked). */
   setPit2(state: Pit2State): void {
     this.ioctl('KVM_SET_PIT2', pit2State(state?.bytes).bytes);
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING: replaces the whole GSI routing table (after
+   * createIrqchip(); KVM's default routes GSI 0-15 to both PICs and GSI 0-23
+   * to IOAPIC pins 0-23). Checked first: a bad table is a TypeError or
+   * RangeError and the routing in force stays.
+   */
+  setGsiRouting(routes: readonly GsiRoute[]): void {
+    const max = this.checkExtension('IRQ_ROUTING');
+    if (max === 0) throw new KvmError('KVM_SET_GSI_ROUTING', errno('EINVAL'), 'this host has no KVM_CAP_IRQ_ROUTING');
+    this.ioctl('KVM_SET_GSI_ROUTING', gsiRoutingBytes(checkGsiRouting(routes, max)));
+  }
+
+  /**
+   * KVM_SIGNAL_MSI: delivers an MSI message to the in-kernel local APICs
+   * (after createIrqchip()). Returns the kernel's answer: how many took it,
+   * 0 when none did (no such destination, or the guest's APIC is disabled);
+   * throws KvmError where the kernel refuses the message.
+   */
+  signalMsi(message: MsiMessage): number {
+    return this.ioctl('KVM_SIGNAL_MSI', msiBytes(message));
   }
 
   /** KVM_SET_TSS_ADDR: the three pages Intel VMX needs for real mode without unrestricted guest. */
