@@ -23,7 +23,7 @@ import { DiskImage } from '../devices/ide/disk-image';
 import { IDE_PRIMARY, IDE_SECONDARY, IdeBus } from '../devices/ide/ide-bus';
 import { Ioport80 } from '../devices/ioport80';
 import { kvmIrqLine } from '../devices/irq-line';
-import { createInKernelIrqchip } from '../devices/irqchip';
+import { createPcInKernelIrqchip } from '../devices/kvm-irqchip-pc';
 import { Mc146818Rtc } from '../devices/mc146818-rtc';
 import { kvmPitChannel2, Pcspk } from '../devices/pcspk';
 import { Piix3, ISA_NUM_IRQS } from '../devices/piix3';
@@ -155,8 +155,9 @@ function validate(options: object): BoardPlan {
   return {
     create(ctx: BoardContext): BoardInstance {
       const { vm } = ctx;
-      // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create).
-      const irqchip = createInKernelIrqchip(vm);
+      // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
+      // with QEMU's GSI routing and its kvm-ioapic / kvm-apic-msi / kvm-pic / kvm-pit regions.
+      const irqchip = createPcInKernelIrqchip(vm);
       if (irqchip === null) throw new RangeError('the pc machine needs the in-kernel IRQ chip (KVM_CAP_IRQCHIP), which this KVM does not offer');
       ctx.plug(irqchip);
       if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
