@@ -63,7 +63,7 @@ const UNMODELLED_PROPS = new Set([
   'apic-id', 'intel-pt-auto-level', 'lbr-fmt',
 ]);
 
-const MODELLED = `node-kvm models the CPUs ${CPU_MODEL_NAMES.join(', ')} (qemu64 is the default)`;
+const MODELLED = 'node-kvm models the CPUs qemu64 (the default), kvm64, qemu32, host and max';
 
 function resolveModelName(name: string): CpuModelName {
   const base = name.endsWith('-v1') ? name.slice(0, -3) : name;
