@@ -109,7 +109,16 @@ function parseValue(typeName: string, name: string, value: string): CpuPropValue
   return n;
 }
 
+/** A +name / -name: a feature flag or a boolean property (QEMU sets it with object_property_set_bool). */
 function checkFlag(typeName: string, name: string): void {
+  const kind = PROPS[name];
+  if (kind === 'bool') return;
+  if (kind !== undefined) {
+    // Not a boolean: QEMU's visitor refuses the true/false it is given.
+    const qemu = kind === 'uint32' || kind === 'uint8' ? `Parameter '${name}' expects uint64`
+      : `Invalid parameter type for '${name}', expected: ${typeof kind === 'object' ? 'integer' : 'string'}`;
+    throw new CpuModelError(qemu, `write ${name}=VALUE, not +${name} or -${name}`);
+  }
   if (UNMODELLED_FLAGS.has(name)) {
     throw new CpuModelError(`Property '${typeName}.${name}' not modelled`, `node-kvm does not build the CPUID leaves of '${name}'; leave it out`);
   }

@@ -10,7 +10,7 @@ import { physAddrBits } from '../host-limits';
 import { checkOptions } from '../options';
 import { AMD_ALIASES, AMD_VENDOR, describeFeatureBit, emptyFeatures, FEATURE_WORDS, featureBits, type FeatureWord } from './cpu-features';
 import { buildCpuidEntries, type X86CpuState } from './cpu-leaves';
-import { CpuModelError, type CpuModelSpec, parseCpuModel } from './cpu-model-parse';
+import { CpuModelError, type CpuModelSpec, type CpuPropValue, parseCpuModel } from './cpu-model-parse';
 import { kvmSupportedWord, supportedEntry } from './cpu-supported';
 
 export { CpuModelError, parseCpuModel } from './cpu-model-parse';
@@ -78,7 +78,10 @@ const OPTION_KEYS = { apicId: true, cpuCount: true, cores: true, threads: true, 
 export interface CpuidForModel {
   /** The table for KVM_SET_CPUID2 (vcpu.setCpuid()). */
   entries: CpuidEntry[];
-  /** The features KVM does not support that the model asked for, as QEMU names them (`CPUID.01H:ECX.pni [bit 0]`). */
+  /**
+   * The features asked for and dropped, as QEMU names them (`CPUID.01H:ECX.pni [bit 0]`): those KVM does
+   * not support, and explicit ones whose prerequisite is off (QEMU's filtered_features).
+   */
   filtered: string[];
   /** QEMU's warnings for this CPU, without QEMU's "warning: " prefix, in QEMU's order. */
   warnings: string[];
@@ -179,28 +182,22 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
     min: def?.level ?? supportedEntry(supported, 0, 0)?.eax ?? 0,
     minX: def?.xlevel ?? supportedEntry(supported, 0x80000000, 0)?.eax ?? 0,
   };
-  let enforce = false;
-  let hostPhysBits = maxFeatures;
-  let hostPhysBitsLimit = 0;
+  const knobs = { enforce: false, check: true, hostPhysBits: maxFeatures, hostPhysBitsLimit: 0 };
   const setFlag = (name: string, on: boolean) => {
     for (const { word, mask } of featureBits(name)!) {
       features[word.id] = on ? (features[word.id] | mask) >>> 0 : (features[word.id] & ~mask) >>> 0;
       user[word.id] = (user[word.id] | mask) >>> 0;
     }
   };
-  if (def) {
-    for (const [word, names] of Object.entries(def.features)) features[word] = namesToMask(word, names);
-    for (const [name, on] of KVM_DEFAULT_PROPS) setFlag(name, on);
-    features['1_ECX'] = (features['1_ECX'] | 1 << 31) >>> 0; // CPUID_EXT_HYPERVISOR
-  }
-  for (const [name, value] of spec.props) {
-    if (featureBits(name)) { setFlag(name, value as boolean); continue; }
+  // A property's setter (x86_cpu_properties and the feature-bit properties); +name / -name set a boolean one.
+  const setProp = (name: string, value: CpuPropValue) => {
+    if (featureBits(name)) { setFlag(name, value as boolean); return; }
     switch (name) {
       case 'kvm': cpu.exposeKvm = value as boolean; break;
-      case 'enforce': enforce = value as boolean; break;
-      case 'check': break; // warnings are always returned
-      case 'host-phys-bits': hostPhysBits = value as boolean; break;
-      case 'host-phys-bits-limit': hostPhysBitsLimit = value as number; break;
+      case 'enforce': knobs.enforce = value as boolean; break;
+      case 'check': knobs.check = value as boolean; break;
+      case 'host-phys-bits': knobs.hostPhysBits = value as boolean; break;
+      case 'host-phys-bits-limit': knobs.hostPhysBitsLimit = value as number; break;
       case 'phys-bits': cpu.physBits = value as number; break;
       case 'level': levels.level = value as number; break;
       case 'xlevel': levels.xlevel = value as number; break;
@@ -212,7 +209,13 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
       case 'vendor': cpu.vendor = value as string; break;
       case 'model-id': cpu.modelId = value as string; break;
     }
+  };
+  if (def) {
+    for (const [word, names] of Object.entries(def.features)) features[word] = namesToMask(word, names);
+    for (const [name, on] of KVM_DEFAULT_PROPS) setFlag(name, on);
+    features['1_ECX'] = (features['1_ECX'] | 1 << 31) >>> 0; // CPUID_EXT_HYPERVISOR
   }
+  for (const [name, value] of spec.props) setProp(name, value);
 
   // x86_cpu_expand_features: max's host features, +flags, -flags, dependencies, levels.
   if (maxFeatures) {
@@ -220,32 +223,35 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
       features[w.id] = (features[w.id] | (migratable(w, kvmSupportedWord(supported, w)) & ~user[w.id] & ~(w.noAutoenable ?? 0))) >>> 0;
     }
   }
-  for (const name of spec.plus) setFlag(name, true);
-  for (const name of spec.minus) setFlag(name, false);
+  for (const name of spec.plus) setProp(name, true);
+  for (const name of spec.minus) setProp(name, false);
   if (!cpu.exposeKvm) features.KVM = 0;
   const svmWord = FEATURE_WORDS.find((w) => w.id === 'SVM')!;
-  if (!(features['8000_0001_ECX'] & 1 << 2)) { // feature_dependencies: svm → FEAT_SVM
-    forEachBit(features.SVM & user.SVM, (bit) => warnings.push(`This feature depends on other features that were not requested: ${describeFeatureBit(svmWord, bit)}`));
+  if (!(features['8000_0001_ECX'] & 1 << 2)) { // feature_dependencies: svm → FEAT_SVM; explicit ones count as filtered
+    forEachBit(features.SVM & user.SVM, (bit) => {
+      filtered.push(describeFeatureBit(svmWord, bit));
+      warnings.push(`This feature depends on other features that were not requested: ${describeFeatureBit(svmWord, bit)}`);
+    });
     features.SVM = 0;
   }
   adjustLevels(cpu, levels);
 
-  // x86_cpu_filter_features: what KVM cannot give is dropped, with a warning each.
+  // x86_cpu_filter_features: what KVM cannot give is dropped, with a warning each unless check=off.
   for (const w of FEATURE_WORDS) {
     const missing = (features[w.id] & ~kvmSupportedWord(supported, w)) >>> 0;
     forEachBit(missing, (bit) => {
       filtered.push(describeFeatureBit(w, bit));
-      warnings.push(`host doesn't support requested feature: ${describeFeatureBit(w, bit)}`);
+      if (knobs.check || knobs.enforce) warnings.push(`host doesn't support requested feature: ${describeFeatureBit(w, bit)}`);
     });
     features[w.id] = (features[w.id] & ~missing) >>> 0;
   }
-  if (enforce && filtered.length > 0) {
+  if (knobs.enforce && filtered.length > 0) {
     throw new CpuModelError("Host doesn't support requested features", `remove ${filtered.join(', ')} from -cpu, or drop enforce`);
   }
   if (cpu.vendor === AMD_VENDOR) {
     features['8000_0001_EDX'] = ((features['8000_0001_EDX'] & ~AMD_ALIASES) | (features['1_EDX'] & AMD_ALIASES)) >>> 0;
   }
-  cpu.physBits = physicalBits(cpu, { hostBits, hostPhysBits, hostPhysBitsLimit }, warnings);
+  cpu.physBits = physicalBits(cpu, { hostBits, ...knobs }, warnings);
   if (cpu.vendor === AMD_VENDOR && !(features['8000_0001_ECX'] & 1 << 22) && threads > 1) {
     warnings.push(`This family of AMD CPU doesn't support hyperthreading(${threads})\nPlease configure -smp options properly or try enabling topoext feature.`);
   }

@@ -3,6 +3,7 @@
 // reset-state dump, the -cpu parser, filtering, and QEMU's messages
 // (test/fixtures/qemu-cpuid/messages.txt). test/x86/cpu-models-kvm.test.ts
 // runs the tables on KVM.
+import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CpuidEntry } from '../../lib';
@@ -174,5 +175,18 @@ describe('filtering and the models\' features', () => {
   test('hostModelId reads /proc/cpuinfo\'s model name', () => {
     expect(hostModelId('vendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n')).toBe('AMD EPYC 7B13');
     expect(typeof hostModelId()).toBe('string');
+  });
+});
+
+describe('any -cpu string', () => {
+  test('gives a table or a CpuModelError, never another failure', () => {
+    const part = fc.constantFrom('qemu64', 'max', 'kvm64', '+svm', '-x2apic', 'kvm=off', 'phys-bits=', 'level=', '=', '+', ',', 'x', '0x', '99', 'on', 'model-id=');
+    fc.assert(fc.property(fc.array(part, { maxLength: 8 }), (parts) => {
+      try {
+        cpuidForModel(SUPPORTED, parts.join(''), { ...ONE, hostModelId: '' });
+      } catch (err) {
+        if (!(err instanceof CpuModelError)) throw err;
+      }
+    }), { numRuns: 500 });
   });
 });
