@@ -20,6 +20,8 @@ export interface X86CpuState {
   /** `kvm=on`: the KVM leaves 0x40000000/0x40000001 are present. */
   exposeKvm: boolean;
   apicId: number; threads: number; cores: number;
+  /** The TSC frequency for leaf 0x40000010; 0: no such leaf. */
+  tscKhz: number;
 }
 
 type Regs = Pick<CpuidEntry, 'eax' | 'ebx' | 'ecx' | 'edx'>;
@@ -30,6 +32,10 @@ const KVM_CPUID_SIGNATURE = 0x40000000;
 const KVM_CPUID_FEATURES = 0x40000001;
 /** KVM_STATEFUL_FUNC | KVM_STATE_READ_NEXT: the flags QEMU gives leaf 2. */
 const LEAF2_FLAGS = 6;
+/** KVM_CPUID_SIGNATURE | 0x10: the TSC and APIC bus frequencies in kHz (QEMU's vmware-cpuid-freq). */
+const KVM_CPUID_TIMING = 0x40000010;
+/** KVM_APIC_BUS_FREQUENCY (1 GHz) in kHz. */
+const APIC_BUS_KHZ = 1000000;
 const CPUID_HT = 1 << 28;
 const CPUID_EXT2_LM = 1 << 29;
 const CPUID_7_0_ECX_LA57 = 1 << 16;
@@ -184,7 +190,7 @@ export function buildCpuidEntries(cpu: X86CpuState, supported: readonly CpuidEnt
   const out: CpuidEntry[] = [];
   const SIG = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
   if (cpu.exposeKvm) {
-    out.push(entry(KVM_CPUID_SIGNATURE, 0, 0, { eax: KVM_CPUID_FEATURES, ebx: le32('KVMK', 0), ecx: le32('VMKV', 0), edx: le32('M\0\0\0', 0) }));
+    out.push(entry(KVM_CPUID_SIGNATURE, 0, 0, { eax: cpu.tscKhz ? KVM_CPUID_TIMING : KVM_CPUID_FEATURES, ebx: le32('KVMK', 0), ecx: le32('VMKV', 0), edx: le32('M\0\0\0', 0) }));
     out.push(entry(KVM_CPUID_FEATURES, 0, 0, { eax: cpu.features.KVM, ebx: 0, ecx: 0, edx: cpu.features.KVM_HINTS }));
   }
   const value = (leaf: number, index: number) => leafValue(cpu, supported, leaf, index);
@@ -236,5 +242,6 @@ export function buildCpuidEntries(cpu: X86CpuState, supported: readonly CpuidEnt
     const r = value(leaf, 0);
     if (!isZero(r)) out.push(entry(leaf, 0, 0, r));
   }
+  if (cpu.tscKhz) out.push(entry(KVM_CPUID_TIMING, 0, 0, { eax: cpu.tscKhz, ebx: APIC_BUS_KHZ, ecx: 0, edx: 0 }));
   return out;
 }

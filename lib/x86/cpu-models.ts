@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import type { CpuidEntry } from '../kvm/cpuid';
 import { physAddrBits } from '../host-limits';
 import { checkOptions } from '../options';
+import { toUint } from '../util/integers';
 import { AMD_ALIASES, AMD_VENDOR, describeFeatureBit, emptyFeatures, FEATURE_WORDS, featureBits, type FeatureWord } from './cpu-features';
 import { buildCpuidEntries, type X86CpuState } from './cpu-leaves';
 import { CpuModelError, type CpuModelSpec, type CpuPropValue, parseCpuModel } from './cpu-model-parse';
@@ -71,9 +72,15 @@ export interface CpuidForModelOptions {
   threads?: number;
   /** The host's processor name for host/max (0x80000002-4; QEMU reads it with CPUID): hostModelId() by default. */
   hostModelId?: string;
+  /**
+   * The vCPU's TSC frequency in kHz (`vcpu.ioctl('KVM_GET_TSC_KHZ')`), needed with invtsc: QEMU then adds
+   * leaf 0x40000010 (vmware-cpuid-freq) with it.
+   */
+  tscKhz?: number;
 }
 
-const OPTION_KEYS = { apicId: true, cpuCount: true, cores: true, threads: true, hostModelId: true } as const;
+const OPTION_KEYS = { apicId: true, cpuCount: true, cores: true, threads: true, hostModelId: true, tscKhz: true } as const;
+const CPUID_APM_INVTSC = 1 << 8;
 
 export interface CpuidForModel {
   /** The table for KVM_SET_CPUID2 (vcpu.setCpuid()). */
@@ -148,8 +155,7 @@ export function cpuidForModel(supported: readonly CpuidEntry[], model: string | 
 function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec, options: CpuidForModelOptions, warnings: string[]): CpuidForModel {
   if (!Array.isArray(supported)) throw new TypeError('cpuidForModel expects the supported CPUID entries (kvm.supportedCpuid())');
   const opts = checkOptions(options, OPTION_KEYS, 'cpuidForModel()');
-  const apicId = typeof opts.apicId === 'number' && Number.isInteger(opts.apicId) && opts.apicId >= 0 && opts.apicId <= 0xff
-    ? opts.apicId : (() => { throw new RangeError(`apicId must be an integer from 0 to 255 (xAPIC ids), got ${String(opts.apicId)}`); })();
+  const apicId = toUint(opts.apicId, 8, 'apicId (an xAPIC id)');
   const cpuCount = checkCount(opts.cpuCount, 'cpuCount');
   const threads = checkCount(opts.threads ?? 1, 'threads');
   const cores = checkCount(opts.cores ?? 1, 'cores');
@@ -176,7 +182,7 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
     features,
     physBits: 0,
     exposeKvm: true,
-    apicId, threads, cores,
+    apicId, threads, cores, tscKhz: 0,
   };
   const levels: Levels = {
     min: def?.level ?? supportedEntry(supported, 0, 0)?.eax ?? 0,
@@ -252,6 +258,11 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
     features['8000_0001_EDX'] = ((features['8000_0001_EDX'] & ~AMD_ALIASES) | (features['1_EDX'] & AMD_ALIASES)) >>> 0;
   }
   cpu.physBits = physicalBits(cpu, { hostBits, ...knobs }, warnings);
+  if (cpu.exposeKvm && features['8000_0007_EDX'] & CPUID_APM_INVTSC) {
+    // tsc_is_stable_and_known(): with invtsc the KVM leaves gain the TSC and APIC bus frequencies.
+    if (opts.tscKhz === undefined) throw new TypeError("invtsc needs the vCPU's TSC frequency: pass tscKhz (vcpu.ioctl('KVM_GET_TSC_KHZ'))");
+    cpu.tscKhz = toUint(opts.tscKhz, 32, 'tscKhz');
+  }
   if (cpu.vendor === AMD_VENDOR && !(features['8000_0001_ECX'] & 1 << 22) && threads > 1) {
     warnings.push(`This family of AMD CPU doesn't support hyperthreading(${threads})\nPlease configure -smp options properly or try enabling topoext feature.`);
   }

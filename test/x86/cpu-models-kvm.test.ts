@@ -26,16 +26,22 @@ const CAPTURES = fs.readdirSync(DIR).filter((f) => f.endsWith('.txt') && f !== '
 
 describeKvm('CPU models on KVM: the guest sees what QEMU\'s guest saw', () => {
   let kvm: Kvm;
-  beforeAll(() => { kvm = Kvm.open(); });
+  let tscKhz: number;
+  beforeAll(() => {
+    kvm = Kvm.open();
+    const vm = kvm.createVm();
+    tscKhz = vm.createVcpu(0).ioctl('KVM_GET_TSC_KHZ');
+    vm.close();
+  });
   afterAll(() => kvm.close());
 
   test('the captures cover the models', () => {
-    expect(CAPTURES).toEqual(expect.arrayContaining(['qemu64.txt', 'kvm64.txt', 'qemu32.txt', 'max-no-arch-cap.txt', 'host-no-arch-cap.txt']));
+    expect(CAPTURES).toEqual(expect.arrayContaining(['qemu64.txt', 'kvm64.txt', 'qemu32.txt', 'max-no-arch-cap.txt', 'host-no-arch-cap.txt', 'qemu64-invtsc.txt']));
   });
 
   test.each(CAPTURES)('%s', (file) => {
     const { spec, topology, dump } = loadCapture(file);
-    const { entries } = cpuidForModel(kvm.supportedCpuid(), spec, { apicId: 0, hostModelId: 'AMD EPYC', ...topology });
+    const { entries } = cpuidForModel(kvm.supportedCpuid(), spec, { apicId: 0, hostModelId: 'AMD EPYC', tscKhz, ...topology });
     expect(formatCpuidDump(runCpuidDump(kvm, entries, dumpLeaves()))).toBe(dump);
   });
 

@@ -77,7 +77,7 @@ describe('QEMU\'s messages for -cpu strings', () => {
   test.each(blocks.map((b) => [b.spec, b] as const))('%j', (_spec, { spec, status, lines }) => {
     let out: string[];
     try {
-      out = cpuidForModel(SUPPORTED, spec, ONE).warnings.map((w) => `warning: ${w}`);
+      out = cpuidForModel(SUPPORTED, spec, { ...ONE, tscKhz: 2596122 }).warnings.map((w) => `warning: ${w}`);
       expect(status).toBe(0);
     } catch (err) {
       if (!(err instanceof CpuModelError)) throw err;
@@ -163,6 +163,15 @@ describe('filtering and the models\' features', () => {
     expect(find(r.entries, 0xb, 0)).toMatchObject({ eax: 1, ebx: 2, ecx: 0x100, edx: 3 });
     expect(find(r.entries, 0xb, 1)).toMatchObject({ eax: 2, ebx: 4, ecx: 0x201, edx: 3 });
     expect(find(r.entries, 0x80000008)!.ecx).toBe(0x2003);
+  });
+
+  test('invtsc: leaf 0x40000010 with the TSC and APIC bus kHz, 0x40000000 reaching it; tscKhz is then required', () => {
+    const r = cpuidForModel(SUPPORTED, 'qemu64,+invtsc', { ...ONE, tscKhz: 2596122 });
+    expect(find(r.entries, 0x40000000)!.eax).toBe(0x40000010);
+    expect(r.entries.at(-1)).toEqual({ function: 0x40000010, index: 0, flags: 0, eax: 2596122, ebx: 1000000, ecx: 0, edx: 0 });
+    expect(find(r.entries, 0x80000007)!.edx).toBe(0x100);
+    expect(find(cpuidForModel(SUPPORTED, 'qemu64,+invtsc,kvm=off', ONE).entries, 0x40000010)).toBeUndefined();
+    expect(() => cpuidForModel(SUPPORTED, 'qemu64,+invtsc', ONE)).toThrow(/pass tscKhz/);
   });
 
   test('options are checked', () => {
