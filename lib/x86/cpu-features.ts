@@ -95,13 +95,21 @@ const ALIASES: Record<string, string> = {
 };
 
 /**
- * Flags QEMU knows whose CPUID leaves node-kvm does not build (SGX leaf 0x12,
- * Intel PT leaf 0x14, AMX leaves 0x1d/0x1e): asking for one is an error
- * rather than a CPUID that would differ from QEMU's.
+ * Flags QEMU 7.2 knows (`-cpu help`) that node-kvm does not build: the SGX,
+ * Intel PT and AMX leaves (0x12, 0x14, 0x1d/0x1e), VIA's leaf 0xc0000001,
+ * and the bits of MSR feature words (IA32_ARCH_CAPABILITIES,
+ * IA32_CORE_CAPABILITY, IA32_PERF_CAPABILITIES, the vmx-* VMX controls).
+ * Asking for one is an error rather than a vCPU that differs from QEMU's.
  */
-export const UNMODELLED_FLAGS: ReadonlySet<string> = new Set([
-  'sgx', 'sgxlc', 'intel-pt', 'amx-bf16', 'amx-tile', 'amx-int8',
-]);
+const UNMODELLED = new Set(`
+  sgx sgxlc sgx1 sgx2 sgx-debug sgx-exinfo sgx-kss sgx-mode64 sgx-provisionkey sgx-tokenkey intel-pt intel-pt-lip
+  amx-bf16 amx-tile amx-int8 ace2 ace2-en phe phe-en pmm pmm-en xcrypt xcrypt-en xstore xstore-en
+  rdctl-no ibrs-all rsba skip-l1dfl-vmentry ssb-no mds-no pschange-mc-no tsx-ctrl taa-no split-lock-detect
+  full-width-write`.trim().split(/\s+/));
+
+export function isUnmodelledFlag(name: string): boolean {
+  return UNMODELLED.has(name) || name.startsWith('vmx-');
+}
 
 const BY_NAME = new Map<string, FeatureBits[]>();
 for (const word of FEATURE_WORDS) {

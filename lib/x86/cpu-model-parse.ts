@@ -5,7 +5,7 @@
 // ambiguity warning), a bare name means name=on, '_' is read as '-'. Values
 // are checked here, with QEMU's messages, so a bad string fails before any
 // vCPU exists.
-import { canonicalFlagName, featureBits, UNMODELLED_FLAGS } from './cpu-features';
+import { canonicalFlagName, featureBits, isUnmodelledFlag } from './cpu-features';
 
 /** The models node-kvm builds CPUID for; `-v1` names are QEMU's versioned aliases. */
 export const CPU_MODEL_NAMES = ['qemu64', 'kvm64', 'qemu32', 'host', 'max'] as const;
@@ -109,6 +109,12 @@ function parseValue(typeName: string, name: string, value: string): CpuPropValue
   return n;
 }
 
+/** QEMU would take it; node-kvm refuses rather than give a vCPU that differs from QEMU's. */
+function unmodelled(what: 'feature' | 'property', name: string): CpuModelError {
+  return new CpuModelError(`the CPU ${what} '${name}' is not modelled by node-kvm`,
+    `node-kvm does not build the CPUID leaves or MSRs it changes; leave it out`);
+}
+
 /** A +name / -name: a feature flag or a boolean property (QEMU sets it with object_property_set_bool). */
 function checkFlag(typeName: string, name: string): void {
   const kind = PROPS[name];
@@ -119,19 +125,15 @@ function checkFlag(typeName: string, name: string): void {
       : `Invalid parameter type for '${name}', expected: ${typeof kind === 'object' ? 'integer' : 'string'}`;
     throw new CpuModelError(qemu, `write ${name}=VALUE, not +${name} or -${name}`);
   }
-  if (UNMODELLED_FLAGS.has(name)) {
-    throw new CpuModelError(`Property '${typeName}.${name}' not modelled`, `node-kvm does not build the CPUID leaves of '${name}'; leave it out`);
-  }
+  if (isUnmodelledFlag(name)) throw unmodelled('feature', name);
   if (!featureBits(name)) {
     throw new CpuModelError(`Property '${typeName}.${name}' not found`, 'see `qemu-system-x86_64 -cpu help` for the flag names');
   }
 }
 
 function checkProp(typeName: string, name: string, value: string): void {
-  if (UNMODELLED_FLAGS.has(name) || UNMODELLED_PROPS.has(name) || name.startsWith('hv-')) {
-    throw new CpuModelError(`can't apply global ${typeName}.${name}=${value}: not modelled`,
-      `node-kvm does not build what the CPU property '${name}' changes; leave it out`);
-  }
+  if (isUnmodelledFlag(name)) throw unmodelled('feature', name);
+  if (UNMODELLED_PROPS.has(name) || name.startsWith('hv-')) throw unmodelled('property', name);
   if (!featureBits(name) && !(name in PROPS)) {
     throw new CpuModelError(`can't apply global ${typeName}.${name}=${value}: Property '${typeName}.${name}' not found`,
       'see `qemu-system-x86_64 -cpu help` for the flag names');

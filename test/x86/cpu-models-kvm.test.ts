@@ -22,7 +22,10 @@ function loadCapture(file: string) {
   return { spec, topology, dump: formatCpuidDump(parseCpuidDump(dump)) };
 }
 
-const CAPTURES = fs.readdirSync(DIR).filter((f) => f.endsWith('.txt') && f !== 'messages.txt').sort();
+/** The dumps: the .txt files that start with QEMU's command line (not messages.txt, cpu-help.txt). */
+const CAPTURES = fs.readdirSync(DIR)
+  .filter((f) => f.endsWith('.txt') && fs.readFileSync(path.join(DIR, f), 'utf8').startsWith('# qemu-system-x86_64 '))
+  .sort();
 
 describeKvm('CPU models on KVM: the guest sees what QEMU\'s guest saw', () => {
   let kvm: Kvm;

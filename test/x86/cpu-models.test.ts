@@ -106,12 +106,27 @@ describe('the -cpu parser', () => {
     expect(x2apic('qemu64,-x2apic,+x2apic')).toBe(0);
   });
 
+  test('every flag of QEMU\'s -cpu help is taken, or refused as not modelled', () => {
+    const help = fs.readFileSync(path.join(FIXTURES, 'qemu-cpuid', 'cpu-help.txt'), 'utf8');
+    const flags = help.slice(help.indexOf('Recognized CPUID flags:')).split(/\s+/).slice(3).filter((f) => f !== '');
+    expect(flags.length).toBeGreaterThan(300);
+    for (const flag of flags) {
+      try {
+        parseCpuModel(`qemu64,+${flag}`);
+      } catch (err) {
+        expect([flag, (err as Error).message]).toEqual([flag, expect.stringMatching(/^the CPU feature '.*' is not modelled by node-kvm/)]);
+      }
+    }
+  });
+
   test('bad input: typed errors, nothing half-done', () => {
     expect(() => parseCpuModel(7 as unknown as string)).toThrow(TypeError);
     expect(() => parseCpuModel('host-v1')).toThrow(/unable to find CPU model 'host-v1'.*node-kvm models the CPUs qemu64 \(the default\), kvm64, qemu32, host and max/);
     expect(() => parseCpuModel('qemu64,+sgx')).toThrow(CpuModelError);
-    expect(() => parseCpuModel('qemu64,pmu=on')).toThrow(/does not build what the CPU property 'pmu' changes/);
+    expect(() => parseCpuModel('qemu64,pmu=on')).toThrow(/the CPU property 'pmu' is not modelled by node-kvm/);
     expect(() => parseCpuModel('qemu64,hv-relaxed')).toThrow(/not modelled/);
+    expect(() => parseCpuModel('qemu64,+vmx-ept')).toThrow(/the CPU feature 'vmx-ept' is not modelled/);
+    expect(() => parseCpuModel('qemu64,rdctl-no=on')).toThrow(/the CPU feature 'rdctl-no' is not modelled/);
     expect(() => parseCpuModel('qemu64,phys-bits=-1')).toThrow(/expects uint64/);
   });
 });
