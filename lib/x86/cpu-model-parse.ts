@@ -140,6 +140,13 @@ function checkProp(typeName: string, name: string, value: string): void {
   }
 }
 
+/** The specs parseCpuModel made: cpuidForModel takes no other object, so a spec's names are known to be valid. */
+const PARSED = new WeakSet<CpuModelSpec>();
+
+export function isParsedCpuModel(spec: unknown): spec is CpuModelSpec {
+  return typeof spec === 'object' && spec !== null && PARSED.has(spec as CpuModelSpec);
+}
+
 /** Parses QEMU's -cpu string. Throws CpuModelError (QEMU's message) or TypeError. */
 export function parseCpuModel(spec: string): CpuModelSpec {
   if (typeof spec !== 'string') throw new TypeError(`a -cpu string must be a string, got ${spec === null ? 'null' : typeof spec}`);
@@ -169,5 +176,8 @@ export function parseCpuModel(spec: string): CpuModelSpec {
     props.push([prop, parseValue(typeName, prop, value)]);
   }
   if (warnings.length > 0) warnings.push('Compatibility of ambiguous CPU model strings won\'t be kept on future QEMU versions');
-  return { model, typeName, plus, minus, props, warnings };
+  const freeze = <T>(list: T[]) => Object.freeze(list.map((x) => (Array.isArray(x) ? Object.freeze(x) : x)));
+  const parsed: CpuModelSpec = Object.freeze({ model, typeName, plus: freeze(plus), minus: freeze(minus), props: freeze(props), warnings: freeze(warnings) });
+  PARSED.add(parsed);
+  return parsed;
 }

@@ -11,7 +11,7 @@ import { checkOptions } from '../options';
 import { toUint } from '../util/integers';
 import { AMD_ALIASES, AMD_VENDOR, describeFeatureBit, emptyFeatures, FEATURE_WORDS, featureBits, type FeatureWord } from './cpu-features';
 import { buildCpuidEntries, type X86CpuState } from './cpu-leaves';
-import { CpuModelError, type CpuModelSpec, type CpuPropValue, parseCpuModel } from './cpu-model-parse';
+import { CpuModelError, type CpuModelSpec, type CpuPropValue, isParsedCpuModel, parseCpuModel } from './cpu-model-parse';
 import { kvmSupportedWord, supportedEntry } from './cpu-supported';
 
 export { CpuModelError, parseCpuModel } from './cpu-model-parse';
@@ -90,7 +90,11 @@ export interface CpuidForModel {
    * not support, and explicit ones whose prerequisite is off (QEMU's filtered_features).
    */
   filtered: string[];
-  /** QEMU's warnings for this CPU, without QEMU's "warning: " prefix, in QEMU's order. */
+  /**
+   * QEMU's warnings for this vCPU, without QEMU's "warning: " prefix, in QEMU's order: the -cpu string's own
+   * (only when `model` is a string; a parsed spec has them in `spec.warnings`), then the dropped features
+   * (QEMU prints these for every vCPU), the phys-bits mismatch and the hyperthreading one (QEMU: once).
+   */
   warnings: string[];
   /** The expanded, filtered CPU the entries describe. */
   cpu: X86CpuState;
@@ -137,7 +141,8 @@ function checkCount(value: unknown, what: string): number {
 }
 
 /**
- * The CPUID table of one vCPU of `model` (a -cpu string or a parsed one) on
+ * The CPUID table of one vCPU of `model` (a -cpu string, or parseCpuModel()'s result to parse it once
+ * for all vCPUs) on
  * a KVM whose KVM_GET_SUPPORTED_CPUID is `supported`. Throws CpuModelError
  * for what QEMU refuses (unknown model or flag, bad value, phys-bits out of
  * range, `enforce` with filtered features).
@@ -162,8 +167,11 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
   if (cpuCount % (cores * threads) !== 0) {
     throw new RangeError(`cpuCount ${cpuCount} is not a whole number of sockets of ${cores} cores × ${threads} threads`);
   }
+  if (typeof model !== 'string' && !isParsedCpuModel(model)) {
+    throw new TypeError('cpuidForModel expects a -cpu string or what parseCpuModel() returned');
+  }
   const spec = typeof model === 'string' ? parseCpuModel(model) : model;
-  warnings.push(...spec.warnings);
+  if (typeof model === 'string') warnings.push(...spec.warnings);
   const filtered: string[] = [];
   const hostBits = physAddrBits(supported);
   const leaf1 = supportedEntry(supported, 1, 0);

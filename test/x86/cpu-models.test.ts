@@ -194,6 +194,16 @@ describe('filtering and the models\' features', () => {
     expect(() => cpuidForModel(SUPPORTED, 'qemu64', { apicId: 0, cpuCount: 3, cores: 2 })).toThrow(/not a whole number of sockets/);
     expect(() => cpuidForModel(SUPPORTED, 'qemu64', { apicId: 0, cpuCount: 1, cpus: 1 } as never)).toThrow(/unknown option 'cpus'/);
     expect(() => cpuidForModel({} as never, 'qemu64', ONE)).toThrow(TypeError);
+    expect(() => cpuidForModel(SUPPORTED, { ...parseCpuModel('qemu64'), plus: ['nonsense'] }, ONE)).toThrow(/a -cpu string or what parseCpuModel\(\) returned/);
+  });
+
+  test('a parsed spec serves every vCPU; its own warnings stay with it', () => {
+    const spec = parseCpuModel('qemu64,+x2apic,x2apic=off');
+    expect(spec.warnings).toHaveLength(2);
+    const vcpu1 = cpuidForModel(SUPPORTED, spec, { apicId: 1, cpuCount: 2 });
+    expect(vcpu1.warnings).toEqual(["host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]"]);
+    expect(find(vcpu1.entries, 1)!.ebx >>> 24).toBe(1);
+    expect(cpuidForModel(SUPPORTED, 'qemu64,+x2apic,x2apic=off', ONE).warnings).toHaveLength(3);
   });
 
   test('hostModelId reads /proc/cpuinfo\'s model name', () => {
