@@ -101,6 +101,8 @@ export class Machine {
   readonly irqchip: InKernelIrqchip | null;
   /** The vCPUs (one today; the run loop and devices are per vCPU so more can follow, one thread each). */
   readonly vcpus: readonly Vcpu[];
+  /** What QEMU would have warned about while building the machine (e.g. CPU features the host lacks), without QEMU's "warning: " prefix. */
+  readonly warnings: readonly string[];
   /** The CPU mode the vCPU starts programs in. */
   readonly mode: CpuMode;
   /** Bytes of guest RAM at address 0. */
@@ -135,6 +137,7 @@ export class Machine {
     this.irqchip = parts.board.irqchip;
     this.boardDevices = parts.devices;
     this.vcpus = parts.vcpus;
+    this.warnings = parts.warnings;
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);

@@ -94,6 +94,11 @@ export class Vcpu {
     }
   }
 
+  /** KVM_GET_TSC_KHZ: the guest TSC's frequency in kHz (what QEMU's invtsc puts in CPUID 0x40000010). */
+  getTscKhz(): number {
+    return this.ioctl('KVM_GET_TSC_KHZ');
+  }
+
   /** Issues a whitelisted vCPU ioctl by name (see native/ioctl.cc). */
   ioctl(name: string, arg?: number | bigint | Uint8Array): number {
     const request = ioctlNumber(name);

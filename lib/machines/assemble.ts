@@ -36,6 +36,8 @@ export interface AssembledMachine {
   readonly vcpus: Vcpu[];
   /** Regions to close after the address spaces, in creation order. */
   readonly owned: MemoryRegion[];
+  /** What QEMU would warn about while building it (CPU features the host lacks, ...). */
+  readonly warnings: readonly string[];
 }
 
 
@@ -88,11 +90,13 @@ export function assemble(plan: BoardPlan, options: AssembleOptions, requestStop:
     const vcpu = vm.createVcpu(0);
     const cpu = board.cpuAddressSpaces ? [new AddressSpace(root, `cpu-memory-${vcpu.id}`)] : [];
     spaces.push(...cpu);
-    // Like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
-    vcpu.setCpuid(kvm.supportedCpuid());
+    // The board's CPU model, or like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
+    const model = board.cpuid?.(vcpu);
+    vcpu.setCpuid(model ? model.entries : kvm.supportedCpuid());
+    const warnings = [...(model?.warnings ?? [])];
     // The vCPU is put into its mode by load() (or the first run()), which knows
     // the entry point: doing it here too would cost four more ioctls.
-    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram, cpu }, board, devices, vcpus: [vcpu], owned };
+    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram, cpu }, board, devices, vcpus: [vcpu], owned, warnings };
   } catch (err) {
     for (const f of cleanup.reverse()) {
       try { f(); } catch { /* report the original error */ }

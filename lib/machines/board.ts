@@ -3,6 +3,7 @@
 // lifecycle (create, load, run, snapshot/restore, close, mtree) is the
 // Machine's; a new machine type is one new file in lib/machines that
 // implements Board and is listed in lib/machines/index.ts.
+import type { CpuidEntry } from '../kvm/cpuid';
 import type { Kvm } from '../kvm/system';
 import type { StopRequest } from '../kvm/run-loop';
 import type { Vcpu } from '../kvm/vcpu';
@@ -104,6 +105,12 @@ export interface BoardInstance {
    * per vCPU, listed by `info mtree` (QEMU's machines have them).
    */
   readonly cpuAddressSpaces?: boolean;
+  /**
+   * The CPUID table of a vCPU (QEMU's -cpu model, filtered by what KVM
+   * supports) and QEMU's warnings about it; without it a vCPU gets all KVM
+   * supports (like -cpu host).
+   */
+  cpuid?(vcpu: Vcpu): { entries: CpuidEntry[]; warnings: readonly string[] };
   /** Present when a guest reset reboots the machine (firmware boards). */
   readonly systemReset?: SystemResetHooks;
   /** What a snapshot of this board must match, besides RAM blocks, devices and memory map. */

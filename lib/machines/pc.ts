@@ -39,6 +39,10 @@ import { pcCmosInit, pcCmosInitLate, x86RtcSetCpusCount } from './pc/cmos-init';
 import { addPcFwCfgItems, pcFwCfgMachineReset } from './pc/fw-cfg-items';
 import { PcMemoryMap } from './pc/memory-map';
 import { pcRamSplit } from './pc/ram-split';
+import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
+
+/** The pc machine's default -cpu (x86_cpu_class_init of pc-i440fx-7.2: qemu64). */
+const DEFAULT_CPU_MODEL = 'qemu64';
 import { readFirmware, SEABIOS_PATH } from './pc/firmware';
 import type { SerialOptions } from './tiny';
 
@@ -60,6 +64,11 @@ export interface PcBoardOptions {
   memory?: string | number | bigint;
   /** vCPUs (QEMU's -smp); 1 today. */
   cpus?: number;
+  /**
+   * QEMU's -cpu: a model (qemu64, the default; kvm64, qemu32, host, max) with
+   * +flag/-flag/flag=on|off/prop=value, filtered by what KVM supports as QEMU does.
+   */
+  cpu?: string;
   /** The firmware image: a file or its bytes (default Debian's SeaBIOS, /usr/share/seabios/bios-256k.bin). */
   bios?: string | Uint8Array;
   /** IDE drives, a file name or its options each (QEMU's -drive if=ide / -hda ...). */
@@ -85,7 +94,7 @@ export interface PcBoardOptions {
 }
 
 const PC_OPTIONS = {
-  memory: true, cpus: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
+  memory: true, cpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
   nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
 const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
@@ -138,7 +147,8 @@ function validate(options: object): BoardPlan {
   if (memorySize === 0n || memorySize % 4096n !== 0n) throw new RangeError(`memory must be a positive multiple of 4 KiB, got ${String(opts.memory)}`);
   const cpus = opts.cpus ?? 1;
   if (cpus !== 1) throw new RangeError(`cpus must be 1 on the pc machine today (several vCPUs are not supported yet), got ${String(cpus)}`);
-  const split = pcRamSplit(memorySize); // refuses what the CPU cannot address
+  if (opts.cpu !== undefined && typeof opts.cpu !== 'string') throw new TypeError("cpu must be a QEMU -cpu string such as 'qemu64' or 'qemu64,+x2apic'");
+  const cpuModel = parseCpuModel(opts.cpu ?? DEFAULT_CPU_MODEL);
   const drives = placeDrives(opts.disks);
   const serialOpts = opts.serial === false ? null : checkOptions(opts.serial, SERIAL_OPTIONS, 'Machine.create({ serial })');
   const serialPort = checkIoPort(serialOpts?.port ?? COM1_PORT, 'serial.port');
@@ -155,6 +165,10 @@ function validate(options: object): BoardPlan {
   return {
     create(ctx: BoardContext): BoardInstance {
       const { vm } = ctx;
+      const supported = ctx.kvm.supportedCpuid();
+      // The model as the memory map needs it (its physical address bits; no vCPU yet, so no TSC frequency).
+      const cpuAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, cpuCount: cpus, tscKhz: 0 }).cpu;
+      const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits }); // refuses what the CPU cannot address
       // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
       // with QEMU's GSI routing and its kvm-ioapic / kvm-apic-msi / kvm-pic / kvm-pit regions.
       const irqchip = createPcInKernelIrqchip(vm);
@@ -163,7 +177,7 @@ function validate(options: object): BoardPlan {
       if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
       const gsi = Array.from({ length: ISA_NUM_IRQS }, (_, i) => kvmIrqLine(vm, i));
 
-      const map = new PcMemoryMap({ ramSize: memorySize, bios, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
+      const map = new PcMemoryMap({ ramSize: memorySize, bios, physBits: cpuAtBoot.physBits, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
       for (const mr of map.regions) ctx.own(mr);
       ctx.plug(map.pciHost);
       ctx.plug(map.i440fx);
@@ -204,9 +218,7 @@ function validate(options: object): BoardPlan {
 
       // fw_cfg (pc_memory_init: fw_cfg_arch_create) and the CMOS bytes (pc_cmos_init).
       const fwcfg = ctx.plug(new FwCfgIo({ dmaAddressSpace: ctx.memory }));
-      const cpuid = ctx.kvm.supportedCpuid();
-      const vendor = cpuid.find((e) => e.function === 0);
-      const amd = vendor !== undefined && vendor.ebx === 0x68747541; // "Auth"enticAMD
+      const amd = cpuAtBoot.vendor === 'AuthenticAMD';
       addPcFwCfgItems(fwcfg, {
         ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
       });
@@ -228,7 +240,14 @@ function validate(options: object): BoardPlan {
       afterReset(true);
 
       return {
-        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, pciBus: map.pciBus, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
+        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, pciBus: map.pciBus,
+        cpuid: (vcpu) => {
+          // x86_cpu_realizefn: the table of this vCPU's APIC ID; QEMU's warnings for what KVM filtered.
+          const model = cpuidForModel(supported, cpuModel, {
+            apicId: vcpu.id, cpuCount: cpus, tscKhz: vcpu.getTscKhz(),
+          });
+          return { entries: model.entries, warnings: [...cpuModel.warnings, ...model.warnings] };
+        }, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
         systemReset: { noReboot: opts.noReboot ?? false, afterReset: () => afterReset(false) },
         snapshotKey: {
           machine: PC.name, memory: memorySize, mode: 'real', irqchip: true,

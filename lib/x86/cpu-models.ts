@@ -73,7 +73,7 @@ export interface CpuidForModelOptions {
   /** The host's processor name for host/max (0x80000002-4; QEMU reads it with CPUID): hostModelId() by default. */
   hostModelId?: string;
   /**
-   * The vCPU's TSC frequency in kHz (`vcpu.ioctl('KVM_GET_TSC_KHZ')`), needed with invtsc: QEMU then adds
+   * The vCPU's TSC frequency in kHz (`vcpu.getTscKhz()`), needed with invtsc: QEMU then adds
    * leaf 0x40000010 (vmware-cpuid-freq) with it.
    */
   tscKhz?: number;
@@ -268,7 +268,7 @@ function buildCpu(supported: readonly CpuidEntry[], model: string | CpuModelSpec
   cpu.physBits = physicalBits(cpu, { hostBits, ...knobs }, warnings);
   if (cpu.exposeKvm && features['8000_0007_EDX'] & CPUID_APM_INVTSC) {
     // tsc_is_stable_and_known(): with invtsc the KVM leaves gain the TSC and APIC bus frequencies.
-    if (opts.tscKhz === undefined) throw new TypeError("invtsc needs the vCPU's TSC frequency: pass tscKhz (vcpu.ioctl('KVM_GET_TSC_KHZ'))");
+    if (opts.tscKhz === undefined) throw new TypeError("invtsc needs the vCPU's TSC frequency: pass tscKhz (vcpu.getTscKhz())");
     cpu.tscKhz = toUint(opts.tscKhz, 32, 'tscKhz');
   }
   if (cpu.vendor === AMD_VENDOR && !(features['8000_0001_ECX'] & 1 << 22) && threads > 1) {

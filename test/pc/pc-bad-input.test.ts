@@ -32,7 +32,9 @@ describeKvm('pc machine: bad input', () => {
     ['more RAM than 40 physical address bits reach', () => ({ memory: '2T' }), RangeError, 'Address space limit 0xffffffffff < 0x2ffbfffffff phys-bits too low (40): use less RAM'],
     ['memory that is no size', () => ({ memory: '12Q' }), RangeError, /is not a size/],
     ['two vCPUs (not yet)', () => ({ cpus: 2 }), RangeError, /cpus must be 1 on the pc machine today/],
-    ['an option of the tiny board', () => ({ mode: 'long' } as never), TypeError, /unknown option 'mode' for Machine.create\(\); valid options: memory, cpus, bios, disks/],
+    ['an option of the tiny board', () => ({ mode: 'long' } as never), TypeError, /unknown option 'mode' for Machine.create\(\); valid options: memory, cpus, cpu, bios, disks/],
+    ['an unknown CPU model', () => ({ cpu: 'pentium9' }), Error, /^unable to find CPU model 'pentium9'/],
+    ['a CPU flag QEMU does not have', () => ({ cpu: 'qemu64,+frobnicate' }), Error, /frobnicate/],
     ['a reboot timeout out of range', () => ({ rebootTimeout: 70000 }), RangeError, /reboot timeout is invalid/],
   ];
 
@@ -69,5 +71,26 @@ describeKvm('pc machine: bad input', () => {
       name: 'FirmwareError', code: 'ENOENT',
       message: "could not load PC BIOS '/usr/share/seabios/bios-256k.bin': No such file or directory; install Debian's package seabios (apt-get install seabios), or give another image with bios: / -bios",
     });
+  });
+});
+
+describeKvm('pc machine: the CPU model', () => {
+  test("the default is QEMU's qemu64 with QEMU's warnings for what this host's KVM filters; -cpu strings are taken", () => {
+    const m = Machine.createSync({ machine: 'pc', serial: false });
+    try {
+      // QEMU 7.2 prints the same on this host (test/fixtures/qemu-cpuid/messages.txt)
+      expect(m.warnings).toContain("host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]");
+      const leaf = (fn: number) => m.vcpu.getCpuid().find((e) => e.function === fn && e.index === 0)!;
+      expect(Buffer.from(new Uint32Array([leaf(0x80000002).eax, leaf(0x80000002).ebx, leaf(0x80000002).ecx, leaf(0x80000002).edx]).buffer).toString('latin1')).toBe('QEMU Virtual CPU');
+      expect(leaf(0x40000000).eax).toBe(0x40000001);
+    } finally {
+      m.close();
+    }
+    const k = Machine.createSync({ machine: 'pc', serial: false, cpu: 'qemu64,kvm=off' });
+    try {
+      expect(k.vcpu.getCpuid().some((e) => e.function === 0x40000000)).toBe(false);
+    } finally {
+      k.close();
+    }
   });
 });

@@ -33,7 +33,7 @@ describeKvm('CPU models on KVM: the guest sees what QEMU\'s guest saw', () => {
   beforeAll(() => {
     kvm = Kvm.open();
     const vm = kvm.createVm();
-    tscKhz = vm.createVcpu(0).ioctl('KVM_GET_TSC_KHZ');
+    tscKhz = vm.createVcpu(0).getTscKhz();
     vm.close();
   });
   afterAll(() => kvm.close());
