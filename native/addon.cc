@@ -63,7 +63,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
-  SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW);
+  SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW); SET(c, KVM_VCPUEVENT_VALID_SMM);
+  SET(c, KVM_MP_STATE_HALTED);
   SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
@@ -129,6 +130,8 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_clock_data", Napi::Number::New(env, sizeof(kvm_clock_data)));
   l.Set("sizeof.kvm_enable_cap", Napi::Number::New(env, sizeof(kvm_enable_cap)));
   OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
+  OFF(l, "vcpu_events.interrupt.shadow", kvm_vcpu_events, interrupt.shadow);
+  OFF(l, "vcpu_events.smi.smm", kvm_vcpu_events, smi.smm);
   return l;
 }
 
