@@ -39,15 +39,24 @@ describeKvm('info registers on a real vCPU', () => {
     expect(formatInfoRegisters(readInfoRegistersState(vcpu)).split('\n')).toEqual(fixture('reset-info_registers.txt').split('\n'));
   });
 
-  test("after the -bios image entered protected mode it is QEMU's text: DPL and types, flags, DR0/DR1, XMM values", () => {
-    const image = assemble('info-registers-bios.S', ['--32']);
+  /** Runs a -bios image from the reset vector, as QEMU does but in RAM below 1 MiB (CS base 0xf0000, not 0xffff0000), to its OUT to port 0x80. */
+  function runBios(name: string): void {
+    const image = assemble(name, ['--32']);
     expect(image.length).toBe(0x10000);
     ram.bytes().set(image, 0xf0000);
-    // the reset vector as QEMU runs it, but in RAM below 1 MiB: CS base 0xf0000 instead of 0xffff0000
+    vcpu.setCpuid(kvm.supportedCpuid()); // long mode needs CPUID's LM bit, as QEMU's CPU model has it
     vcpu.setSregs({ cs: { ...vcpu.getSregs().cs, base: 0xf0000n } });
-    const exit = vcpu.run();
-    expect(exit).toMatchObject({ reason: 'io', direction: 'out', port: 0x80 });
+    expect(vcpu.run()).toMatchObject({ reason: 'io', direction: 'out', port: 0x80 });
+  }
+
+  test("after the -bios image entered protected mode it is QEMU's text: DPL and types, flags, DR0/DR1, XMM values", () => {
+    runBios('info-registers-bios.S');
     expect(formatInfoRegisters(readInfoRegistersState(vcpu)).split('\n')).toEqual(fixture('bios-pm32-info_registers.txt').split('\n'));
+  });
+
+  test("in 64-bit code it is QEMU's 64-bit layout: RAX..R15, 16-digit bases, CR2/CR3, TSS64-busy, XMM0-15", () => {
+    runBios('info-registers-bios64.S');
+    expect(formatInfoRegisters(readInfoRegistersState(vcpu)).split('\n')).toEqual(fixture('bios-long-info_registers.txt').split('\n'));
   });
 
   test('A20 is the board\'s; after a HLT exit to userspace the vCPU is runnable again (HLT=0), no shadow (II=0)', () => {
