@@ -5,24 +5,10 @@
 # QEMU 7.2 shows its state while it spins (test/fixtures/qemu-hmp/bios-pm32-info_registers.txt);
 # node-kvm runs the same bytes at 0xf0000 and stops at the OUT, whose RIP is the spin's.
 # Image offsets are offsets in segment 0xf000 (linear 0xf0000 + offset).
-        .code16
+        .include "bios-entry.inc"
         .text
 start:
-        cli
-        lgdtl %cs:gdtr
-        movl %cr0, %eax
-        orl $0x00000003, %eax            # PE, MP
-        andl $~0x00000004, %eax          # no EM: SSE instructions run
-        movl %eax, %cr0
-        .byte 0x66, 0xea                 # ljmpl $0x08, $(0xf0000 + pm32)
-        .long 0xf0000 + pm32
-        .word 0x08
-        .code32
-pm32:
-        movw $0x10, %ax
-        movw %ax, %ds
-        movw %ax, %es
-        movw %ax, %ss
+        bios_enter_pm32
         movw %ax, %fs
         movw %ax, %gs
         movl %cr4, %eax
@@ -58,7 +44,4 @@ gdt:    .quad 0
 gdtr:   .word 3 * 8 - 1
         .long 0xf0000 + gdt
 
-        .org 0xfff0
-        .code16
-reset:  ljmp $0xf000, $start
-        .org 0x10000
+        bios_reset_vector

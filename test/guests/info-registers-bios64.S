@@ -5,24 +5,10 @@
 # writes port 0x80 and spins.
 # QEMU 7.2 shows its state while it spins (test/fixtures/qemu-hmp/bios-long-info_registers.txt);
 # node-kvm runs the same bytes at 0xf0000 and stops at the OUT, whose RIP is the spin's.
-        .code16
+        .include "bios-entry.inc"
         .text
 start:
-        cli
-        lgdtl %cs:gdtr
-        movl %cr0, %eax
-        orl $0x00000003, %eax            # PE, MP
-        andl $~0x00000004, %eax          # no EM
-        movl %eax, %cr0
-        .byte 0x66, 0xea                 # ljmpl $0x08, $(0xf0000 + pm32)
-        .long 0xf0000 + pm32
-        .word 0x08
-        .code32
-pm32:
-        movw $0x10, %ax
-        movw %ax, %ds
-        movw %ax, %es
-        movw %ax, %ss
+        bios_enter_pm32
         # PML4 at 0x10000 -> PDPT at 0x11000 -> PD at 0x12000 (512 x 2 MiB)
         movl $0x10000, %edi
         xorl %eax, %eax
@@ -92,7 +78,4 @@ gdt:    .quad 0
 gdtr:   .word 4 * 8 - 1
         .long 0xf0000 + gdt
 
-        .org 0xfff0
-        .code16
-reset:  ljmp $0xf000, $start
-        .org 0x10000
+        bios_reset_vector

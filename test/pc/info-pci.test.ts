@@ -12,7 +12,7 @@ import { Piix3IdePci } from '../../lib/devices/piix3-ide-pci';
 import { Piix4Pm } from '../../lib/devices/piix4-pm';
 import { MemoryRegion } from '../../lib/memory';
 import { fakeClock } from './rtc-rig';
-import { configWrite, fixture, testPc, type TestPc } from '../helpers/pc';
+import { configWrite, fixture, seabiosSouthbridgePost, testPc, type TestPc } from '../helpers/pc';
 
 const MiB = 1n << 20n;
 
@@ -32,16 +32,6 @@ afterEach(() => {
   pc.close();
 });
 
-/** The configuration writes of SeaBIOS 1.16.2's PCI set-up that `info pci` shows (pc-machine.md §1 item 8, §4 "After POST"). */
-function seabiosPciSetup(): void {
-  const io = pc.map.ioSpace;
-  configWrite(io, 0x09, 0x20, 0xffffffff, 4); // IDE BAR4 sized...
-  configWrite(io, 0x09, 0x20, 0xc000, 4); // ...and placed
-  configWrite(io, 0x0b, 0x3c, 0x0a, 1); // PIIX4 PM interrupt line: the PIRQ's, then the SCI's
-  configWrite(io, 0x0b, 0x3c, 0x09, 1);
-  for (const devfn of [0x00, 0x08, 0x09, 0x0b]) configWrite(io, devfn, 0x04, 0x0103, 2);
-}
-
 const hmpFixture = (name: string) => fs.readFileSync(path.resolve(__dirname, '../fixtures/qemu-hmp', name), 'utf8');
 
 test("at reset it is QEMU's text: BAR4 unmapped at PCI_BAR_UNMAPPED, the PM's IRQ line 0", () => {
@@ -49,7 +39,7 @@ test("at reset it is QEMU's text: BAR4 unmapped at PCI_BAR_UNMAPPED, the PM's IR
 });
 
 test("after SeaBIOS's PCI set-up it is QEMU's info pci after POST, line for line", () => {
-  seabiosPciSetup();
+  seabiosSouthbridgePost(pc.map.ioSpace);
   expect(formatInfoPci(pc.map.pciBus).split('\n')).toEqual(fixture('m128/post/info_pci.txt').replace(/\r/g, '').split('\n'));
   pc.map.pciHost.reset(); // a system reset unmaps the BAR again
   expect(formatInfoPci(pc.map.pciBus)).toBe(hmpFixture('reset-info_pci.txt'));
