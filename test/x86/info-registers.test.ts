@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { allocateHostMemory, Kvm, type HostMemory, type Vm } from '../../lib';
+import { kvmConstant, layout } from '../../lib/binding';
 import type { Vcpu } from '../../lib/kvm/vcpu';
 import { decodeXsaveVectors, XSTATE_AVX, XSTATE_AVX512 } from '../../lib/kvm/vcpu-dump-state';
 import { formatInfoRegisters, readInfoRegistersState, type InfoRegistersState } from '../../lib/x86/info-registers';
@@ -66,6 +67,26 @@ describeKvm('info registers on a real vCPU', () => {
     expect(vcpu.run().reason).toBe('hlt');
     const st = readInfoRegistersState(vcpu, false);
     expect(formatInfoRegisters(st).split('\n')[2]).toBe('EIP=0000fff2 EFL=00000202 [-------] CPL=0 II=0 A20=0 SMM=0 HLT=0');
+  });
+
+  test('HLT=1 for a halted vCPU and II=1 in an interrupt shadow, as KVM reports them (in-kernel irqchip)', () => {
+    const irqVm = kvm.createVm();
+    irqVm.createIrqchip(); // KVM takes a halted MP state only with its own LAPIC
+    const cpu = irqVm.createVcpu(0);
+    try {
+      const mp = new Uint8Array(layout('sizeof.kvm_mp_state'));
+      new DataView(mp.buffer).setUint32(0, kvmConstant('KVM_MP_STATE_HALTED'), true);
+      cpu.ioctl('KVM_SET_MP_STATE', mp);
+      const events = new Uint8Array(layout('sizeof.kvm_vcpu_events'));
+      new DataView(events.buffer).setUint32(layout('vcpu_events.flags'), kvmConstant('KVM_VCPUEVENT_VALID_SHADOW'), true);
+      events[layout('vcpu_events.interrupt.shadow')] = 1; // KVM_X86_SHADOW_INT_MOV_SS
+      cpu.ioctl('KVM_SET_VCPU_EVENTS', events);
+      const st = readInfoRegistersState(cpu);
+      expect([st.halted, st.interruptShadow, st.smm]).toEqual([true, true, false]);
+      expect(formatInfoRegisters(st).split('\n')[2]).toBe('EIP=0000fff0 EFL=00000002 [-------] CPL=0 II=1 A20=1 SMM=0 HLT=1');
+    } finally {
+      irqVm.close();
+    }
   });
 });
 
