@@ -66,7 +66,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_IRQCHIP_PIC_MASTER); SET(c, KVM_IRQCHIP_PIC_SLAVE); SET(c, KVM_IRQCHIP_IOAPIC);
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
-  SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW);
+  SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW); SET(c, KVM_VCPUEVENT_VALID_SMM);
+  SET(c, KVM_MP_STATE_HALTED);
   SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
@@ -135,6 +136,8 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_msi", Napi::Number::New(env, sizeof(kvm_msi)));
   OFF(l, "irq_routing_entry.u", kvm_irq_routing_entry, u);
   OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
+  OFF(l, "vcpu_events.interrupt.shadow", kvm_vcpu_events, interrupt.shadow);
+  OFF(l, "vcpu_events.smi.smm", kvm_vcpu_events, smi.smm);
   return l;
 }
 

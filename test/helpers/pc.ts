@@ -183,3 +183,30 @@ export function pcMachine(options: Omit<MachineOptions, 'machine' | 'debugcon'> 
     },
   };
 }
+
+/**
+ * What SeaBIOS 1.16.2 writes to the PIIX3 (00:01.0), its IDE function (00:01.1)
+ * and the PIIX4 PM (00:01.3) during POST (pc-machine.md §1, src/fw/pciinit.c).
+ */
+export function seabiosSouthbridgePost(x: AddressSpace): void {
+  // PIIX3: piix_isa_bridge_setup, then the command register
+  [10, 10, 11, 11].forEach((irq, i) => configWrite(x, 0x08, 0x60 + i, irq, 1));
+  x.write(0x4d0, [0x00]);
+  x.write(0x4d1, [0x0c]);
+  configWrite(x, 0x08, 0x04, 0x0103, 2);
+  // IDE: BAR 4 sized and placed, decode timings on both channels
+  configWrite(x, 0x09, 0x20, 0xffffffff, 4);
+  expect(configRead(x, 0x09, 0x20, 4)).toBe(0xfffffff1);
+  configWrite(x, 0x09, 0x20, 0xc000, 4);
+  configWrite(x, 0x09, 0x40, 0x8000, 2);
+  configWrite(x, 0x09, 0x42, 0x8000, 2);
+  configWrite(x, 0x09, 0x04, 0x0103, 2);
+  // PIIX4 PM: interrupt line, PM base 0x600, SMBus base 0x700
+  configWrite(x, 0x0b, 0x3c, 0x0a, 1);
+  configWrite(x, 0x0b, 0x3c, 0x09, 1);
+  configWrite(x, 0x0b, 0x40, 0x601, 4);
+  configWrite(x, 0x0b, 0x80, 0x01, 1);
+  configWrite(x, 0x0b, 0x90, 0x701, 4);
+  configWrite(x, 0x0b, 0xd2, 0x09, 1);
+  configWrite(x, 0x0b, 0x04, 0x0103, 2);
+}

@@ -11,7 +11,7 @@ import { Piix4Pm, piix4SystemStates } from '../../lib/devices/piix4-pm';
 import type { SleepRequest } from '../../lib/devices/acpi-pm-regs';
 import { formatTreeOf } from '../../lib/memory';
 import { fakeClock } from './rtc-rig';
-import { configRead, configWrite, fixture, pciDump, POST_DUMP, RESET_DUMP, testPc, type TestPc } from '../helpers/pc';
+import { configRead, configWrite, fixture, pciDump, POST_DUMP, RESET_DUMP, seabiosSouthbridgePost, testPc, type TestPc } from '../helpers/pc';
 
 const MiB = 1n << 20n;
 const PM_HZ = 3579545n;
@@ -62,30 +62,7 @@ function configSpace(devfn: number): number[] {
   return out;
 }
 
-/** What SeaBIOS 1.16.2 writes to these three functions during POST (pc-machine.md §1, src/fw/pciinit.c) */
-function seabiosPost(): void {
-  const x = io();
-  // PIIX3: piix_isa_bridge_setup, then the command register
-  [10, 10, 11, 11].forEach((irq, i) => configWrite(x, 0x08, 0x60 + i, irq, 1));
-  x.write(0x4d0, [0x00]);
-  x.write(0x4d1, [0x0c]);
-  configWrite(x, 0x08, 0x04, 0x0103, 2);
-  // IDE: BAR 4 sized and placed, decode timings on both channels
-  configWrite(x, 0x09, 0x20, 0xffffffff, 4);
-  expect(configRead(x, 0x09, 0x20, 4)).toBe(0xfffffff1);
-  configWrite(x, 0x09, 0x20, 0xc000, 4);
-  configWrite(x, 0x09, 0x40, 0x8000, 2);
-  configWrite(x, 0x09, 0x42, 0x8000, 2);
-  configWrite(x, 0x09, 0x04, 0x0103, 2);
-  // PIIX4 PM: interrupt line, PM base 0x600, SMBus base 0x700
-  configWrite(x, 0x0b, 0x3c, 0x0a, 1);
-  configWrite(x, 0x0b, 0x3c, 0x09, 1);
-  configWrite(x, 0x0b, 0x40, 0x601, 4);
-  configWrite(x, 0x0b, 0x80, 0x01, 1);
-  configWrite(x, 0x0b, 0x90, 0x701, 4);
-  configWrite(x, 0x0b, 0xd2, 0x09, 1);
-  configWrite(x, 0x0b, 0x04, 0x0103, 2);
-}
+const seabiosPost = () => seabiosSouthbridgePost(io());
 
 describe('configuration space (QEMU 7.2 dumps)', () => {
   test.each([['PIIX3', 0x08, '0008'], ['piix3-ide', 0x09, '0009'], ['PIIX4_PM', 0x0b, '000B']])('%s at reset is QEMU\'s dump, read through 0xcf8/0xcfc', (_name, devfn, fn) => {
