@@ -20,6 +20,8 @@ import { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './mac
 import type { PcBoardOptions } from './machines/pc';
 import { formatMtree, type MtreeOptions } from './memory/mtree';
 import { formatRamBlocks } from './memory/ramblock-info';
+import { formatInfoPci } from './devices/pci/info-pci';
+import { formatInfoRegisters, readInfoRegistersState } from './x86/info-registers';
 import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
@@ -505,6 +507,22 @@ export class Machine {
     const opts = checkOptions(options, MTREE_OPTIONS, 'machine.mtree()');
     const busMasters = (this.board.pciBus?.functions ?? []).flatMap((f) => (f.busMaster ? [f.busMaster.addressSpace] : []));
     return formatMtree([this.memory.system, ...this.memory.cpu, this.memory.io, ...busMasters], { flat: !!opts.flat, disabled: !!opts.disabled });
+  }
+
+  /** `info pci`: the PCI functions, as QEMU's monitor prints them (boards with PCI: 'pc'). */
+  formatInfoPci(): string {
+    this.checkOpen('formatInfoPci');
+    const bus = this.board.pciBus;
+    if (bus === undefined) throw new TypeError("formatInfoPci(): this machine has no PCI bus (machine 'pc' has one)");
+    return formatInfoPci(bus);
+  }
+
+  /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; the vCPU must not be running on a thread. */
+  formatInfoRegisters(cpu = 0): string {
+    this.checkOpen('formatInfoRegisters');
+    const vcpu = this.vcpus[cpu];
+    if (!Number.isInteger(cpu) || vcpu === undefined) throw new RangeError(`CPU#${String(cpu)} not available (this machine has ${this.vcpus.length})`);
+    return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
   }
 
   /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */

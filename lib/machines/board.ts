@@ -98,6 +98,8 @@ export interface BoardInstance {
   readonly irqchip: InKernelIrqchip | null;
   /** The PCI root bus (what `info pci` lists; its functions' bus-master address spaces are in `info mtree`), or none. */
   readonly pciBus?: PciBus;
+  /** The CPU's A20 line as the board's gates (port 0x92, the i8042) last set it (`info registers` shows it); default on. */
+  a20?(): boolean;
   /** The machine's RAM blocks (what `info ramblock` lists). */
   readonly ramList: RamList;
   /**

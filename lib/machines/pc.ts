@@ -182,13 +182,16 @@ function validate(options: object): BoardPlan {
       ctx.plug(map.pciHost);
       ctx.plug(map.i440fx);
       const reset = (kind: string) => ctx.requestStop({ reason: 'reset', message: `the guest reset the machine (${kind})` });
+      // The CPU's A20 input, driven by port 0x92 and the i8042 (x86_cpu_set_a20; KVM itself never masks A20).
+      let a20 = true;
+      const setA20 = (on: boolean) => { a20 = on; };
 
       // PIIX3 function 0 and what sits on its ISA bus (pc_init1, pc_basic_device_init).
       ctx.plug(new Piix3({ bus: map.pciBus, isaIrqs: gsi, onResetRequest: (kind) => reset(`PIIX3 reset control, ${kind} reset`) }));
       const rtc = ctx.plug(new Mc146818Rtc({ irq: gsi[IRQ.rtc] }));
       ctx.plug(new Pcspk({ pit: kvmPitChannel2(vm) }));
-      ctx.plug(new I8042({ kbdIrq: gsi[IRQ.kbd], mouseIrq: gsi[IRQ.mouse], onResetRequest: () => reset('i8042 pulse reset') }));
-      ctx.plug(new Port92({ onResetRequest: () => reset('port 0x92 fast reset') }));
+      ctx.plug(new I8042({ kbdIrq: gsi[IRQ.kbd], mouseIrq: gsi[IRQ.mouse], onResetRequest: () => reset('i8042 pulse reset'), onA20: setA20 }));
+      ctx.plug(new Port92({ onResetRequest: () => reset('port 0x92 fast reset'), onA20: setA20 }));
       ctx.plug(new Ioport80());
       const serial = serialOpts === null ? null : ctx.plug(new Serial16550A({
         output: serialOpts.output === undefined ? process.stdout : serialOpts.output,
@@ -234,13 +237,14 @@ function validate(options: object): BoardPlan {
 
       /** pc_machine_reset's extra steps after the devices' reset (QEMU: qemu_system_reset). */
       const afterReset = (first: boolean) => {
+        a20 = true; // the CPU's reset state
         if (first) pcCmosInitLate(rtc, { ide: disks.map((d) => d?.geometry ?? null) });
         pcFwCfgMachineReset(fwcfg);
       };
       afterReset(true);
 
       return {
-        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, pciBus: map.pciBus,
+        ram: map.ram, ramList: map.ramList, cpuAddressSpaces: true, pciBus: map.pciBus, a20: () => a20,
         cpuid: (vcpu) => {
           // x86_cpu_realizefn: the table of this vCPU's APIC ID; QEMU's warnings for what KVM filtered.
           const model = cpuidForModel(supported, cpuModel, {

@@ -8,6 +8,7 @@ import { Machine } from '../machine';
 import type { PcDiskOptions } from '../machines/pc';
 import type { RunResult } from '../kvm/run-loop';
 import { openCharBackend, type CharBackend, type CharBackendSpec } from './chardev';
+import { HmpMonitor } from './hmp';
 import { CharMux } from './mux';
 
 /** A front end's back end: one of its own, or the shared stdio multiplexer (-nographic, mon:stdio). */
@@ -49,11 +50,6 @@ export interface LaunchIo {
   readonly signals?: NodeJS.EventEmitter;
 }
 
-/** The monitor's part, attached once the machine exists (hmp.ts). */
-export interface MonitorAttach {
-  (machine: Machine, io: { input: Readable; output: Writable; quit(): void; pause(): void; resume(): void; paused(): boolean }): { close(): void };
-}
-
 const SIGNALS: readonly [NodeJS.Signals, number][] = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]];
 
 /**
@@ -63,7 +59,7 @@ const SIGNALS: readonly [NodeJS.Signals, number][] = [['SIGINT', 2], ['SIGTERM',
  * `quit`, Ctrl-A x, SIGINT/SIGTERM/SIGHUP); 1 when the guest hits what KVM
  * cannot run (QEMU would pause there; the message says what happened).
  */
-export async function launch(cfg: LaunchConfig, io: LaunchIo, attachMonitor?: MonitorAttach): Promise<number> {
+export async function launch(cfg: LaunchConfig, io: LaunchIo): Promise<number> {
   const opened: { close(): void }[] = [];
   let mux: CharMux | null = null;
   let exitStatus: number | null = null;
@@ -74,6 +70,10 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, attachMonitor?: Mo
     wake();
   };
   let paused = cfg.startStopped;
+  /** Never ran yet (-S): QEMU's "prelaunch" state. */
+  let prelaunch = cfg.startStopped;
+  /** The monitor's system_reset, done once the run in progress has stopped. */
+  let resetPending = false;
   let wake: () => void = () => {};
   const stdio = { stdin: io.stdin, stdoutFd: io.stdoutFd };
   const usesMux = [cfg.serial, cfg.monitor, cfg.debugcon?.chardev].some((s) => s?.kind === 'mux');
@@ -121,22 +121,40 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, attachMonitor?: Mo
       onSignal.set(sig, h);
       io.signals?.on(sig, h);
     }
-    if (attachMonitor && cfg.monitor !== null) {
-      const mon = cfg.monitor.kind === 'mux' ? { input: mux!.monitorInput, output: stdout.output! } : (() => { const b = backend(cfg.monitor!); return { input: b.input ?? stdin, output: b.output ?? stdout.output! }; })();
-      opened.push(attachMonitor(m, {
-        ...mon,
+    if (cfg.monitor !== null) {
+      const mon = cfg.monitor.kind === 'mux' ? { input: mux!.monitorInput, output: stdout.output! } : (() => {
+        const b = backend(cfg.monitor!);
+        return { input: b.input ?? stdin, output: b.output ?? stdout.output! };
+      })();
+      const monitor = new HmpMonitor({
+        mtree: (o) => m.mtree(o),
+        formatRamBlocks: () => m.formatRamBlocks(),
+        infoPci: () => m.formatInfoPci(),
+        cpuCount: () => m.vcpus.length,
+        infoRegisters: (i) => m.formatInfoRegisters(i),
+        runState: () => (prelaunch ? 'prelaunch' : paused ? 'paused' : 'running'),
+        stop: () => { paused = true; m.stop('monitor: stop'); },
+        cont: () => { paused = false; prelaunch = false; wake(); },
+        systemReset: () => {
+          resetPending = true;
+          m.stop('monitor: system_reset');
+          wake();
+        },
         quit: () => quit(0),
-        pause: () => { paused = true; m.stop('monitor stop'); },
-        resume: () => { paused = false; wake(); },
-        paused: () => paused,
-      }));
+      }, mon);
+      void monitor.run().catch((e) => io.stderr.write(`${cfg.progName}: monitor: ${(e as Error).message}\n`));
     }
 
     while (exitStatus === null) {
+      if (resetPending) {
+        resetPending = false;
+        m.systemReset();
+      }
       if (paused) {
         await new Promise<void>((r) => { wake = r; });
         continue;
       }
+      prelaunch = false;
       const r = await m.run();
       const status = exitStatusOf(r, cfg, io.stderr);
       if (exitStatus !== null) break;
