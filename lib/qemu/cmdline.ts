@@ -105,7 +105,8 @@ function readOption(raw: RawCommand, name: string, arg: string, location: string
       raw.accels.push({ name: accel, props: pairs.filter(([k]) => k !== 'accel'), location });
       return undefined;
     }
-    case 'enable-kvm': raw.accels.push({ name: 'kvm', props: [], location }); return undefined;
+    // QEMU 7.2 takes -enable-kvm for -machine accel=kvm.
+    case 'enable-kvm': raw.machine.set('accel', 'kvm'); return undefined;
     case 'm': {
       // set_memory_options: a size without a suffix is in MiB.
       const pairs = new Map(opts('size', DESC.memory));
@@ -163,7 +164,7 @@ function readOption(raw: RawCommand, name: string, arg: string, location: string
     case 'boot': raw.boot.push(...opts('order', DESC.boot)); return undefined;
     case 'name': raw.name = new Map(opts('guest', DESC.name)).get('guest') ?? raw.name; return undefined;
     case 'rtc': raw.rtcBase = new Map(opts(undefined, DESC.rtc)).get('base') ?? raw.rtcBase; return undefined;
-    case 'fw_cfg': raw.fwCfg.push({ pairs: opts(undefined, DESC.fw_cfg), location }); return undefined;
+    case 'fw_cfg': raw.fwCfg.push({ pairs: opts('name', DESC.fw_cfg), location }); return undefined;
     case 'd': raw.logItems = arg; return undefined;
     case 'D': raw.logFile = arg; return undefined;
     case 'k': raw.keyboard = arg; return undefined;

@@ -5,12 +5,9 @@
 // which error QEMU reports first when a line has several).
 import * as fs from 'fs';
 import * as path from 'path';
-import { PassThrough } from 'stream';
-import { qemuMain } from '../../lib/qemu/main';
+import { LAUNCHED, runQemuMain } from '../helpers/qemu-main';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'qemu-cmdline', 'qemu-7.2.txt');
-/** The value `launch` returns here: what capture.sh records as "accepted". */
-const LAUNCHED = 124;
 
 interface Case { args: string[]; stderr: string; status: number }
 
@@ -29,18 +26,6 @@ function cases(): Case[] {
     }
   }
   return out;
-}
-
-export async function runQemuMain(args: string[], progName = 'qemu-system-x86_64') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const launched: unknown[] = [];
-  const status = await qemuMain(args, { progName, stdout, stderr, launch: async (command) => { launched.push(command); return LAUNCHED; } });
-  return { status, out, err, launched };
 }
 
 describe('node-kvm-qemu says what qemu-system-x86_64 7.2 says', () => {
