@@ -41,6 +41,17 @@ const DESC: Record<string, Record<string, OptType>> = {
 
 const isHelp = (v: string | undefined) => v === 'help' || v === '?';
 
+/** DisplayOptions' members common to every display type (qapi/ui.json), the ones -display none takes. */
+const DISPLAY_KEYS = ['type', 'full-screen', 'window-close', 'show-cursor', 'gl'];
+
+/** QemuOpts refuses a second set of options with the same id= in one list (qemu_opts_create). */
+function withUniqueId(pairs: OptPair[], before: { pairs: OptPair[] }[], list: string, location: string): OptPair[] {
+  const idOf = (p: OptPair[]) => p.find(([k]) => k === 'id')?.[1];
+  const id = idOf(pairs);
+  if (id !== undefined && before.some((b) => idOf(b.pairs) === id)) throw new QemuOptionError(`Duplicate ID '${id}' for ${list}`, location);
+  return pairs;
+}
+
 /** What the option loop gathers, before the later phases check it. */
 export interface RawCommand {
   machine: MachineDict;
@@ -122,20 +133,12 @@ function readOption(raw: RawCommand, name: string, arg: string, location: string
     case 'bios': raw.machine.set('firmware', arg); return undefined;
     case 'kernel': case 'append': case 'initrd': raw.machine.set(name, arg); return undefined;
     case 'L': raw.dataDirs.push(arg); return undefined;
-    case 'drive': raw.drives.push({ pairs: opts(), location }); return undefined;
+    case 'drive': raw.drives.push({ pairs: withUniqueId(opts(), raw.drives, 'drive', location), location }); return undefined;
     case 'hda': case 'hdb': case 'hdc': case 'hdd':
       raw.drives.push({ pairs: [['file', arg], ['index', String(HD_INDEX[name])], ['media', 'disk']], location });
       return undefined;
     case 'snapshot': raw.snapshot = true; return undefined;
-    case 'chardev': {
-      const pairs = opts('backend', CHARDEV_DESC);
-      const id = pairs.find(([k]) => k === 'id')?.[1];
-      if (id !== undefined && raw.chardevs.some((c) => c.pairs.some(([k, v]) => k === 'id' && v === id))) {
-        throw new QemuOptionError(`Duplicate ID '${id}' for chardev`, location);
-      }
-      raw.chardevs.push({ pairs, location });
-      return undefined;
-    }
+    case 'chardev': raw.chardevs.push({ pairs: withUniqueId(opts('backend', CHARDEV_DESC), raw.chardevs, 'chardev', location), location }); return undefined;
     case 'serial': raw.serials.push({ text: arg, location }); return undefined;
     case 'monitor': case 'qmp':
       // monitor_parse() builds the monitor's chardev options at once.
@@ -145,14 +148,17 @@ function readOption(raw: RawCommand, name: string, arg: string, location: string
     case 'device': {
       const pairs = opts('driver');
       if (isHelp(pairs.find(([k]) => k === 'driver')?.[1])) raw.help.add('device-help');
-      else raw.devices.push({ pairs, location });
+      else raw.devices.push({ pairs: withUniqueId(pairs, raw.devices, 'device', location), location });
       return undefined;
     }
     case 'global': raw.globals.push(parseGlobal(arg, location, w)); return undefined;
     case 'nodefaults': raw.nodefaults = true; return undefined;
     case 'display': {
-      const type = parseKeyval(arg, 'type', location).find(([k]) => k === 'type')?.[1];
+      const pairs = parseKeyval(arg, 'type', location);
+      const type = pairs.find(([k]) => k === 'type')?.[1];
       if (type !== 'none') throw new QemuOptionError(`Parameter 'type' does not accept value '${type ?? ''}'`, location);
+      const extra = pairs.find(([k]) => !DISPLAY_KEYS.includes(k));
+      if (extra) throw new QemuOptionError(`Parameter '${extra[0]}' is unexpected`, location);
       raw.display = type;
       return undefined;
     }

@@ -2,10 +2,10 @@
 // categories and property names (qdev-monitor.c; `-device NAME,help` of this
 // host's QEMU), and the `-device help` list in QEMU's format.
 import { QemuOptionError } from './qemu-error';
-import { parseCInteger, type OptPair } from './qemu-opts';
+import { parseCInteger, parseQapiBool, qemuStrtosz, type OptPair } from './qemu-opts';
 import type { QemuChardev, QemuDeviceOption } from './command';
 
-type PropKind = 'uint32' | 'chardev' | 'str' | 'bool' | 'size' | 'int32';
+type PropKind = 'uint32' | 'chardev' | 'str' | 'bool' | 'size';
 
 interface DeviceModel {
   bus: 'ISA' | 'PCI';
@@ -42,14 +42,23 @@ export function deviceOf(list: OptPair[], chardevs: QemuChardev[], location: str
     if (COMMON_PROPS.includes(key)) continue;
     const kind = model.props[key];
     if (kind === undefined) throw new QemuOptionError(`Property '${driver}.${key}' not found`, location);
-    if ((kind === 'uint32' || kind === 'int32') && parseCInteger(value, true) === undefined) {
-      throw new QemuOptionError(`Parameter '${key}' expects integer`, location);
-    }
+    checkPropValue(key, kind, value, location);
     if (kind === 'chardev' && !chardevs.some((c) => c.id === value)) {
       throw new QemuOptionError(`Property '${driver}.${key}' can't find value '${value}'`, location);
     }
   }
   return { driver, props, location };
+}
+
+/** A property value through QEMU's keyval visitor for its type (qapi/qobject-input-visitor.c, qapi-visit-core.c). */
+function checkPropValue(key: string, kind: PropKind, value: string, location: string): void {
+  if (kind === 'uint32') {
+    const v = parseCInteger(value, true);
+    if (v === undefined) throw new QemuOptionError(`Parameter '${key}' expects integer`, location);
+    if (v < 0n || v > 0xffffffffn) throw new QemuOptionError(`Parameter '${key}' expects uint32_t`, location);
+  }
+  if (kind === 'size' && typeof qemuStrtosz(value) !== 'object') throw new QemuOptionError(`Parameter '${key}' expects size`, location);
+  if (kind === 'bool' && parseQapiBool(value) === undefined) throw new QemuOptionError(`Parameter '${key}' expects 'on' or 'off'`, location);
 }
 
 /** qdev-monitor.c's category names, in its order (DEVICE_CATEGORY_*, then the uncategorized). */

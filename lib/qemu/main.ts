@@ -15,7 +15,11 @@ export interface QemuMainOptions {
   progName: string;
   stdout: Writable;
   stderr: Writable;
-  /** Builds and runs the machine; resolves to the process exit status. */
+  /**
+   * Builds and runs the machine; resolves to the process exit status. A
+   * QemuOptionError it throws (a disk that cannot be opened: use the drive's
+   * `location`) is printed as QEMU prints it, with status 1.
+   */
   launch: (command: QemuCommand) => Promise<number>;
   /** The models `-cpu help` lists (default: help.ts CPU_MODELS). */
   cpuModels?: CpuModelListing[];
@@ -34,18 +38,17 @@ function infoText(request: QemuInfoRequest, options: QemuMainOptions): string {
 
 /** Runs node-kvm-qemu with `argv` (without the program name); resolves to the exit status. */
 export async function qemuMain(argv: string[], options: QemuMainOptions): Promise<number> {
-  let parsed;
   try {
-    parsed = parseQemuCommandLine(argv);
+    const parsed = parseQemuCommandLine(argv);
+    if (parsed.kind !== 'run') {
+      options.stdout.write(infoText(parsed, options));
+      return 0;
+    }
+    for (const w of parsed.warnings) options.stderr.write(formatWarning(options.progName, w));
+    return await options.launch(parsed);
   } catch (err) {
     if (!(err instanceof QemuOptionError)) throw err;
     options.stderr.write(err.report(options.progName));
     return 1;
   }
-  if (parsed.kind !== 'run') {
-    options.stdout.write(infoText(parsed, options));
-    return 0;
-  }
-  for (const w of parsed.warnings) options.stderr.write(formatWarning(options.progName, w));
-  return options.launch(parsed);
 }

@@ -63,15 +63,23 @@ export function parseQemuOpts(text: string, syntax: QemuOptsSyntax, location: st
       }
       i += nameLen + (rest[nameLen] === ',' ? 1 : 0);
     }
-    if (syntax.desc) checkDescribed(syntax.desc, key, value, location, warnings);
+    if (key === 'id') checkId(value, location);
+    else if (syntax.desc) checkDescribed(syntax.desc, key, value, location, warnings);
     pairs.push([key, value]);
   }
   return pairs;
 }
 
+/** util/id.c id_wellformed: what QemuOpts takes as an id= (checked for every list). */
+function checkId(value: string, location: string): void {
+  if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(value)) {
+    throw new QemuOptionError("Parameter 'id' expects an identifier", location, "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n");
+  }
+}
+
 function checkDescribed(desc: Record<string, OptType>, key: string, value: string, location: string, warnings: QemuWarning[]): void {
   const type = desc[key];
-  if (type === undefined && key !== 'id') throw new QemuOptionError(`Invalid parameter '${key}'`, location);
+  if (type === undefined) throw new QemuOptionError(`Invalid parameter '${key}'`, location);
   if (type === 'bool' && parseQapiBool(value) === undefined) throw new QemuOptionError(`Parameter '${key}' expects 'on' or 'off'`, location);
   if (type === 'number' && parseCInteger(value, false) === undefined) throw new QemuOptionError(`Parameter '${key}' expects a number`, location);
   if (type === 'size') {

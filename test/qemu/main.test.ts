@@ -4,7 +4,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PassThrough } from 'stream';
 import { runQemuMain } from '../helpers/qemu-main';
+import { qemuMain } from '../../lib/qemu/main';
+import { QemuOptionError } from '../../lib/qemu/qemu-error';
 import { DEVICE_MODELS } from '../../lib/qemu/devices';
 import { CPU_MODELS } from '../../lib/qemu/help';
 
@@ -91,5 +94,22 @@ describe('errors, warnings and launch', () => {
     expect(r.err).toBe('node-kvm-qemu: warning: Deprecated CPU topology (considered invalid): CPU topology parameters must be greater than zero\n');
     expect(r.status).toBe(124);
     expect(r.launched).toEqual([expect.objectContaining({ kind: 'run', memory: { size: 64n << 20n, maxSize: null, slots: 0 } })]);
+  });
+
+  test("a QemuOptionError from launch is printed as QEMU's, status 1 (the launcher's own errors, e.g. a missing disk)", async () => {
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const status = await qemuMain(['-hda', '/nonexist'], {
+      progName: 'node-kvm-qemu', stdout: new PassThrough(), stderr,
+      launch: async (c) => { throw new QemuOptionError("Could not open '/nonexist': No such file or directory", c.drives[0].location); },
+    });
+    expect(status).toBe(1);
+    expect(err).toBe("node-kvm-qemu: -hda /nonexist: Could not open '/nonexist': No such file or directory\n");
+  });
+
+  test('any other error from launch is not QEMU\'s to word: it propagates', async () => {
+    await expect(qemuMain([], { progName: 'p', stdout: new PassThrough(), stderr: new PassThrough(), launch: async () => { throw new RangeError('x'); } }))
+      .rejects.toThrow(RangeError);
   });
 });
