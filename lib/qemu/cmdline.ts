@@ -11,9 +11,9 @@
 import { QemuOptionError, type QemuWarning } from './qemu-error';
 import { parseKeyval, parseQemuOpts, qemuStrtosz, type OptPair, type OptType } from './qemu-opts';
 import { applyMachineProps, MACHINE_TYPES, MachineDict } from './machine-props';
-import { driveOf } from './drives';
-import { CHARDEV_DESC, chardevOf, checkMonitor, serialOf } from './chardevs';
-import { deviceOf } from './devices';
+import { driveOf } from './drive-options';
+import { CHARDEV_DESC, chardevOf, checkMonitor, serialOf } from './chardev-options';
+import { deviceOf } from './device-options';
 import {
   acceleratorOf, defaultSerialsAndMonitors, fwCfgOf, LEGACY_ACCEL_KEYS, parseCpu, parseGlobal, rtcBaseOf, traceOf, validateBootOrder,
 } from './cmdline-rules';

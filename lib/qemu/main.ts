@@ -6,7 +6,7 @@ import type { Writable } from 'stream';
 import { parseQemuCommandLine } from './cmdline';
 import { QemuOptionError, formatWarning } from './qemu-error';
 import { accelHelpText, cpuHelpText, helpText, machineHelpText, versionText, type CpuModelListing } from './help';
-import { formatDeviceHelp } from './devices';
+import { formatDeviceHelp } from './device-options';
 import { packageVersion } from '../package-version';
 import type { QemuCommand, QemuInfoRequest } from './command';
 

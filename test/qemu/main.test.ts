@@ -8,7 +8,7 @@ import { PassThrough } from 'stream';
 import { runQemuMain } from '../helpers/qemu-main';
 import { qemuMain } from '../../lib/qemu/main';
 import { QemuOptionError } from '../../lib/qemu/qemu-error';
-import { DEVICE_MODELS } from '../../lib/qemu/devices';
+import { DEVICE_MODELS } from '../../lib/qemu/device-options';
 import { CPU_MODELS } from '../../lib/qemu/help';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'qemu-cmdline');
