@@ -20,8 +20,9 @@ export interface QemuMachine {
    * Every machine property given (-machine PROP=VALUE and the options QEMU
    * turns into properties: -kernel, -append, -initrd, -bios), as written,
    * in the order QEMU applies them; checked to be pc-i440fx-7.2 properties
-   * with values of their type. Without memory, smp, type and accel (see
-   * the fields of QemuCommand).
+   * with values of their type; members of boot and sgx-epc as 'boot.order'.
+   * Without memory, smp, type, accel and the accelerator's kernel-irqchip
+   * and kvm-shadow-mem (see the fields of QemuCommand).
    */
   props: OptPair[];
 }

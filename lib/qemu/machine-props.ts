@@ -22,16 +22,16 @@ export const PC_SMP_LIMITS: SmpLimits = { machineName: PC_MACHINE, minCpus: 1, m
 const DEFAULT_RAM_SIZE = 128n << 20n;
 const GiB = 1n << 30n;
 
-type PropType = 'bool' | 'OnOffAuto' | 'str' | 'size' | 'uint64' | 'int' | 'struct';
+type PropType = 'bool' | 'OnOffAuto' | 'str' | 'size' | 'uint64' | 'int' | 'object' | 'array';
 
 /** pc-i440fx-7.2's properties (`-machine pc,help` of this host's QEMU), by QAPI type. */
 const PC_PROPS: Record<string, PropType> = {
-  acpi: 'OnOffAuto', append: 'str', boot: 'struct', 'bus-lock-ratelimit': 'uint64', 'confidential-guest-support': 'str',
+  acpi: 'OnOffAuto', append: 'str', boot: 'object', 'bus-lock-ratelimit': 'uint64', 'confidential-guest-support': 'str',
   'default-bus-bypass-iommu': 'bool', 'dt-compatible': 'str', dtb: 'str', 'dump-guest-core': 'bool', dumpdtb: 'str',
   firmware: 'str', graphics: 'bool', hpet: 'bool', i8042: 'bool', initrd: 'str', kernel: 'str', 'max-fw-size': 'size',
-  'max-ram-below-4g': 'size', 'mem-merge': 'bool', 'memory-backend': 'str', 'memory-encryption': 'str', memory: 'struct',
-  'phandle-start': 'int', pic: 'OnOffAuto', pit: 'OnOffAuto', sata: 'bool', 'sgx-epc': 'struct',
-  'smbios-entry-point-type': 'str', smbus: 'bool', smm: 'OnOffAuto', smp: 'struct', 'suppress-vmdesc': 'bool', usb: 'bool',
+  'max-ram-below-4g': 'size', 'mem-merge': 'bool', 'memory-backend': 'str', 'memory-encryption': 'str', memory: 'object',
+  'phandle-start': 'int', pic: 'OnOffAuto', pit: 'OnOffAuto', sata: 'bool', 'sgx-epc': 'array',
+  'smbios-entry-point-type': 'str', smbus: 'bool', smm: 'OnOffAuto', smp: 'object', 'suppress-vmdesc': 'bool', usb: 'bool',
   vmport: 'OnOffAuto', 'x-oem-id': 'str', 'x-oem-table-id': 'str',
 };
 
@@ -71,22 +71,26 @@ export class MachineDict {
   }
 }
 
-/** The properties QemuCommand reports on their own rather than in QemuMachine.props. */
-const OWN_FIELDS = ['memory', 'smp'];
-
 /** Checks and applies the machine's properties in QEMU's order. */
 export function applyMachineProps(dict: MachineDict, warnings: QemuWarning[]): { machine: QemuMachine; memory: QemuMemory; smp: QemuSmp } {
   let memory: QemuMemory = { size: DEFAULT_RAM_SIZE, maxSize: null, slots: 0 };
   let smp = parseSmp([], PC_SMP_LIMITS, warnings);
   const props: OptPair[] = [];
+  // set_memory_options always merges a "memory" object in, which a plain memory=VALUE contradicts (keyval_merge).
+  if (dict.flat.has('memory')) throw new QemuOptionError("Parameter 'memory' used inconsistently");
   for (const key of qdictOrder([...new Set([...dict.flat.keys(), ...dict.structs.keys()])])) {
     const type = PC_PROPS[key];
     if (type === undefined) throw new QemuOptionError(`Property '${PC_MACHINE}-machine.${key}' not found`);
-    if (key === 'smp') smp = parseSmp([...(dict.structs.get('smp') ?? [])], PC_SMP_LIMITS, warnings);
-    else if (key === 'memory') memory = memoryOf(dict.structs.get('memory') ?? new Map(), warnings);
-    else if (type === 'struct') throw new QemuOptionError(`Invalid parameter type for '${key}', expected: dict`);
-    else checkValue(key, type, dict.flat.get(key)!);
-    if (!OWN_FIELDS.includes(key) && dict.flat.has(key)) props.push([key, dict.flat.get(key)!]);
+    const isAggregate = type === 'object' || type === 'array';
+    if (isAggregate && dict.flat.has(key)) throw new QemuOptionError(`Invalid parameter type for '${key}', expected: ${type}`);
+    if (!isAggregate && dict.structs.has(key)) throw new QemuOptionError(`Parameters '${key}.*' are unexpected`);
+    if (key === 'smp') smp = parseSmp([...dict.structs.get('smp')!], PC_SMP_LIMITS, warnings);
+    else if (key === 'memory') memory = memoryOf(dict.structs.get('memory')!, warnings);
+    else if (isAggregate) props.push(...[...dict.structs.get(key)!].map(([m, v]): OptPair => [`${key}.${m}`, v]));
+    else {
+      checkValue(key, type, dict.flat.get(key)!);
+      props.push([key, dict.flat.get(key)!]);
+    }
   }
   const maxRamBelow4g = dict.flat.has('max-ram-below-4g') ? sizeOf('max-ram-below-4g', dict.flat.get('max-ram-below-4g')!) : null;
   if (maxRamBelow4g !== null && maxRamBelow4g > 4n * GiB) {

@@ -217,6 +217,10 @@ describe('the other options', () => {
     });
   });
 
+  test('-machine memory.size= and smp.cpus= are -m and -smp', () => {
+    expect(run(['-M', 'pc,memory.size=256M,smp.cpus=2'])).toMatchObject({ memory: { size: 256n * MiB }, smp: { cpus: 2 }, machine: { props: [] } });
+  });
+
   test('-accel kvm,kernel-irqchip=split and -machine kernel-irqchip= go to the accelerator', () => {
     expect(run(['-accel', 'kvm,kernel-irqchip=split']).accelProps).toEqual([['kernel-irqchip', 'split']]);
     expect(run(['-M', 'pc,accel=kvm,kernel-irqchip=off']).accelProps).toEqual([['kernel-irqchip', 'off']]);
