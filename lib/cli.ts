@@ -1,7 +1,6 @@
 // The node-kvm command line: run a guest, print a machine's memory map, or
 // boot the bundled demo. main() is testable in-process; cli() is what
 // bin/node-kvm calls.
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Readable, Writable } from 'stream';
 import { Machine, type MachineOptions } from './machine';
@@ -11,6 +10,7 @@ import { readImageFile } from './x86/image-file';
 import { isElf } from './x86/loader-elf';
 import type { CpuMode } from './x86/modes';
 import { hex } from './util/hex';
+import { packageVersion } from './package-version';
 
 export interface CliIo {
   stdout: Writable;
@@ -271,12 +271,6 @@ async function mtree(p: Parsed, io: CliIo): Promise<number> {
   } finally {
     machine.close();
   }
-}
-
-function packageVersion(): string {
-  // package.json sits one level above both lib/ and dist/.
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 /** Runs the CLI with `args` (without node and the script); resolves to the exit code. */
