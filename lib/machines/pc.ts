@@ -91,11 +91,15 @@ export interface PcBoardOptions {
    * default) = never.
    */
   rebootTimeout?: number;
+  /** The machine property max-ram-below-4g (QEMU's -M pc,max-ram-below-4g=): default 3.5 GiB. */
+  maxRamBelow4g?: string | number | bigint;
+  /** Extra fw_cfg files (QEMU's -fw_cfg name=NAME,file=|string=), e.g. `etc/sercon-port`. */
+  fwCfg?: readonly { name: string; data: Uint8Array | string }[];
 }
 
 const PC_OPTIONS = {
   memory: true, cpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
-  nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true,
+  nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true, maxRamBelow4g: true, fwCfg: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
 const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
 const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
@@ -138,6 +142,18 @@ function placeDrives(disks: unknown): (PcDrive | null)[] {
   return slots;
 }
 
+/** -fw_cfg files: a name and bytes (a string is its UTF-8 bytes, as QEMU's string=). */
+function checkFwCfgFiles(files: unknown): { name: string; data: Uint8Array }[] {
+  if (files === undefined) return [];
+  if (!Array.isArray(files)) throw new TypeError('fwCfg must be an array of { name, data }');
+  return files.map((f: { name?: unknown; data?: unknown }, i) => {
+    if (typeof f?.name !== 'string' || f.name === '') throw new TypeError(`fwCfg[${i}].name must be a non-empty string (e.g. 'opt/org.example/file')`);
+    if (typeof f.data === 'string') return { name: f.name, data: new TextEncoder().encode(f.data) };
+    if (!(f.data instanceof Uint8Array)) throw new TypeError(`fwCfg[${i}].data must be a Uint8Array or a string`);
+    return { name: f.name, data: f.data };
+  });
+}
+
 /** The vCPU starts in the firmware, at the reset vector. */
 const FIRMWARE_CPU: FirmwareCpuSetup = { kind: 'firmware', mode: 'real', loadAddress: RESET_VECTOR };
 
@@ -159,6 +175,8 @@ function validate(options: object): BoardPlan {
     if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new TypeError(`${k} must be a boolean`);
   }
   const bootOrder = opts.bootOrder ?? 'cad';
+  const maxRamBelow4g = opts.maxRamBelow4g === undefined ? undefined : parseSize(opts.maxRamBelow4g, 'maxRamBelow4g');
+  const fwCfgFiles = checkFwCfgFiles(opts.fwCfg);
   // Read last: the checks above open nothing.
   const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
 
@@ -168,7 +186,7 @@ function validate(options: object): BoardPlan {
       const supported = ctx.kvm.supportedCpuid();
       // The model as the memory map needs it (its physical address bits; no vCPU yet, so no TSC frequency).
       const cpuAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, cpuCount: cpus, tscKhz: 0 }).cpu;
-      const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits }); // refuses what the CPU cannot address
+      const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits, maxRamBelow4g }); // refuses what the CPU cannot address
       // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
       // with QEMU's GSI routing and its kvm-ioapic / kvm-apic-msi / kvm-pic / kvm-pit regions.
       const irqchip = createPcInKernelIrqchip(vm);
@@ -177,7 +195,7 @@ function validate(options: object): BoardPlan {
       if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
       const gsi = Array.from({ length: ISA_NUM_IRQS }, (_, i) => kvmIrqLine(vm, i));
 
-      const map = new PcMemoryMap({ ramSize: memorySize, bios, physBits: cpuAtBoot.physBits, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
+      const map = new PcMemoryMap({ ramSize: memorySize, bios, physBits: cpuAtBoot.physBits, maxRamBelow4g, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
       for (const mr of map.regions) ctx.own(mr);
       ctx.plug(map.pciHost);
       ctx.plug(map.i440fx);
@@ -226,6 +244,7 @@ function validate(options: object): BoardPlan {
         ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
       });
       fwcfg.addFile('etc/system-states', piix4SystemStates());
+      for (const f of fwCfgFiles) fwcfg.addFile(f.name, f.data);
       pcCmosInit(rtc, { ramSplit: split, bootOrder });
       x86RtcSetCpusCount(rtc, cpus);
 

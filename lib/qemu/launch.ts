@@ -20,6 +20,10 @@ export interface LaunchConfig {
   readonly progName: string;
   readonly memory: bigint;
   readonly cpus: number;
+  /** -cpu (default qemu64). */
+  readonly cpu?: string;
+  readonly maxRamBelow4g?: bigint;
+  readonly fwCfg?: readonly { name: string; data: Uint8Array | string }[];
   /** -bios (default: Debian's SeaBIOS). */
   readonly bios?: string;
   readonly disks: readonly PcDiskOptions[];
@@ -59,7 +63,7 @@ const SIGNALS: readonly [NodeJS.Signals, number][] = [['SIGINT', 2], ['SIGTERM',
  * `quit`, Ctrl-A x, SIGINT/SIGTERM/SIGHUP); 1 when the guest hits what KVM
  * cannot run (QEMU would pause there; the message says what happened).
  */
-export async function launch(cfg: LaunchConfig, io: LaunchIo): Promise<number> {
+export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning?(text: string): void } = {}): Promise<number> {
   const opened: { close(): void }[] = [];
   let mux: CharMux | null = null;
   let exitStatus: number | null = null;
@@ -102,7 +106,8 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo): Promise<number> {
     const trace = traceWriter(cfg.traceSlotsFile, io.stderr, opened);
 
     machine = Machine.createSync({
-      machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, bios: cfg.bios, disks: [...cfg.disks],
+      machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, cpu: cfg.cpu, bios: cfg.bios, disks: [...cfg.disks],
+      maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
       nographic: cfg.nographic, noReboot: cfg.noReboot, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
       serial: serial === null ? false : { output: serial.output, input: serial.input },
       debugcon: debugcon === null || debugcon.output === null ? false : { output: debugcon.output, iobase: cfg.debugcon!.iobase },
@@ -111,6 +116,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo): Promise<number> {
     });
     const m = machine;
     opened.push({ close: () => m.close() });
+    for (const w of m.warnings) hooks.onWarning?.(w);
 
     const terminate = (n: number) => {
       io.stderr.write(`${cfg.progName}: terminating on signal ${n}\n`);

@@ -7,11 +7,13 @@ import { checkBiosImage, MAX_BIOS_SIZE } from './memory-map';
 
 /** The firmware image could not be loaded; `code` is the errno name of a failed open (ENOENT, ...) or EINVAL. */
 export class FirmwareError extends Error {
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
+  /**
+   * `file` the image, `reason` why it failed, `advice` what to do; the
+   * message is QEMU's "could not load PC BIOS '<file>'" with both.
+   */
+  constructor(readonly file: string, readonly reason: string, readonly advice: string, readonly code: string) {
+    super(`could not load PC BIOS '${file}': ${reason}; ${advice}`);
     this.name = 'FirmwareError';
-    this.code = code;
   }
 }
 
@@ -43,12 +45,12 @@ export function readFirmware(source: string | Uint8Array): Uint8Array {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
-    throw new FirmwareError(`could not load PC BIOS '${source}': ${why}; ${advice(source)}`, code ?? 'EINVAL');
+    throw new FirmwareError(source, why, advice(source), code ?? 'EINVAL');
   }
   try {
     checkBiosImage(bytes);
   } catch (e) {
-    throw new FirmwareError(`could not load PC BIOS '${source}': ${(e as Error).message}; ${advice(source)}`, 'EINVAL');
+    throw new FirmwareError(source, (e as Error).message, advice(source), 'EINVAL');
   }
   return bytes;
 }

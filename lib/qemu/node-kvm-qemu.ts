@@ -1,0 +1,23 @@
+// The node-kvm-qemu executable: QEMU's command line (qemuMain) on the real
+// process streams and signals, running the pc machine (runQemuCommand).
+import * as path from 'path';
+import { qemuMain } from './main';
+import { runQemuCommand } from './qemu-run';
+
+/** Runs node-kvm-qemu with `argv` (without node and the script) and exits with QEMU's status. */
+export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never> {
+  const progName = path.basename(argv0);
+  let status: number;
+  try {
+    status = await qemuMain(argv, {
+      progName, stdout: process.stdout, stderr: process.stderr,
+      launch: (cmd) => runQemuCommand(cmd, progName, { stdin: process.stdin, stdoutFd: 1, stderr: process.stderr, signals: process }),
+    });
+  } catch (err) {
+    process.stderr.write(`${progName}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    status = 1;
+  }
+  // Let stdout/stderr drain (pipes), then exit: nothing else may keep the process alive.
+  await new Promise<void>((r) => process.stdout.write('', () => r()));
+  process.exit(status);
+}
