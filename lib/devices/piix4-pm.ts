@@ -15,8 +15,9 @@
  * - `acpi-gpe0` at 0xafe0, 4 bytes (GPE_BASE, GPE_LEN);
  * - the SCI is an IrqLine (GSI 9 on the pc machine, not a PIRQ).
  *
- * Not modelled: the SMBus controller's registers (the region has no ops)
- * and the PCI/CPU hotplug blocks at 0xae00 and 0xaf00.
+ * Not modelled: the SMBus controller's registers (the region has no ops).
+ * The PCI and CPU hotplug blocks at 0xae00 and 0xaf00 are devices of their
+ * own (acpi-pci-hotplug.ts, acpi-cpu-hotplug.ts) that the board plugs.
  */
 import { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';

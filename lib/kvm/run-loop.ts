@@ -15,6 +15,7 @@ import type { AddressSpace } from '../memory/address-space';
 import { errno } from '../util/errno';
 import { hex, hexBytes } from '../util/hex';
 import { decodeExit, runLayout, VcpuExit } from './exits';
+import { setCurrentVcpu } from './current-cpu';
 import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
@@ -352,11 +353,14 @@ export class RunLoop {
   }
 
   private ioRw(buf: Uint8Array, isWrite: boolean, size: number): void {
+    setCurrentVcpu(this.vcpu);
     try {
       this.io.rw(this.lastPortBig, buf, isWrite);
     } catch (err) {
       if (!isWrite) buf.fill(0xff); // the in-instruction completes with all-ones if resumed
       throw this.deviceError(this.io, 'io', this.lastPortBig, isWrite, size, err);
+    } finally {
+      setCurrentVcpu(null);
     }
   }
 

@@ -13,17 +13,22 @@
 // in-kernel PIC, IOAPIC, LAPIC and PIT. Not (yet): floppy, i8257 DMA, HPET,
 // vmport, SMBus devices, ACPI hotplug, ATAPI.
 import type { Writable } from 'stream';
+import { AcpiCpuHotplug } from '../devices/acpi-cpu-hotplug';
+import { AcpiPciHotplug } from '../devices/acpi-pci-hotplug';
 import { Debugcon } from '../devices/debugcon';
 import { DebugExit, DEBUG_EXIT_PORT } from '../devices/debug-exit';
 import { checkIoPort } from '../devices/device';
 import { FwCfgIo } from '../devices/fw-cfg';
 import { I8042 } from '../devices/i8042';
+import { I8257, I8257_PC } from '../devices/i8257';
 import { AtaDisk, qemuDriveSerial } from '../devices/ide/ata-disk';
 import { DiskImage } from '../devices/ide/disk-image';
 import { IDE_PRIMARY, IDE_SECONDARY, IdeBus } from '../devices/ide/ide-bus';
 import { Ioport80 } from '../devices/ioport80';
+import { FERR_IRQ, IoportF0 } from '../devices/ioport-f0';
 import { kvmIrqLine } from '../devices/irq-line';
 import { createPcInKernelIrqchip } from '../devices/kvm-irqchip-pc';
+import { FDC_IRQ, IsaFdc } from '../devices/isa-fdc';
 import { Mc146818Rtc } from '../devices/mc146818-rtc';
 import { kvmPitChannel2, Pcspk } from '../devices/pcspk';
 import { Piix3, ISA_NUM_IRQS } from '../devices/piix3';
@@ -31,6 +36,7 @@ import { Piix3IdePci } from '../devices/piix3-ide-pci';
 import { Piix4Pm, piix4SystemStates } from '../devices/piix4-pm';
 import { Port92 } from '../devices/port92';
 import { COM1_PORT, Serial16550A } from '../devices/serial-16550a';
+import { Vmport } from '../devices/vmport';
 import { checkOptions, type OptionKeys } from '../options';
 import { parseSize } from '../parse-size';
 import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
@@ -40,11 +46,11 @@ import { addPcFwCfgItems, pcFwCfgMachineReset } from './pc/fw-cfg-items';
 import { PcMemoryMap } from './pc/memory-map';
 import { pcRamSplit } from './pc/ram-split';
 import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
+import { readFirmware, SEABIOS_PATH } from './pc/firmware';
+import type { SerialOptions } from './tiny';
 
 /** The pc machine's default -cpu (x86_cpu_class_init of pc-i440fx-7.2: qemu64). */
 const DEFAULT_CPU_MODEL = 'qemu64';
-import { readFirmware, SEABIOS_PATH } from './pc/firmware';
-import type { SerialOptions } from './tiny';
 
 /** One IDE drive: a raw image file (QEMU's -drive file=...,format=raw,if=ide). */
 export interface PcDiskOptions {
@@ -236,6 +242,15 @@ function validate(options: object): BoardPlan {
         bus: map.pciBus, sci: gsi[IRQ.sci], isa: { com1: serial !== null },
         onSleep: (state) => ctx.requestStop({ reason: 'poweroff', message: `the guest entered ${state} (ACPI sleep)` }),
       }));
+
+      // ISA and ACPI devices without a guest-visible job here
+      ctx.plug(new IoportF0(gsi[FERR_IRQ]));
+      ctx.plug(new I8257(I8257_PC[0]));
+      ctx.plug(new I8257(I8257_PC[1]));
+      ctx.plug(new IsaFdc({ irq: gsi[FDC_IRQ] }));
+      ctx.plug(new Vmport({ ramSize: memorySize }));
+      ctx.plug(new AcpiPciHotplug(map.pciBus));
+      ctx.plug(new AcpiCpuHotplug(cpus));
 
       // fw_cfg (pc_memory_init: fw_cfg_arch_create) and the CMOS bytes (pc_cmos_init).
       const fwcfg = ctx.plug(new FwCfgIo({ dmaAddressSpace: ctx.memory }));
