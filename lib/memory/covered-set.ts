@@ -52,6 +52,8 @@ export class CoveredSet {
   private pieces = 0;
   /** the next piece of the same interval, in address order */
   private next = new Int32Array(16);
+  /** entries of `out` written by the current fill */
+  private written = 0;
   /** the chain being built by the current fill */
   private chainHead = NIL;
   private chainTail = NIL;
@@ -60,15 +62,20 @@ export class CoveredSet {
   private splitR = NIL;
 
   /**
-   * Mark [s, e) covered and push (a, b) to `out` for every piece [a, b) of
-   * [s, e) that was not covered before, in ascending order.  Pieces are
-   * numbered across all fills in the order they are pushed: `inOrder` sorts
-   * a list with one item per piece in that order.
+   * Mark [s, e) covered and write a, b to `out` (from index 0 on) for every
+   * piece [a, b) of [s, e) that was not covered before, in ascending order;
+   * returns how many entries it wrote (twice the pieces).  `out` is the
+   * caller's scratch, overwritten rather than emptied: truncating an array
+   * drops its storage, and a render of 100,000 regions would allocate it
+   * anew for every one of them.  Pieces are numbered across all fills in the
+   * order they are written: `inOrder` sorts a list with one item per piece
+   * in that order.
    */
-  fill(s: bigint, e: bigint, out: bigint[]): void {
+  fill(s: bigint, e: bigint, out: bigint[]): number {
     const sn = Number(s);
     const en = Number(e);
-    if (this.insertIfFree(s, sn, e, en, out)) return;
+    this.written = 0;
+    if (this.insertIfFree(s, sn, e, en, out)) return this.written;
     this.chainHead = this.chainTail = NIL;
     this.split(this.root, sn, s, false);
     let left = this.splitL;
@@ -141,6 +148,7 @@ export class CoveredSet {
     if (lt(cursorKey, cursor, en, e)) this.appendPiece(this.piece(cursor, e, out));
     const node = this.newNode(newStart, newStartKey, newEnd, newEndKey, this.chainHead, this.chainTail);
     this.root = this.merge(this.merge(left, node), rest);
+    return this.written;
   }
 
   /**
@@ -203,9 +211,10 @@ export class CoveredSet {
     return true;
   }
 
-  /** a new piece [a, b), pushed to out; its number */
+  /** a new piece [a, b), written to out; its number */
   private piece(a: bigint, b: bigint, out: bigint[]): number {
-    out.push(a, b);
+    out[this.written++] = a;
+    out[this.written++] = b;
     const p = this.pieces++;
     if (p === this.next.length) this.next = grown(this.next);
     this.next[p] = NIL;

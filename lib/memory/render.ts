@@ -23,7 +23,7 @@ import { listOrder } from './subregion-list';
 interface RenderState {
   out: FlatRange[];
   covered: CoveredSet;
-  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs */
+  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs, from index 0 */
   pieces: bigint[];
   /**
    * rendering a window of the map (incremental commit): containers with many
@@ -158,18 +158,17 @@ const NO_CHILDREN: readonly MemoryRegion[] = [];
  */
 function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
   const pieces = st.pieces;
-  pieces.length = 0;
-  st.covered.fill(cs, ce, pieces);
-  if (pieces.length === 0) return;
+  const n = st.covered.fill(cs, ce, pieces);
+  if (n === 0) return;
   const out = st.out;
   const mask = mr.dirtyLogMask;
   const romd = mr._romdMode;
-  if (whole && pieces.length === 2 && pieces[0] === cs && pieces[1] === ce) {
+  if (whole && n === 2 && pieces[0] === cs && pieces[1] === ce) {
     // all of mr, the common case: its offset and size need no new bigints
     out.push(new FlatRange(mr, 0n, cs, mr._size, mask, romd, ro, nv));
     return;
   }
-  for (let i = 0; i < pieces.length; i += 2) {
+  for (let i = 0; i < n; i += 2) {
     const a = pieces[i];
     out.push(new FlatRange(mr, a - base, a, pieces[i + 1] - a, mask, romd, ro, nv));
   }

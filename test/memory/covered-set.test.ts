@@ -42,8 +42,8 @@ describe('CoveredSet', () => {
         for (const [s, len] of windows) {
           const e = Math.min(s + len, SPAN);
           const want = uncoveredRuns(covered, base, s, e);
-          const got: bigint[] = [];
-          set.fill(base + BigInt(s), base + BigInt(e), got);
+          const scratch: bigint[] = [];
+          const got = scratch.slice(0, set.fill(base + BigInt(s), base + BigInt(e), scratch));
           expect(got).toEqual(want);
           for (let i = 0; i < got.length; i += 2) all.push([got[i], got[i + 1]]);
           for (let a = s; a < e; a++) covered.add(a);
@@ -57,9 +57,11 @@ describe('CoveredSet', () => {
   test('a window up to 2^64 next to one ending one byte below it stays two pieces', () => {
     const set = new CoveredSet();
     const out: bigint[] = [];
-    set.fill(TWO_64 - 0x1000n, TWO_64 - 1n, out);
-    set.fill(TWO_64 - 0x2000n, TWO_64, out);
-    expect(out).toEqual([TWO_64 - 0x1000n, TWO_64 - 1n, TWO_64 - 0x2000n, TWO_64 - 0x1000n, TWO_64 - 1n, TWO_64]);
+    expect(set.fill(TWO_64 - 0x1000n, TWO_64 - 1n, out)).toBe(2);
+    expect(out).toEqual([TWO_64 - 0x1000n, TWO_64 - 1n]);
+    // the second window's pieces overwrite the scratch from index 0
+    expect(set.fill(TWO_64 - 0x2000n, TWO_64, out)).toBe(4);
+    expect(out).toEqual([TWO_64 - 0x2000n, TWO_64 - 0x1000n, TWO_64 - 1n, TWO_64]);
     expect(set.inOrder(['a', 'b', 'c'])).toEqual(['b', 'a', 'c']);
   });
 });
