@@ -143,6 +143,16 @@ export function commitTransaction(): void {
     depth--;
     return;
   }
+  commitOutermost();
+}
+
+/**
+ * The outermost commit, a function of its own: its error bookkeeping is
+ * captured by a closure, and a function with captured variables allocates
+ * their context on every call, also on the early return of a nested commit
+ * (one per region added inside a transaction of 100,000).
+ */
+function commitOutermost(): void {
   // Outermost commit.  Keep depth at 1 while listeners run so that a listener
   // (or device) that changes the memory map from a callback gets batched into
   // a follow-up round instead of re-entering a half-applied update.
