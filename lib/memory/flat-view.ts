@@ -36,9 +36,13 @@ export class FlatRange {
       this.readonly === o.readonly && this.nonvolatile === o.nonvolatile;
   }
 
-  /** QEMU's can_merge: j directly continues this range in address and region offset. */
+  /**
+   * QEMU's can_merge: j directly continues this range in address and region
+   * offset.  The region is compared first: neighbours of different regions
+   * (most of them) are told apart without computing two bigint sums.
+   */
   canMerge(j: FlatRange): boolean {
-    return this.start + this.size === j.start && this.mr === j.mr &&
+    return this.mr === j.mr && this.start + this.size === j.start &&
       this.offsetInRegion + this.size === j.offsetInRegion &&
       this.dirtyLogMask === j.dirtyLogMask && this.romdMode === j.romdMode &&
       this.readonly === j.readonly && this.nonvolatile === j.nonvolatile;

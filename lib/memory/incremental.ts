@@ -53,13 +53,20 @@ import type { TxAddressSpace } from './transaction';
 import { compareAddresses } from '../util/compare';
 import { hex } from '../util/hex';
 
-/** a window [lo, hi) of region mr's own coordinates whose rendering may have changed */
+/**
+ * Windows [lo, lo + len) of a region's own coordinates whose rendering may
+ * have changed: entry i of each array.  `forced`: the region's extent or
+ * enabled state changed, so do not clip to its size, count it even if disabled.
+ */
 export interface Damage {
-  readonly mr: MemoryRegion;
-  readonly lo: bigint;
-  readonly hi: bigint;
-  /** mr's extent or enabled state changed: do not clip to its size, count it even if disabled */
-  readonly forced: boolean;
+  readonly regions: MemoryRegion[];
+  readonly los: bigint[];
+  readonly lens: bigint[];
+  readonly forced: boolean[];
+}
+
+export function emptyDamage(): Damage {
+  return { regions: [], los: [], lens: [], forced: [] };
 }
 
 /**
@@ -122,7 +129,7 @@ interface Plan {
  * root (ASes with the same root share it, as QEMU's flat_views hash does),
  * handed to each AS with _setNextView.
  */
-export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Damage[], all: boolean, epoch: number): void {
+export function planViews(spaces: readonly TxAddressSpace[], damage: Damage, all: boolean, epoch: number): void {
   const n = spaces.length;
   const roots: (MemoryRegion | null)[] = new Array(n);
   // Bases to patch: views that show every change made before `epoch` began
@@ -144,7 +151,7 @@ export function planViews(spaces: readonly TxAddressSpace[], damage: readonly Da
       // the whole render is based at the root's addr: a moved root is a new render
       if (base !== undefined && base._rootAddr === r._addr) windows.set(r, []);
     }
-    if (windows.size > 0 && damage.length > 0 && !mapDamage(damage, windows)) {
+    if (windows.size > 0 && damage.regions.length > 0 && !mapDamage(damage, windows)) {
       full = true;
       renderStats.fallbacks++;
     }
@@ -185,22 +192,16 @@ function makePlan(root: MemoryRegion | null, base: FlatView | undefined, wins: b
  * window lists are filled, view coordinates, unsorted).  False when the
  * walk exceeded its budget (the caller renders everything).
  */
-function mapDamage(damage: readonly Damage[], targets: Map<MemoryRegion, bigint[]>): boolean {
-  let budget = MAP_BUDGET_BASE + 8 * damage.length;
+function mapDamage(damage: Damage, targets: Map<MemoryRegion, bigint[]>): boolean {
+  let budget = MAP_BUDGET_BASE + 8 * damage.regions.length;
   // windows still to carry up: (region, lo, hi, forced) in four parallel
   // stacks.  An explicit stack rather than a recursion, because container
   // and alias chains can be deeper than the JS stack; the order in which the
   // windows reach the roots does not matter (coalesce sorts them).
-  const regions: MemoryRegion[] = [];
-  const los: bigint[] = [];
-  const his: bigint[] = [];
-  const forceds: boolean[] = [];
-  for (const d of damage) {
-    regions.push(d.mr);
-    los.push(d.lo);
-    his.push(d.hi);
-    forceds.push(d.forced);
-  }
+  const regions = damage.regions.slice();
+  const los = damage.los.slice();
+  const his = damage.lens.map((len, i) => los[i] + len);
+  const forceds = damage.forced.slice();
   while (regions.length > 0) {
     const r = regions.pop()!;
     let lo = los.pop()!;

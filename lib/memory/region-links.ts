@@ -45,7 +45,7 @@ export function linkSubregion(container: MemoryRegion, child: MemoryRegion, prio
   container._childIndex?.insert(child);
   updateAliasLinks(child);
   // the child's extent is where the map can change
-  if (container._enabled && child._enabled) markDamage(container, child._addr, child._addr + child._size, false);
+  if (container._enabled && child._enabled) markDamage(container, child._addr, child._size, false);
 }
 
 /** memory_region_del_subregion's unlink, `child` being in `container` */
@@ -61,9 +61,9 @@ export function unlinkSubregion(container: MemoryRegion, child: MemoryRegion): v
   // had since, which also covers any damage recorded inside the child
   // (that damage can no longer reach the views through this container).
   // Whether to re-render is QEMU's condition.
-  const end = child._addr + extentSinceRender(child);
-  if (container._enabled && child._enabled) markDamage(container, child._addr, end, false);
-  else recordDamage(container, child._addr, end, false);
+  const extent = extentSinceRender(child);
+  if (container._enabled && child._enabled) markDamage(container, child._addr, extent, false);
+  else recordDamage(container, child._addr, extent, false);
 }
 
 /**

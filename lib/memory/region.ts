@@ -28,7 +28,9 @@ import { attachRamBlock, type RamRegionOptions, regionBytes, resolveRam } from '
 import { resizeRegion } from './region-size';
 import { int128ToU64, toAddress, toPriority, toRegionSize } from './size';
 import { SubregionList } from './subregion-list';
-import { globalDirtyLogActive, markDamage, markPendingWithoutDamage, transaction } from './transaction';
+import {
+  beginTransaction, commitTransaction, globalDirtyLogActive, markDamage, markPendingWithoutDamage, transaction,
+} from './transaction';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA, type MemoryRegionOps } from './types';
 import { UNASSIGNED_MEM_OPS } from './unassigned-ops';
 import { hex, hexPadded } from '../util/hex';
@@ -300,19 +302,27 @@ export class MemoryRegion {
     if (!(child instanceof MemoryRegion)) throw new TypeError(`${fn}: child must be a MemoryRegion`);
     this.checkOpen();
     checkLinkable(this, child);
-    transaction(() => {
+    // begin/commit rather than transaction(fn): no closure per child when
+    // thousands are added in one transaction
+    beginTransaction();
+    try {
       child._addr = a;
       linkSubregion(this, child, p);
-    });
+    } finally {
+      commitTransaction();
+    }
   }
 
   /** memory_region_del_subregion */
   removeSubregion(child: MemoryRegion): void {
     if (!(child instanceof MemoryRegion)) throw new TypeError('removeSubregion: child must be a MemoryRegion');
     checkIsChild(this, child);
-    transaction(() => {
+    beginTransaction();
+    try {
       unlinkSubregion(this, child);
-    });
+    } finally {
+      commitTransaction();
+    }
   }
 
   /** memory_region_set_enabled (keeps the list position) */

@@ -6,164 +6,24 @@
  * inserting into it, which is O(n) per insertion and O(n^2) overall.  The
  * ranges it inserts for a region are exactly the parts of the region's clip
  * window that nothing rendered earlier covers.  So we keep the *covered*
- * space in a treap of disjoint intervals (merged as they touch, so each
- * interval is removed at most once: amortised O(log n) per region), emit the
- * uncovered pieces as FlatRanges into a plain list, and sort that list by
- * start once at the end.  Since the ranges never overlap, the sorted list is
- * the same array QEMU would have built.
+ * space (covered-set.ts), emit the uncovered pieces as FlatRanges into a
+ * plain list, and put that list into address order once at the end.  Since
+ * the ranges never overlap, the sorted list is the same array QEMU would have
+ * built.
  */
 import { ChildIndex } from './child-index';
+import { CoveredSet } from './covered-set';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
 import { listOrder } from './subregion-list';
-import { treapPriority } from './treap-priority';
-import { compareAddresses } from '../util/compare';
-
-// ------------------------------------------------------------- interval treap
-
-interface Node {
-  start: bigint;
-  end: bigint;
-  pri: number;
-  left: Node | null;
-  right: Node | null;
-}
-
-
-// split results (avoid allocating pairs)
-let splitL: Node | null = null;
-let splitR: Node | null = null;
-
-/** split by key: splitL gets nodes with start < key, splitR the rest */
-function split(t: Node | null, key: bigint): void {
-  if (t === null) {
-    splitL = splitR = null;
-    return;
-  }
-  if (t.start < key) {
-    split(t.right, key);
-    t.right = splitL;
-    splitL = t;
-  } else {
-    split(t.left, key);
-    t.left = splitR;
-    splitR = t;
-  }
-}
-
-function merge(a: Node | null, b: Node | null): Node | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  if (a.pri > b.pri) {
-    a.right = merge(a.right, b);
-    return a;
-  }
-  b.left = merge(a, b.left);
-  return b;
-}
-
-/** t without its rightmost node */
-function popRightmost(t: Node): Node | null {
-  if (t.right === null) return t.left;
-  t.right = popRightmost(t.right);
-  return t;
-}
-
-function rightmost(t: Node | null): Node | null {
-  if (t === null) return null;
-  while (t.right !== null) t = t.right;
-  return t;
-}
-
-/** Covered address space during one render. */
-class CoveredSet {
-  private root: Node | null = null;
-
-  /**
-   * Mark [s, e) covered and push (a, b) to `pieces` for every piece [a, b)
-   * of [s, e) that was not covered before, in ascending order.
-   */
-  fill(s: bigint, e: bigint, pieces: bigint[]): void {
-    if (this.insertIfFree(s, e)) {
-      pieces.push(s, e);
-      return;
-    }
-    split(this.root, s);
-    let left = splitL;
-    const right = splitR;
-    let newStart = s;
-    let newEnd = e;
-    let cursor = s;
-    const lmax = rightmost(left);
-    if (lmax !== null && lmax.end >= s) {
-      // the interval before s reaches into (or touches) the window
-      newStart = lmax.start;
-      if (lmax.end > cursor) cursor = lmax.end < e ? lmax.end : e;
-      if (lmax.end > newEnd) newEnd = lmax.end;
-      left = popRightmost(left!);
-    }
-    // intervals starting inside the window (or touching its end)
-    split(right, e + 1n);
-    const mid = splitL;
-    const rest = splitR;
-    if (mid !== null) {
-      const stack: Node[] = [];
-      let n: Node | null = mid;
-      while (n !== null || stack.length) {
-        while (n !== null) {
-          stack.push(n);
-          n = n.left;
-        }
-        n = stack.pop()!;
-        if (n.start > cursor && cursor < e) pieces.push(cursor, n.start < e ? n.start : e);
-        if (n.end > cursor) cursor = n.end < e ? n.end : e;
-        if (n.end > newEnd) newEnd = n.end;
-        n = n.right;
-      }
-    }
-    if (cursor < e) pieces.push(cursor, e);
-    const node: Node = { start: newStart, end: newEnd, pri: treapPriority(), left: null, right: null };
-    this.root = merge(merge(left, node), rest);
-  }
-
-  /**
-   * The common case, a window that neither overlaps nor touches anything
-   * covered (e.g. one of many disjoint devices): add it as an interval of its
-   * own with one search and a treap insertion, instead of the general case's
-   * three splits and two merges over the whole depth.  False, and nothing
-   * changed, when [s, e) meets or touches a covered interval.
-   */
-  private insertIfFree(s: bigint, e: bigint): boolean {
-    // the intervals are disjoint and sorted: the ones that could meet [s, e]
-    // (the last starting before s, the first starting at or after it) are on
-    // the search path of s, and the others on it are farther away
-    for (let t = this.root; t !== null; t = t.start < s ? t.right : t.left) {
-      if (t.start < s ? t.end >= s : t.start <= e) return false;
-    }
-    const node: Node = { start: s, end: e, pri: treapPriority(), left: null, right: null };
-    let parent: Node | null = null;
-    let t = this.root;
-    while (t !== null && t.pri > node.pri) {
-      parent = t;
-      t = s < t.start ? t.left : t.right;
-    }
-    split(t, s);
-    node.left = splitL;
-    node.right = splitR;
-    if (parent === null) this.root = node;
-    else if (s < parent.start) parent.left = node;
-    else parent.right = node;
-    return true;
-  }
-}
 
 // ------------------------------------------------------------- render
 
 interface RenderState {
   out: FlatRange[];
   covered: CoveredSet;
-  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs */
+  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs, from index 0 */
   pieces: bigint[];
   /**
    * rendering a window of the map (incremental commit): containers with many
@@ -199,6 +59,8 @@ interface Frame {
   ce: bigint;
   ro: boolean;
   nv: boolean;
+  /** the clip window is all of mr (nothing of it clipped away) */
+  whole: boolean;
   /** the children to render, in list order, and the next one */
   subs: readonly MemoryRegion[];
   next: number;
@@ -226,7 +88,7 @@ function renderRegion(
       enter(st, stack, f.subs[f.next++], f.base, f.cs, f.ce, f.ro, f.nv);
     } else {
       stack.pop();
-      if (f.mr.terminates) fill(st, f.mr, f.base, f.cs, f.ce, f.ro, f.nv);
+      if (f.mr.terminates) fill(st, f.mr, f.base, f.cs, f.ce, f.whole, f.ro, f.nv);
     }
   }
 }
@@ -242,6 +104,7 @@ function enter(
 ): void {
   let cs: bigint;
   let ce: bigint;
+  let whole: boolean;
   for (;;) {
     if (!mr._enabled) return;
     base += mr._addr;
@@ -254,7 +117,10 @@ function enter(
     ce = rEnd < clipEnd ? rEnd : clipEnd;
     if (cs >= ce) return;
     const target = mr.alias;
-    if (target === null) break;
+    if (target === null) {
+      whole = cs === base && ce === rEnd;
+      break;
+    }
     // the alias renders its target only (its own subregions are ignored);
     // the target's addr is cancelled out so that alias start = target offset aliasOffset
     base = base - target._addr - mr._aliasOffset;
@@ -278,24 +144,31 @@ function enter(
   }
   if (subs === null) subs = list.length > 0 ? list.ordered() : NO_CHILDREN;
   if (subs.length > 0) {
-    stack.push({ mr, base, cs, ce, ro, nv, subs, next: 0 });
+    stack.push({ mr, base, cs, ce, ro, nv, whole, subs, next: 0 });
   } else if (mr.terminates) {
-    fill(st, mr, base, cs, ce, ro, nv);
+    fill(st, mr, base, cs, ce, whole, ro, nv);
   }
 }
 
 const NO_CHILDREN: readonly MemoryRegion[] = [];
 
-/** the gap filling of a terminating region: whatever its clip window still leaves uncovered */
-function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, ro: boolean, nv: boolean): void {
+/**
+ * The gap filling of a terminating region: whatever its clip window still
+ * leaves uncovered.  `whole`: the window is all of mr.
+ */
+function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
   const pieces = st.pieces;
-  pieces.length = 0;
-  st.covered.fill(cs, ce, pieces);
-  if (pieces.length === 0) return;
+  const n = st.covered.fill(cs, ce, pieces);
+  if (n === 0) return;
   const out = st.out;
   const mask = mr.dirtyLogMask;
   const romd = mr._romdMode;
-  for (let i = 0; i < pieces.length; i += 2) {
+  if (whole && n === 2 && pieces[0] === cs && pieces[1] === ce) {
+    // all of mr, the common case: its offset and size need no new bigints
+    out.push(new FlatRange(mr, 0n, cs, mr._size, mask, romd, ro, nv));
+    return;
+  }
+  for (let i = 0; i < n; i += 2) {
     const a = pieces[i];
     out.push(new FlatRange(mr, a - base, a, pieces[i + 1] - a, mask, romd, ro, nv));
   }
@@ -360,13 +233,7 @@ export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
   if (fvRoot === null) return new FlatView(null, []);
   const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: false };
   renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
-  const out = st.out;
-  out.sort(byStart);
-  return new FlatView(fvRoot, simplify(out));
-}
-
-function byStart(a: FlatRange, b: FlatRange): number {
-  return compareAddresses(a.start, b.start);
+  return new FlatView(fvRoot, simplify(st.covered.inOrder(st.out)));
 }
 
 /**
@@ -380,7 +247,5 @@ function byStart(a: FlatRange, b: FlatRange): number {
 export function renderWindow(fvRoot: MemoryRegion, lo: bigint, hi: bigint): FlatRange[] {
   const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: true };
   renderRegion(st, fvRoot, 0n, lo, hi, false, false);
-  const out = st.out;
-  if (out.length > 1) out.sort(byStart);
-  return out;
+  return st.covered.inOrder(st.out);
 }

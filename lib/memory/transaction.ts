@@ -13,7 +13,7 @@
  */
 import { MemoryRegionError } from './errors';
 import type { FlatView } from './flat-view';
-import { type Damage, planViews, type ViewPatch } from './incremental';
+import { type Damage, emptyDamage, planViews, type ViewPatch } from './incremental';
 import type { MemoryRegion } from './region';
 import type { MemoryListener } from './types';
 import { WeakList } from './weak-list';
@@ -63,8 +63,12 @@ export function beginTransaction(): void {
   depth++;
 }
 
-/** damage recorded since the last render round */
-let damage: Damage[] = [];
+/**
+ * damage recorded since the last render round, in parallel arrays rather
+ * than an object per entry: a transaction adding 100,000 regions records
+ * 65,536 entries that all stay alive until its commit
+ */
+let damage: Damage = emptyDamage();
 /** bumped whenever a render round takes the damage recorded so far */
 let damageEpoch = 0;
 
@@ -90,14 +94,16 @@ export function markUpdatePending(): void {
 
 /**
  * Ask for a re-render at the outermost commit, limited to what `mr` renders
- * in [lo, hi) of its own coordinates (0 = the start of mr).  `forced`: mr's
+ * in [lo, lo + len) of its own coordinates (0 = the start of mr).  A length
+ * rather than an end: callers have it at hand (a size), so recording needs
+ * no new bigint.  `forced`: mr's
  * own extent or enabled state changed, so the window counts even if mr is
  * disabled now and is not clipped to mr's current size (the caller passes
  * the union of the old and the new extent).
  */
-export function markDamage(mr: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): void {
+export function markDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: boolean): void {
   updatePending = true;
-  recordDamage(mr, lo, hi, forced);
+  recordDamage(mr, lo, len, forced);
 }
 
 /**
@@ -106,14 +112,17 @@ export function markDamage(mr: MemoryRegion, lo: bigint, hi: bigint, forced: boo
  * render still has to cover, e.g. unlinking a child that was disabled in
  * the same transaction.
  */
-export function recordDamage(mr: MemoryRegion, lo: bigint, hi: bigint, forced: boolean): void {
+export function recordDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: boolean): void {
   if (damageAll) return;
-  if (damage.length >= MAX_DAMAGE_ENTRIES) {
+  if (damage.regions.length >= MAX_DAMAGE_ENTRIES) {
     damageAll = true;
-    damage = [];
+    damage = emptyDamage();
     return;
   }
-  damage.push({ mr, lo, hi, forced });
+  damage.regions.push(mr);
+  damage.los.push(lo);
+  damage.lens.push(len);
+  damage.forced.push(forced);
 }
 
 /**
@@ -134,6 +143,16 @@ export function commitTransaction(): void {
     depth--;
     return;
   }
+  commitOutermost();
+}
+
+/**
+ * The outermost commit, a function of its own: its error bookkeeping is
+ * captured by a closure, and a function with captured variables allocates
+ * their context on every call, also on the early return of a nested commit
+ * (one per region added inside a transaction of 100,000).
+ */
+function commitOutermost(): void {
   // Outermost commit.  Keep depth at 1 while listeners run so that a listener
   // (or device) that changes the memory map from a callback gets batched into
   // a follow-up round instead of re-entering a half-applied update.
@@ -156,7 +175,7 @@ export function commitTransaction(): void {
       updatePending = false;
       const d = damage;
       const all = damageAll;
-      damage = [];
+      damage = emptyDamage();
       damageAll = false;
       damageEpoch++;
       planViews(spaces.live(), d, all, damageEpoch - 1);

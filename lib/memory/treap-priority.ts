@@ -1,5 +1,5 @@
 /**
- * Random priorities for the treaps of the memory model (render.ts's covered
+ * Random priorities for the treaps of the memory model (covered-set.ts's covered
  * intervals, child-index.ts's children by address): xorshift32, seeded, so
  * runs are deterministic; quality only needs to keep the trees balanced.
  */
