@@ -44,6 +44,8 @@ import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
 /** The pc machine's default -cpu (x86_cpu_class_init of pc-i440fx-7.2: qemu64). */
 const DEFAULT_CPU_MODEL = 'qemu64';
 import { readFirmware, SEABIOS_PATH } from './pc/firmware';
+import { prepareKernelBoot } from './pc/kernel-boot';
+import { checkPcDevices, plugPcDevices, type PcDeviceOptions } from './pc/test-devices';
 import type { SerialOptions } from './tiny';
 
 /** One IDE drive: a raw image file (QEMU's -drive file=...,format=raw,if=ide). */
@@ -91,11 +93,26 @@ export interface PcBoardOptions {
    * default) = never.
    */
   rebootTimeout?: number;
+  // kernel-boot: -kernel/-append/-initrd and -device (lib/machines/pc/kernel-boot.ts, test-devices.ts)
+  /**
+   * QEMU's -kernel: a multiboot v1 kernel (ELF32 or a.out kludge) that
+   * SeaBIOS boots after its POST through the option ROM
+   * genroms/multiboot.bin, as under QEMU. Its name as given starts the
+   * kernel's command line.
+   */
+  kernel?: string;
+  /** QEMU's -append: the kernel command line (with kernel only). */
+  append?: string;
+  /** QEMU's -initrd: multiboot modules, "a,b args" (QEMU's splitting) or ['a', 'b args'] (with kernel only). */
+  initrd?: string | readonly string[];
+  /** QEMU's -device for test devices: [{ driver: 'pc-testdev' }, { driver: 'pci-testdev' }]. */
+  devices?: readonly PcDeviceOptions[];
 }
 
 const PC_OPTIONS = {
   memory: true, cpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
   nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true,
+  kernel: true, append: true, initrd: true, devices: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
 const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
 const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
@@ -159,6 +176,12 @@ function validate(options: object): BoardPlan {
     if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new TypeError(`${k} must be a boolean`);
   }
   const bootOrder = opts.bootOrder ?? 'cad';
+  // kernel-boot: the -device list, and the kernel and its modules read now (nothing stays open)
+  const extraDevices = checkPcDevices(opts.devices);
+  if (opts.kernel === undefined && (opts.append !== undefined || opts.initrd !== undefined)) {
+    throw new TypeError(`${opts.append !== undefined ? 'append' : 'initrd'} is only valid with kernel (QEMU: -append and -initrd only allowed with -kernel option)`);
+  }
+  const kernelBoot = opts.kernel === undefined ? null : prepareKernelBoot({ kernel: opts.kernel, append: opts.append, initrd: opts.initrd }, memorySize, split.below4g);
   // Read last: the checks above open nothing.
   const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
 
@@ -229,6 +252,10 @@ function validate(options: object): BoardPlan {
       pcCmosInit(rtc, { ramSplit: split, bootOrder });
       x86RtcSetCpusCount(rtc, cpus);
 
+      // kernel-boot: the test devices, and what -kernel adds to fw_cfg
+      plugPcDevices(ctx, extraDevices, map.pciBus, gsi);
+      kernelBoot?.addFwCfgItems(fwcfg);
+
       if (conOpts !== null) ctx.plug(new Debugcon({ output: conOpts.output, iobase: conOpts.iobase ?? 0x402 }));
       const debugExit = exitPort === null ? null : ctx.plug(new DebugExit({
         onExit: (code) => ctx.requestStop({ reason: 'debugExit', exitCode: code }),
@@ -239,7 +266,7 @@ function validate(options: object): BoardPlan {
       const afterReset = (first: boolean) => {
         a20 = true; // the CPU's reset state
         if (first) pcCmosInitLate(rtc, { ide: disks.map((d) => d?.geometry ?? null) });
-        pcFwCfgMachineReset(fwcfg);
+        pcFwCfgMachineReset(fwcfg, kernelBoot?.bootDevicePaths);
       };
       afterReset(true);
 
