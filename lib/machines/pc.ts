@@ -181,7 +181,9 @@ function validate(options: object): BoardPlan {
   if (opts.kernel === undefined && (opts.append !== undefined || opts.initrd !== undefined)) {
     throw new TypeError(`${opts.append !== undefined ? 'append' : 'initrd'} is only valid with kernel (QEMU: -append and -initrd only allowed with -kernel option)`);
   }
-  const kernelBoot = opts.kernel === undefined ? null : prepareKernelBoot({ kernel: opts.kernel, append: opts.append, initrd: opts.initrd }, memorySize, split.below4g);
+  // (the RAM below 4 GiB does not depend on the CPU's phys-bits, which create() checks)
+  const below4g = pcRamSplit(memorySize, { physBits: 52 }).below4g;
+  const kernelBoot = opts.kernel === undefined ? null : prepareKernelBoot({ kernel: opts.kernel, append: opts.append, initrd: opts.initrd }, memorySize, below4g);
   // Read last: the checks above open nothing.
   const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
 
