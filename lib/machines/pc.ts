@@ -51,6 +51,8 @@ import type { SerialOptions } from './tiny';
 
 /** The pc machine's default -cpu (x86_cpu_class_init of pc-i440fx-7.2: qemu64). */
 const DEFAULT_CPU_MODEL = 'qemu64';
+import { prepareKernelBoot } from './pc/kernel-boot';
+import { checkPcDevices, plugPcDevices, type PcDeviceOptions } from './pc/test-devices';
 
 /** One IDE drive: a raw image file (QEMU's -drive file=...,format=raw,if=ide). */
 export interface PcDiskOptions {
@@ -101,11 +103,26 @@ export interface PcBoardOptions {
   maxRamBelow4g?: string | number | bigint;
   /** Extra fw_cfg files (QEMU's -fw_cfg name=NAME,file=|string=), e.g. `etc/sercon-port`. */
   fwCfg?: readonly { name: string; data: Uint8Array | string }[];
+  // kernel-boot: -kernel/-append/-initrd and -device (lib/machines/pc/kernel-boot.ts, test-devices.ts)
+  /**
+   * QEMU's -kernel: a multiboot v1 kernel (ELF32 or a.out kludge) that
+   * SeaBIOS boots after its POST through the option ROM
+   * genroms/multiboot.bin, as under QEMU. Its name as given starts the
+   * kernel's command line.
+   */
+  kernel?: string;
+  /** QEMU's -append: the kernel command line (with kernel only). */
+  append?: string;
+  /** QEMU's -initrd: multiboot modules, "a,b args" (QEMU's splitting) or ['a', 'b args'] (with kernel only). */
+  initrd?: string | readonly string[];
+  /** QEMU's -device for test devices: [{ driver: 'pc-testdev' }, { driver: 'pci-testdev' }]. */
+  devices?: readonly PcDeviceOptions[];
 }
 
 const PC_OPTIONS = {
   memory: true, cpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
   nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true, maxRamBelow4g: true, fwCfg: true,
+  kernel: true, append: true, initrd: true, devices: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
 const DISK_OPTIONS = { file: true, index: true, snapshot: true, readonly: true } as const satisfies OptionKeys<PcDiskOptions>;
 const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
@@ -183,6 +200,14 @@ function validate(options: object): BoardPlan {
   const bootOrder = opts.bootOrder ?? 'cad';
   const maxRamBelow4g = opts.maxRamBelow4g === undefined ? undefined : parseSize(opts.maxRamBelow4g, 'maxRamBelow4g');
   const fwCfgFiles = checkFwCfgFiles(opts.fwCfg);
+  // kernel-boot: the -device list, and the kernel and its modules read now (nothing stays open)
+  const extraDevices = checkPcDevices(opts.devices);
+  if (opts.kernel === undefined && (opts.append !== undefined || opts.initrd !== undefined)) {
+    throw new TypeError(`${opts.append !== undefined ? 'append' : 'initrd'} is only valid with kernel (QEMU: -append and -initrd only allowed with -kernel option)`);
+  }
+  // (the RAM below 4 GiB does not depend on the CPU's phys-bits, which create() checks)
+  const below4g = pcRamSplit(memorySize, { physBits: 52, maxRamBelow4g }).below4g;
+  const kernelBoot = opts.kernel === undefined ? null : prepareKernelBoot({ kernel: opts.kernel, append: opts.append, initrd: opts.initrd }, memorySize, below4g);
   // Read last: the checks above open nothing.
   const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
 
@@ -263,6 +288,10 @@ function validate(options: object): BoardPlan {
       pcCmosInit(rtc, { ramSplit: split, bootOrder });
       x86RtcSetCpusCount(rtc, cpus);
 
+      // kernel-boot: the test devices, and what -kernel adds to fw_cfg
+      plugPcDevices(ctx, extraDevices, map.pciBus, gsi);
+      kernelBoot?.addFwCfgItems(fwcfg);
+
       if (conOpts !== null) ctx.plug(new Debugcon({ output: conOpts.output, iobase: conOpts.iobase ?? 0x402 }));
       const debugExit = exitPort === null ? null : ctx.plug(new DebugExit({
         onExit: (code) => ctx.requestStop({ reason: 'debugExit', exitCode: code }),
@@ -273,7 +302,7 @@ function validate(options: object): BoardPlan {
       const afterReset = (first: boolean) => {
         a20 = true; // the CPU's reset state
         if (first) pcCmosInitLate(rtc, { ide: disks.map((d) => d?.geometry ?? null) });
-        pcFwCfgMachineReset(fwcfg);
+        pcFwCfgMachineReset(fwcfg, kernelBoot?.bootDevicePaths);
       };
       afterReset(true);
 
