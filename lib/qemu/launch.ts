@@ -24,6 +24,12 @@ export interface LaunchConfig {
   readonly cpu?: string;
   readonly maxRamBelow4g?: bigint;
   readonly fwCfg?: readonly { name: string; data: Uint8Array | string }[];
+  /** -kernel, -append, -initrd (a multiboot kernel SeaBIOS boots through node-kvm's option ROM). */
+  readonly kernel?: string;
+  readonly append?: string;
+  readonly initrd?: string;
+  /** -device pc-testdev / pci-testdev. */
+  readonly devices?: readonly { driver: 'pc-testdev' | 'pci-testdev' }[];
   /** -bios (default: Debian's SeaBIOS). */
   readonly bios?: string;
   readonly disks: readonly PcDiskOptions[];
@@ -108,6 +114,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
     machine = Machine.createSync({
       machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, cpu: cfg.cpu, bios: cfg.bios, disks: [...cfg.disks],
       maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
+      kernel: cfg.kernel, append: cfg.append, initrd: cfg.initrd, devices: cfg.devices,
       nographic: cfg.nographic, noReboot: cfg.noReboot, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
       serial: serial === null ? false : { output: serial.output, input: serial.input },
       debugcon: debugcon === null || debugcon.output === null ? false : { output: debugcon.output, iobase: cfg.debugcon!.iobase },

@@ -7,6 +7,7 @@ import type { Writable } from 'stream';
 import { DiskImageError } from '../devices/ide/disk-image';
 import { GuestMemoryLimitError } from '../host-limits';
 import { FirmwareError } from '../machines/pc/firmware';
+import { KernelImageError } from '../machines/pc/kernel-image-error';
 import type { QemuChardevBackend, QemuCommand, QemuDrive, QemuSerialTarget } from './command';
 import { launch, type FrontEndSpec, type LaunchConfig, type LaunchIo } from './launch';
 import { QemuOptionError } from './qemu-error';
@@ -56,7 +57,6 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
   const target = (t: QemuSerialTarget, location: string): FrontEndSpec =>
     t.kind === 'mon:stdio' ? { kind: 'mux' } : t.kind === 'chardev' ? chardev(t.id, location) : backendSpec(t.backend);
 
-  if (cmd.kernel !== null) throw unsupported('-kernel', 'booting a kernel with -kernel');
   if (cmd.gdb !== null) throw unsupported('-gdb', 'the gdb stub');
   if (cmd.smp.cpus !== 1) throw unsupported('-smp', `${cmd.smp.cpus} vCPUs (one today)`);
   if (cmd.fwCfg.some((f) => 'genId' in f)) throw unsupported('-fw_cfg', 'gen_id=');
@@ -71,6 +71,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
 
   let debugcon: LaunchConfig['debugcon'] = null;
   let debugExit: LaunchConfig['debugExit'] = null;
+  const testDevices: { driver: 'pc-testdev' | 'pci-testdev' }[] = [];
   for (const d of cmd.devices) {
     if (d.driver === 'isa-debugcon') {
       if (debugcon !== null) throw unsupported(d.location, 'a second isa-debugcon');
@@ -81,7 +82,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
       if (debugExit !== null) throw unsupported(d.location, 'a second isa-debug-exit');
       debugExit = { iobase: intProp(prop(d.props, 'iobase') ?? '0x501') };
     } else if (d.driver === 'pc-testdev' || d.driver === 'pci-testdev') {
-      throw unsupported(d.location, `-device ${d.driver}`);
+      testDevices.push({ driver: d.driver });
     }
   }
 
@@ -125,6 +126,10 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     startStopped: cmd.startStopped,
     traceSlotsFile: patterns.some(selectsSlotEvent) ? cmd.trace.file : undefined,
     monitor,
+    kernel: cmd.kernel ?? undefined,
+    append: cmd.append ?? undefined,
+    initrd: cmd.initrd ?? undefined,
+    devices: testDevices,
   };
 }
 
@@ -162,6 +167,10 @@ export async function runQemuCommand(cmd: QemuCommand, progName: string, io: Lau
     }
     if (err instanceof FirmwareError) {
       io.stderr.write(`qemu: could not load PC BIOS '${err.file}'\n${progName}: ${err.reason}; ${err.advice}\n`);
+      return 1;
+    }
+    if (err instanceof KernelImageError) {
+      io.stderr.write(`${progName}: ${err.message}\n`);
       return 1;
     }
     if (err instanceof GuestMemoryLimitError) {
