@@ -9,9 +9,12 @@
 // pc.bios/isa-bios/pc.rom, i440FX-pcihost + i440FX (PAM, SMRAM), PIIX3 (ISA
 // bridge, PIRQ routing, ELCR, reset control), piix3-ide with two ide buses
 // and BMDMA, PIIX4_PM (ACPI PM, SCI on IRQ 9), fw_cfg_io with DMA,
-// mc146818rtc, i8042 with ps2-kbd, port92, isa-pcspk, ioport80, COM1, and the
-// in-kernel PIC, IOAPIC, LAPIC and PIT. Not (yet): floppy, i8257 DMA, HPET,
-// vmport, SMBus devices, ACPI hotplug, ATAPI.
+// mc146818rtc, i8042 with ps2-kbd, port92, isa-pcspk, ioport80, COM1, i8257
+// x2, isa-fdc (no drives), ioportF0, vmport, the PIIX4 PM's hotplug blocks,
+// the in-kernel PIC, IOAPIC, LAPIC and PIT with QEMU's GSI routing, and on
+// request a multiboot kernel (-kernel, through node-kvm's option ROM),
+// pc-testdev and pci-testdev. Not (yet): HPET, SMBus devices, ATAPI, more
+// than one vCPU, QEMU's own ACPI tables (SeaBIOS builds its own).
 import type { Writable } from 'stream';
 import { AcpiCpuHotplug } from '../devices/acpi-cpu-hotplug';
 import { AcpiPciHotplug } from '../devices/acpi-pci-hotplug';
