@@ -547,8 +547,10 @@ export class Machine {
     if (this.closed) return;
     this.closed = true;
     const steps: (() => void)[] = [
+      // The VM first: its slots go with its fd, so unmapping the devices' and
+      // the board's regions afterwards costs no KVM_SET_USER_MEMORY_REGION.
+      () => this.vm.close(),
       ...this.boardDevices.slice().reverse().map((d) => () => d.close?.()),
-      () => this.vm.close(), // vCPUs and slots go with the VM
       () => { this.memory.system.destroy(); this.memory.io.destroy(); },
       () => { for (const mr of this.owned.slice().reverse()) mr.close(); },
       () => this.kvm.close(),
