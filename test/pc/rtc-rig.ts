@@ -43,7 +43,7 @@ export function rtcRig(startNs: bigint, opts: { irq?: boolean; onAlarm?: () => v
   const clock = fakeClock(startNs);
   const levels: boolean[] = [];
   const irq = opts.irq === false ? undefined : callbackIrqLine((l) => levels.push(l));
-  const rtc = new Mc146818Rtc({ clock, irq, onAlarm: opts.onAlarm });
+  const rtc = new Mc146818Rtc({ clock, irq, ...(opts.onAlarm && { onAlarm: opts.onAlarm }) });
   const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
   ioRoot.addSubregion(0x70n, rtc.region);
   const io = new AddressSpace(ioRoot, 'I/O');
