@@ -123,6 +123,10 @@ export class Machine {
   private modeSet = false;
   /** The vCPU ran (or got a snapshot's state) since it was last reset. */
   private dirtyCpu = false;
+  /** While the guest sleeps in ACPI S3: the run result that suspended it (run() waits for the wake-up). */
+  private suspended: RunResult | null = null;
+  /** Aborts run()'s wait for a wake-up (stop()). */
+  private sleep: AbortController | null = null;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
 
@@ -319,16 +323,23 @@ export class Machine {
   /**
    * Runs the guest until it stops (hlt, shutdown, debug-exit, timeout, ...),
    * letting the event loop turn every few milliseconds so serial streams flow.
+   * A guest that suspends the machine (ACPI S3, machine 'pc') sleeps, without
+   * using the CPU, until a wake-up source fires (the RTC alarm with RTC_EN),
+   * then the firmware resumes it; if `timeoutMs` passes or stop() is called
+   * first, run() returns reason 'suspend' and the next run() waits on.
    */
   async run(options?: AsyncRunOptions): Promise<RunResult> {
     this.checkOpen('run');
     const opts = checkOptions(options, ASYNC_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
-    const deadline = opts.timeoutMs === undefined ? undefined : now() + opts.timeoutMs;
+    const start = now();
+    const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
       for (;;) {
+        if (this.suspended !== null && !(await this.wakeUp(deadline))) return this.asleep(start, 'no wake-up came during this run: run() again to wait on');
         this.dirtyCpu = true;
         const result = await this.loops[0].runAsync({ ...opts, timeoutMs: remaining(deadline) });
+        if (this.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
     } finally {
@@ -336,16 +347,23 @@ export class Machine {
     }
   }
 
-  /** run(), without yielding to the event loop (serial input cannot arrive meanwhile). */
+  /**
+   * run(), without yielding to the event loop (serial input cannot arrive
+   * meanwhile). A suspended guest cannot wake without the event loop:
+   * runSync() then returns reason 'suspend' and run() waits for the wake-up.
+   */
   runSync(options?: RunOptions): RunResult {
     this.checkOpen('runSync');
     const opts = checkOptions(options, RUN_OPTIONS, 'machine.runSync()');
     this.ensureMode();
-    const deadline = opts.timeoutMs === undefined ? undefined : now() + opts.timeoutMs;
+    const start = now();
+    const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
       for (;;) {
+        if (this.suspended !== null) return this.asleep(start, 'runSync() cannot wait for a wake-up: call run()');
         this.dirtyCpu = true;
         const result = this.loops[0].run({ ...opts, timeoutMs: remaining(deadline) });
+        if (this.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
     } finally {
@@ -366,6 +384,40 @@ export class Machine {
     return true;
   }
 
+  /** After a run ended by ACPI S3 on a board with wake-up sources: the machine sleeps (QEMU's RUN_STATE_SUSPENDED). */
+  private suspendAfter(result: RunResult): boolean {
+    if (result.reason !== 'suspend' || this.board.suspend === undefined || this.closed) return false;
+    this.suspended = result;
+    return true;
+  }
+
+  /**
+   * Waits for the board's wake-up event (timers only, no CPU), then
+   * qemu_system_wakeup: a system reset that keeps the RAM and the CMOS
+   * resume flag, so the firmware resumes the guest (SeaBIOS jumps to the FACS
+   * waking vector), and the board's wake-up steps (PM1 WAK_STS). False when
+   * the deadline passes, stop() is called or the machine closes first.
+   */
+  private async wakeUp(deadline: number | undefined): Promise<boolean> {
+    const hooks = this.board.suspend!;
+    this.sleep = new AbortController();
+    let reason: Awaited<ReturnType<typeof hooks.waitForWakeup>>;
+    try {
+      reason = await hooks.waitForWakeup(remaining(deadline), this.sleep.signal);
+    } finally {
+      this.sleep = null;
+    }
+    if (reason === null || this.closed) return false;
+    this.resetSystem();
+    hooks.afterWakeup(reason);
+    return true;
+  }
+
+  /** The result of a run that found the guest asleep and left it so. */
+  private asleep(start: number, note: string): RunResult {
+    return { ...this.suspended!, exits: 0, elapsedMs: now() - start, message: `${this.suspended!.message}; ${note}` };
+  }
+
   /**
    * QEMU's system_reset: every device back to its power-on state (in the
    * order the board plugged them), the board's reset steps, and the vCPUs
@@ -381,6 +433,7 @@ export class Machine {
   }
 
   private resetSystem(): void {
+    this.suspended = null; // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
     this.serial?.flush();
     for (const l of this.loops) {
       l.abandonPendingIo();
@@ -398,10 +451,11 @@ export class Machine {
     if (!this.modeSet) this.setupMode(this.cpu.loadAddress);
   }
 
-  /** Ends the current run (reason 'stopped') after the exit being handled. */
+  /** Ends the current run (reason 'stopped') after the exit being handled; a run waiting for a wake-up returns (reason 'suspend'). */
   stop(message?: string): void {
     this.checkOpen('stop');
-    this.requestStop({ reason: 'stopped', message });
+    if (this.sleep !== null) this.sleep.abort();
+    else this.requestStop({ reason: 'stopped', message });
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
@@ -444,6 +498,7 @@ export class Machine {
     this.serial?.flush();
     for (const l of this.loops) l.abandonPendingIo(); // the snapshot's registers replace the unfinished instruction's
     const stats = this.engine().restore(snap, opts);
+    this.suspended = null; // the snapshot's guest was running
     this.modeSet = true; // the vCPU state is the snapshot's now
     this.dirtyCpu = true;
     return stats;

@@ -17,6 +17,9 @@
  *   (acpi_gpe_ioport_readb/writeb); status & enable of its first byte raises the SCI.
  * - A PM1 control write with SLP_EN asks for a sleep state by SLP_TYP: 0 is
  *   S5 (soft off), 1 is S3, `s4Value` is S4 (QEMU powers off for it too).
+ * - RTC_EN in PM1 enable lets the RTC alarm wake the machine from S3
+ *   (acpi_pm1_evt_write_en → qemu_system_wakeup_enable); after the wake-up's
+ *   reset, WAK_STS and the waking event's status bit read set (acpi_notify_wakeup).
  */
 import { MemoryRegion } from '../memory/region';
 import { transaction } from '../memory/transaction';
@@ -26,6 +29,9 @@ import { hostRtcClock, type RtcClock } from './rtc-clock';
 export const PM_TIMER_FREQUENCY = 3579545n;
 const NS_PER_SEC = 1_000_000_000n;
 export const ACPI_BITMASK_TIMER_STATUS = 0x0001;
+export const ACPI_BITMASK_POWER_BUTTON_STATUS = 0x0100;
+export const ACPI_BITMASK_RT_CLOCK_STATUS = 0x0400;
+export const ACPI_BITMASK_WAKE_STATUS = 0x8000;
 export const ACPI_BITMASK_TIMER_ENABLE = 0x0001;
 export const ACPI_BITMASK_GLOBAL_LOCK_ENABLE = 0x0020;
 export const ACPI_BITMASK_POWER_BUTTON_ENABLE = 0x0100;
@@ -38,6 +44,9 @@ const PM_TIMER_MASK = 0xffffffn;
 
 /** What a guest's SLP_EN write asks for: S5 (soft off), S3 (suspend to RAM) or S4 (suspend to disk). */
 export type SleepRequest = 'S3' | 'S4' | 'S5';
+
+/** What woke the machine from S3 (QEMU's WakeupReason): the RTC alarm, or anything else (QEMU_WAKEUP_REASON_OTHER). */
+export type WakeupReason = 'rtc' | 'other';
 
 /**
  * QEMU_CLOCK_VIRTUAL: nanoseconds and one-shot timers.  The PM timer only
@@ -152,6 +161,20 @@ export class AcpiPmRegs {
     const type = (value >> 10) & 7;
     const state: SleepRequest | null = type === 0 ? 'S5' : type === 1 ? 'S3' : type === this.opts.s4Value ? 'S4' : null;
     if (state) this.opts.onSleep?.(state);
+  }
+
+  /** Whether `reason` may wake the machine: the RTC only while RTC_EN is set (QEMU's wakeup_reason_mask); 'other' always. */
+  wakeupEnabled(reason: WakeupReason): boolean {
+    return reason !== 'rtc' || (this.en & ACPI_BITMASK_RT_CLOCK_ENABLE) !== 0;
+  }
+
+  /**
+   * acpi_notify_wakeup, after the wake-up's system reset: WAK_STS with the
+   * event's status bit (QEMU reports a wake-up of no ACPI event as the power button).
+   */
+  notifyWakeup(reason: WakeupReason): void {
+    this.sts |= ACPI_BITMASK_WAKE_STATUS | (reason === 'rtc' ? ACPI_BITMASK_RT_CLOCK_STATUS : ACPI_BITMASK_POWER_BUTTON_STATUS);
+    this.updateSci();
   }
 
   /** ACPI_ENABLE / ACPI_DISABLE through APM (acpi_pm1_cnt_update) */

@@ -49,9 +49,14 @@ export interface Mc146818RtcOptions {
   irq?: IrqLine | ((level: boolean) => void);
   /** The host clock and timers (default: the real ones). */
   clock?: RtcClock;
+  /**
+   * Called when the alarm fires while AIE is set: QEMU's rtc_update_timer asks
+   * for a wake-up from S3 then (qemu_system_wakeup_request(QEMU_WAKEUP_REASON_RTC)).
+   */
+  onAlarm?: () => void;
 }
 
-const RTC_OPTIONS = { irq: true, clock: true } as const satisfies OptionKeys<Mc146818RtcOptions>;
+const RTC_OPTIONS = { irq: true, clock: true, onAlarm: true } as const satisfies OptionKeys<Mc146818RtcOptions>;
 
 export class Mc146818Rtc implements Device, SnapshotDevice {
   /** QEMU's type name. */
@@ -64,6 +69,7 @@ export class Mc146818Rtc implements Device, SnapshotDevice {
   readonly mappings: readonly DeviceMapping[];
   private readonly irq: IrqLine | null;
   private readonly clock: RtcClock;
+  private readonly onAlarm: (() => void) | undefined;
   private cmos = new Uint8Array(CMOS_SIZE);
   private index = 0;
   /** base_rtc: guest seconds (Unix time) at host time lastUpdate */
@@ -85,6 +91,8 @@ export class Mc146818Rtc implements Device, SnapshotDevice {
     if (typeof this.clock.now !== 'function' || typeof this.clock.setTimer !== 'function') {
       throw new TypeError('rtc clock must have now() and setTimer(deadlineNs, callback)');
     }
+    if (opts.onAlarm !== undefined && typeof opts.onAlarm !== 'function') throw new TypeError('rtc onAlarm must be a function () => void');
+    this.onAlarm = opts.onAlarm;
     // rtc_realizefn
     this.cmos[RtcReg.A] = 0x26;
     this.cmos[RtcReg.B] = 0x02;
@@ -278,6 +286,7 @@ export class Mc146818Rtc implements Device, SnapshotDevice {
         if (!(this.cmos[RtcReg.C] & REG_C_AF) && alarmBetween(this.cmos, this.updatedSecond, second)) irqs |= REG_C_AF;
         this.updatedSecond = second;
         this.raiseFlags(irqs);
+        if (irqs & REG_C_AF && this.cmos[RtcReg.B] & REG_B_AIE) this.onAlarm?.();
       }
     }
     if (this.nextPeriodic !== null && now >= this.nextPeriodic) {

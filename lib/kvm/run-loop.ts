@@ -21,7 +21,7 @@ import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
 
 export type StopReason =
-  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff'
+  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
   | 'internalError' | 'failEntry' | 'systemEvent' | 'debug' | 'unknown';
 
 export interface RunResult {
@@ -60,7 +60,9 @@ export type StopRequest =
   /** the guest asked for a system reset (a board reboots unless -no-reboot) */
   | { reason: 'reset'; message: string }
   /** the guest powered the machine off (ACPI S5) */
-  | { reason: 'poweroff'; message: string };
+  | { reason: 'poweroff'; message: string }
+  /** the guest suspended the machine to RAM (ACPI S3): a board with wake-up sources sleeps until one fires */
+  | { reason: 'suspend'; message: string };
 
 /** A device callback threw while handling a guest access. */
 export class DeviceError extends Error {

@@ -8,6 +8,7 @@ import type { Kvm } from '../kvm/system';
 import type { StopRequest } from '../kvm/run-loop';
 import type { Vcpu } from '../kvm/vcpu';
 import type { Vm } from '../kvm/vm';
+import type { WakeupReason } from '../devices/acpi-pm-regs';
 import type { Device } from '../devices/device';
 import type { PciBus } from '../devices/pci/pci-bus';
 import type { DebugExit } from '../devices/debug-exit';
@@ -82,6 +83,14 @@ export interface SystemResetHooks {
   afterReset(): void;
 }
 
+/** What a board whose guest can suspend to RAM (ACPI S3) adds (QEMU's qemu_system_suspend / qemu_system_wakeup). */
+export interface SuspendHooks {
+  /** Resolves with what woke the machine, or null when `timeoutMs` passes first, `signal` aborts or the machine closes. */
+  waitForWakeup(timeoutMs: number | undefined, signal: AbortSignal): Promise<WakeupReason | null>;
+  /** The board's steps after the wake-up's system reset (QEMU's wakeup notifiers: PM1 WAK_STS). */
+  afterWakeup(reason: WakeupReason): void;
+}
+
 /** The board's part of a snapshot layout: its name and its parameters. */
 export type BoardSnapshotKey = Omit<SnapshotLayout, 'ramBlocks' | 'devices' | 'memoryMap'>;
 
@@ -115,6 +124,8 @@ export interface BoardInstance {
   cpuid?(vcpu: Vcpu): { entries: CpuidEntry[]; warnings: readonly string[] };
   /** Present when a guest reset reboots the machine (firmware boards). */
   readonly systemReset?: SystemResetHooks;
+  /** Present when the guest can suspend the machine and a wake-up source can resume it (needs systemReset). */
+  readonly suspend?: SuspendHooks;
   /** What a snapshot of this board must match, besides RAM blocks, devices and memory map. */
   readonly snapshotKey: BoardSnapshotKey;
 }

@@ -41,6 +41,7 @@ import { Port92 } from '../devices/port92';
 import { COM1_PORT, Serial16550A } from '../devices/serial-16550a';
 import { Vmport } from '../devices/vmport';
 import { checkOptions, type OptionKeys } from '../options';
+import { SystemWakeup } from './system-wakeup';
 import { parseSize } from '../parse-size';
 import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
 import type { Board, BoardContext, BoardInstance, BoardPlan, FirmwareCpuSetup, SnapshotRebuildOptions } from './board';
@@ -240,7 +241,10 @@ function validate(options: object): BoardPlan {
 
       // PIIX3 function 0 and what sits on its ISA bus (pc_init1, pc_basic_device_init).
       ctx.plug(new Piix3({ bus: map.pciBus, isaIrqs: gsi, onResetRequest: (kind) => reset(`PIIX3 reset control, ${kind} reset`) }));
-      const rtc = ctx.plug(new Mc146818Rtc({ irq: gsi[IRQ.rtc] }));
+      // S3 and its wake-up sources (QEMU's qemu_system_suspend/wakeup): the RTC alarm while PM1 RTC_EN is set.
+      const wakeup = new SystemWakeup((reason) => pm.acpi.wakeupEnabled(reason));
+      ctx.plug({ name: 'system-wakeup', mappings: [], close: () => wakeup.close() });
+      const rtc = ctx.plug(new Mc146818Rtc({ irq: gsi[IRQ.rtc], onAlarm: () => wakeup.request('rtc') }));
       ctx.plug(new Pcspk({ pit: kvmPitChannel2(vm) }));
       ctx.plug(new I8042({ kbdIrq: gsi[IRQ.kbd], mouseIrq: gsi[IRQ.mouse], onResetRequest: () => reset('i8042 pulse reset'), onA20: setA20 }));
       ctx.plug(new Port92({ onResetRequest: () => reset('port 0x92 fast reset'), onA20: setA20 }));
@@ -265,10 +269,18 @@ function validate(options: object): BoardPlan {
       ctx.plug(new IdeBus({ ...IDE_PRIMARY, irq: gsi[IDE_PRIMARY.irq], drives: disks.slice(0, 2), dma: bmdma.channels[0] }));
       ctx.plug(new IdeBus({ ...IDE_SECONDARY, irq: gsi[IDE_SECONDARY.irq], drives: disks.slice(2, 4), dma: bmdma.channels[1] }));
 
-      // PIIX4_PM (00:01.3): SCI on IRQ 9; S5 powers the machine off.
-      ctx.plug(new Piix4Pm({
+      // PIIX4_PM (00:01.3): SCI on IRQ 9; S5 (and S4) power the machine off, S3 suspends it.
+      const pm = ctx.plug(new Piix4Pm({
         bus: map.pciBus, sci: gsi[IRQ.sci], isa: { com1: serial !== null },
-        onSleep: (state) => ctx.requestStop({ reason: 'poweroff', message: `the guest entered ${state} (ACPI sleep)` }),
+        onSleep: (state) => {
+          if (state !== 'S3') {
+            ctx.requestStop({ reason: 'poweroff', message: `the guest entered ${state} (ACPI sleep)` });
+            return;
+          }
+          rtc.setCmos(0x0f, 0xfe); // rtc_notify_suspend: the shutdown status byte SeaBIOS resumes on (src/resume.c)
+          wakeup.suspend();
+          ctx.requestStop({ reason: 'suspend', message: 'the guest suspended the machine to RAM (ACPI S3)' });
+        },
       }));
 
       // ISA and ACPI devices without a guest-visible job here
@@ -319,6 +331,7 @@ function validate(options: object): BoardPlan {
           return { entries: model.entries, warnings: [...cpuModel.warnings, ...model.warnings] };
         }, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,
         systemReset: { noReboot: opts.noReboot ?? false, afterReset: () => afterReset(false) },
+        suspend: { waitForWakeup: (ms, signal) => wakeup.wait(ms, signal), afterWakeup: (reason) => pm.acpi.notifyWakeup(reason) },
         snapshotKey: {
           machine: PC.name, memory: memorySize, mode: 'real', irqchip: true,
           serialPort: serial ? serialPort : null, debugExitPort: debugExit ? exitPort : null,

@@ -197,6 +197,7 @@ function exitStatusOf(r: RunResult, cfg: LaunchConfig, stderr: Writable): number
     case 'poweroff': return cfg.noShutdown ? 'pause' : 0;
     case 'stopped': return 'run'; // the monitor's stop, or quit: the loop looks at its state
     case 'hlt': case 'timeout': case 'maxExits': return 'run';
+    case 'suspend': return 'run'; // the monitor stopped a sleeping guest's run: the loop looks at its state
     default:
       stderr.write(`${cfg.progName}: ${r.message}\n`);
       return 1;

@@ -279,6 +279,26 @@ describe('mc146818 RTC interrupts (IRQ 8) from timers on the injected clock', ()
     }
   });
 
+  test('onAlarm: the alarm asks for a wake-up from its own timer while AIE is set, not without AIE', () => {
+    let alarms = 0;
+    const r = rtcRig(utcNs(2026, 12, 1, 18, 45, 41, 100), { onAlarm: () => { alarms++; } });
+    try {
+      for (const i of [RtcReg.HOURS_ALARM, RtcReg.MINUTES_ALARM, RtcReg.SECONDS_ALARM]) r.setCmos(i, 0xc0);
+      r.cmos(RtcReg.C);
+      r.clock.advance(2n * NS_PER_S); // AIE clear: AF sets, no wake-up
+      expect(alarms).toBe(0);
+      r.cmos(RtcReg.C);
+      r.setCmos(RtcReg.B, 0x22); // AIE, as x86/s3.c sets it before S3
+      r.clock.advance(1n * NS_PER_S); // no guest access: the timer fired
+      expect(alarms).toBe(1);
+      r.clock.advance(1n * NS_PER_S); // AF still set: the timer is off until register C is read
+      expect(alarms).toBe(1);
+      expect(() => new Mc146818Rtc({ onAlarm: 1 as never })).toThrow(TypeError);
+    } finally {
+      r.close();
+    }
+  });
+
   test('reset clears PIE/AIE/SQWE and the flags, lowers IRQ 8, keeps 0x0f only when it is 0xfe (S3 resume)', () => {
     const r = rtcRig(utcNs(2026, 12, 1, 18, 45, 41, 100));
     try {

@@ -184,6 +184,22 @@ describe('PIIX4 PM registers', () => {
     expect(io().read(0xb3, 1).data[0]).toBe(0x5a);
   });
 
+  test('RTC_EN gates the RTC wake-up; after a wake-up WAK_STS and RTC_STS read set; reset disables it again', () => {
+    const acpi = rig.pm.acpi;
+    expect([acpi.wakeupEnabled('rtc'), acpi.wakeupEnabled('other')]).toEqual([false, true]);
+    outw(0x602, 0x0400); // RTC_EN, as x86/s3.c writes it
+    expect(acpi.wakeupEnabled('rtc')).toBe(true);
+    rig.pc.map.pciHost.reset(); // the wake-up's system reset (acpi_pm1_evt_reset)
+    configWrite(io(), 0x0b, 0x80, 1, 1);
+    expect(acpi.wakeupEnabled('rtc')).toBe(false);
+    acpi.notifyWakeup('rtc');
+    expect(inw(0x600) & 0x8500).toBe(0x8400); // WAK_STS | RTC_STS
+    expect(rig.sci.filter(Boolean)).toEqual([]); // RTC_EN is clear after the reset
+    outw(0x600, 0x8400);
+    acpi.notifyWakeup('other'); // QEMU_WAKEUP_REASON_OTHER: reported as the power button
+    expect(inw(0x600) & 0x8500).toBe(0x8100);
+  });
+
   test('GPE0 at 0xafe0: status write-1-to-clear, enable, the SCI from byte 0', () => {
     const inb = (p: number) => io().read(p, 1).data[0];
     expect([0xafe0, 0xafe1, 0xafe2, 0xafe3].map(inb)).toEqual([0, 0, 0, 0]);

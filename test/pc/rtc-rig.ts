@@ -39,11 +39,11 @@ export function fakeClock(startNs: bigint) {
 export const utcNs = (y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0) =>
   BigInt(Date.UTC(y, mo - 1, d, h, mi, s, ms)) * 1_000_000n;
 
-export function rtcRig(startNs: bigint, opts: { irq?: boolean } = {}) {
+export function rtcRig(startNs: bigint, opts: { irq?: boolean; onAlarm?: () => void } = {}) {
   const clock = fakeClock(startNs);
   const levels: boolean[] = [];
   const irq = opts.irq === false ? undefined : callbackIrqLine((l) => levels.push(l));
-  const rtc = new Mc146818Rtc({ clock, irq });
+  const rtc = new Mc146818Rtc({ clock, irq, ...(opts.onAlarm && { onAlarm: opts.onAlarm }) });
   const ioRoot = MemoryRegion.io('io', 0x10000, UNASSIGNED_IO_OPS);
   ioRoot.addSubregion(0x70n, rtc.region);
   const io = new AddressSpace(ioRoot, 'I/O');
