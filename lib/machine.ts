@@ -15,9 +15,8 @@ import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
 import { assemble, type AssembledMachine, type MachineMemory } from './machines/assemble';
 import type { BoardInstance, CpuSetup } from './machines/board';
-import { boardOfSnapshot, machineTypes, pickBoard } from './machines';
-import { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './machines/tiny';
-import type { PcBoardOptions } from './machines/pc';
+import { machineTypes, pickBoard } from './machines';
+import { MACHINE_LAYOUT, type SerialOptions } from './machines/tiny';
 import { formatMtree, type MtreeOptions } from './memory/mtree';
 import { formatRamBlocks } from './memory/ramblock-info';
 import { formatInfoPci } from './devices/pci/info-pci';
@@ -37,6 +36,10 @@ import { loadFlat, type LoadedImage } from './x86/loader-flat';
 import { capturePowerOnState, type PowerOnState, resetVcpuState, restorePowerOnState } from './x86/reset';
 import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
+import { guestRamRange, rangeText } from './machine-guest-ram';
+import type { LoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
+import { restoreSnapshotFile } from './machine-snapshot-file';
+import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
 
 /** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
@@ -47,44 +50,9 @@ function remaining(deadline: number | undefined): number | undefined {
 const now = (): number => performance.now();
 
 export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
-
-export interface MachineOptions extends TinyBoardOptions, Omit<PcBoardOptions, 'memory' | 'serial' | 'debugExit'> {
-  /**
-   * The machine type (QEMU's -machine): 'tiny' (the default) or 'pc' (QEMU's
-   * i440FX PC, booting SeaBIOS); machineTypes() lists them. The other
-   * options are the board's (each board refuses the others').
-   */
-  machine?: string;
-  /** KVM device (default /dev/kvm). */
-  kvmPath?: string;
-  /**
-   * Called with one line per KVM_SET_USER_MEMORY_REGION, in QEMU's
-   * kvm_set_user_memory trace format (QEMU's -trace enable=kvm_set_user_memory),
-   * from the first slot on. Default: stderr when NODE_KVM_TRACE selects the event.
-   */
-  traceSlots?: (line: string) => void;
-}
-
-export interface LoadOptions {
-  /** 'auto' (default) picks ELF when the file starts with \x7fELF. */
-  format?: 'auto' | 'flat' | 'elf';
-  /** Where a flat binary goes (default: the board's load address; tiny: 0x7c00 in real mode, 0x100000 otherwise). */
-  address?: bigint | number;
-  /** Entry point (default: the ELF entry, or the flat load address). */
-  entry?: bigint | number;
-}
-
-/** Options of Machine.fromSnapshotFile(file): how to rebuild the machine a snapshot file records. */
-export interface SnapshotFileOptions extends Pick<MachineOptions, 'serial' | 'kvmPath'> {
-  /** Adds your devices (with their regions) before the snapshot is restored. */
-  setup?: (machine: Machine) => void;
-}
-
-/** @deprecated the options of Machine.load(file), now SnapshotFileOptions. */
-export type MachineLoadOptions = SnapshotFileOptions;
+export type { LoadOptions, MachineLoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
 
 const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
-const SNAPSHOT_FILE_OPTIONS = { serial: true, kvmPath: true, setup: true } as const satisfies OptionKeys<SnapshotFileOptions>;
 /** Options of Machine.create() every board has (besides `machine`, which picks the board). */
 const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
 const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
@@ -123,10 +91,8 @@ export class Machine {
   private modeSet = false;
   /** The vCPU ran (or got a snapshot's state) since it was last reset. */
   private dirtyCpu = false;
-  /** While the guest sleeps in ACPI S3: the run result that suspended it (run() waits for the wake-up). */
-  private suspended: RunResult | null = null;
-  /** Aborts run()'s wait for a wake-up (stop()). */
-  private sleep: AbortController | null = null;
+  /** ACPI S3: whether the guest sleeps, and the wait for its wake-up (run() waits in it). */
+  private readonly sleep: MachineSleep;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
 
@@ -147,6 +113,7 @@ export class Machine {
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
+    this.sleep = new MachineSleep(parts.board.suspend);
     this.powerOn = this.cpu.kind === 'firmware'
       ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
       : null;
@@ -193,7 +160,7 @@ export class Machine {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('writeGuest() expects the bytes as a Uint8Array');
     const addr = this.ramRange(gpa, BigInt(bytes.length), 'guest range');
     const r = this.memory.system.write(addr, bytes);
-    if (r !== MemTxResult.OK) throw new RangeError(`writing guest range ${this.rangeText(addr, BigInt(bytes.length))} failed (MemTxResult ${r})`);
+    if (r !== MemTxResult.OK) throw new RangeError(`writing guest range ${rangeText(addr, BigInt(bytes.length))} failed (MemTxResult ${r})`);
   };
 
   /** Reads `length` bytes of guest-physical memory; throws a RangeError if any byte is not RAM. */
@@ -202,7 +169,7 @@ export class Machine {
     const len = toLength(length, 'length');
     const addr = this.ramRange(gpa, len, 'guest range');
     const { data, result } = this.memory.system.read(addr, Number(len));
-    if (result !== MemTxResult.OK) throw new RangeError(`reading guest range ${this.rangeText(addr, len)} failed (MemTxResult ${result})`);
+    if (result !== MemTxResult.OK) throw new RangeError(`reading guest range ${rangeText(addr, len)} failed (MemTxResult ${result})`);
     return data;
   }
 
@@ -240,50 +207,8 @@ export class Machine {
     return loaded;
   }
 
-  /**
-   * Normalises a guest address (bigint or safe integer) and checks that
-   * [gpa, gpa+size) is guest RAM: an access (readGuest, writeGuest) or the
-   * range an image needs (load, with the advice to give the machine more RAM).
-   * RAM is what the memory map shows as RAM or ROM there now (on the pc
-   * machine: below and above 4 GiB, shadow RAM as PAM maps it, the BIOS).
-   */
   private ramRange(gpa: bigint | number, size: bigint, what: 'guest range' | 'image range'): bigint {
-    const addr = toAddress(gpa, 'guest address');
-    if (!this.isRam(addr, size)) {
-      const ram = this.ramText();
-      throw new RangeError(what === 'guest range'
-        ? `guest range ${this.rangeText(addr, size)} is outside RAM (${ram})`
-        : `image range ${this.rangeText(addr, size)} is outside guest RAM (${ram}); use a larger memory size`);
-    }
-    return addr;
-  }
-
-  /** Whether every byte of [addr, addr+size) is RAM or ROM in the system address space. */
-  private isRam(addr: bigint, size: bigint): boolean {
-    const end = addr + size;
-    if (end > 1n << 64n) return false;
-    for (let at = addr; at < end;) {
-      const s = this.memory.system.findSection(at, end - at);
-      if (s === null || s.offsetWithinAddressSpace !== at || !s.mr.isRam) return false;
-      at += s.size;
-    }
-    return true;
-  }
-
-  /** The RAM ranges of the memory map, for messages ('0-0x1000000', or several joined by ', '). */
-  private ramText(): string {
-    const ranges: { start: bigint; end: bigint }[] = [];
-    for (const fr of this.memory.system.flatView()) {
-      if (!fr.mr.isRam) continue;
-      const last = ranges[ranges.length - 1];
-      if (last !== undefined && last.end === fr.start) last.end = fr.end;
-      else ranges.push({ start: fr.start, end: fr.end });
-    }
-    return ranges.map((r) => `${r.start === 0n ? "0" : hex(r.start)}-${hex(r.end)}`).join(", ");
-  }
-
-  private rangeText(gpa: bigint, size: bigint): string {
-    return `${hex(gpa)}-${hex(gpa + size)}`;
+    return guestRamRange(this.memory.system, gpa, size, what);
   }
 
   /**
@@ -336,10 +261,12 @@ export class Machine {
     const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
       for (;;) {
-        if (this.suspended !== null && !(await this.wakeUp(deadline))) return this.asleep(start, 'no wake-up came during this run: run() again to wait on');
+        if (this.sleep.asleep && !(await this.sleep.wakeUp(remaining(deadline), () => this.closed, () => this.resetSystem()))) {
+          return this.sleep.stillAsleep(now() - start, 'no wake-up came during this run: run() again to wait on');
+        }
         this.dirtyCpu = true;
         const result = await this.loops[0].runAsync({ ...opts, timeoutMs: remaining(deadline) });
-        if (this.suspendAfter(result)) continue;
+        if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
     } finally {
@@ -360,10 +287,10 @@ export class Machine {
     const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
       for (;;) {
-        if (this.suspended !== null) return this.asleep(start, 'runSync() cannot wait for a wake-up: call run()');
+        if (this.sleep.asleep) return this.sleep.stillAsleep(now() - start, 'runSync() cannot wait for a wake-up: call run()');
         this.dirtyCpu = true;
         const result = this.loops[0].run({ ...opts, timeoutMs: remaining(deadline) });
-        if (this.suspendAfter(result)) continue;
+        if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
     } finally {
@@ -384,40 +311,6 @@ export class Machine {
     return true;
   }
 
-  /** After a run ended by ACPI S3 on a board with wake-up sources: the machine sleeps (QEMU's RUN_STATE_SUSPENDED). */
-  private suspendAfter(result: RunResult): boolean {
-    if (result.reason !== 'suspend' || this.board.suspend === undefined || this.closed) return false;
-    this.suspended = result;
-    return true;
-  }
-
-  /**
-   * Waits for the board's wake-up event (timers only, no CPU), then
-   * qemu_system_wakeup: a system reset that keeps the RAM and the CMOS
-   * resume flag, so the firmware resumes the guest (SeaBIOS jumps to the FACS
-   * waking vector), and the board's wake-up steps (PM1 WAK_STS). False when
-   * the deadline passes, stop() is called or the machine closes first.
-   */
-  private async wakeUp(deadline: number | undefined): Promise<boolean> {
-    const hooks = this.board.suspend!;
-    this.sleep = new AbortController();
-    let reason: Awaited<ReturnType<typeof hooks.waitForWakeup>>;
-    try {
-      reason = await hooks.waitForWakeup(remaining(deadline), this.sleep.signal);
-    } finally {
-      this.sleep = null;
-    }
-    if (reason === null || this.closed) return false;
-    this.resetSystem();
-    hooks.afterWakeup(reason);
-    return true;
-  }
-
-  /** The result of a run that found the guest asleep and left it so. */
-  private asleep(start: number, note: string): RunResult {
-    return { ...this.suspended!, exits: 0, elapsedMs: now() - start, message: `${this.suspended!.message}; ${note}` };
-  }
-
   /**
    * QEMU's system_reset: every device back to its power-on state (in the
    * order the board plugged them), the board's reset steps, and the vCPUs
@@ -433,7 +326,7 @@ export class Machine {
   }
 
   private resetSystem(): void {
-    this.suspended = null; // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
+    this.sleep.clear(); // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
     this.serial?.flush();
     for (const l of this.loops) {
       l.abandonPendingIo();
@@ -454,8 +347,7 @@ export class Machine {
   /** Ends the current run (reason 'stopped') after the exit being handled; a run waiting for a wake-up returns (reason 'suspend'). */
   stop(message?: string): void {
     this.checkOpen('stop');
-    if (this.sleep !== null) this.sleep.abort();
-    else this.requestStop({ reason: 'stopped', message });
+    if (!this.sleep.interrupt()) this.requestStop({ reason: 'stopped', message });
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
@@ -498,7 +390,7 @@ export class Machine {
     this.serial?.flush();
     for (const l of this.loops) l.abandonPendingIo(); // the snapshot's registers replace the unfinished instruction's
     const stats = this.engine().restore(snap, opts);
-    this.suspended = null; // the snapshot's guest was running
+    this.sleep.clear(); // the snapshot's guest was running
     this.modeSet = true; // the vCPU state is the snapshot's now
     this.dirtyCpu = true;
     return stats;
@@ -511,7 +403,7 @@ export class Machine {
    * match the snapshot's). The serial streams are yours to give again.
    */
   static fromSnapshotFile(file: string, options?: SnapshotFileOptions): Machine {
-    return Machine.restoreFile(file, options, 'Machine.fromSnapshotFile()');
+    return restoreSnapshotFile(file, options, 'Machine.fromSnapshotFile()', (o) => Machine.createSync(o));
   }
 
   /**
@@ -519,30 +411,7 @@ export class Machine {
    * machine.load(image), which loads a program): use Machine.fromSnapshotFile().
    */
   static load(file: string, options?: SnapshotFileOptions): Machine {
-    return Machine.restoreFile(file, options, 'Machine.load()');
-  }
-
-  private static restoreFile(file: string, options: SnapshotFileOptions | undefined, where: string): Machine {
-    const opts = checkOptions(options, SNAPSHOT_FILE_OPTIONS, where);
-    if (opts.setup !== undefined && typeof opts.setup !== 'function') throw new TypeError('setup must be a function (machine) => void');
-    const snap = Snapshot.read(file);
-    const board = boardOfSnapshot(snap.layout.machine);
-    if (board === undefined) {
-      const known = machineTypes().map((t) => `"${t.name}"`).join(', ');
-      throw new SnapshotError('layout', `snapshot file ${file} is of machine type "${snap.layout.machine}", which this node-kvm does not have (it has ${known}): update node-kvm to restore it`);
-    }
-    const machine = Machine.createSync({
-      ...board.optionsFromSnapshot(snap.layout, file, { serial: opts.serial }),
-      machine: board.name, kvmPath: opts.kvmPath,
-    });
-    try {
-      opts.setup?.(machine);
-      machine.restore(snap);
-    } catch (err) {
-      machine.close();
-      throw err;
-    }
-    return machine;
+    return restoreSnapshotFile(file, options, 'Machine.load()', (o) => Machine.createSync(o));
   }
 
   private engine(): SnapshotEngine {
