@@ -164,7 +164,15 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
         m.systemReset();
       }
       if (paused) {
-        await new Promise<void>((r) => { wake = r; });
+        // Paused (-S, the monitor's stop): wait for cont or quit. The timer keeps
+        // Node's event loop alive meanwhile, as QEMU waits (nothing else may be
+        // pending: -S with -monitor none waits until a signal).
+        const keepAlive = setInterval(() => {}, 1 << 30);
+        try {
+          await new Promise<void>((r) => { wake = r; });
+        } finally {
+          clearInterval(keepAlive);
+        }
         continue;
       }
       prelaunch = false;

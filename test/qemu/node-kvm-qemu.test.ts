@@ -83,6 +83,17 @@ describeKvm('node-kvm-qemu', () => {
     expect(exe.stderr()).toContain('node-kvm-qemu: terminating on signal 15\n');
   });
 
+  test('-S -monitor none: the CPU never starts and the process waits, as QEMU does, until a signal ends it', async () => {
+    const exe = startQemuExe([...PC, '-serial', 'none', '-S', '-monitor', 'none']);
+    let ended = false;
+    void exe.exited.then(() => { ended = true; });
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(ended).toBe(false);
+    exe.child.kill('SIGTERM');
+    expect(await exe.exited).toBe(0);
+    expect(exe.stderr()).toContain('node-kvm-qemu: terminating on signal 15\n');
+  });
+
   test.each([
     ['a missing BIOS', ['-bios', '/nonexistent/bios.bin'], /^qemu: could not load PC BIOS '\/nonexistent\/bios.bin'\nnode-kvm-qemu: No such file or directory; /m],
     ['a missing disk', ['-drive', 'file=/nonexistent/disk.img,format=raw,if=ide'], /node-kvm-qemu: -drive file=\/nonexistent\/disk.img,format=raw,if=ide: Could not open '\/nonexistent\/disk.img': No such file or directory\n$/],
