@@ -7,15 +7,17 @@ export type TraceSink = (line: string) => void;
 
 const EVENT = 'kvm_set_user_memory';
 
-/** Does NODE_KVM_TRACE (comma-separated QEMU trace patterns; a trailing * matches any suffix) select the event? */
+/** Does a QEMU trace pattern (-trace enable=PATTERN; a trailing * matches any suffix) select kvm_set_user_memory? */
+export function selectsSlotTrace(pattern: string): boolean {
+  if (pattern === '') return false;
+  return pattern.endsWith('*') ? EVENT.startsWith(pattern.slice(0, -1)) : pattern === EVENT;
+}
+
+/** Does NODE_KVM_TRACE (comma-separated QEMU trace patterns) select the event? */
 function traceWanted(): boolean {
   const env = process.env.NODE_KVM_TRACE;
   if (!env) return false;
-  return env.split(',').map((p) => p.trim()).some((p) => {
-    if (p === '') return false;
-    if (p.endsWith('*')) return EVENT.startsWith(p.slice(0, -1));
-    return p === EVENT;
-  });
+  return env.split(',').map((p) => p.trim()).some(selectsSlotTrace);
 }
 
 /**

@@ -5,6 +5,7 @@
 // when the process exits (QEMU writes each byte as it comes too).
 import * as fs from 'fs';
 import { type Readable, Writable } from 'stream';
+import { strerror } from '../util/errno';
 
 /** A back end, as the command line names it. */
 export type CharBackendSpec =
@@ -47,13 +48,16 @@ export function openCharBackend(spec: CharBackendSpec, stdio: { stdin: Readable;
     const out = syncWriter(stdio.stdoutFd, false);
     return { output: out, input: stdio.stdin, close() { out.end(); } };
   }
+  return openFileBackend(spec.path, spec.append ?? false);
+}
+
+/** A file back end: `path` created or truncated (or appended to), written synchronously. */
+export function openFileBackend(path: string, append: boolean): CharBackend {
   let fd: number;
   try {
-    fd = fs.openSync(spec.path, spec.append ? 'a' : 'w');
+    fd = fs.openSync(path, append ? 'a' : 'w');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : (e as Error).message;
-    throw new Error(`Could not open '${spec.path}': ${why}`);
+    throw new Error(`Could not open '${path}': ${strerror(e)}`);
   }
   const out = syncWriter(fd, true);
   return { output: out, input: null, close() { out.end(); out.closeFd(); } };

@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'stream';
 import { Machine } from '../machine';
 import type { PcDiskOptions } from '../machines/pc';
 import type { RunResult } from '../kvm/run-loop';
-import { openCharBackend, type CharBackend, type CharBackendSpec } from './chardev';
+import { openCharBackend, openFileBackend, type CharBackend, type CharBackendSpec } from './chardev';
 import { HmpMonitor } from './hmp';
 import { CharMux } from './mux';
 
@@ -216,7 +216,7 @@ function exitStatusOf(r: RunResult, cfg: LaunchConfig, stderr: Writable): number
 function traceWriter(file: string | null | undefined, stderr: Writable, opened: { close(): void }[]): ((line: string) => void) | undefined {
   if (file === undefined) return undefined;
   if (file === null) return (line) => stderr.write(`${line}\n`);
-  const b = openCharBackend({ kind: 'file', path: file }, { stdin: null as never, stdoutFd: -1 });
+  const b = openFileBackend(file, false);
   opened.push(b);
   return (line) => b.output!.write(`${line}\n`);
 }

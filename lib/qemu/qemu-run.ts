@@ -11,6 +11,8 @@ import { KernelImageError } from '../machines/pc/kernel-image-error';
 import type { QemuChardevBackend, QemuCommand, QemuDrive, QemuSerialTarget } from './command';
 import { launch, type FrontEndSpec, type LaunchConfig, type LaunchIo } from './launch';
 import { QemuOptionError } from './qemu-error';
+import { parseCInteger } from './qemu-opts';
+import { selectsSlotTrace } from '../kvm/slot-trace';
 
 /** -global properties node-kvm honours by having nothing to change: its pc machine already behaves so. */
 const HONOURED_GLOBALS = new Set([
@@ -18,20 +20,14 @@ const HONOURED_GLOBALS = new Set([
   'kvm-pit.lost_tick_policy=discard', // the in-kernel PIT's policy (KVM_PIT_FLAGS: lost ticks are not reinjected by userspace)
 ]);
 
-/** The trace event node-kvm has, and whether a -trace pattern selects it (a trailing * matches any suffix). */
-const SLOT_EVENT = 'kvm_set_user_memory';
-function selectsSlotEvent(pattern: string): boolean {
-  return pattern.endsWith('*') ? SLOT_EVENT.startsWith(pattern.slice(0, -1)) : pattern === SLOT_EVENT;
-}
-
 function prop(props: readonly (readonly [string, string])[], key: string): string | undefined {
   for (let i = props.length - 1; i >= 0; i--) if (props[i][0] === key) return props[i][1];
   return undefined;
 }
 
-/** QEMU's integer property syntax (decimal, 0x hex, 0 octal), as isa-debugcon's iobase=. */
+/** An integer device property (isa-debugcon's iobase=), in QEMU's C syntax; the parser checked it is one. */
 function intProp(text: string): number {
-  return text.startsWith('0x') || text.startsWith('0X') ? parseInt(text.slice(2), 16) : /^0[0-7]+$/.test(text) ? parseInt(text, 8) : parseInt(text, 10);
+  return Number(parseCInteger(text, false));
 }
 
 /** What node-kvm cannot do yet, in QEMU's "location: text" form. */
@@ -124,7 +120,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     debugcon,
     debugExit,
     startStopped: cmd.startStopped,
-    traceSlotsFile: patterns.some(selectsSlotEvent) ? cmd.trace.file : undefined,
+    traceSlotsFile: patterns.some(selectsSlotTrace) ? cmd.trace.file : undefined,
     monitor,
     kernel: cmd.kernel ?? undefined,
     append: cmd.append ?? undefined,

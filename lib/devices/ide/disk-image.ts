@@ -10,6 +10,7 @@
 // sector extends the file to a whole sector, as pwrite does under QEMU.
 import * as fs from 'fs';
 import { checkOptions, type OptionKeys } from '../../options';
+import { strerror } from '../../util/errno';
 
 export const SECTOR_SIZE = 512;
 
@@ -33,14 +34,6 @@ export interface DiskImageOptions {
 const DISK_IMAGE_OPTIONS = { readonly: true, snapshot: true } as const satisfies OptionKeys<DiskImageOptions>;
 
 /** strerror() texts QEMU prints for the open errors a user meets. */
-const STRERROR: Readonly<Record<string, string>> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EISDIR: 'Is a directory',
-  EROFS: 'Read-only file system',
-  ELOOP: 'Too many levels of symbolic links',
-  ENOTDIR: 'Not a directory',
-};
 
 export class DiskImage {
   readonly path: string;
@@ -143,6 +136,5 @@ export class DiskImage {
 
 function openError(path: string, e: unknown): DiskImageError {
   const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'EIO';
-  const text = STRERROR[code] ?? (e instanceof Error ? e.message : String(e));
-  return new DiskImageError(`Could not open '${path}': ${text}`, code);
+  return new DiskImageError(`Could not open '${path}': ${strerror(e)}`, code);
 }

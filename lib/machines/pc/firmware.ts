@@ -2,6 +2,7 @@
 // bytes the user gives. Read once, before anything is opened, so a missing
 // or malformed image fails Machine.create() with QEMU's message plus what to
 // do, and nothing is left behind.
+import { strerror } from '../../util/errno';
 import { readImageFile } from '../../x86/image-file';
 import { checkBiosImage, MAX_BIOS_SIZE } from './memory-map';
 
@@ -43,9 +44,7 @@ export function readFirmware(source: string | Uint8Array): Uint8Array {
   try {
     bytes = readImageFile(source, MAX_BIOS_SIZE, 'a PC BIOS is mapped below 4 GiB');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
-    throw new FirmwareError(source, why, advice(source), code ?? 'EINVAL');
+    throw new FirmwareError(source, strerror(e), advice(source), (e as NodeJS.ErrnoException).code ?? 'EINVAL');
   }
   try {
     checkBiosImage(bytes);
