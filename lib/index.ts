@@ -34,7 +34,7 @@ export { Machine, MACHINE_LAYOUT } from './machine';
 export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions, SnapshotFileOptions, MachineLoadOptions } from './machine';
 // Boards, devices and interrupt lines (issue 11)
 export { machineTypes, DEFAULT_MACHINE, RESET_VECTOR } from './machines';
-export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions, PcBoardOptions, PcDiskOptions } from './machines';
+export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions, PcBoardOptions, PcDiskOptions, MicrovmBoardOptions } from './machines';
 export { FirmwareError, readFirmware, SEABIOS_PATH } from './machines/pc/firmware';
 export type { Device, DeviceMapping } from './devices/device';
 export { kvmIrqLine, callbackIrqLine, IRQCHIP_GSI_COUNT } from './devices/irq-line';

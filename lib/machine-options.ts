@@ -7,8 +7,9 @@ import type { TinyBoardOptions } from './machines/tiny';
 
 export interface MachineOptions extends TinyBoardOptions, Omit<PcBoardOptions, 'memory' | 'serial' | 'debugExit'> {
   /**
-   * The machine type (QEMU's -machine): 'tiny' (the default) or 'pc' (QEMU's
-   * i440FX PC, booting SeaBIOS); machineTypes() lists them. The other
+   * The machine type (QEMU's -machine): 'tiny' (the default), 'pc' (QEMU's
+   * i440FX PC, booting SeaBIOS) or 'microvm' (a kernel booted without
+   * firmware); machineTypes() lists them. The other
    * options are the board's (each board refuses the others').
    */
   machine?: string;

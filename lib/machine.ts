@@ -182,6 +182,7 @@ export class Machine {
     if (this.cpu.kind === 'firmware') {
       throw new TypeError(`load() puts a program into a firmware-less machine such as 'tiny'; this machine boots its firmware (bios) at ${hex(this.cpu.loadAddress)}: give it a disk instead`);
     }
+    if (this.cpu.kind === 'kernel') throw new TypeError('load() puts a program into a machine such as \'tiny\'; this machine boots the kernel it was created with (Machine.create({ kernel }))');
     const opts = checkOptions(options, LOAD_OPTIONS, 'machine.load()');
     const address = opts.address === undefined ? undefined : toAddress(opts.address, 'address');
     const entry = opts.entry === undefined ? undefined : toAddress(opts.entry, 'entry');
@@ -230,6 +231,9 @@ export class Machine {
       this.dirtyCpu = false;
       this.modeSet = true;
       return;
+    }
+    if (cpu.kind === 'kernel' && entry !== cpu.loadAddress) {
+      throw new RangeError(`this machine starts its kernel at its entry ${hex(cpu.loadAddress)}, not at ${hex(entry)}`);
     }
     if (this.dirtyCpu) {
       for (const l of this.loops) l.abandonPendingIo();

@@ -73,7 +73,17 @@ export interface FirmwareCpuSetup {
   readonly loadAddress: bigint;
 }
 
-export type CpuSetup = ProgramCpuSetup | FirmwareCpuSetup;
+/**
+ * The vCPU starts in a kernel the board loads itself, without firmware
+ * (machine 'microvm'): enter() writes the kernel and its boot information
+ * and sets the entry state; `loadAddress` is the kernel's entry. load() is
+ * refused; a system reset enters the kernel again.
+ */
+export interface KernelCpuSetup extends Omit<ProgramCpuSetup, 'kind'> {
+  readonly kind: 'kernel';
+}
+
+export type CpuSetup = ProgramCpuSetup | FirmwareCpuSetup | KernelCpuSetup;
 
 /** What a board whose guest can reset the machine adds (QEMU's qemu_system_reset). */
 export interface SystemResetHooks {

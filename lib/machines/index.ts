@@ -1,10 +1,11 @@
 // The machine types Machine.create({ machine }) knows (QEMU's -machine),
 // by name. A new board is a file in this folder, listed here.
 import type { Board } from './board';
+import { MICROVM } from './microvm';
 import { PC } from './pc';
 import { TINY } from './tiny';
 
-const BOARDS: ReadonlyMap<string, Board> = new Map([TINY, PC].map((b) => [b.name, b]));
+const BOARDS: ReadonlyMap<string, Board> = new Map([TINY, PC, MICROVM].map((b) => [b.name, b]));
 
 /** The board Machine.create() builds without a `machine` option (what node-kvm always built). */
 export const DEFAULT_MACHINE = TINY.name;
@@ -53,3 +54,4 @@ export function boardOfSnapshot(machine: string): Board | undefined {
 export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, FirmwareCpuSetup, ProgramCpuSetup, SystemResetHooks } from './board';
 export { MACHINE_LAYOUT, type SerialOptions, type TinyBoardOptions } from './tiny';
 export { RESET_VECTOR, type PcBoardOptions, type PcDiskOptions } from './pc';
+export type { MicrovmBoardOptions } from './microvm';

@@ -50,7 +50,7 @@ function checkString(v: unknown, what: string): string {
   return v;
 }
 
-function readKernelFile(file: string, ramSize: bigint, what: (why: string) => string): Uint8Array {
+export function readKernelFile(file: string, ramSize: bigint, what: (why: string) => string): Uint8Array {
   try {
     return readImageFile(file, ramSize, 'give the machine more memory');
   } catch (e) {
