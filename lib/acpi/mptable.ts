@@ -12,7 +12,6 @@ import { LAPIC_BASE } from './madt';
 export const MP_FLOATING_SIZE = 16;
 const MP_CONFIG_HEADER_SIZE = 44;
 const MP_CPU_SIZE = 20;
-const MP_ENTRY_SIZE = 8;
 /** Interrupt types (MP spec table 4-8). */
 const INT = 0;
 const NMI = 1;
@@ -30,8 +29,10 @@ export interface MpTableDescription {
   /** CPUID.1 EAX and EDX (SeaBIOS copies them into every processor entry). */
   cpuSignature: number;
   cpuFeatures: number;
-  /** Whether the machine has a PCI bus 0 (then ISA is bus 1). PCI interrupt entries are not built here. */
+  /** Whether the machine has a PCI bus 0 (then ISA is bus 1). */
   pciBus: boolean;
+  /** The INTx pins of bus 0's devices and the IRQ (interrupt line) each is routed to, in device order (SeaBIOS: each pin once per device). */
+  pciInterrupts?: readonly { device: number; pin: 1 | 2 | 3 | 4; irq: number }[];
   ioapic: { id: number; version: number; address: number };
   /** The ISA IRQs that are PCI's and get no ISA entry (SeaBIOS's BUILD_PCI_IRQS), e.g. [5, 9, 10, 11]; [] for none. */
   pciIrqs: readonly number[];
@@ -61,7 +62,11 @@ function entries(d: MpTableDescription): { bytes: Uint8Array; count: number } {
   const ioapicAddr = u32(d.ioapic.address, 'ioapic.address');
   out.push([2, d.ioapic.id, d.ioapic.version, 1, ioapicAddr & 0xff, (ioapicAddr >>> 8) & 0xff, (ioapicAddr >>> 16) & 0xff, ioapicAddr >>> 24]);
   // type, interrupt type, flags (u16: 0 conforms to the bus), source bus, source IRQ, destination APIC, destination pin
-  const irq = (kind: number, type: number, srcIrq: number, dst: number, pin: number) => [kind, type, 0, 0, isa, srcIrq, dst, pin];
+  const irq = (kind: number, type: number, srcIrq: number, dst: number, pin: number, bus = isa, flags = 0) => [kind, type, flags, 0, bus, srcIrq, dst, pin];
+  for (const p of d.pciInterrupts ?? []) {
+    if (!d.pciBus) throw new RangeError('pciInterrupts need pciBus');
+    out.push(irq(3, INT, (p.device << 2) | (p.pin - 1), d.ioapic.id, p.irq, 0, 1)); // PCI bus 0, active high
+  }
   for (let i = 0; i < 16; i++) {
     if (d.pciIrqs.includes(i)) continue;
     if (d.irq0Override && i === 2) continue;
