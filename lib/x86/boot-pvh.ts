@@ -181,7 +181,10 @@ export function hvmStartInfo(layout: HvmStartInfoLayout): GuestWrite[] {
  * at which `size` bytes end at or below it.
  */
 export function initrdAddress(size: bigint, initrdMax: bigint): bigint {
-  if (size >= initrdMax) throw new KernelImageError(`qemu: initrd is too large, cannot support.(max: ${initrdMax}, need ${size})`);
+  if (size >= initrdMax) {
+    const qemu = `initrd is too large, cannot support.(max: ${initrdMax}, need ${size})`;
+    throw new KernelImageError(`${qemu}: give the machine more memory or a smaller initrd`, `qemu: ${qemu}`);
+  }
   return (initrdMax - size) & ~0xfffn;
 }
 

@@ -4,4 +4,13 @@
 // protocols (lib/x86/boot-*.ts) and the boards that use them throw it.
 export class KernelImageError extends Error {
   override readonly name = 'KernelImageError';
+
+  /**
+   * @param qemuText the line QEMU writes to stderr as it is, when QEMU
+   *   prints it with fprintf ("qemu: ..."), not with error_report (then the
+   *   program name and the message)
+   */
+  constructor(message: string, readonly qemuText?: string) {
+    super(message);
+  }
 }
