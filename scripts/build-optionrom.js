@@ -14,7 +14,7 @@ const os = require('os');
 const path = require('path');
 
 const DIR = path.join(__dirname, '..', 'lib', 'machines', 'pc', 'optionrom');
-const ROMS = ['multiboot'];
+const ROMS = ['multiboot', 'pvh'];
 
 /**
  * The ROM image of `name`.S: assembled as 16/32-bit code, the .text bytes,
@@ -26,7 +26,7 @@ function buildOptionRom(name) {
   try {
     const obj = path.join(tmp, `${name}.o`);
     const bin = path.join(tmp, `${name}.bin`);
-    execFileSync('as', ['--32', '-o', obj, path.join(DIR, `${name}.S`)]);
+    execFileSync('as', ['--32', '-I', DIR, '-o', obj, path.join(DIR, `${name}.S`)]);
     execFileSync('objcopy', ['-O', 'binary', '-j', '.text', obj, bin]);
     const rom = fs.readFileSync(bin);
     if (rom.length === 0 || rom.length % 512 !== 0 || rom[2] * 512 !== rom.length) {

@@ -166,7 +166,7 @@ export async function runQemuCommand(cmd: QemuCommand, progName: string, io: Lau
       return 1;
     }
     if (err instanceof KernelImageError) {
-      io.stderr.write(`${progName}: ${err.message}\n`);
+      io.stderr.write(err.qemuText === undefined ? `${progName}: ${err.message}\n` : `${err.qemuText}\n`);
       return 1;
     }
     if (err instanceof GuestMemoryLimitError) {

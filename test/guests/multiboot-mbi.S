@@ -164,59 +164,8 @@ start:
 	out	%eax, $0xf4
 	hlt
 
-# "<EDX string>" EAX in hex, newline
-field:	call	puts
-	call	hex32
-	jmp	newline
+	.include "serial-print32.inc"
 
-# the NUL-terminated string at EDX
-puts:	push	%eax
-	push	%edx
-9:	movb	(%edx), %al
-	test	%al, %al
-	jz	10f
-	call	putc
-	inc	%edx
-	jmp	9b
-10:	pop	%edx
-	pop	%eax
-	ret
-
-quote_nl:
-	mov	$'"', %al
-	call	putc
-newline:
-	mov	$'\n', %al
-	jmp	putc
-space:	mov	$' ', %al
-putc:	push	%edx
-	push	%eax
-	mov	$COM1 + 5, %dx
-11:	in	%dx, %al
-	test	$0x20, %al
-	jz	11b
-	pop	%eax
-	mov	$COM1, %dx
-	out	%al, %dx
-	pop	%edx
-	ret
-
-# EAX as 8 hex digits
-hex32:	push	%ecx
-	push	%eax
-	mov	$8, %ecx
-12:	rol	$4, %eax
-	push	%eax
-	and	$0xf, %eax
-	movb	ADDR + digits(%eax), %al
-	call	putc
-	pop	%eax
-	loop	12b
-	pop	%eax
-	pop	%ecx
-	ret
-
-digits:	.ascii	"0123456789abcdef"
 s_eax:	.asciz	"eax="
 s_ebx:	.asciz	"ebx="
 s_eflags: .asciz "eflags="

@@ -4,14 +4,19 @@
 // PVH) and prepares what the firmware boots it from: fw_cfg items, the
 // option ROM and its place at the head of `bootorder`.
 //
-// Multiboot v1 is what boots today (multiboot.ts). A Linux bzImage, a PVH
-// ELF and an image that is none of these are refused with QEMU's message
-// where QEMU has one, else with what is missing.
+// Multiboot v1 (multiboot.ts) and PVH (pvh-boot.ts) boot; an image that is
+// none of these is refused with QEMU's message where QEMU has one, else
+// with what is missing.
 import type { FwCfgIo } from '../../devices/fw-cfg';
 import { readImageFile } from '../../x86/image-file';
 import { KernelImageError } from './kernel-image-error';
 import { hex } from '../../util/hex';
 import { addMultibootFwCfgItems, findMultibootHeader, loadMultiboot, MULTIBOOT_BOOT_PATH, type MultibootModule } from './multiboot';
+import { initrdAddress, parsePvhImage } from '../../x86/boot-pvh';
+import { PVH_BOOT_PATH, pcPvhFwCfgItems } from './pvh-boot';
+
+/** pc_machine_class_init's acpi_data_size: what QEMU keeps free for ACPI below the top of RAM under 4 GiB. */
+export const PC_ACPI_DATA_SIZE = 0x20000n + 0x8000n;
 
 /** Machine.create({ machine: 'pc', kernel, append, initrd }) */
 export interface PcKernelOptions {
@@ -50,57 +55,40 @@ function checkString(v: unknown, what: string): string {
   return v;
 }
 
-export function readKernelFile(file: string, ramSize: bigint, what: (why: string) => string): Uint8Array {
+/** `file`'s bytes; a KernelImageError with what(strerror) when it cannot be opened (`qemu:`-prefixed by fprintf when `fprintf`). */
+export function readKernelFile(file: string, ramSize: bigint, what: (why: string) => string, fprintf = false): Uint8Array {
   try {
     return readImageFile(file, ramSize, 'give the machine more memory');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === undefined) throw e; // not a regular file, or larger than RAM: readImageFile's own message
     const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
-    throw new KernelImageError(what(why));
+    throw new KernelImageError(what(why), fprintf ? `qemu: ${what(why)}` : undefined);
   }
 }
 
 const LINUX_HDRS = 0x53726448; // "HdrS" at 0x202: the Linux boot protocol's setup header
-const PT_NOTE = 4;
-const XEN_ELFNOTE_PHYS32_ENTRY = 18;
+/** The one -initrd file of a PVH or Linux kernel: QEMU takes the whole string as its name. */
+export function singleInitrd(initrd: string | readonly string[] | undefined): string | null {
+  if (initrd === undefined) return null;
+  if (typeof initrd === 'string') return initrd;
+  if (initrd.length !== 1) throw new TypeError(`initrd: a PVH or Linux kernel takes one initrd file, not ${initrd.length} (several are for multiboot kernels)`);
+  return initrd[0];
+}
 
-/** Whether an ELF (32- or 64-bit, little-endian) has the Xen note PVH boots from (load_elfboot's search). */
-function hasPvhNote(image: Uint8Array): boolean {
-  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  const is64 = image[4] === 2;
-  const phoff = is64 ? Number(dv.getBigUint64(32, true)) : dv.getUint32(28, true);
-  const phentsize = dv.getUint16(is64 ? 54 : 42, true);
-  const phnum = dv.getUint16(is64 ? 56 : 44, true);
-  for (let n = 0; n < phnum; n++) {
-    const ph = phoff + n * phentsize;
-    if (ph + (is64 ? 56 : 32) > image.length || dv.getUint32(ph, true) !== PT_NOTE) continue;
-    let at = is64 ? Number(dv.getBigUint64(ph + 8, true)) : dv.getUint32(ph + 4, true);
-    const end = at + (is64 ? Number(dv.getBigUint64(ph + 32, true)) : dv.getUint32(ph + 16, true));
-    while (at + 12 <= Math.min(end, image.length)) {
-      const namesz = dv.getUint32(at, true);
-      const descsz = dv.getUint32(at + 4, true);
-      const type = dv.getUint32(at + 8, true);
-      const name = new TextDecoder().decode(image.subarray(at + 12, at + 12 + namesz)).replace(/\0+$/, '');
-      if (name === 'Xen' && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
-      at += 12 + Math.ceil(namesz / 4) * 4 + Math.ceil(descsz / 4) * 4;
-    }
-  }
-  return false;
+/** The initrd's bytes (g_mapped_file_new in x86_load_linux), with QEMU's message when it cannot be read. */
+export function readInitrd(file: string, ramSize: bigint): Uint8Array {
+  return readKernelFile(file, ramSize, (why) => `error reading initrd ${file}: Failed to open file \u201c${file}\u201d: open() failed: ${why}`, true);
 }
 
 function isLinux(image: Uint8Array): boolean {
   return image.length >= 0x206 && new DataView(image.buffer, image.byteOffset + 0x202, 4).getUint32(0, true) === LINUX_HDRS;
 }
 
-/** The error for an image that is not multiboot (x86_load_linux's other paths, not implemented yet). */
+/** The error for an image that is neither multiboot nor PVH (x86_load_linux's Linux paths, not implemented yet). */
 function notMultiboot(image: Uint8Array, file: string): KernelImageError {
   if (isLinux(image)) {
     return new KernelImageError(`${file} is a Linux kernel (bzImage): the Linux boot protocol is not supported yet; boot a multiboot kernel`);
-  }
-  if (image.length >= 52 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46 && image[5] === 1) {
-    if (!hasPvhNote(image)) return new KernelImageError('Error loading uncompressed kernel without PVH ELF Note');
-    return new KernelImageError(`${file} is an ELF kernel with a PVH entry: PVH boot is not supported yet; boot a multiboot kernel`);
   }
   // Boot protocol 0: the setup sectors must be in the file, else QEMU gives up here.
   const setupSects = image.length > 0x1f1 && image[0x1f1] !== 0 ? image[0x1f1] : 4;
@@ -117,16 +105,30 @@ export function prepareKernelBoot(options: PcKernelOptions, ramSize: bigint, bel
   if (file === '') throw new TypeError('kernel must name a kernel image file');
   const cmdline = options.append === undefined ? '' : checkString(options.append, 'append');
   const initrd = options.initrd;
-  let moduleArgs: string[] = [];
-  if (typeof initrd === 'string') moduleArgs = splitInitrdArg(checkString(initrd, 'initrd'));
-  else if (Array.isArray(initrd)) moduleArgs = initrd.map((m, i) => checkString(m, `initrd[${i}]`));
+  if (typeof initrd === 'string') checkString(initrd, 'initrd');
+  else if (Array.isArray(initrd)) initrd.forEach((m, i) => checkString(m, `initrd[${i}]`));
   else if (initrd !== undefined) throw new TypeError('initrd must be a string (QEMU\'s -initrd "a,b args") or an array of "file [arguments]" strings');
 
-  const image = readKernelFile(file, ramSize, (why) => `could not open kernel file '${file}': ${why}`);
+  const image = readKernelFile(file, ramSize, (why) => `could not open kernel file '${file}': ${why}`, true);
   if (image.length === 0) throw new KernelImageError(`could not load kernel '${file}': the file is empty`);
-  // QEMU looks for the Linux setup header first: such an image is never taken as multiboot.
-  if (isLinux(image) || findMultibootHeader(image) === null) throw notMultiboot(image, file);
+  // QEMU looks for the Linux setup header first: such an image is never taken as multiboot or PVH.
+  if (isLinux(image)) throw notMultiboot(image, file);
+  if (findMultibootHeader(image) === null) {
+    const elf = parsePvhImage(image);
+    if (elf === null) throw notMultiboot(image, file);
+    if (elf.high > belowFourG) {
+      throw new KernelImageError(`the kernel's segments end at ${hex(elf.high)}, beyond the ${belowFourG / 1048576n} MiB of RAM below 4 GiB: give the machine more memory`);
+    }
+    const initrdFile = singleInitrd(initrd);
+    let initrdLoad = null;
+    if (initrdFile !== null) {
+      const data = readInitrd(initrdFile, ramSize);
+      initrdLoad = { data, address: initrdAddress(BigInt(data.length), belowFourG - PC_ACPI_DATA_SIZE - 1n) };
+    }
+    return { addFwCfgItems: pcPvhFwCfgItems({ image, elf, cmdline, initrd: initrdLoad }), bootDevicePaths: [PVH_BOOT_PATH] };
+  }
   // Modules are read only for a multiboot image, as QEMU does (the file name ends at the first space).
+  const moduleArgs = initrd === undefined ? [] : typeof initrd === 'string' ? splitInitrdArg(initrd) : [...initrd];
   const modules: MultibootModule[] = moduleArgs.map((arg) => {
     const name = arg.split(' ')[0];
     return { cmdline: arg, data: readKernelFile(name, ramSize, () => `Failed to open file '${name}'`) };

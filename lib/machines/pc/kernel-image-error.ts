@@ -1,6 +1,2 @@
-// The error of a -kernel/-initrd image the pc machine cannot boot: the
-// message is QEMU's for the same image (QEMU exits with status 1), so a
-// command line that maps it onto stderr behaves as qemu-system-x86_64 does.
-export class KernelImageError extends Error {
-  override readonly name = 'KernelImageError';
-}
+// The pc machine's -kernel errors are the boot protocols' (lib/x86/kernel-image-error.ts).
+export { KernelImageError } from '../../x86/kernel-image-error';
