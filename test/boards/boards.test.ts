@@ -25,6 +25,7 @@ describe('machine types', () => {
     expect(machineTypes()).toEqual([
       { name: 'tiny', description: expect.stringMatching(/RAM at 0, COM1.*isa-debug-exit/) },
       { name: 'pc', description: expect.stringMatching(/^Standard PC \(i440FX \+ PIIX, 1996\)/) },
+      { name: 'microvm', description: expect.stringMatching(/^microvm .*without firmware/) },
     ]);
     expect(Machine.machineTypes()).toEqual(machineTypes());
   });
@@ -51,9 +52,9 @@ describeKvm('Machine.create({ machine })', () => {
     const fds = openFdCount();
     const mappings = mappingCount();
     expect(() => Machine.createSync({ machine: 'pc-q99', memory: '4M' })).toThrow(
-      new RangeError('unsupported machine type "pc-q99" for Machine.create(); supported machine types: "tiny", "pc" (machineTypes() lists them with a description)'));
+      new RangeError('unsupported machine type "pc-q99" for Machine.create(); supported machine types: "tiny", "pc", "microvm" (machineTypes() lists them with a description)'));
     expect(() => Machine.createSync({ machine: 42 as never })).toThrow(
-      new TypeError('machine must be a string naming a machine type ("tiny", "pc"), got number'));
+      new TypeError('machine must be a string naming a machine type ("tiny", "pc", "microvm"), got number'));
     // the board's options are the valid ones, whichever way the board was chosen
     expect(() => Machine.createSync({ machine: 'tiny', memroy: '4M' } as never)).toThrow(
       new TypeError("unknown option 'memroy' for Machine.create(); valid options: memory, mode, serial, debugExit, irqchip, kvmPath, traceSlots"));
@@ -111,7 +112,7 @@ describeKvm('snapshot files and machine types', () => {
     expect(err).toBeInstanceOf(SnapshotError);
     expect(err).toMatchObject({
       kind: 'layout',
-      message: `snapshot file ${file} is of machine type "pc-i440fx-99", which this node-kvm does not have (it has "tiny", "pc"): update node-kvm to restore it`,
+      message: `snapshot file ${file} is of machine type "pc-i440fx-99", which this node-kvm does not have (it has "tiny", "pc", "microvm"): update node-kvm to restore it`,
     });
     expect(openFdCount()).toBe(fds);
     expect(mappingCount()).toBe(mappings);
