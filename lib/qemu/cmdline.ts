@@ -242,7 +242,7 @@ function parseWith(argv: string[], warnings: QemuWarning[]): QemuParseResult {
   const drives: QemuCommand['drives'] = [];
   for (const d of raw.drives) drives.push(driveOf(d.pairs, d.location, drives, raw.snapshot));
   validateBootOrder(raw.boot);
-  const { machine, memory, smp } = applyMachineProps(dict, warnings);
+  const { machine, memory, smp } = applyMachineProps(dict, warnings, MACHINE_TYPES[type]);
   const accelProps = acceleratorOf(raw.accels, legacyAccel, legacyAccelProps, warnings);
   const explicitSerials = raw.serials.flatMap((s) => serialOf(s.text, chardevs, s.location) ?? []);
   const fwCfg = raw.fwCfg.map((f) => fwCfgOf(f.pairs, f.location));

@@ -10,8 +10,8 @@ export type { OptPair } from './qemu-opts';
 
 /** -machine: the type (QEMU's resolved name) and its properties. */
 export interface QemuMachine {
-  /** The machine type: 'pc' is QEMU 7.2's alias of it. */
-  type: 'pc-i440fx-7.2';
+  /** The machine type: 'pc' is QEMU 7.2's alias of pc-i440fx-7.2; 'microvm' boots a kernel without firmware (lib/machines/microvm.ts). */
+  type: 'pc-i440fx-7.2' | 'microvm';
   /** hpet=on|off (default on). */
   hpet: boolean;
   /** max-ram-below-4g=SIZE, or null for the board's rule (QEMU's default 0: 3.5 GiB for pc). */

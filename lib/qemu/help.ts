@@ -89,7 +89,8 @@ export function machineHelpText(): string {
   const desc = 'Standard PC (i440FX + PIIX, 1996)';
   return 'Supported machines are:\n'
     + `${'pc'.padEnd(20)} ${desc} (alias of ${PC_MACHINE})\n`
-    + `${PC_MACHINE.padEnd(20)} ${desc} (default)\n`;
+    + `${PC_MACHINE.padEnd(20)} ${desc} (default)\n`
+    + `${'microvm'.padEnd(20)} microvm (i386)\n`;
 }
 
 /** A CPU model as `-cpu help` lists it. */

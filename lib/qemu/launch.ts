@@ -18,6 +18,8 @@ export type FrontEndSpec = CharBackendSpec | { kind: 'mux' };
 export interface LaunchConfig {
   /** The program name QEMU-style messages start with. */
   readonly progName: string;
+  /** The board: 'pc', or 'microvm' (-M microvm: the kernel booted without firmware). */
+  readonly machine?: 'pc' | 'microvm';
   readonly memory: bigint;
   readonly cpus: number;
   /** -cpu (default qemu64). */
@@ -111,15 +113,16 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
     const debugcon = cfg.debugcon === null ? null : backend(cfg.debugcon.chardev);
     const trace = traceWriter(cfg.traceSlotsFile, io.stderr, opened);
 
-    machine = Machine.createSync({
-      machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, cpu: cfg.cpu, bios: cfg.bios, disks: [...cfg.disks],
-      maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
-      kernel: cfg.kernel, append: cfg.append, initrd: cfg.initrd, devices: cfg.devices,
-      nographic: cfg.nographic, noReboot: cfg.noReboot, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
-      serial: serial === null ? false : { output: serial.output, input: serial.input },
-      debugcon: debugcon === null || debugcon.output === null ? false : { output: debugcon.output, iobase: cfg.debugcon!.iobase },
-      debugExit: cfg.debugExit === null ? false : { port: cfg.debugExit.iobase },
+    const common = {
+      memory: cfg.memory, cpus: cfg.cpus, cpu: cfg.cpu, kernel: cfg.kernel, append: cfg.append, initrd: cfg.initrd, noReboot: cfg.noReboot,
+      serial: serial === null ? false as const : { output: serial.output, input: serial.input },
+      debugcon: debugcon === null || debugcon.output === null ? false as const : { output: debugcon.output, iobase: cfg.debugcon!.iobase },
+      debugExit: cfg.debugExit === null ? false as const : { port: cfg.debugExit.iobase },
       ...(trace ? { traceSlots: trace } : {}),
+    };
+    machine = Machine.createSync(cfg.machine === 'microvm' ? { machine: 'microvm', ...common } : {
+      machine: 'pc', ...common, bios: cfg.bios, disks: [...cfg.disks], maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
+      devices: cfg.devices, nographic: cfg.nographic, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
     });
     const m = machine;
     opened.push({ close: () => m.close() });

@@ -12,11 +12,15 @@ import { hex } from '../util/hex';
 
 export const PC_MACHINE = 'pc-i440fx-7.2';
 
-/** Machine types node-kvm has, as QEMU names them: the alias and the versioned type. */
-export const MACHINE_TYPES: Record<string, typeof PC_MACHINE> = { pc: PC_MACHINE, [PC_MACHINE]: PC_MACHINE };
+export const MICROVM_MACHINE = 'microvm';
+
+/** Machine types node-kvm has, as QEMU names them: pc (the alias and the versioned type) and microvm. */
+export const MACHINE_TYPES: Record<string, QemuMachine['type']> = { pc: PC_MACHINE, [PC_MACHINE]: PC_MACHINE, [MICROVM_MACHINE]: MICROVM_MACHINE };
 
 /** hw/i386/pc_piix.c: max_cpus 255; x86 topologies have dies, not clusters. */
 export const PC_SMP_LIMITS: SmpLimits = { machineName: PC_MACHINE, minCpus: 1, maxCpus: 255, diesSupported: true, clustersSupported: false };
+/** hw/i386/microvm.c: max_cpus 288. */
+const MICROVM_SMP_LIMITS: SmpLimits = { ...PC_SMP_LIMITS, machineName: MICROVM_MACHINE, maxCpus: 288 };
 
 /** hw/i386/pc.c: default_ram_size. */
 const DEFAULT_RAM_SIZE = 128n << 20n;
@@ -33,6 +37,16 @@ const PC_PROPS: Record<string, PropType> = {
   'phandle-start': 'int', pic: 'OnOffAuto', pit: 'OnOffAuto', sata: 'bool', 'sgx-epc': 'array',
   'smbios-entry-point-type': 'str', smbus: 'bool', smm: 'OnOffAuto', smp: 'object', 'suppress-vmdesc': 'bool', usb: 'bool',
   vmport: 'OnOffAuto', 'x-oem-id': 'str', 'x-oem-table-id': 'str',
+};
+
+/** microvm's properties (`-machine microvm,help` of this host's QEMU), by QAPI type. */
+const MICROVM_PROPS: Record<string, PropType> = {
+  acpi: 'OnOffAuto', append: 'str', 'auto-kernel-cmdline': 'bool', boot: 'object', 'bus-lock-ratelimit': 'uint64',
+  'confidential-guest-support': 'str', 'dt-compatible': 'str', dtb: 'str', 'dump-guest-core': 'bool', dumpdtb: 'str',
+  firmware: 'str', graphics: 'bool', initrd: 'str', ioapic2: 'OnOffAuto', 'isa-serial': 'bool', kernel: 'str',
+  'mem-merge': 'bool', 'memory-backend': 'str', 'memory-encryption': 'str', memory: 'object', pcie: 'OnOffAuto',
+  'phandle-start': 'int', pic: 'OnOffAuto', pit: 'OnOffAuto', rtc: 'OnOffAuto', 'sgx-epc': 'array', smm: 'OnOffAuto',
+  smp: 'object', 'suppress-vmdesc': 'bool', usb: 'bool', 'x-oem-id': 'str', 'x-oem-table-id': 'str', 'x-option-roms': 'bool',
 };
 
 /** qdict.c's tdb_hash, modulo its 512 buckets: the order QEMU iterates a QDict in. */
@@ -72,23 +86,24 @@ export class MachineDict {
 }
 
 /** Checks and applies the machine's properties in QEMU's order. */
-export function applyMachineProps(dict: MachineDict, warnings: QemuWarning[]): { machine: QemuMachine; memory: QemuMemory; smp: QemuSmp } {
+export function applyMachineProps(dict: MachineDict, warnings: QemuWarning[], type: QemuMachine['type'] = PC_MACHINE): { machine: QemuMachine; memory: QemuMemory; smp: QemuSmp } {
+  const [table, limits] = type === MICROVM_MACHINE ? [MICROVM_PROPS, MICROVM_SMP_LIMITS] : [PC_PROPS, PC_SMP_LIMITS];
   let memory: QemuMemory = { size: DEFAULT_RAM_SIZE, maxSize: null, slots: 0 };
-  let smp = parseSmp([], PC_SMP_LIMITS, warnings);
+  let smp = parseSmp([], limits, warnings);
   const props: OptPair[] = [];
   // set_memory_options always merges a "memory" object in, which a plain memory=VALUE contradicts (keyval_merge).
   if (dict.flat.has('memory')) throw new QemuOptionError("Parameter 'memory' used inconsistently");
   for (const key of qdictOrder([...new Set([...dict.flat.keys(), ...dict.structs.keys()])])) {
-    const type = PC_PROPS[key];
-    if (type === undefined) throw new QemuOptionError(`Property '${PC_MACHINE}-machine.${key}' not found`);
-    const isAggregate = type === 'object' || type === 'array';
-    if (isAggregate && dict.flat.has(key)) throw new QemuOptionError(`Invalid parameter type for '${key}', expected: ${type}`);
+    const propType = table[key];
+    if (propType === undefined) throw new QemuOptionError(`Property '${type}-machine.${key}' not found`);
+    const isAggregate = propType === 'object' || propType === 'array';
+    if (isAggregate && dict.flat.has(key)) throw new QemuOptionError(`Invalid parameter type for '${key}', expected: ${propType}`);
     if (!isAggregate && dict.structs.has(key)) throw new QemuOptionError(`Parameters '${key}.*' are unexpected`);
-    if (key === 'smp') smp = parseSmp([...dict.structs.get('smp')!], PC_SMP_LIMITS, warnings);
+    if (key === 'smp') smp = parseSmp([...dict.structs.get('smp')!], limits, warnings);
     else if (key === 'memory') memory = memoryOf(dict.structs.get('memory')!, warnings);
     else if (isAggregate) props.push(...[...dict.structs.get(key)!].map(([m, v]): OptPair => [`${key}.${m}`, v]));
     else {
-      checkValue(key, type, dict.flat.get(key)!);
+      checkValue(key, propType, dict.flat.get(key)!);
       props.push([key, dict.flat.get(key)!]);
     }
   }
@@ -96,8 +111,8 @@ export function applyMachineProps(dict: MachineDict, warnings: QemuWarning[]): {
   if (maxRamBelow4g !== null && maxRamBelow4g > 4n * GiB) {
     throw new QemuOptionError(`Machine option 'max-ram-below-4g=${maxRamBelow4g}' expects size less than or equal to 4G`);
   }
-  const hpet = dict.flat.has('hpet') ? parseQapiBool(dict.flat.get('hpet')!)! : true;
-  return { machine: { type: PC_MACHINE, hpet, maxRamBelow4g, props }, memory, smp };
+  const hpet = type === PC_MACHINE && (dict.flat.has('hpet') ? parseQapiBool(dict.flat.get('hpet')!)! : true); // microvm: no HPET here
+  return { machine: { type, hpet, maxRamBelow4g, props }, memory, smp };
 }
 
 function sizeOf(name: string, value: string): bigint {

@@ -82,6 +82,9 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     }
   }
 
+  const machine = cmd.machine.type === 'microvm' ? 'microvm' : 'pc';
+  if (machine === 'microvm') checkMicrovm(cmd, testDevices.length > 0);
+
   // The HMP monitor (QMP is accepted and has no server: nothing a guest sees depends on it).
   const hmp = cmd.monitors.filter((m) => m.mode === 'readline');
   let monitor: FrontEndSpec | null = null;
@@ -104,6 +107,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
   const maxRamBelow4g = cmd.machine.maxRamBelow4g;
   return {
     progName,
+    machine,
     memory: cmd.memory.size,
     cpus: cmd.smp.cpus,
     cpu: cmd.cpu.text,
@@ -127,6 +131,13 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     initrd: cmd.initrd ?? undefined,
     devices: testDevices,
   };
+}
+
+/** What the microvm machine lacks, refused as QEMU's microvm refuses it (no IDE, no PCI bus) or as not supported. */
+function checkMicrovm(cmd: QemuCommand, testDevices: boolean): void {
+  if (cmd.drives.length > 0) throw unsupported(cmd.drives[0].location, 'an IDE drive on the microvm machine (it has no IDE controller; QEMU\'s leaves such a drive unattached)');
+  if (testDevices) throw unsupported('-device', 'pc-testdev and pci-testdev on the microvm machine');
+  if (cmd.bios !== null) throw unsupported('-bios', 'firmware on the microvm machine (node-kvm boots the kernel without firmware)');
 }
 
 function checkDrive(d: QemuDrive, warn: (line: string) => void): void {
