@@ -4,6 +4,7 @@
 // the few encoders below. QEMU's pc DSDT has Package(4){0, 0, 0, 0} for
 // the PIIX4 PM (hw/i386/acpi-build.c), microvm's Package(4){5, 0, 0, 0} for
 // the GED sleep register (hw/i386/acpi-microvm.c).
+import { toUint } from '../util/integers';
 import { acpiTable, type AcpiTableIds } from './table-header';
 
 const NAME_OP = 0x08;
@@ -14,7 +15,7 @@ const BYTE_PREFIX = 0x0a;
 
 /** An AML integer of at most a byte: ZeroOp, OneOp or ByteConst (QEMU's aml_int for small values). */
 function amlByteInt(v: number): number[] {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`an AML byte integer must be in [0, 255], got ${String(v)}`);
+  toUint(v, 8, 'an AML byte integer');
   return v === 0 ? [ZERO_OP] : v === 1 ? [ONE_OP] : [BYTE_PREFIX, v];
 }
 

@@ -3,6 +3,7 @@
 // Processor Local APIC entry per CPU, the I/O APICs, the interrupt source
 // overrides (QEMU's pc: ISA IRQ 0 on GSI 2, and the PCI IRQs 5, 9, 10, 11
 // level-triggered, active high) and a Local APIC NMI on LINT1 of every CPU.
+import { toUint } from '../util/integers';
 import { acpiTable, type AcpiTableIds, u32 } from './table-header';
 
 export const LAPIC_BASE = 0xfee00000;
@@ -51,11 +52,6 @@ export function pcInterruptOverrides(pciIrqs: readonly number[]): MadtOverride[]
   return [{ source: 0, gsi: 2, flags: 0 }, ...pciIrqs.map((irq) => ({ source: irq, gsi: irq, flags: MPS_INTI_ACTIVE_HIGH_LEVEL }))];
 }
 
-function byteField(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${what} must be an integer in [0, 255], got ${String(v)}`);
-  return v;
-}
-
 export function buildMadt(d: MadtDescription, ids?: AcpiTableIds): Uint8Array {
   if (!Array.isArray(d.cpus) || d.cpus.length === 0) throw new RangeError('the MADT needs at least one CPU');
   const nmi = d.nmiLint === undefined ? 1 : d.nmiLint;
@@ -67,18 +63,18 @@ export function buildMadt(d: MadtDescription, ids?: AcpiTableIds): Uint8Array {
   let at = 8;
   for (const [i, c] of d.cpus.entries()) {
     // x2APIC IDs (>= 255) need Processor Local x2APIC entries, which these tables do not make.
-    body.set([0, 8, byteField(c.uid, `cpus[${i}].uid`), byteField(c.apicId, `cpus[${i}].apicId`)], at);
+    body.set([0, 8, toUint(c.uid, 8, `cpus[${i}].uid`), toUint(c.apicId, 8, `cpus[${i}].apicId`)], at);
     dv.setUint32(at + 4, c.enabled === false ? 0 : 1, true);
     at += 8;
   }
   for (const [i, io] of d.ioapics.entries()) {
-    body.set([1, 12, byteField(io.id, `ioapics[${i}].id`), 0], at);
+    body.set([1, 12, toUint(io.id, 8, `ioapics[${i}].id`), 0], at);
     dv.setUint32(at + 4, u32(io.address, `ioapics[${i}].address`), true);
     dv.setUint32(at + 8, u32(io.gsiBase, `ioapics[${i}].gsiBase`), true);
     at += 12;
   }
   for (const [i, o] of d.overrides.entries()) {
-    body.set([2, 10, 0, byteField(o.source, `overrides[${i}].source`)], at); // bus 0: ISA
+    body.set([2, 10, 0, toUint(o.source, 8, `overrides[${i}].source`)], at); // bus 0: ISA
     dv.setUint32(at + 4, u32(o.gsi, `overrides[${i}].gsi`), true);
     dv.setUint16(at + 8, o.flags, true);
     at += 10;
@@ -86,7 +82,7 @@ export function buildMadt(d: MadtDescription, ids?: AcpiTableIds): Uint8Array {
   if (nmi !== null) {
     body.set([4, 6, 0xff], at); // all processors
     dv.setUint16(at + 3, 0, true);
-    body[at + 5] = byteField(nmi, 'nmiLint');
+    body[at + 5] = toUint(nmi, 8, 'nmiLint');
   }
   return acpiTable('APIC', 1, body, ids);
 }

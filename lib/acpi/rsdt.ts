@@ -2,6 +2,7 @@
 // build_xsdt): a header and the addresses of the other tables (except the
 // FACS and DSDT, which the FADT points to), 32-bit in the RSDT, 64-bit in
 // the XSDT.
+import { toU64 } from '../util/integers';
 import { acpiTable, type AcpiTableIds, u32 } from './table-header';
 
 export function buildRsdt(tables: readonly (bigint | number)[], ids?: AcpiTableIds): Uint8Array {
@@ -11,12 +12,9 @@ export function buildRsdt(tables: readonly (bigint | number)[], ids?: AcpiTableI
   return acpiTable('RSDT', 1, body, ids);
 }
 
-export function buildXsdt(tables: readonly bigint[], ids?: AcpiTableIds): Uint8Array {
+export function buildXsdt(tables: readonly (bigint | number)[], ids?: AcpiTableIds): Uint8Array {
   const body = new Uint8Array(8 * tables.length);
   const dv = new DataView(body.buffer);
-  tables.forEach((a, i) => {
-    if (typeof a !== 'bigint' || a < 0n || a >= 1n << 64n) throw new RangeError(`XSDT entry ${i} must be a 64-bit address (bigint), got ${String(a)}`);
-    dv.setBigUint64(8 * i, a, true);
-  });
+  tables.forEach((a, i) => dv.setBigUint64(8 * i, toU64(a, `XSDT entry ${i}`), true));
   return acpiTable('XSDT', 1, body, ids);
 }

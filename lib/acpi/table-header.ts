@@ -4,6 +4,8 @@
 // (hw/acpi/aml-build.c acpi_table_begin, ACPI_BUILD_APPNAME6/8): "BOCHS ",
 // "BXPC" plus the signature as SeaBIOS and QEMU's older builders wrote it,
 // creator "BXPC" revision 1.
+import { hex } from '../util/hex';
+import { toU64 } from '../util/integers';
 
 /** sizeof(struct AcpiTableHeader). */
 export const ACPI_TABLE_HEADER_SIZE = 36;
@@ -45,10 +47,10 @@ export function putAscii(bytes: Uint8Array, at: number, text: string, length: nu
   for (let i = 0; i < length; i++) bytes[at + i] = text.charCodeAt(i);
 }
 
-/** A u32 field: a RangeError naming `what` when `v` is not an integer in [0, 2^32). */
+/** A 32-bit address field (a bigint or a safe integer): a RangeError naming `what` when it does not fit. */
 export function u32(v: bigint | number, what: string): number {
-  const n = typeof v === 'bigint' ? v : BigInt(Number.isSafeInteger(v) ? v : NaN);
-  if (n < 0n || n > 0xffffffffn) throw new RangeError(`${what} must be a 32-bit unsigned integer, got ${String(v)}`);
+  const n = toU64(v, what);
+  if (n > 0xffffffffn) throw new RangeError(`${what} ${hex(n)} does not fit in 32 bits`);
   return Number(n);
 }
 
