@@ -139,6 +139,30 @@ describeKvm('direct boot on the microvm machine', () => {
   });
 });
 
+describeKvm('microvm: system reset', () => {
+  jest.setTimeout(60_000);
+  test('systemReset() enters the kernel again: the tables and the kernel are written again and it prints the same report', async () => {
+    const com1 = new PassThrough();
+    let text = '';
+    com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
+    const m = Machine.createSync({ machine: 'microvm', kernel: path.join(dir, 'pvh32.elf'), append: 'again', serial: { output: com1 }, debugExit: { port: 0xf4 } });
+    try {
+      expect(await m.run({ timeoutMs: 30_000 })).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
+      m.serial?.flush();
+      const first = text;
+      m.writeGuest(0xe0000, new Uint8Array(16)); // the RSDP's signature gone: the reset must bring it back
+      text = '';
+      m.systemReset();
+      expect(await m.run({ timeoutMs: 30_000 })).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
+      m.serial?.flush();
+      expect(text).toBe(first);
+      expect(text).toContain('rsdp 20445352 20525450');
+    } finally {
+      m.close();
+    }
+  });
+});
+
 describeKvm('microvm: bad kernels and options', () => {
   test('no kernel, an unknown option, load(): clear errors, nothing left open', () => {
     const fds = openFdCount();
