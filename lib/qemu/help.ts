@@ -88,9 +88,9 @@ export function helpText(progName: string, nodeKvmVersion: string): string {
 export function machineHelpText(): string {
   const desc = 'Standard PC (i440FX + PIIX, 1996)';
   return 'Supported machines are:\n'
+    + `${'microvm'.padEnd(20)} microvm (i386)\n`
     + `${'pc'.padEnd(20)} ${desc} (alias of ${PC_MACHINE})\n`
-    + `${PC_MACHINE.padEnd(20)} ${desc} (default)\n`
-    + `${'microvm'.padEnd(20)} microvm (i386)\n`;
+    + `${PC_MACHINE.padEnd(20)} ${desc} (default)\n`;
 }
 
 /** A CPU model as `-cpu help` lists it. */

@@ -60,10 +60,10 @@ describe("the information texts are QEMU's lines for what node-kvm has", () => {
     expect(r.out).toBe(`\n${expected}`);
   });
 
-  test('-machine help: QEMU\'s lines for pc and pc-i440fx-7.2', async () => {
+  test('-machine help: QEMU\'s lines for microvm, pc and pc-i440fx-7.2', async () => {
     const qemu = fixture('machine-help.txt').split('\n');
     const r = await runQemuMain(['-machine', 'help']);
-    expect(r.out).toBe(`${[qemu[0], ...qemu.filter((l) => /^(pc|pc-i440fx-7\.2) /.test(l))].join('\n')}\n`);
+    expect(r.out).toBe(`${[qemu[0], ...qemu.filter((l) => /^(microvm|pc|pc-i440fx-7\.2) /.test(l))].join('\n')}\n`);
   });
 
   test('-cpu help: QEMU\'s lines for the models listed', async () => {
