@@ -21,17 +21,27 @@ export interface CharBackend {
   close(): void;
 }
 
-/** A Writable that writes each chunk at once with fs.writeSync (no bytes wait in a queue at exit). */
-function syncWriter(fd: number, closeFd: boolean): Writable & { closeFd(): void } {
+/**
+ * A Writable that writes each chunk at once with fs.writeSync (no bytes wait
+ * in a queue at exit). A write that fails drops its bytes and the ones after
+ * it, as QEMU's chardev does (QEMU ignores SIGPIPE): a reader that goes away
+ * (`node-kvm-qemu ... | head`) must not end the guest. Only EPIPE is expected
+ * and quiet; any other failure (ENOSPC, EIO) is said once on stderr.
+ */
+function syncWriter(fd: number, closeFd: boolean, name: string): Writable & { closeFd(): void } {
+  let broken = false;
   const w = new Writable({
     write(chunk: Buffer, _enc, done) {
-      try {
-        let off = 0;
-        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-        done();
-      } catch (e) {
-        done(e as Error);
+      if (!broken) {
+        try {
+          let off = 0;
+          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+        } catch (e) {
+          broken = true;
+          if ((e as NodeJS.ErrnoException).code !== 'EPIPE') process.stderr.write(`node-kvm-qemu: writing to ${name} failed (${strerror(e)}): its further output is dropped\n`);
+        }
       }
+      done();
     },
   });
   return Object.assign(w, { closeFd: () => { if (closeFd) fs.closeSync(fd); } });
@@ -45,7 +55,7 @@ function syncWriter(fd: number, closeFd: boolean): Writable & { closeFd(): void 
 export function openCharBackend(spec: CharBackendSpec, stdio: { stdin: Readable; stdoutFd: number }): CharBackend {
   if (spec.kind === 'null') return { output: null, input: null, close() { /* nothing open */ } };
   if (spec.kind === 'stdio') {
-    const out = syncWriter(stdio.stdoutFd, false);
+    const out = syncWriter(stdio.stdoutFd, false, 'stdout');
     return { output: out, input: stdio.stdin, close() { out.end(); } };
   }
   return openFileBackend(spec.path, spec.append ?? false);
@@ -59,6 +69,6 @@ export function openFileBackend(path: string, append: boolean): CharBackend {
   } catch (e) {
     throw new Error(`Could not open '${path}': ${strerror(e)}`);
   }
-  const out = syncWriter(fd, true);
+  const out = syncWriter(fd, true, `'${path}'`);
   return { output: out, input: null, close() { out.end(); out.closeFd(); } };
 }

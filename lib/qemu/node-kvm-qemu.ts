@@ -7,6 +7,11 @@ import { runQemuCommand } from './qemu-run';
 /** Runs node-kvm-qemu with `argv` (without node and the script) and exits with QEMU's status. */
 export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never> {
   const progName = path.basename(argv0);
+  // A reader that goes away (`node-kvm-qemu -h | head`) makes stdout writes
+  // fail with EPIPE: QEMU ignores SIGPIPE and drops the bytes, and so do we.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') process.stderr.write(`${progName}: writing to stdout failed: ${e.message}\n`);
+  });
   let status: number;
   try {
     status = await qemuMain(argv, {
@@ -18,6 +23,6 @@ export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never>
     status = 1;
   }
   // Let stdout/stderr drain (pipes), then exit: nothing else may keep the process alive.
-  await new Promise<void>((r) => process.stdout.write('', () => r()));
+  await new Promise<void>((r) => process.stdout.write('', () => r())); // called with the error too
   process.exit(status);
 }

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { describeKvm } from '../helpers/kvm';
 import { multibootFiles } from '../helpers/multiboot';
-import { runQemuExe } from '../helpers/qemu-exe';
+import { runQemuExe, startQemuExe } from '../helpers/qemu-exe';
 import { runQemuMain } from '../helpers/qemu-main';
 
 const BASE = ['-M', 'microvm', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4', '-no-reboot'];
@@ -25,6 +25,20 @@ describeKvm('node-kvm-qemu -M microvm', () => {
       expect(lines).toContain(`cmdline="${k(files.kernel)} hello world"`);
       expect(lines.filter((l) => l.startsWith('module '))).toHaveLength(2);
       expect(lines).toContain('done');
+    } finally {
+      files.remove();
+    }
+  });
+
+  test('stdout closed by its reader (`| head`): the output is dropped, as QEMU drops it, and the guest runs to its exit', async () => {
+    const files = multibootFiles('elf');
+    try {
+      const exe = startQemuExe([...BASE, '-kernel', path.join(files.dir, files.kernel)]);
+      exe.child.stdout.destroy(); // the reader goes away before the kernel prints: every write gets EPIPE
+      const timer = setTimeout(() => exe.child.kill('SIGKILL'), 60_000);
+      const status = await exe.exited;
+      clearTimeout(timer);
+      expect({ status, stderr: exe.stderr().replace(/^.*warning: host doesn't support requested feature.*\n/gm, '') }).toEqual({ status: 33, stderr: '' });
     } finally {
       files.remove();
     }
