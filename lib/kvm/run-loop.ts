@@ -19,6 +19,7 @@ import { setCurrentVcpu } from './current-cpu';
 import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
+import { littleEndianValue, type MmioWatch, ramValueBefore } from './mmio-watch';
 
 export type StopReason =
   | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
@@ -109,6 +110,8 @@ export class RunLoop {
   private running = false;
   /** The last KVM_RUN returned an I/O or MMIO exit that KVM has not finished yet. */
   private ioPending = false;
+  /** Memory hooks: the MMIO exits to report once performed (null: none, the hot path's only cost). */
+  mmioWatch: MmioWatch | null = null;
 
   constructor(
     readonly vcpu: Vcpu,
@@ -380,6 +383,8 @@ export class RunLoop {
     const isWrite = this.u8[L.mmioIsWrite] !== 0;
     const buf = this.mmioViews[len > 8 ? 8 : len];
     if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} ${hex(this.lastMmioBig)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
+    const watch = this.mmioWatch !== null && this.mmioWatch.touches(this.lastMmioBig, buf.length, isWrite) ? this.mmioWatch : null;
+    const oldValue = watch !== null && isWrite ? ramValueBefore(this.memory, this.lastMmioBig, buf.length) : undefined;
     try {
       // Guest writes to a read-only section (ROM, a read-only alias) are
       // dropped here: KVM_MEM_READONLY slots turn them into MMIO exits.
@@ -390,6 +395,17 @@ export class RunLoop {
       throw this.deviceError(this.memory, 'memory', this.lastMmioBig, isWrite, len, err);
     }
     if (this.trace && !isWrite) this.trace(`  -> ${hexBytes(buf)}`);
+    if (watch !== null) this.reportWatched(watch, isWrite, buf, oldValue);
+  }
+
+  private reportWatched(watch: MmioWatch, isWrite: boolean, buf: Uint8Array, oldValue: bigint | undefined): void {
+    const address = this.lastMmioBig;
+    const rip = this.rip();
+    try {
+      watch.report({ address, size: buf.length, isWrite, value: littleEndianValue(buf), oldValue, rip, vcpu: this.vcpu.id });
+    } catch (err) {
+      throw new DeviceError('memory hook', 'memory', address, isWrite, buf.length, rip, err);
+    }
   }
 
   private describeIo(isWrite: boolean, port: number, size: number, count: number, offset: number): string {
