@@ -41,7 +41,7 @@ a1:     mov     0x100(%rbx), %eax               # 4-byte read
         movabs  $0x8877665544332211, %rcx
 a2:     mov     %rcx, 0x108(%rbx)               # 8-byte write
 a3:     addl    $1, 0x100(%rbx)                 # read-modify-write
-a4:     mov     0x200(%rbx), %esi               # unhooked byte of the hooked page
+a4:     mov     0x200(%rbx), %r8d               # unhooked byte of the hooked page
 a5:     movl    $0x55667788, 0x204(%rbx)        # unhooked write, same page
         lea     0x10c(%rbx), %rdi
         mov     $0xab, %al
