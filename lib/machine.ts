@@ -311,7 +311,7 @@ export class Machine {
   private rebootAfter(result: RunResult): boolean {
     const hooks = this.board.systemReset;
     if (hooks === undefined || hooks.noReboot || this.closed) return false;
-    if (result.reason !== 'reset' && result.reason !== 'shutdown') return false;
+    if (result.reason !== 'reset' && result.reason !== 'shutdown' && result.reason !== 'exception') return false;
     this.resetSystem();
     return true;
   }

@@ -20,12 +20,14 @@ import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
 import { littleEndianValue, type MmioWatch, ramValueBefore } from './mmio-watch';
+import { armExceptionProbe, describeException, type ExceptionProbe, type GuestException, shutdownException } from './guest-exception';
 
 export type StopReason =
-  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
+  | 'hlt' | 'shutdown' | 'exception' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
   | 'internalError' | 'failEntry' | 'systemEvent' | 'debug' | 'unknown';
 
-export interface RunResult {
+export interface RunResult extends Partial<GuestException> {
+  /** `exception`: a guest without a usable IDT faulted (vector, errorCode, cr2; lib/kvm/guest-exception.ts) */
   reason: StopReason;
   /** Exits handled during this run (I/O, MMIO and the final one; kicks not counted). */
   exits: number;
@@ -112,6 +114,8 @@ export class RunLoop {
   private ioPending = false;
   /** Memory hooks: the MMIO exits to report once performed (null: none, the hot path's only cost). */
   mmioWatch: MmioWatch | null = null;
+  /** the guest had no usable IDT when the run started: a triple fault can name its exception */
+  private exceptionProbe: ExceptionProbe | null = null;
 
   constructor(
     readonly vcpu: Vcpu,
@@ -266,6 +270,7 @@ export class RunLoop {
     this.running = true;
     this.exits = 0;
     this.trace = opts.trace;
+    this.exceptionProbe = armExceptionProbe(this.vcpu);
     const start = now();
     return { start, deadline: timeoutMs === undefined ? Infinity : start + timeoutMs, maxExits: maxExits ?? Infinity };
   }
@@ -455,10 +460,13 @@ export class RunLoop {
     switch (exit.reason) {
       case 'hlt':
         return this.result('hlt', start, 'the guest executed hlt');
-      case 'shutdown':
+      case 'shutdown': {
+        const e = shutdownException(this.vcpu, this.exceptionProbe);
+        if (e !== null) return this.result('exception', start, describeException(e, this.rip(), this.exceptionProbe!), e);
         return this.result('shutdown', start,
           'the guest shut down (triple fault: an exception it could not deliver, usually a bad IDT, GDT or stack); ' +
           'the vCPU must be reset or its registers set again before it can run');
+      }
       case 'internalError': {
         const rip = this.rip();
         return { ...this.result('internalError', start, describeEmulationFailure(this.vcpu, this.memory, exit, rip)), rip, exit };
