@@ -22,9 +22,10 @@ export class MachineHooks {
    * while hooked, so every guest access to those pages exits (a few µs each);
    * the rest of RAM keeps full speed.  A callback that throws ends the run
    * (a DeviceError naming 'memory hook'); one that calls machine.stop() ends
-   * it after this access.  The guest must not execute code from, or keep its
-   * page tables in, a hooked RAM page: KVM can neither fetch instructions nor
-   * walk page tables through MMIO (the run ends with 'internalError').
+   * it after this access.  KVM fetches instructions and walks page tables
+   * only in its slots, not through MMIO: code in a hooked RAM page does not
+   * run (the run ends with 'internalError' at that RIP), and page tables in a
+   * hooked page make the guest take a page fault; hook data, not those.
    */
   memory(range: MemoryHookRange, cb: MemoryHookCallback): MemoryHook {
     return this.memoryHooks.add(range, cb);

@@ -32,7 +32,9 @@ export interface MemoryHookRange {
  * One hooked guest access, frozen.  `value` is what was read, or what was
  * written (the new bytes); `oldValue` is what the written bytes held before
  * the write (RAM and ROM; undefined for device memory and for reads).  `rip`
- * is the accessing instruction's; `vcpu` the vCPU's id.
+ * is the reading instruction's, or for a write the next instruction's (KVM
+ * has completed the write: gdb reports a watchpoint there too), except
+ * inside a `rep` string instruction; `vcpu` is the vCPU's id.
  */
 export type MemoryAccess = Readonly<WatchedAccess>;
 
@@ -92,7 +94,7 @@ export class MemoryHooks implements MmioWatch {
     const entry: Entry = { start, stop: end + 1n, reads: access !== 'write', writes: access !== 'read', cb };
     // The listener applies what it can and throws what it could not (a full
     // slot table): then the hook is not added and the pages go back.
-    const release = this.host.listener.watchPages(pagesCovering(start, end));
+    const release = this.host.listener.watchPages(pagesCovering(start, end, access === 'write'));
     this.entries = [...this.entries, entry];
     this.attach();
     let removed = false;

@@ -185,11 +185,20 @@ export class KvmMemoryListener implements MemoryListener {
     const max = this.policy.maxSlotSize;
     const len = size < max ? size : max;
     if (this.table.has(rangeKey(start, len))) return true;
-    // a chunk with watched pages cut out of it still counts (the exclusion is not the map's)
+    // A chunk with watched pages cut out of it still counts (the exclusion is
+    // not the map's): its pieces must cover exactly [start, start+len).
     if (!this.watched.overlaps(start, start + len)) return false;
-    const { kept, watched } = this.watched.cut(start, start + len);
-    return kept.every((k) => this.table.has(rangeKey(k.start, k.end - k.start))) &&
-      watched.every((w) => this.trappedByKey.get(rangeKey(w.start, w.end - w.start))?.reason === 'watched');
+    const s = this.addressSpace.findSection(start, len);
+    if (s === null || s.offsetWithinAddressSpace !== start || !wantsSlot(s, this.policy.readonlyMem)) return false;
+    const p = this.plan(s, true);
+    const pieces = [...p.chunks.map((c) => ({ start: c.gpa, size: c.size, ok: this.table.has(c.key) })),
+      ...p.trapped.map((t) => ({ start: t.start, size: t.size, ok: t.reason === 'watched' }))].sort(byStart);
+    let at = start;
+    for (const x of pieces) {
+      if (x.start !== at || !x.ok) return false;
+      at += x.size;
+    }
+    return at === start + len;
   }
 
   /**
@@ -276,7 +285,7 @@ export class KvmMemoryListener implements MemoryListener {
   private plan(s: MemoryRegionSection, withHost: boolean): SectionPlan {
     const p = planSection(s, this.policy, withHost);
     if (this.watched.empty) return p;
-    const carved = this.watched.carve(p.chunks, this.asId);
+    const carved = this.watched.carve(p.chunks, this.asId, this.policy.readonlyMem);
     return { chunks: carved.chunks, trapped: [...p.trapped, ...carved.watched].sort(byStart) };
   }
 

@@ -14,7 +14,12 @@ export interface WatchedAccess {
   value: bigint;
   /** for a write to RAM or ROM: the bytes there before it (undefined for device memory, whose reads have effects) */
   oldValue?: bigint;
-  /** the guest RIP of the accessing instruction */
+  /**
+   * the guest RIP as KVM leaves it at the exit: for a read, the accessing
+   * instruction's; for a write, the next instruction's (KVM completes the
+   * instruction before it hands out the data, as a data breakpoint traps
+   * after it), except inside a rep string instruction, which stays at itself
+   */
   rip: bigint;
   /** the vCPU's id */
   vcpu: number;

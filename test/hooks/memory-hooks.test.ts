@@ -101,29 +101,47 @@ describeKvm('machine.hooks.memory', () => {
     }
   });
 
-  test("'read' and 'write' hooks see only their kind; overlapping hooks share the page; the last removal restores it", async () => {
+  test("'read' and 'write' hooks see only their kind; a write-only page keeps a read-only slot; overlapping hooks share the page", async () => {
     const { machine, slotIoctls } = await hookedMachine();
     try {
       const reads: bigint[] = [];
       const writes: bigint[] = [];
       const one: bigint[] = [];
       const slotsBefore = machine.vm.slots();
-      const r = machine.hooks.memory({ start: Number(W + 0x100n), end: Number(W + 0x103n), access: 'read' }, (a) => reads.push(a.address));
+      const flatBefore = machine.mtree({ flat: true });
       const w = machine.hooks.memory({ start: W + 0x100n, end: W + 0x10fn, access: 'write' }, (a) => writes.push(a.address));
+      // a write hook: the page gets a read-only slot (KVM_MEM_READONLY), so only writes exit
+      expect(slotIoctls).toHaveLength(4);
+      expect(machine.vm.slots().map((s) => [s.guestPhysAddr, s.memorySize, s.flags])).toEqual([[0n, W, 0], [W, 0x1000n, 2], [W + 0x1000n, 0x400000n - W - 0x1000n, 0]]);
+      expect(machine.vm.trapped()).toEqual([]);
+      expect(machine.mtree({ flat: true })).toBe(flatBefore);
+      const mmio: string[] = [];
+      expect((await machine.run({ timeoutMs: 20000, trace: (l) => { if (l.startsWith('mmio')) mmio.push(l); } })).reason).toBe('hlt'); // ring 0
+      const writeOffsets = [0x100n, 0x108n, 0x100n, 0x10cn, 0x10dn, 0x10en, 0x10fn, 0x104n, 0x106n, 0x108n, 0x100n];
+      expect(writes).toEqual(writeOffsets.map((o) => W + o));
+      expect(mmio.filter((l) => l.startsWith('mmio read'))).toEqual([]);
+      expect(mmio).toHaveLength(writeOffsets.length + 1); // and a5's unhooked write to the page
+      expect(machine.vcpu.getRegs().r8 & 0xffffffffn).toBe(0xfeedfacen); // a read of the page, from its slot
+
+      slotIoctls.length = 0;
+      writes.length = 0;
+      const r = machine.hooks.memory({ start: Number(W + 0x100n), end: Number(W + 0x103n), access: 'read' }, (a) => reads.push(a.address));
       const b = machine.hooks.memory({ start: W + 0x10fn, end: W + 0x10fn }, (a) => one.push(a.address)); // one byte, default 'access'
-      expect(slotIoctls).toHaveLength(3); // the second and third hook change no slot
-      expect(machine.vm.trapped()).toHaveLength(1);
-      expect((await machine.run({ timeoutMs: 20000 })).reason).toBe('hlt');
+      expect(slotIoctls).toHaveLength(1); // the read-only slot goes; the third hook changes nothing
+      expect(machine.vm.trapped()).toEqual([{ start: W, size: 0x1000n, reason: 'watched', asId: 0, region: 'ram' }]);
+      await machine.run({ timeoutMs: 20000 }); // ring 3
       expect(reads).toEqual([W + 0x100n, W + 0x100n, W + 0x100n]); // a1, a3, a10
-      expect(writes).toEqual([0x100n, 0x108n, 0x100n, 0x10cn, 0x10dn, 0x10en, 0x10fn, 0x104n, 0x106n, 0x108n, 0x100n].map((o) => W + o));
+      expect(writes).toEqual(writeOffsets.map((o) => W + o));
       expect(one).toEqual([0x108n, 0x10fn, 0x108n, 0x108n].map((o) => W + o)); // every access touching the byte: a2, stosb, push, pop
+
       slotIoctls.length = 0;
       r.remove();
       b.remove();
-      expect(slotIoctls).toHaveLength(0); // the write hook still holds the page
+      expect(slotIoctls).toHaveLength(1); // the write hook still holds the page: its read-only slot again
+      slotIoctls.length = 0;
       w.remove();
-      expect(slotIoctls).toHaveLength(3);
-      expect(machine.vm.slots()).toEqual(slotsBefore.map((s) => ({ ...s, slot: s.slot })));
+      expect(slotIoctls).toHaveLength(4); // three slots go, one comes
+      expect(machine.vm.slots()).toEqual(slotsBefore);
     } finally {
       machine.close();
     }
