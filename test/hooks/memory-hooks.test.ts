@@ -32,7 +32,7 @@ describeKvm('machine.hooks.memory', () => {
     w(0x200n, [0xce, 0xfa, 0xed, 0xfe]);
     w(0x300n, [0x11, 0x11, 0x22, 0x22]);
     slotIoctls.length = 0; // (the machine's own)
-    return { ...t, rips: ripsOf(img), slotIoctls };
+    return { ...t, img, rips: ripsOf(img), slotIoctls };
   }
 
   test('sees every read and write of the range with size, value, old value and RIP, in ring 0 and ring 3; nothing else exits', async () => {
@@ -102,7 +102,7 @@ describeKvm('machine.hooks.memory', () => {
   });
 
   test("'read' and 'write' hooks see only their kind; a write-only page keeps a read-only slot; overlapping hooks share the page", async () => {
-    const { machine, slotIoctls } = await hookedMachine();
+    const { machine, slotIoctls, img } = await hookedMachine();
     try {
       const reads: bigint[] = [];
       const writes: bigint[] = [];
@@ -122,14 +122,18 @@ describeKvm('machine.hooks.memory', () => {
       expect(mmio.filter((l) => l.startsWith('mmio read'))).toEqual([]);
       expect(mmio).toHaveLength(writeOffsets.length + 1); // and a5's unhooked write to the page
       expect(machine.vcpu.getRegs().r8 & 0xffffffffn).toBe(0xfeedfacen); // a read of the page, from its slot
+      writes.length = 0;
+      expect((await machine.run({ timeoutMs: 20000 })).reason).toBe('exception'); // ring 3: the same writes exit
+      expect(writes).toEqual(writeOffsets.map((o) => W + o));
 
+      machine.load(img); // the ring-0 half again
       slotIoctls.length = 0;
       writes.length = 0;
       const r = machine.hooks.memory({ start: Number(W + 0x100n), end: Number(W + 0x103n), access: 'read' }, (a) => reads.push(a.address));
       const b = machine.hooks.memory({ start: W + 0x10fn, end: W + 0x10fn }, (a) => one.push(a.address)); // one byte, default 'access'
       expect(slotIoctls).toHaveLength(1); // the read-only slot goes; the third hook changes nothing
       expect(machine.vm.trapped()).toEqual([{ start: W, size: 0x1000n, reason: 'watched', asId: 0, region: 'ram' }]);
-      await machine.run({ timeoutMs: 20000 }); // ring 3
+      expect((await machine.run({ timeoutMs: 20000 })).reason).toBe('hlt');
       expect(reads).toEqual([W + 0x100n, W + 0x100n, W + 0x100n]); // a1, a3, a10
       expect(writes).toEqual(writeOffsets.map((o) => W + o));
       expect(one).toEqual([0x108n, 0x10fn, 0x108n, 0x108n].map((o) => W + o)); // every access touching the byte: a2, stosb, push, pop
