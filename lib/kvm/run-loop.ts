@@ -267,10 +267,10 @@ export class RunLoop {
     if (this.running) throw new Error('this vCPU is already running');
     if (this.vcpu.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
     this.vcpu.assertNotThreaded('KVM_RUN');
+    this.exceptionProbe = armExceptionProbe(this.vcpu);
     this.running = true;
     this.exits = 0;
     this.trace = opts.trace;
-    this.exceptionProbe = armExceptionProbe(this.vcpu);
     const start = now();
     return { start, deadline: timeoutMs === undefined ? Infinity : start + timeoutMs, maxExits: maxExits ?? Infinity };
   }
