@@ -1,0 +1,33 @@
+// machine.hooks: Unicorn-style instrumentation of a running guest (issue 15).
+// `memory` hooks guest-physical ranges (lib/machine-memory-hooks.ts); code
+// hooks and breakpoints join here.
+import { type MemoryHook, type MemoryHookCallback, type MemoryHookRange, MemoryHooks, type MemoryHooksHost } from './machine-memory-hooks';
+
+export type { MemoryAccess, MemoryHook, MemoryHookAccess, MemoryHookCallback, MemoryHookRange } from './machine-memory-hooks';
+
+export class MachineHooks {
+  private readonly memoryHooks: MemoryHooks;
+
+  /** @internal made by the Machine */
+  constructor(host: MemoryHooksHost) {
+    this.memoryHooks = new MemoryHooks(host);
+  }
+
+  /**
+   * Calls `cb` after every guest read and/or write (`access`: 'read',
+   * 'write' or 'access' for both, default 'access') that touches a byte of
+   * [start, end] (guest-physical, end inclusive), in any ring, with the
+   * access's address, size, value (for a write the new bytes; `oldValue` the
+   * bytes before), RIP and vCPU.  The range's RAM pages lose their KVM slots
+   * while hooked, so every guest access to those pages exits (a few µs each);
+   * the rest of RAM keeps full speed.  A callback that throws ends the run
+   * (a DeviceError naming 'memory hook'); one that calls machine.stop() ends
+   * it after this access.  KVM fetches instructions and walks page tables
+   * only in its slots, not through MMIO: code in a hooked RAM page does not
+   * run (the run ends with 'internalError' at that RIP), and page tables in a
+   * hooked page make the guest take a page fault; hook data, not those.
+   */
+  memory(range: MemoryHookRange, cb: MemoryHookCallback): MemoryHook {
+    return this.memoryHooks.add(range, cb);
+  }
+}
