@@ -47,6 +47,8 @@ import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
 import type { Board, BoardContext, BoardInstance, BoardPlan, FirmwareCpuSetup, SnapshotRebuildOptions } from './board';
 import { pcCmosInit, pcCmosInitLate, x86RtcSetCpusCount } from './pc/cmos-init';
 import { addPcFwCfgItems, pcFwCfgMachineReset } from './pc/fw-cfg-items';
+import { addPcSmbiosFiles } from './pc/smbios';
+import { pcE820Entries } from './pc/e820';
 import { PcMemoryMap } from './pc/memory-map';
 import { pcRamSplit } from './pc/ram-split';
 import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
@@ -220,7 +222,8 @@ function validate(options: object): BoardPlan {
       const { vm } = ctx;
       const supported = ctx.kvm.supportedCpuid();
       // The model as the memory map needs it (its physical address bits; no vCPU yet, so no TSC frequency).
-      const cpuAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, cpuCount: cpus, tscKhz: 0 }).cpu;
+      const modelAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, cpuCount: cpus, tscKhz: 0 });
+      const cpuAtBoot = modelAtBoot.cpu;
       const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits, maxRamBelow4g }); // refuses what the CPU cannot address
       // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
       // with QEMU's GSI routing and its kvm-ioapic / kvm-apic-msi / kvm-pic / kvm-pit regions.
@@ -306,6 +309,12 @@ function validate(options: object): BoardPlan {
       // kernel-boot: the test devices, and what -kernel adds to fw_cfg
       plugPcDevices(ctx, extraDevices, map.pciBus, gsi);
       kernelBoot?.addFwCfgItems(fwcfg);
+      // machine done: fw_cfg_build_smbios (QEMU 7.2's -smp N is one socket of N cores)
+      const leaf1 = modelAtBoot.entries.find((e) => e.function === 1);
+      addPcSmbiosFiles(fwcfg, {
+        ramSize: memorySize, e820: pcE820Entries({ ...split, amdHyperTransportHole: amd }), smp: { sockets: 1, cores: cpus, threads: 1 },
+        cpuidVersion: leaf1?.eax ?? 0, cpuidFeatures: leaf1?.edx ?? 0,
+      });
 
       if (conOpts !== null) ctx.plug(new Debugcon({ output: conOpts.output, iobase: conOpts.iobase ?? 0x402 }));
       const debugExit = exitPort === null ? null : ctx.plug(new DebugExit({

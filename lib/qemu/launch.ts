@@ -8,8 +8,7 @@ import { Machine } from '../machine';
 import type { PcDiskOptions } from '../machines/pc';
 import type { RunResult } from '../kvm/run-loop';
 import { openCharBackend, openFileBackend, type CharBackend, type CharBackendSpec } from './chardev';
-import { HmpMonitor } from './hmp';
-import { CharMux } from './mux';
+import type { CharMux } from './mux';
 
 /** A front end's back end: one of its own, or the shared stdio multiplexer (-nographic, mon:stdio). */
 export type FrontEndSpec = CharBackendSpec | { kind: 'mux' };
@@ -99,6 +98,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
     const stdout = openCharBackend({ kind: 'stdio' }, { ...stdio, stdin });
     opened.push(stdout);
     if (usesMux) {
+      const { CharMux } = await import('./mux'); // loaded only when used, as the monitor is
       mux = new CharMux({ input: stdin, output: stdout.output!, monitor: cfg.monitor?.kind === 'mux', onExit: () => quit(0) });
       opened.push(mux);
     }
@@ -142,6 +142,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
         const b = backend(cfg.monitor!);
         return { input: b.input ?? stdin, output: b.output ?? stdout.output! };
       })();
+      const { HmpMonitor } = await import('./hmp'); // the monitor and readline load only for -monitor
       const monitor = new HmpMonitor({
         mtree: (o) => m.mtree(o),
         formatRamBlocks: () => m.formatRamBlocks(),

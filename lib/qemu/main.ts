@@ -5,9 +5,8 @@
 import type { Writable } from 'stream';
 import { parseQemuCommandLine } from './cmdline';
 import { QemuOptionError, formatWarning } from './qemu-error';
-import { accelHelpText, cpuHelpText, helpText, machineHelpText, versionText, type CpuModelListing } from './help';
+import type { CpuModelListing } from './help';
 import { formatDeviceHelp } from './device-options';
-import { packageVersion } from '../package-version';
 import type { QemuCommand, QemuInfoRequest } from './command';
 
 export interface QemuMainOptions {
@@ -25,7 +24,10 @@ export interface QemuMainOptions {
   cpuModels?: CpuModelListing[];
 }
 
-function infoText(request: QemuInfoRequest, options: QemuMainOptions): string {
+/** The text of an information request; its modules load only here, so a machine's start-up does not pay for them. */
+async function infoText(request: QemuInfoRequest, options: QemuMainOptions): Promise<string> {
+  const { accelHelpText, cpuHelpText, helpText, machineHelpText, versionText } = await import('./help');
+  const { packageVersion } = await import('../package-version');
   switch (request.kind) {
     case 'help': return helpText(options.progName, packageVersion());
     case 'version': return versionText(packageVersion());
@@ -41,7 +43,7 @@ export async function qemuMain(argv: string[], options: QemuMainOptions): Promis
   try {
     const parsed = parseQemuCommandLine(argv);
     if (parsed.kind !== 'run') {
-      options.stdout.write(infoText(parsed, options));
+      options.stdout.write(await infoText(parsed, options));
       return 0;
     }
     for (const w of parsed.warnings) options.stderr.write(formatWarning(options.progName, w));

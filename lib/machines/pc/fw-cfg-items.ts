@@ -5,7 +5,7 @@
 // at every machine reset fw_cfg_machine_reset (bootorder, bios-geometry).
 //
 // Not here, because other parts of the machine add them: etc/acpi/* and
-// etc/table-loader, etc/tpm/log (ACPI build), etc/smbios/* (SMBIOS),
+// etc/table-loader, etc/tpm/log (ACPI build), etc/smbios/* (smbios.ts),
 // etc/system-states (PIIX4 PM), and user `-fw_cfg name=…` files such as
 // etc/sercon-port. QEMU itself never adds etc/sercon-port: with -nographic it
 // sets NOGRAPHIC = 1 and SeaBIOS then picks COM1 itself (src/fw/paravirt.c).
