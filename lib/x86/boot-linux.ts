@@ -75,6 +75,22 @@ export function linuxProtocol(image: Uint8Array): number {
   return dv.getUint32(SetupHeader.header, true) === LINUX_HDRS ? dv.getUint16(SetupHeader.version, true) : 0;
 }
 
+/**
+ * The highest address the initrd may end at (x86_load_linux's initrd_max):
+ * the header's initrd_addr_max (2.03+; 4 GiB - 1 with
+ * XLF_CAN_BE_LOADED_ABOVE_4G, 2.12+; 0x37ffffff before 2.03), kept below
+ * `initrdLimit` (below_4g_mem_size - acpi_data_size).
+ */
+export function linuxInitrdMax(image: Uint8Array, initrdLimit: bigint): bigint {
+  const protocol = linuxProtocol(image);
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  let max: bigint;
+  if (protocol >= 0x20c && image.length >= 0x238 && dv.getUint16(SetupHeader.xloadflags, true) & XLF_CAN_BE_LOADED_ABOVE_4G) max = 0xffffffffn;
+  else if (protocol >= 0x203 && image.length >= 0x230) max = BigInt(dv.getUint32(SetupHeader.initrd_addr_max, true));
+  else max = 0x37ffffffn;
+  return max >= initrdLimit ? initrdLimit - 1n : max;
+}
+
 /** The vga= kernel parameter as QEMU reads it into vid_mode, null when absent. */
 function vgaMode(cmdline: string): number | null {
   const at = cmdline.indexOf('vga=');
@@ -125,11 +141,7 @@ export function loadLinux(input: LinuxBootInput): LinuxBoot {
     realAddr = 0x10000; cmdlineAddr = 0x20000; protAddr = 0x100000; // high and recent
   }
 
-  let initrdMax: bigint;
-  if (protocol >= 0x20c && dv.getUint16(SetupHeader.xloadflags, true) & XLF_CAN_BE_LOADED_ABOVE_4G) initrdMax = 0xffffffffn;
-  else if (protocol >= 0x203) initrdMax = BigInt(dv.getUint32(SetupHeader.initrd_addr_max, true));
-  else initrdMax = 0x37ffffffn;
-  if (initrdMax >= input.initrdLimit) initrdMax = input.initrdLimit - 1n;
+  const initrdMax = linuxInitrdMax(image, input.initrdLimit);
 
   if (protocol >= 0x202) {
     dv.setUint32(SetupHeader.cmd_line_ptr, cmdlineAddr, true);

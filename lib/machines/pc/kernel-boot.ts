@@ -8,6 +8,7 @@
 // (multiboot.ts) and PVH ELFs (pvh-boot.ts) boot; an image that is none of
 // these is refused with QEMU's message where QEMU has one, else with what
 // is missing.
+import * as fs from 'fs';
 import type { FwCfgIo } from '../../devices/fw-cfg';
 import { readImageFile } from '../../x86/image-file';
 import { KernelImageError } from './kernel-image-error';
@@ -15,7 +16,7 @@ import { hex } from '../../util/hex';
 import { addMultibootFwCfgItems, findMultibootHeader, loadMultiboot, MULTIBOOT_BOOT_PATH, type MultibootModule } from './multiboot';
 import { initrdAddress, parsePvhImage } from '../../x86/boot-pvh';
 import { PVH_BOOT_PATH, pcPvhFwCfgItems } from './pvh-boot';
-import { linuxProtocol, loadLinux } from '../../x86/boot-linux';
+import { linuxInitrdMax, linuxProtocol, loadLinux } from '../../x86/boot-linux';
 import { addLinuxFwCfgItems, LINUXBOOT_BOOT_PATH } from './linux-boot';
 
 /** pc_machine_class_init's acpi_data_size: what QEMU keeps free for ACPI below the top of RAM under 4 GiB. */
@@ -78,8 +79,15 @@ function singleInitrd(initrd: string | readonly string[] | undefined): string | 
   return initrd[0];
 }
 
-/** The initrd's bytes (g_mapped_file_new in x86_load_linux), with QEMU's message when it cannot be read. */
-function readInitrd(file: string, ramSize: bigint): Uint8Array {
+/**
+ * The initrd's bytes (g_mapped_file_new in x86_load_linux), with QEMU's
+ * message when it cannot be read or is not smaller than `initrdMax` (told
+ * from its size before reading it).
+ */
+function readInitrd(file: string, ramSize: bigint, initrdMax: bigint): Uint8Array {
+  let size = -1;
+  try { size = fs.statSync(file).size; } catch { /* the open below says why */ }
+  if (size >= 0 && BigInt(size) >= initrdMax) initrdAddress(BigInt(size), initrdMax); // throws QEMU's "initrd is too large"
   return readKernelFile(file, ramSize, (why) => `error reading initrd ${file}: Failed to open file \u201c${file}\u201d: open() failed: ${why}`, true);
 }
 
@@ -115,7 +123,8 @@ export function prepareKernelBoot(options: PcKernelOptions, ramSize: bigint, bel
   // QEMU looks for the Linux setup header first: such an image is never taken as multiboot or PVH.
   if (linuxProtocol(image) !== 0) {
     const initrdFile = singleInitrd(initrd);
-    const boot = loadLinux({ image, cmdline, initrd: initrdFile === null ? null : readInitrd(initrdFile, ramSize), initrdLimit });
+    const data = initrdFile === null ? null : readInitrd(initrdFile, ramSize, linuxInitrdMax(image, initrdLimit));
+    const boot = loadLinux({ image, cmdline, initrd: data, initrdLimit });
     return { addFwCfgItems: (fwcfg) => addLinuxFwCfgItems(fwcfg, boot), bootDevicePaths: [LINUXBOOT_BOOT_PATH] };
   }
   if (findMultibootHeader(image) !== null) return prepareMultiboot(image, file, cmdline, initrd, ramSize, belowFourG);
@@ -127,7 +136,7 @@ export function prepareKernelBoot(options: PcKernelOptions, ramSize: bigint, bel
   const initrdFile = singleInitrd(initrd);
   let initrdLoad = null;
   if (initrdFile !== null) {
-    const data = readInitrd(initrdFile, ramSize);
+    const data = readInitrd(initrdFile, ramSize, initrdLimit - 1n);
     initrdLoad = { data, address: initrdAddress(BigInt(data.length), initrdLimit - 1n) };
   }
   return { addFwCfgItems: pcPvhFwCfgItems({ image, elf, cmdline, initrd: initrdLoad }), bootDevicePaths: [PVH_BOOT_PATH] };
