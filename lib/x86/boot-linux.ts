@@ -178,3 +178,77 @@ export function loadLinux(input: LinuxBootInput): LinuxBoot {
   }
   return { protocol, setup, setupAddress: realAddr, kernel, kernelAddress: protAddr, cmdline, cmdlineAddress: cmdlineAddr, initrd };
 }
+
+/** boot_params (the "zero page", arch/x86/include/uapi/asm/bootparam.h): where the E820 table and the header go. */
+export const BOOT_PARAMS_SIZE = 4096;
+const E820_ENTRIES_OFFSET = 0x1e8;
+const E820_TABLE_OFFSET = 0x2d0;
+/** E820_MAX_ENTRIES_ZEROPAGE */
+export const ZEROPAGE_E820_MAX = 128;
+
+export interface LinuxDirectBootInput {
+  image: Uint8Array;
+  cmdline: string;
+  initrd: Uint8Array | null;
+  /** The memory map the kernel gets (E820 types). */
+  e820: readonly { address: bigint; length: bigint; type: number }[];
+  /** Where boot_params goes: 0x7000 by default. */
+  zeroPageAddress?: bigint;
+}
+
+export interface LinuxDirectBoot {
+  boot: LinuxBoot;
+  /** Everything to write before the vCPU starts: the kernel, the cmdline, the initrd, boot_params. */
+  writes: { address: bigint; bytes: Uint8Array }[];
+  /**
+   * How to enter it (boot.rst "64-bit BOOT PROTOCOL" and "32-bit BOOT
+   * PROTOCOL"): long mode with the kernel identity-mapped, at the kernel's
+   * load address + 0x200, when the header says XLF_KERNEL_64 (2.12+); else
+   * flat 32-bit protected mode, paging off, at code32_start. Either way
+   * RSI/ESI = boot_params, interrupts off; the 32-bit protocol also wants
+   * CS/DS/ES/SS flat with __BOOT_CS 0x10 and __BOOT_DS 0x18 selectors.
+   */
+  entry: { mode: 'long' | 'protected'; rip: bigint; rsi: bigint };
+}
+
+/**
+ * A bzImage booted without firmware and without its real-mode setup (what
+ * QEMU's microvm and Firecracker do): the kernel and initrd placed as
+ * x86_load_linux places them, and a boot_params of the header as the loader
+ * filled it in plus the E820 table, which the setup code would otherwise
+ * have read from the BIOS.
+ */
+export function linuxDirectBoot(input: LinuxDirectBootInput): LinuxDirectBoot {
+  if (!Array.isArray(input.e820)) throw new TypeError('e820 must be an array of { address, length, type }');
+  if (input.e820.length > ZEROPAGE_E820_MAX) throw new RangeError(`e820 has ${input.e820.length} entries; boot_params holds ${ZEROPAGE_E820_MAX}`);
+  const protocol = linuxProtocol(input.image);
+  if (protocol < 0x206) throw new KernelImageError(`the kernel's boot protocol is ${(protocol >> 8).toString(16)}.${(protocol & 0xff).toString(16).padStart(2, '0')}: booting it without its real-mode setup needs 2.06 or later`);
+  const top = input.e820.reduce((m, e) => (e.type === 1 && e.address < 1n << 32n ? (e.address + e.length > m ? e.address + e.length : m) : m), 0n);
+  const boot = loadLinux({ image: input.image, cmdline: input.cmdline, initrd: input.initrd, initrdLimit: top > 1n << 32n ? 1n << 32n : top });
+  const zeroPage = input.zeroPageAddress ?? 0x7000n;
+  const params = new Uint8Array(BOOT_PARAMS_SIZE);
+  // the header runs from 0x1f1 to the end the jump at 0x200 gives (boot.rst: 0x202 + the byte at 0x201)
+  const headerEnd = Math.min(0x202 + boot.setup[0x201], boot.setup.length);
+  params.set(boot.setup.subarray(SetupHeader.setup_sects, headerEnd), SetupHeader.setup_sects);
+  const dv = new DataView(params.buffer);
+  params[E820_ENTRIES_OFFSET] = input.e820.length;
+  input.e820.forEach((e, i) => {
+    const at = E820_TABLE_OFFSET + i * 20;
+    dv.setBigUint64(at, e.address, true);
+    dv.setBigUint64(at + 8, e.length, true);
+    dv.setUint32(at + 16, e.type, true);
+  });
+  const writes = [
+    { address: BigInt(boot.kernelAddress), bytes: boot.kernel },
+    { address: BigInt(boot.cmdlineAddress), bytes: boot.cmdline },
+    ...(boot.initrd === null ? [] : [{ address: BigInt(boot.initrd.address), bytes: boot.initrd.data }]),
+    { address: zeroPage, bytes: params },
+  ];
+  const kernel64 = protocol >= 0x20c && (dv.getUint16(SetupHeader.xloadflags, true) & XLF_KERNEL_64) !== 0;
+  const code32 = BigInt(dv.getUint32(SetupHeader.code32_start, true));
+  return {
+    boot,
+    writes,
+    entry: kernel64 ? { mode: 'long', rip: BigInt(boot.kernelAddress) + 0x200n, rsi: zeroPage } : { mode: 'protected', rip: code32, rsi: zeroPage },
+  };
+}
