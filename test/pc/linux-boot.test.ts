@@ -59,7 +59,7 @@ describeKvm('a bzImage through SeaBIOS and the linuxboot option ROM', () => {
     const { result, text } = await boot({ kernel: path.join(dir, 'bzImage'), memory: '5G' });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
     expect(comparableLinux(text).split('\n')).toEqual(comparableLinux(fixture('linux-m5G-no-args.txt')).split('\n'));
-    expect(openFdCount()).toBe(fds);
+    expect(openFdCount()).toBeLessThanOrEqual(fds); // (fds of earlier tests may close meanwhile; none may stay open)
     expect(mappingCount()).toBe(maps);
   });
 });
