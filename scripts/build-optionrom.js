@@ -14,7 +14,7 @@ const os = require('os');
 const path = require('path');
 
 const DIR = path.join(__dirname, '..', 'lib', 'machines', 'pc', 'optionrom');
-const ROMS = ['multiboot', 'pvh'];
+const ROMS = ['multiboot', 'pvh', 'linuxboot'];
 
 /**
  * The ROM image of `name`.S: assembled as 16/32-bit code, the .text bytes,

@@ -12,7 +12,7 @@
 // mc146818rtc, i8042 with ps2-kbd, port92, isa-pcspk, ioport80, COM1, i8257
 // x2, isa-fdc (no drives), ioportF0, vmport, the PIIX4 PM's hotplug blocks,
 // the in-kernel PIC, IOAPIC, LAPIC and PIT with QEMU's GSI routing, and on
-// request a multiboot kernel (-kernel, through node-kvm's option ROM),
+// request a Linux, multiboot or PVH kernel (-kernel, through node-kvm's option ROMs),
 // pc-testdev and pci-testdev. Not (yet): HPET, SMBus devices, ATAPI, more
 // than one vCPU, QEMU's own ACPI tables (SeaBIOS builds its own).
 import type { Writable } from 'stream';
@@ -111,15 +111,16 @@ export interface PcBoardOptions {
   fwCfg?: readonly { name: string; data: Uint8Array | string }[];
   // kernel-boot: -kernel/-append/-initrd and -device (lib/machines/pc/kernel-boot.ts, test-devices.ts)
   /**
-   * QEMU's -kernel: a multiboot v1 kernel (ELF32 or a.out kludge) that
-   * SeaBIOS boots after its POST through the option ROM
-   * genroms/multiboot.bin, as under QEMU. Its name as given starts the
-   * kernel's command line.
+   * QEMU's -kernel: a Linux bzImage, a multiboot v1 kernel (ELF32 or a.out
+   * kludge) or a PVH ELF (a vmlinux), which SeaBIOS boots after its POST
+   * through node-kvm's option ROM for it (genroms/linuxboot_dma.bin,
+   * multiboot.bin, pvh.bin), as under QEMU. A multiboot kernel's name as
+   * given starts its command line.
    */
   kernel?: string;
   /** QEMU's -append: the kernel command line (with kernel only). */
   append?: string;
-  /** QEMU's -initrd: multiboot modules, "a,b args" (QEMU's splitting) or ['a', 'b args'] (with kernel only). */
+  /** QEMU's -initrd (with kernel only): the initrd file of a Linux or PVH kernel; a multiboot kernel's modules, "a,b args" (QEMU's splitting) or ['a', 'b args']. */
   initrd?: string | readonly string[];
   /** QEMU's -device for test devices: [{ driver: 'pc-testdev' }, { driver: 'pci-testdev' }]. */
   devices?: readonly PcDeviceOptions[];

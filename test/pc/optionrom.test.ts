@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { multibootRom } from '../../lib/machines/pc/optionrom/multiboot-rom';
 import { pvhRom } from '../../lib/machines/pc/optionrom/pvh-rom';
+import { linuxbootRom } from '../../lib/machines/pc/optionrom/linuxboot-rom';
 
 const { buildOptionRom, romModule, OPTIONROMS } = jest.requireActual('../../scripts/build-optionrom.js') as {
   buildOptionRom(name: string): Buffer;
@@ -13,7 +14,7 @@ const { buildOptionRom, romModule, OPTIONROMS } = jest.requireActual('../../scri
   OPTIONROMS: string[];
 };
 
-const ROMS: Record<string, () => Uint8Array> = { multiboot: multibootRom, pvh: pvhRom };
+const ROMS: Record<string, () => Uint8Array> = { multiboot: multibootRom, pvh: pvhRom, linuxboot: linuxbootRom };
 
 test('every ROM the build script knows is tested here', () => {
   expect(Object.keys(ROMS).sort()).toEqual([...OPTIONROMS].sort());

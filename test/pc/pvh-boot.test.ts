@@ -59,7 +59,7 @@ describeKvm('PVH kernels through SeaBIOS and the PVH option ROM', () => {
     const { result, text } = await boot({ kernel: path.join(dir, 'pvh64.elf'), memory: '5G' });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
     expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(fixture('pvh-elf64-m5G-no-args.txt')).split('\n'));
-    expect(openFdCount()).toBe(fds);
+    expect(openFdCount()).toBeLessThanOrEqual(fds); // (fds of earlier tests may close meanwhile; none may stay open)
     expect(mappingCount()).toBe(maps);
   });
 });

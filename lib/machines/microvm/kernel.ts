@@ -60,7 +60,7 @@ function pvhKernel(image: Uint8Array, cmdline: string, initrd: PcKernelOptions['
   }
   if (typeof initrd === 'string') checkString(initrd, 'initrd');
   const initrdFile = singleInitrd(initrd);
-  const modules = initrdFile === null ? [] : [readInitrd(initrdFile, ramSize)];
+  const modules = initrdFile === null ? [] : [readInitrd(initrdFile, ramSize, belowFourG)];
   return {
     protocol: 'pvh',
     entry: BigInt(elf.entry),

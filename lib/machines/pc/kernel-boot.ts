@@ -4,9 +4,11 @@
 // PVH) and prepares what the firmware boots it from: fw_cfg items, the
 // option ROM and its place at the head of `bootorder`.
 //
-// Multiboot v1 (multiboot.ts) and PVH (pvh-boot.ts) boot; an image that is
-// none of these is refused with QEMU's message where QEMU has one, else
-// with what is missing.
+// Linux bzImages (lib/x86/boot-linux.ts, linux-boot.ts), multiboot v1
+// (multiboot.ts) and PVH ELFs (pvh-boot.ts) boot; an image that is none of
+// these is refused with QEMU's message where QEMU has one, else with what
+// is missing.
+import * as fs from 'fs';
 import type { FwCfgIo } from '../../devices/fw-cfg';
 import { readImageFile } from '../../x86/image-file';
 import { KernelImageError } from './kernel-image-error';
@@ -14,6 +16,8 @@ import { hex } from '../../util/hex';
 import { addMultibootFwCfgItems, findMultibootHeader, loadMultiboot, MULTIBOOT_BOOT_PATH, type MultibootModule } from './multiboot';
 import { initrdAddress, parsePvhImage } from '../../x86/boot-pvh';
 import { PVH_BOOT_PATH, pcPvhFwCfgItems } from './pvh-boot';
+import { linuxInitrdMax, linuxProtocol, loadLinux } from '../../x86/boot-linux';
+import { addLinuxFwCfgItems, LINUXBOOT_BOOT_PATH } from './linux-boot';
 
 /** pc_machine_class_init's acpi_data_size: what QEMU keeps free for ACPI below the top of RAM under 4 GiB. */
 export const PC_ACPI_DATA_SIZE = 0x20000n + 0x8000n;
@@ -67,7 +71,6 @@ export function readKernelFile(file: string, ramSize: bigint, what: (why: string
   }
 }
 
-const LINUX_HDRS = 0x53726448; // "HdrS" at 0x202: the Linux boot protocol's setup header
 /** The one -initrd file of a PVH or Linux kernel: QEMU takes the whole string as its name. */
 export function singleInitrd(initrd: string | readonly string[] | undefined): string | null {
   if (initrd === undefined) return null;
@@ -76,23 +79,28 @@ export function singleInitrd(initrd: string | readonly string[] | undefined): st
   return initrd[0];
 }
 
-/** The initrd's bytes (g_mapped_file_new in x86_load_linux), with QEMU's message when it cannot be read. */
-export function readInitrd(file: string, ramSize: bigint): Uint8Array {
+/**
+ * The initrd's bytes (g_mapped_file_new in x86_load_linux), with QEMU's
+ * message when it cannot be read or is not smaller than `initrdMax` (told
+ * from its size before reading it).
+ */
+export function readInitrd(file: string, ramSize: bigint, initrdMax: bigint): Uint8Array {
+  let size = -1;
+  try { size = fs.statSync(file).size; } catch { /* the open below says why */ }
+  if (size >= 0 && BigInt(size) >= initrdMax) initrdAddress(BigInt(size), initrdMax); // throws QEMU's "initrd is too large"
   return readKernelFile(file, ramSize, (why) => `error reading initrd ${file}: Failed to open file \u201c${file}\u201d: open() failed: ${why}`, true);
 }
 
-function isLinux(image: Uint8Array): boolean {
-  return image.length >= 0x206 && new DataView(image.buffer, image.byteOffset + 0x202, 4).getUint32(0, true) === LINUX_HDRS;
-}
-
-/** The error for an image that is neither multiboot nor PVH (x86_load_linux's Linux paths, not implemented yet). */
-function notMultiboot(image: Uint8Array, file: string): KernelImageError {
-  if (isLinux(image)) {
-    return new KernelImageError(`${file} is a Linux kernel (bzImage): the Linux boot protocol is not supported yet; boot a multiboot kernel`);
-  }
-  // Boot protocol 0: the setup sectors must be in the file, else QEMU gives up here.
+/**
+ * An image with neither a setup header nor a multiboot header nor an ELF
+ * magic is, for QEMU, a Linux zImage of boot protocol < 2.00, loaded low
+ * and entered in its real-mode setup. Such kernels are long gone (Linux
+ * 2.6.24 dropped the last of them): refused, with QEMU's message when QEMU
+ * gives one.
+ */
+function notAKernel(image: Uint8Array, file: string): KernelImageError {
   const setupSects = image.length > 0x1f1 && image[0x1f1] !== 0 ? image[0x1f1] : 4;
-  if ((setupSects + 1) * 512 > image.length) return new KernelImageError('invalid kernel header');
+  if ((setupSects + 1) * 512 > image.length) return new KernelImageError('invalid kernel header', 'qemu: invalid kernel header');
   return new KernelImageError(`${file} has neither a multiboot nor a Linux setup header: QEMU would boot it as a Linux zImage of boot protocol < 2.00, which is not supported`);
 }
 
@@ -111,23 +119,31 @@ export function prepareKernelBoot(options: PcKernelOptions, ramSize: bigint, bel
 
   const image = readKernelFile(file, ramSize, (why) => `could not open kernel file '${file}': ${why}`, true);
   if (image.length === 0) throw new KernelImageError(`could not load kernel '${file}': the file is empty`);
+  const initrdLimit = belowFourG - PC_ACPI_DATA_SIZE;
   // QEMU looks for the Linux setup header first: such an image is never taken as multiboot or PVH.
-  if (isLinux(image)) throw notMultiboot(image, file);
-  if (findMultibootHeader(image) === null) {
-    const elf = parsePvhImage(image);
-    if (elf === null) throw notMultiboot(image, file);
-    if (elf.high > belowFourG) {
-      throw new KernelImageError(`the kernel's segments end at ${hex(elf.high)}, beyond the ${belowFourG / 1048576n} MiB of RAM below 4 GiB: give the machine more memory`);
-    }
+  if (linuxProtocol(image) !== 0) {
     const initrdFile = singleInitrd(initrd);
-    let initrdLoad = null;
-    if (initrdFile !== null) {
-      const data = readInitrd(initrdFile, ramSize);
-      initrdLoad = { data, address: initrdAddress(BigInt(data.length), belowFourG - PC_ACPI_DATA_SIZE - 1n) };
-    }
-    return { addFwCfgItems: pcPvhFwCfgItems({ image, elf, cmdline, initrd: initrdLoad }), bootDevicePaths: [PVH_BOOT_PATH] };
+    const data = initrdFile === null ? null : readInitrd(initrdFile, ramSize, linuxInitrdMax(image, initrdLimit));
+    const boot = loadLinux({ image, cmdline, initrd: data, initrdLimit });
+    return { addFwCfgItems: (fwcfg) => addLinuxFwCfgItems(fwcfg, boot), bootDevicePaths: [LINUXBOOT_BOOT_PATH] };
   }
-  // Modules are read only for a multiboot image, as QEMU does (the file name ends at the first space).
+  if (findMultibootHeader(image) !== null) return prepareMultiboot(image, file, cmdline, initrd, ramSize, belowFourG);
+  const elf = parsePvhImage(image);
+  if (elf === null) throw notAKernel(image, file);
+  if (elf.high > belowFourG) {
+    throw new KernelImageError(`the kernel's segments end at ${hex(elf.high)}, beyond the ${belowFourG / 1048576n} MiB of RAM below 4 GiB: give the machine more memory`);
+  }
+  const initrdFile = singleInitrd(initrd);
+  let initrdLoad = null;
+  if (initrdFile !== null) {
+    const data = readInitrd(initrdFile, ramSize, initrdLimit - 1n);
+    initrdLoad = { data, address: initrdAddress(BigInt(data.length), initrdLimit - 1n) };
+  }
+  return { addFwCfgItems: pcPvhFwCfgItems({ image, elf, cmdline, initrd: initrdLoad }), bootDevicePaths: [PVH_BOOT_PATH] };
+}
+
+/** load_multiboot's part: the modules are read only for a multiboot image, as QEMU does (a file name ends at the first space). */
+function prepareMultiboot(image: Uint8Array, file: string, cmdline: string, initrd: PcKernelOptions['initrd'], ramSize: bigint, belowFourG: bigint): PcKernelBoot {
   const moduleArgs = initrd === undefined ? [] : typeof initrd === 'string' ? splitInitrdArg(initrd) : [...initrd];
   const modules: MultibootModule[] = moduleArgs.map((arg) => {
     const name = arg.split(' ')[0];
