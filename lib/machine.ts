@@ -9,7 +9,8 @@ import type { Device } from './devices/device';
 import type { InKernelIrqchip } from './devices/irqchip';
 import type { Serial16550A } from './devices/serial-16550a';
 import { KvmError } from './errors';
-import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
+import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
+import { SmpRunLoop } from './kvm/smp-run-loop';
 import type { Kvm } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
@@ -69,7 +70,7 @@ export class Machine {
   readonly serial: Serial16550A | null;
   readonly debugExit: DebugExit | null;
   readonly irqchip: InKernelIrqchip | null;
-  /** The vCPUs (one today; the run loop and devices are per vCPU so more can follow, one thread each). */
+  /** The vCPUs (`cpus` of Machine.create(); with several, each runs on its own native thread during run()). */
   readonly vcpus: readonly Vcpu[];
   /** What QEMU would have warned about while building the machine (e.g. CPU features the host lacks), without QEMU's "warning: " prefix. */
   readonly warnings: readonly string[];
@@ -78,6 +79,8 @@ export class Machine {
   /** Bytes of guest RAM at address 0. */
   readonly memorySize: bigint;
   private readonly loops: RunLoop[];
+  /** Runs the vCPUs: loops[0] on the JavaScript thread for one, an SmpRunLoop for several. */
+  private readonly runner: VcpuRunner;
   private readonly board: BoardInstance;
   private readonly cpu: CpuSetup;
   /** The board's devices, in the order they were plugged. */
@@ -112,6 +115,7 @@ export class Machine {
     this.warnings = parts.warnings;
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
+    this.runner = this.loops.length > 1 ? new SmpRunLoop(this.loops) : this.loops[0];
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
     this.sleep = new MachineSleep(parts.board.suspend);
     this.powerOn = this.cpu.kind === 'firmware'
@@ -219,7 +223,6 @@ export class Machine {
   setupMode(entryPoint: bigint | number): void {
     this.checkOpen('setupMode');
     const entry = toAddress(entryPoint, 'entry');
-    const vcpu = this.vcpu;
     const cpu = this.cpu;
     if (cpu.kind === 'firmware') {
       if (entry !== cpu.loadAddress) {
@@ -233,11 +236,11 @@ export class Machine {
     }
     if (this.dirtyCpu) {
       for (const l of this.loops) l.abandonPendingIo();
-      resetVcpuState(vcpu);
+      for (const v of this.vcpus) resetVcpuState(v);
       this.dirtyCpu = false;
     }
     this.modeSet = true;
-    cpu.enter(vcpu, this.writeGuest, entry);
+    for (const v of this.vcpus) cpu.enter(v, this.writeGuest, entry);
   }
 
   /** Bytes the long-mode page tables take at MACHINE_LAYOUT.pageTables. */
@@ -265,7 +268,7 @@ export class Machine {
           return this.sleep.stillAsleep(now() - start, 'no wake-up came during this run: run() again to wait on');
         }
         this.dirtyCpu = true;
-        const result = await this.loops[0].runAsync({ ...opts, timeoutMs: remaining(deadline) });
+        const result = await this.runner.runAsync({ ...opts, timeoutMs: remaining(deadline) });
         if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
@@ -289,7 +292,7 @@ export class Machine {
       for (;;) {
         if (this.sleep.asleep) return this.sleep.stillAsleep(now() - start, 'runSync() cannot wait for a wake-up: call run()');
         this.dirtyCpu = true;
-        const result = this.loops[0].run({ ...opts, timeoutMs: remaining(deadline) });
+        const result = this.runner.run({ ...opts, timeoutMs: remaining(deadline) });
         if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
@@ -328,10 +331,8 @@ export class Machine {
   private resetSystem(): void {
     this.sleep.clear(); // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
     this.serial?.flush();
-    for (const l of this.loops) {
-      l.abandonPendingIo();
-      l.discardStopRequest();
-    }
+    for (const l of this.loops) l.abandonPendingIo();
+    this.runner.discardStopRequest();
     transaction(() => {
       for (const d of this.boardDevices) d.reset?.();
     });
@@ -351,7 +352,7 @@ export class Machine {
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
-    for (const l of this.loops) l.requestStop(req);
+    this.runner.requestStop(req);
   }
 
   /**
