@@ -336,8 +336,6 @@ export class RunLoop implements VcpuRunner {
    */
   private loop(maxExits: number, start: number, opts: RunOptions): RunResult | null {
     const vcpu = this.vcpu;
-    const EXIT_IO = this.EXIT_IO;
-    const EXIT_MMIO = this.EXIT_MMIO;
     for (;;) {
       let reason: number;
       try {
