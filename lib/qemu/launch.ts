@@ -20,6 +20,8 @@ export interface LaunchConfig {
   readonly progName: string;
   readonly memory: bigint;
   readonly cpus: number;
+  /** -smp maxcpus= */
+  readonly maxCpus: number;
   /** -cpu (default qemu64). */
   readonly cpu?: string;
   readonly maxRamBelow4g?: bigint;
@@ -112,7 +114,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
     const trace = traceWriter(cfg.traceSlotsFile, io.stderr, opened);
 
     machine = Machine.createSync({
-      machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, cpu: cfg.cpu, bios: cfg.bios, disks: [...cfg.disks],
+      machine: 'pc', memory: cfg.memory, cpus: cfg.cpus, maxCpus: cfg.maxCpus, cpu: cfg.cpu, bios: cfg.bios, disks: [...cfg.disks],
       maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
       kernel: cfg.kernel, append: cfg.append, initrd: cfg.initrd, devices: cfg.devices,
       nographic: cfg.nographic, noReboot: cfg.noReboot, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
