@@ -185,6 +185,10 @@ export class SmpRunLoop implements VcpuRunner {
   private quiesce(): unknown {
     const threads = this.threads;
     if (threads === null) return undefined;
+    if (this.closed) { // close() stopped the threads
+      this.inRun.fill(false);
+      return undefined;
+    }
     let firstError: unknown;
     const finishing = this.loops.map(() => 0);
     const finish = (i: number) => {

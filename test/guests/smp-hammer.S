@@ -4,8 +4,11 @@
 # 0x90000, each: `out` of its index to port 0x600 (the port device), a byte
 # write of its index to 0xd0000000 (the MMIO counter) and a check of the
 # dword at 0xe0000, RAM under the alias the host toggles (0x7ee755aa both
-# ways). A wrong value is reported with `out` to port 0x601 (eax = what was
-# read); then, or when done, the vCPU halts. No stack is used.
+# ways), then a spin of the qword at 0x90008 rounds (so that the vCPU is
+# inside KVM_RUN, executing from the slot being re-mapped, when another
+# vCPU's exit toggles the alias). A wrong value is reported with `out` to
+# port 0x601 (eax = what was read); then, or when done, the vCPU halts. No
+# stack is used.
         .code64
         .globl _start
 _start:
@@ -22,6 +25,10 @@ _start:
         mov     0xe0000, %eax
         cmp     $0x7ee755aa, %eax
         jne     bad
+        mov     0x90008, %r8
+2:
+        dec     %r8
+        jns     2b
         dec     %rcx
         jnz     1b
         hlt
