@@ -442,12 +442,17 @@ export class Machine {
     return formatInfoPci(bus);
   }
 
-  /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; the vCPU must not be running on a thread. */
+  /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; a vCPU running on its thread is held out of KVM_RUN meanwhile. */
   formatInfoRegisters(cpu = 0): string {
     this.checkOpen('formatInfoRegisters');
     const vcpu = this.vcpus[cpu];
     if (!Number.isInteger(cpu) || vcpu === undefined) throw new RangeError(`CPU#${String(cpu)} not available (this machine has ${this.vcpus.length})`);
-    return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
+    const release = this.vm.holdVcpus(); // (QEMU's cpu_synchronize_state)
+    try {
+      return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
+    } finally {
+      release();
+    }
   }
 
   /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */

@@ -76,10 +76,16 @@ export class VcpuThread {
     return this.handle.closed;
   }
 
-  /** True from resume() until the vCPU's next exit: the vCPU is busy, its own calls are refused. */
+  /**
+   * True from resume() until the vCPU's next exit, except while held: the
+   * vCPU is busy, its own calls are refused. A held vCPU is out of KVM_RUN
+   * (hold() waited for that), so its state can be read and written.
+   */
   get running(): boolean {
-    return !this.handle.closed && this.handle.stats().running;
+    return this.holds === 0 && !this.handle.closed && this.handle.stats().running;
   }
+
+  private holds = 0;
 
   /**
    * Let the guest run (again); the previous exit's data must be handled first.
@@ -115,12 +121,15 @@ export class VcpuThread {
 
   /** @internal keep the vCPU out of KVM_RUN until release(); true if it was inside */
   hold(): boolean {
-    return this.handle.hold();
+    const inside = this.handle.hold();
+    this.holds++;
+    return inside;
   }
 
   /** @internal */
   release(): void {
     this.handle.release();
+    this.holds--;
   }
 
   /** Counters: KVM_RUN calls, runs ended only by a hold, holds taken. */
