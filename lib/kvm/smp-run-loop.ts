@@ -5,6 +5,7 @@
 // one vCPU). The JavaScript thread is QEMU's big lock: a device never sees
 // two accesses at once, and a vCPU waits only while its own exit is handled.
 //
+// Between slices (runAsync) every vCPU is stopped while the event loop turns.
 // A run ends for the machine, not for one vCPU: a guest shutdown, a device's
 // stop request (debug-exit, reset, power-off, suspend), a device error, a KVM
 // failure, the timeout or maxExits stop every vCPU; without an in-kernel
@@ -77,7 +78,12 @@ export class SmpRunLoop implements VcpuRunner {
     }
   }
 
-  /** Like run(), letting the event loop turn every `sliceMs` while the vCPUs go on running. */
+  /**
+   * Like run(), letting the event loop turn every `sliceMs`. While it turns
+   * every vCPU is stopped with its instruction finished, as the one vCPU of
+   * RunLoop is: timers and events may read registers, snapshot, restore or
+   * change the memory map without holding anything.
+   */
   async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
     const slice = checkSliceMs(opts);
     const lim = this.begin(opts);
@@ -86,10 +92,13 @@ export class SmpRunLoop implements VcpuRunner {
       for (;;) {
         ending = this.slice(lim, Math.min(lim.deadline, now() + slice));
         if (ending !== null) return this.settle(ending, lim, opts);
+        const err = this.quiesce();
+        if (err !== undefined) throw err;
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.closed) ending = { kind: 'closed' };
         else if (this.stopRequest) ending = { kind: 'stop', request: this.stopRequest, cpu: 0 };
         if (ending !== null) return this.settle(ending, lim, opts);
+        this.resumeAll();
       }
     } finally {
       this.end(ending === null);
@@ -109,7 +118,7 @@ export class SmpRunLoop implements VcpuRunner {
     this.exits = 0;
     for (const l of this.loops) l.countFrom(opts.trace);
     this.halted.fill(false); // hlt is finished: the next run goes on after it, as with one vCPU
-    this.threads.forEach((_, i) => this.resume(i));
+    this.resumeAll();
     return lim;
   }
 
@@ -122,6 +131,11 @@ export class SmpRunLoop implements VcpuRunner {
       this.running = false;
       this.stopRequest = null;
     }
+  }
+
+  /** Every vCPU not stopped at hlt runs (again). */
+  private resumeAll(): void {
+    this.threads!.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
   }
 
   private resume(i: number, immediate = false): void {
