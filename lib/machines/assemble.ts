@@ -101,7 +101,7 @@ export function assemble(plan: BoardPlan, options: AssembleOptions, requestStop:
       // The board's CPU model, or like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
       const model = board.cpuid?.(vcpu);
       const supported = model ? model.entries : kvm.supportedCpuid();
-      vcpu.setCpuid(model || cpus === 1 ? supported : cpuidWithApicId(supported, i));
+      vcpu.setCpuid(model ? supported : cpuidWithApicId(supported, i));
       if (i === 0) warnings.push(...(model?.warnings ?? []));
     }
     spaces.push(...cpu);

@@ -8,6 +8,7 @@ import { getMpState } from '../../lib/kvm/mp-state';
 import { DeviceError } from '../../lib/kvm/run-loop';
 import { MemoryRegion } from '../../lib/memory';
 import { assemble } from '../helpers/assemble';
+import { runChild } from '../helpers/child';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
 
 const COMMAND = { count: 0, debugExit: 1, tripleFault: 2, throwingDevice: 3, initSelf: 4, sipiRunningCpu: 5 } as const;
@@ -39,6 +40,31 @@ describeKvm('a machine with several vCPUs', () => {
     expect(() => Machine.createSync({ cpus: cpus as number, serial: false })).toThrow(message);
     expect(openFdCount()).toBe(fds);
     expect(mappingCount()).toBe(maps);
+  });
+
+  test('1 vCPU on tiny, created on the last host CPU: its initial APIC ID is 0, not the host CPU\'s that KVM_GET_SUPPORTED_CPUID ran on', () => {
+    const r = runChild(`
+      const cpus = require('os').cpus().length;
+      require('child_process').execFileSync('taskset', ['-cp', String(cpus - 1), String(process.pid)]);
+      const { Machine } = require('./lib/machine');
+      const m = Machine.createSync({ serial: false });
+      process.stdout.write(String(m.vcpu.getCpuid().find((e) => e.function === 1).ebx >>> 24));
+      m.close();`);
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: '0' });
+  });
+
+  test.each([1, 3])('%i vCPU(s) on tiny: vCPU i has the initial APIC ID i in CPUID (leaf 1 EBX[31:24], leaf 0xB EDX)', (cpus) => {
+    const m = Machine.createSync({ cpus, serial: false });
+    try {
+      const ids = m.vcpus.map((v) => {
+        const cpuid = v.getCpuid();
+        const leafB = cpuid.find((e) => e.function === 0xb);
+        return { leaf1: cpuid.find((e) => e.function === 1)!.ebx >>> 24, leafB: leafB === undefined ? v.id : leafB.edx };
+      });
+      expect(ids).toEqual(m.vcpus.map((v) => ({ leaf1: v.id, leafB: v.id })));
+    } finally {
+      m.close();
+    }
   });
 
   test('vcpus[i] and their registers; stop() from a timer stops every vCPU; snapshots save and restore each', async () => {
