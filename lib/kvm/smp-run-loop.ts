@@ -13,10 +13,8 @@
 // Before run() returns every vCPU is out of KVM_RUN with its last I/O
 // instruction finished, so registers, snapshots and resets work on all.
 import { translateNativeError } from '../errors';
-import {
-  checkRunOptions, checkSliceMs, exitNumber, type AsyncRunOptions, type RunLimits, type RunLoop, type RunOptions,
-  type RunResult, type StopRequest, type VcpuRunner,
-} from './run-loop';
+import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
+import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
 import { VcpuExitQueue } from './vcpu-exit-queue';
 import { VcpuThread } from './vcpu-thread';
 
