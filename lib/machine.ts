@@ -9,7 +9,8 @@ import type { Device } from './devices/device';
 import type { InKernelIrqchip } from './devices/irqchip';
 import type { Serial16550A } from './devices/serial-16550a';
 import { KvmError } from './errors';
-import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult } from './kvm/run-loop';
+import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
+import { SmpRunLoop } from './kvm/smp-run-loop';
 import type { Kvm } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
 import type { Vm } from './kvm/vm';
@@ -70,7 +71,7 @@ export class Machine {
   readonly serial: Serial16550A | null;
   readonly debugExit: DebugExit | null;
   readonly irqchip: InKernelIrqchip | null;
-  /** The vCPUs (one today; the run loop and devices are per vCPU so more can follow, one thread each). */
+  /** The vCPUs (`cpus` of Machine.create(); with several, each runs on its own native thread during run()). */
   readonly vcpus: readonly Vcpu[];
   /** What QEMU would have warned about while building the machine (e.g. CPU features the host lacks), without QEMU's "warning: " prefix. */
   readonly warnings: readonly string[];
@@ -81,6 +82,8 @@ export class Machine {
   /** Bytes of guest RAM at address 0. */
   readonly memorySize: bigint;
   private readonly loops: RunLoop[];
+  /** Runs the vCPUs: loops[0] on the JavaScript thread for one, an SmpRunLoop for several. */
+  private readonly runner: VcpuRunner;
   private readonly board: BoardInstance;
   private readonly cpu: CpuSetup;
   /** The board's devices, in the order they were plugged. */
@@ -117,6 +120,7 @@ export class Machine {
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
     const listener = parts.vm.memoryListeners.find((l) => l.addressSpace === parts.memory.system)!;
     this.hooks = new MachineHooks({ listener, loops: this.loops, checkOpen: (m) => this.checkOpen(m) });
+    this.runner = this.loops.length > 1 ? new SmpRunLoop(this.loops) : this.loops[0];
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
     this.sleep = new MachineSleep(parts.board.suspend);
     this.powerOn = this.cpu.kind === 'firmware'
@@ -225,7 +229,6 @@ export class Machine {
   setupMode(entryPoint: bigint | number): void {
     this.checkOpen('setupMode');
     const entry = toAddress(entryPoint, 'entry');
-    const vcpu = this.vcpu;
     const cpu = this.cpu;
     if (cpu.kind === 'firmware') {
       if (entry !== cpu.loadAddress) {
@@ -242,11 +245,11 @@ export class Machine {
     }
     if (this.dirtyCpu) {
       for (const l of this.loops) l.abandonPendingIo();
-      resetVcpuState(vcpu);
+      for (const v of this.vcpus) resetVcpuState(v);
       this.dirtyCpu = false;
     }
     this.modeSet = true;
-    cpu.enter(vcpu, this.writeGuest, entry);
+    for (const v of this.vcpus) cpu.enter(v, this.writeGuest, entry);
   }
 
   /** Bytes the long-mode page tables take at MACHINE_LAYOUT.pageTables. */
@@ -274,7 +277,7 @@ export class Machine {
           return this.sleep.stillAsleep(now() - start, 'no wake-up came during this run: run() again to wait on');
         }
         this.dirtyCpu = true;
-        const result = await this.loops[0].runAsync({ ...opts, timeoutMs: remaining(deadline) });
+        const result = await this.runner.runAsync({ ...opts, timeoutMs: remaining(deadline) });
         if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
@@ -298,7 +301,7 @@ export class Machine {
       for (;;) {
         if (this.sleep.asleep) return this.sleep.stillAsleep(now() - start, 'runSync() cannot wait for a wake-up: call run()');
         this.dirtyCpu = true;
-        const result = this.loops[0].run({ ...opts, timeoutMs: remaining(deadline) });
+        const result = this.runner.run({ ...opts, timeoutMs: remaining(deadline) });
         if (!this.closed && this.sleep.suspendAfter(result)) continue;
         if (!this.rebootAfter(result)) return result;
       }
@@ -337,10 +340,8 @@ export class Machine {
   private resetSystem(): void {
     this.sleep.clear(); // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
     this.serial?.flush();
-    for (const l of this.loops) {
-      l.abandonPendingIo();
-      l.discardStopRequest();
-    }
+    for (const l of this.loops) l.abandonPendingIo();
+    this.runner.discardStopRequest();
     transaction(() => {
       for (const d of this.boardDevices) d.reset?.();
     });
@@ -360,7 +361,7 @@ export class Machine {
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
-    for (const l of this.loops) l.requestStop(req);
+    this.runner.requestStop(req);
   }
 
   /**
@@ -450,12 +451,17 @@ export class Machine {
     return formatInfoPci(bus);
   }
 
-  /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; the vCPU must not be running on a thread. */
+  /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; a vCPU running on its thread is held out of KVM_RUN meanwhile. */
   formatInfoRegisters(cpu = 0): string {
     this.checkOpen('formatInfoRegisters');
     const vcpu = this.vcpus[cpu];
     if (!Number.isInteger(cpu) || vcpu === undefined) throw new RangeError(`CPU#${String(cpu)} not available (this machine has ${this.vcpus.length})`);
-    return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
+    const release = this.vm.holdVcpus(); // (QEMU's cpu_synchronize_state)
+    try {
+      return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
+    } finally {
+      release();
+    }
   }
 
   /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */

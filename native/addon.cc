@@ -14,6 +14,7 @@
 
 namespace nkvm {
 Napi::Function InitVcpuThread(Napi::Env env);  // vcpu_thread.cc
+Napi::Function InitVcpuExitQueue(Napi::Env env);  // vcpu_exit_queue.cc
 
 // Random values, one per class (napi_type_tag is 128 bits: collisions with
 // another addon's tags are not a concern).
@@ -21,6 +22,7 @@ const napi_type_tag kKvmTag = {0x6b766d2d6e6f6465ull, 0x1c0e5b2a9f3d4711ull};
 const napi_type_tag kVmTag = {0x6b766d2d6e6f6465ull, 0x8a41f07c2d6e9b32ull};
 const napi_type_tag kVcpuTag = {0x6b766d2d6e6f6465ull, 0x3f9d2c71e5a80b63ull};
 const napi_type_tag kVcpuThreadTag = {0x6b766d2d6e6f6465ull, 0xd27b46e9013fc894ull};
+const napi_type_tag kVcpuExitQueueTag = {0x6b766d2d6e6f6465ull, 0x5e07a3c91b42d8f6ull};
 
 void TagObject(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
   info.This().As<Napi::Object>().TypeTag(&tag);
@@ -67,7 +69,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_PIT_SPEAKER_DUMMY);
   SET(c, KVM_CAP_SYNC_REGS);
   SET(c, KVM_VCPUEVENT_VALID_NMI_PENDING); SET(c, KVM_VCPUEVENT_VALID_SHADOW); SET(c, KVM_VCPUEVENT_VALID_SMM);
-  SET(c, KVM_MP_STATE_HALTED);
+  SET(c, KVM_MP_STATE_HALTED); SET(c, KVM_MP_STATE_RUNNABLE); SET(c, KVM_MP_STATE_UNINITIALIZED);
+  SET(c, KVM_MP_STATE_INIT_RECEIVED); SET(c, KVM_MP_STATE_SIPI_RECEIVED);
   SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   return c;
@@ -168,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vcpu", vcpu);
   exports.Set("HostMemory", HostMemory::Init(env));
   exports.Set("VcpuThread", InitVcpuThread(env));
+  exports.Set("VcpuExitQueue", InitVcpuExitQueue(env));
   exports.Set("ioctls", IoctlConstants(env));
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));

@@ -24,7 +24,7 @@ struct AddonData {
 // Type tags of the native classes. Every constructor tags its object, and
 // native code checks the tag before it unwraps an argument: napi_unwrap alone
 // would hand back another class's pointer for an object of the wrong kind.
-extern const napi_type_tag kKvmTag, kVmTag, kVcpuTag, kVcpuThreadTag;
+extern const napi_type_tag kKvmTag, kVmTag, kVcpuTag, kVcpuThreadTag, kVcpuExitQueueTag;
 
 // Tags `self` (a constructor's `this`) as an object of the class `tag` names.
 void TagObject(const Napi::CallbackInfo& info, const napi_type_tag& tag);

@@ -8,13 +8,17 @@
 // object shows to JavaScript), so its lifetime does not depend on the Vcpu
 // object's.
 //
-//   resume()      let the thread do KVM_RUN (again) after an exit was handled
+//   resume([immediate])  let the thread do KVM_RUN (again) after an exit was
+//                 handled; `immediate`: with immediate_exit set, so KVM only
+//                 finishes a pending I/O instruction and reports KVM_EXIT_INTR
 //   poll()/wait() the pending exit: exit_reason, or -1 while the guest runs
 //   hold()        kick the thread out of KVM_RUN (immediate_exit + signal),
 //                 wait until it has left the ioctl, keep it out until release();
 //                 an exit caused only by the hold is not reported and the
 //                 thread re-enters KVM_RUN after the last release()
 //   kick()        a user-visible kick: the run reports KVM_EXIT_INTR
+//   start(queue, index)  report exits by pushing `index` to a VcpuExitQueue
+//                 (vcpu_exit_queue.h) instead of calling back through libuv
 //   stop()        end and join the thread, close the fd, unmap the page
 //
 // The thread is also stopped when its JavaScript environment is torn down (a
@@ -35,6 +39,7 @@
 
 #include "errors.h"
 #include "handles.h"
+#include "vcpu_exit_queue.h"
 
 namespace nkvm {
 
@@ -86,6 +91,8 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<ExitQueueState> queue_;  // start(queue, index): where exits go
+  int queueIndex_ = -1;
   napi_env env_ = nullptr;  // where OnEnvCleanup is registered
 };
 
@@ -169,7 +176,9 @@ void VcpuThread::Loop() {
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
-    if (hasTsfn_) {
+    if (queue_) {
+      queue_->Push(queueIndex_);
+    } else if (hasTsfn_) {
       int reason = exitReason_;
       // env is null when the call is dropped at teardown. A callback that
       // throws becomes an uncaught exception in its environment; one that
@@ -228,11 +237,16 @@ void VcpuThread::Stop() {
 // start([onExit]): create the thread (idle until resume()).  onExit(exitReason)
 // is called on the JavaScript thread for every reported exit; while started
 // with a callback the runner keeps the event loop alive until stop().
+// start(queue, index): every reported exit pushes `index` to the queue.
 Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) ThrowErrno(env, "VcpuThread.start", EBADF);
   if (started_) ThrowRange(env, "the vCPU thread is already started");
-  if (info.Length() > 0 && info[0].IsFunction()) {
+  if (info.Length() > 1) {
+    queue_ = UnwrapExitQueue(info[0]);
+    if (!queue_) ThrowType(env, "start(queue, index) expects a VcpuExitQueue");
+    queueIndex_ = static_cast<int>(ArgU64(info, 1, "index"));
+  } else if (info.Length() > 0 && info[0].IsFunction()) {
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "node-kvm vcpu exit", 0, 1);
     hasTsfn_ = true;
   } else if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -252,7 +266,8 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
   if (runRequested_) ThrowRange(env, "the vCPU is already running");
   exitPending_ = false;
   exitErrno_ = 0;
-  run_->immediate_exit = 0;  // a kick that arrived while stopped is void
+  // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.
+  run_->immediate_exit = info.Length() > 0 && info[0].ToBoolean() ? 1 : 0;
   runRequested_ = true;
   cv_.notify_all();
   return env.Undefined();

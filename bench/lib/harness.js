@@ -8,11 +8,11 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-/** Compiles bench/c/<name>.c; returns { run(args) -> parsed JSON line, cleanup() }. */
-function compileC(name) {
+/** Compiles bench/c/<name>.c (with `flags`, e.g. -pthread); returns { run(args) -> parsed JSON line, cleanup() }. */
+function compileC(name, flags = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `node-kvm-bench-${name}-`));
   const bin = path.join(dir, name);
-  execFileSync('gcc', ['-O2', '-Wall', '-o', bin, path.join(__dirname, '..', 'c', `${name}.c`)]);
+  execFileSync('gcc', ['-O2', '-Wall', ...flags, '-o', bin, path.join(__dirname, '..', 'c', `${name}.c`)]);
   return {
     run: (args) => JSON.parse(execFileSync(bin, args.map(String), { encoding: 'utf8' })),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),

@@ -21,6 +21,9 @@ import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
 import { littleEndianValue, type MmioWatch, ramValueBefore } from './mmio-watch';
 import { armExceptionProbe, describeException, type ExceptionProbe, type GuestException, shutdownException } from './guest-exception';
+import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
+
+export { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner };
 
 export type StopReason =
   | 'hlt' | 'shutdown' | 'exception' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
@@ -40,20 +43,8 @@ export interface RunResult extends Partial<GuestException> {
   /** The raw exit for internalError/failEntry/systemEvent/debug/unknown. */
   exit?: VcpuExit;
   elapsedMs: number;
-}
-
-export interface RunOptions {
-  /** Stop after this many milliseconds of wall time (reason `timeout`). */
-  timeoutMs?: number;
-  /** Stop after this many exits (reason `maxExits`). */
-  maxExits?: number;
-  /** Called with one line per exit (slow; for --trace). */
-  trace?: (line: string) => void;
-}
-
-export interface AsyncRunOptions extends RunOptions {
-  /** Longest stretch the vCPU runs before letting the event loop turn (default 20 ms). */
-  sliceMs?: number;
+  /** With several vCPUs: the index of the vCPU whose exit (or stop) ended the run. */
+  cpu?: number;
 }
 
 /** What a device asks for when it ends the run (e.g. the debug-exit port). */
@@ -87,7 +78,7 @@ export class DeviceError extends Error {
 
 const now = (): number => performance.now();
 
-export class RunLoop {
+export class RunLoop implements VcpuRunner {
   private readonly u8: Uint8Array;
   private readonly dv: DataView;
   private readonly L = runLayout();
@@ -226,8 +217,7 @@ export class RunLoop {
    * input, output) and timers work while the guest runs.
    */
   async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
-    const slice = opts.sliceMs ?? 20;
-    if (typeof slice !== 'number' || !(slice > 0)) throw new RangeError('sliceMs must be a positive number');
+    const slice = checkSliceMs(opts);
     const { deadline, maxExits, start } = this.begin(opts);
     try {
       for (;;) {
@@ -254,25 +244,36 @@ export class RunLoop {
     }
   }
 
-  private begin(opts: RunOptions): { deadline: number; maxExits: number; start: number } {
-    if (typeof opts !== 'object' || opts === null) throw new TypeError('run options must be an object');
-    const { timeoutMs, maxExits } = opts;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
-      throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
-    }
-    if (maxExits !== undefined && (typeof maxExits !== 'number' || !Number.isInteger(maxExits) || maxExits < 1)) {
-      throw new RangeError(`maxExits must be a positive integer, got ${String(maxExits)}`);
-    }
-    if (opts.trace !== undefined && typeof opts.trace !== 'function') throw new TypeError('trace must be a function');
+  private begin(opts: RunOptions): RunLimits {
+    const limits = checkRunOptions(opts);
     if (this.running) throw new Error('this vCPU is already running');
     if (this.vcpu.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
     this.vcpu.assertNotThreaded('KVM_RUN');
     this.exceptionProbe = armExceptionProbe(this.vcpu);
     this.running = true;
+    this.countFrom(opts.trace);
+    return limits;
+  }
+
+  /** @internal Starts this vCPU's count of exits (and its trace) for a run; the SMP driver's begin(). */
+  countFrom(trace: ((line: string) => void) | undefined): void {
     this.exits = 0;
-    this.trace = opts.trace;
-    const start = now();
-    return { start, deadline: timeoutMs === undefined ? Infinity : start + timeoutMs, maxExits: maxExits ?? Infinity };
+    this.trace = trace;
+  }
+
+  /** @internal Exits handled since countFrom(). */
+  get exitCount(): number {
+    return this.exits;
+  }
+
+  /** @internal The vCPU's KVM_RUN ended without an exit (a kick): KVM finished any pending instruction first. */
+  noteInterrupted(): void {
+    this.ioPending = false;
+  }
+
+  /** @internal The last exit was an I/O or MMIO exit KVM has not finished (the next KVM_RUN does). */
+  get hasPendingIo(): boolean {
+    return this.ioPending;
   }
 
   private end(): void {
@@ -283,11 +284,13 @@ export class RunLoop {
   }
 
   /** The vCPU (or its machine) was closed by code the run let run: a timer, an event, a device. */
-  private closedDuringRun(start: number): RunResult {
+  /** @internal */
+  closedDuringRun(start: number): RunResult {
     return this.result('stopped', start, 'the vCPU was closed during the run');
   }
 
-  private interrupted(start: number): RunResult {
+  /** @internal */
+  interrupted(start: number): RunResult {
     return this.result('stopped', start, 'interrupted (immediate_exit was set by requestExit() or kick())');
   }
 
@@ -297,8 +300,6 @@ export class RunLoop {
    */
   private loop(maxExits: number, start: number, opts: RunOptions): RunResult | null {
     const vcpu = this.vcpu;
-    const EXIT_IO = this.EXIT_IO;
-    const EXIT_MMIO = this.EXIT_MMIO;
     for (;;) {
       let reason: number;
       try {
@@ -307,24 +308,35 @@ export class RunLoop {
         if (vcpu.closed) return this.closedDuringRun(start); // by a device callback
         throw translateNativeError(err);
       }
-      // Set before dispatching: a device that throws leaves the instruction pending.
-      this.ioPending = reason === EXIT_IO || reason === EXIT_MMIO;
-      if (reason === EXIT_IO) {
-        this.exits++;
-        this.handleIo();
-      } else if (reason === EXIT_MMIO) {
-        this.exits++;
-        this.handleMmio();
-      } else if (reason === this.EXIT_INTR) {
+      if (reason === this.EXIT_INTR) {
+        this.ioPending = false;
         if (this.stopRequest) return this.finishStop(start, opts);
         return null;
-      } else {
-        this.exits++;
-        return this.terminal(reason, start, opts);
       }
+      const r = this.handleExit(reason, start);
+      if (r !== null) return r;
       if (this.stopRequest) return this.finishStop(start, opts);
       if (this.exits >= maxExits) return this.finish('maxExits', start, opts);
     }
+  }
+
+  /**
+   * @internal One exit other than KVM_EXIT_INTR, for either driver (this
+   * loop on the JavaScript thread, or SmpRunLoop for a vCPU on its thread):
+   * I/O and MMIO are dispatched to the devices (null: run on); any other
+   * exit ends the vCPU's run with its result. A device that throws throws
+   * its DeviceError from here.
+   */
+  handleExit(reason: number, start: number): RunResult | null {
+    // Set before dispatching: a device that throws leaves the instruction pending.
+    const io = reason === this.EXIT_IO;
+    const mmio = reason === this.EXIT_MMIO;
+    this.ioPending = io || mmio;
+    this.exits++;
+    if (io) this.handleIo();
+    else if (mmio) this.handleMmio();
+    else return this.terminal(reason, start);
+    return null;
   }
 
   private handleIo(): void {
@@ -438,25 +450,30 @@ export class RunLoop {
   private finishStop(start: number, opts: RunOptions): RunResult {
     const req = this.stopRequest!;
     this.stopRequest = null;
+    void opts;
+    return this.stopResult(req, start);
+  }
+
+  /** @internal The result of a run a device (or the user) asked to stop. */
+  stopResult(req: StopRequest, start: number): RunResult {
     if (req.reason === 'debugExit') {
       return this.result('debugExit', start, `the guest wrote to the debug-exit port: exit code ${req.exitCode}`, { exitCode: req.exitCode });
     }
-    void opts;
     if (req.reason === 'stopped') return this.result('stopped', start, req.message ?? 'stopped on request');
     return this.result(req.reason, start, req.message);
   }
 
-  private finish(reason: 'timeout' | 'maxExits', start: number, opts: RunOptions): RunResult {
+  /** @internal A run ended by its limit; `exits`: of every vCPU (the SMP driver's total). */
+  finish(reason: 'timeout' | 'maxExits', start: number, opts: RunOptions, exits = this.exits): RunResult {
     const msg = reason === 'timeout'
       ? `stopped after ${opts.timeoutMs} ms (timeoutMs) with the guest still running`
-      : `stopped after ${this.exits} exits (maxExits)`;
-    return this.result(reason, start, msg);
+      : `stopped after ${exits} exits (maxExits)`;
+    return { ...this.result(reason, start, msg), exits };
   }
 
-  private terminal(reason: number, start: number, opts: RunOptions): RunResult {
+  private terminal(reason: number, start: number): RunResult {
     const exit = decodeExit(this.vcpu.runPage, this.dv, reason);
     if (this.trace) this.trace(exit.reason);
-    void opts;
     switch (exit.reason) {
       case 'hlt':
         return this.result('hlt', start, 'the guest executed hlt');

@@ -8,10 +8,12 @@ import { checkOptions } from '../options';
 import { errno } from '../util/errno';
 import { decodeExit, type VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
+import type { VcpuExitQueue } from './vcpu-exit-queue';
 
 interface NativeVcpuThread {
   start(onExit?: (reason: number) => void): void;
-  resume(): void;
+  start(queue: unknown, index: number): void;
+  resume(immediate?: boolean): void;
   poll(): number;
   wait(ms: number): number;
   hold(): boolean;
@@ -37,6 +39,11 @@ export interface VcpuThreadOptions {
    * stop().  Without one, use poll() / wait().
    */
   onExit?: (exit: VcpuExit) => void;
+  /**
+   * Instead of onExit: every exit pushes `index` to `queue`, whose wait()
+   * the handler blocks in (several vCPUs, one handling thread).
+   */
+  exitQueue?: { queue: VcpuExitQueue; index: number };
 }
 
 export class VcpuThread {
@@ -45,17 +52,19 @@ export class VcpuThread {
   private readonly view: DataView;
 
   constructor(readonly vcpu: Vcpu, options?: VcpuThreadOptions) {
-    const opts = checkOptions(options, { onExit: true }, 'new VcpuThread()');
+    const opts = checkOptions(options, { onExit: true, exitQueue: true }, 'new VcpuThread()');
     if (vcpu.closed) throw new KvmError('VcpuThread', errno('EBADF'), 'the vCPU is closed');
     if (threadOf(vcpu)) throw new RangeError(`vCPU ${vcpu.id} already has a running thread`);
     if (opts.onExit !== undefined && typeof opts.onExit !== 'function') throw new TypeError('onExit must be a function');
+    if (opts.onExit !== undefined && opts.exitQueue !== undefined) throw new TypeError('give onExit or exitQueue, not both');
     const Ctor = (native() as unknown as { VcpuThread: new (v: unknown) => NativeVcpuThread }).VcpuThread;
     this.handle = callNative(() => new Ctor(vcpu.native));
     this.page = vcpu.runPage;
     this.view = new DataView(this.page);
-    const onExit = opts.onExit;
+    const { onExit, exitQueue } = opts;
     try {
-      callNative(() => this.handle.start(onExit ? (reason: number) => onExit(decodeExit(this.page, this.view, reason)) : undefined));
+      if (exitQueue) callNative(() => this.handle.start(exitQueue.queue.handle, exitQueue.index));
+      else callNative(() => this.handle.start(onExit ? (reason: number) => onExit(decodeExit(this.page, this.view, reason)) : undefined));
     } catch (e) {
       this.handle.stop();
       throw e;
@@ -67,14 +76,29 @@ export class VcpuThread {
     return this.handle.closed;
   }
 
-  /** True from resume() until the vCPU's next exit: the vCPU is busy, its own calls are refused. */
+  /**
+   * True from resume() until the vCPU's next exit, except while held: the
+   * vCPU is busy, its own calls are refused. A held vCPU is out of KVM_RUN
+   * (hold() waited for that), so its state can be read and written.
+   */
   get running(): boolean {
-    return !this.handle.closed && this.handle.stats().running;
+    return this.holds === 0 && !this.handle.closed && this.handle.stats().running;
   }
 
-  /** Let the guest run (again); the previous exit's data must be handled first. */
-  resume(): void {
-    callNative(() => this.handle.resume());
+  private holds = 0;
+
+  /**
+   * Let the guest run (again); the previous exit's data must be handled first.
+   * `immediate`: only finish the pending I/O instruction (KVM_RUN with
+   * immediate_exit set), then report KVM_EXIT_INTR (or the instruction's next exit).
+   */
+  resume(immediate = false): void {
+    callNative(() => this.handle.resume(immediate));
+  }
+
+  /** @internal The pending exit's raw reason, or -1 while the guest runs (no decoding: the SMP run loop's hot path). */
+  pendingReason(): number {
+    return this.handle.poll();
   }
 
   /** The exit the vCPU stopped at, or null while it runs. */
@@ -97,12 +121,15 @@ export class VcpuThread {
 
   /** @internal keep the vCPU out of KVM_RUN until release(); true if it was inside */
   hold(): boolean {
-    return this.handle.hold();
+    const inside = this.handle.hold();
+    this.holds++;
+    return inside;
   }
 
   /** @internal */
   release(): void {
     this.handle.release();
+    this.holds--;
   }
 
   /** Counters: KVM_RUN calls, runs ended only by a hold, holds taken. */

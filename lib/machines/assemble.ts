@@ -11,6 +11,7 @@ import { AddressSpace } from '../memory/address-space';
 import { MemoryRegion, UNASSIGNED_IO_OPS } from '../memory/region';
 import { transaction } from '../memory/transaction';
 import type { BoardInstance, BoardPlan } from './board';
+import { checkCpusOnHost, cpuidWithApicId } from './cpus';
 
 /** The machine's memory: address spaces and the regions it made. */
 export interface MachineMemory {
@@ -52,6 +53,8 @@ export function assemble(plan: BoardPlan, options: AssembleOptions, requestStop:
   const kvm = Kvm.open(options.kvmPath);
   const cleanup: (() => void)[] = [() => kvm.close()];
   try {
+    const cpus = plan.cpus ?? 1;
+    const cpusWarning = cpus > 1 ? checkCpusOnHost(kvm, cpus) : null;
     const vm = kvm.createVm();
     cleanup.push(() => vm.close());
     // QEMU's memory_map_init: the "system" container and the "io" root with unassigned_io_ops.
@@ -87,16 +90,24 @@ export function assemble(plan: BoardPlan, options: AssembleOptions, requestStop:
 
     vm.addAddressSpace(system, { trace: options.traceSlots });
 
-    const vcpu = vm.createVcpu(0);
-    const cpu = board.cpuAddressSpaces ? [new AddressSpace(root, `cpu-memory-${vcpu.id}`)] : [];
+    const vcpus: Vcpu[] = [];
+    const cpu: AddressSpace[] = [];
+    const warnings: string[] = cpusWarning === null ? [] : [cpusWarning];
+    for (let i = 0; i < cpus; i++) {
+      // vCPU i has APIC ID i (QEMU's for a topology of one socket).
+      const vcpu = vm.createVcpu(i);
+      vcpus.push(vcpu);
+      if (board.cpuAddressSpaces) cpu.push(new AddressSpace(root, `cpu-memory-${vcpu.id}`));
+      // The board's CPU model, or like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
+      const model = board.cpuid?.(vcpu);
+      const supported = model ? model.entries : kvm.supportedCpuid();
+      vcpu.setCpuid(model ? supported : cpuidWithApicId(supported, i));
+      if (i === 0) warnings.push(...(model?.warnings ?? []));
+    }
     spaces.push(...cpu);
-    // The board's CPU model, or like QEMU's -cpu host: everything KVM can offer (pdpe1gb decides the page size below).
-    const model = board.cpuid?.(vcpu);
-    vcpu.setCpuid(model ? model.entries : kvm.supportedCpuid());
-    const warnings = [...(model?.warnings ?? [])];
     // The vCPU is put into its mode by load() (or the first run()), which knows
     // the entry point: doing it here too would cost four more ioctls.
-    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram, cpu }, board, devices, vcpus: [vcpu], owned, warnings };
+    return { kvm, vm, memory: { system, io, root, ioRoot, ram: board.ram, cpu }, board, devices, vcpus, owned, warnings };
   } catch (err) {
     for (const f of cleanup.reverse()) {
       try { f(); } catch { /* report the original error */ }

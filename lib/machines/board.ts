@@ -166,6 +166,8 @@ export interface Board {
 
 /** Validated options, ready to build. */
 export interface BoardPlan {
+  /** vCPUs to create (checked by cpus.ts's checkCpus; default 1). */
+  readonly cpus?: number;
   /** Builds the board into `ctx` (RAM and devices in QEMU's creation order). */
   create(ctx: BoardContext): BoardInstance;
 }

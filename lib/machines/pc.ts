@@ -13,8 +13,9 @@
 // x2, isa-fdc (no drives), ioportF0, vmport, the PIIX4 PM's hotplug blocks,
 // the in-kernel PIC, IOAPIC, LAPIC and PIT with QEMU's GSI routing, and on
 // request a Linux, multiboot or PVH kernel (-kernel, through node-kvm's option ROMs),
-// pc-testdev and pci-testdev. Not (yet): HPET, SMBus devices, ATAPI, more
-// than one vCPU, QEMU's own ACPI tables (SeaBIOS builds its own).
+// pc-testdev and pci-testdev, and -smp N (application processors in KVM's
+// wait-for-SIPI). Not (yet): HPET, SMBus devices, ATAPI, CPU hot-plug,
+// QEMU's own ACPI tables (SeaBIOS builds its own).
 import type { Writable } from 'stream';
 import { AcpiCpuHotplug } from '../devices/acpi-cpu-hotplug';
 import { AcpiPciHotplug } from '../devices/acpi-pci-hotplug';
@@ -54,6 +55,7 @@ import { pcRamSplit } from './pc/ram-split';
 import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
 import { readFirmware, SEABIOS_PATH } from './pc/firmware';
 import type { SerialOptions } from './tiny';
+import { checkCpus } from './cpus';
 
 /** The pc machine's default -cpu (x86_cpu_class_init of pc-i440fx-7.2: qemu64). */
 const DEFAULT_CPU_MODEL = 'qemu64';
@@ -76,8 +78,13 @@ export interface PcDiskOptions {
 export interface PcBoardOptions {
   /** Guest RAM (QEMU's -m): '128M', bytes as number or bigint (default '128M', QEMU's default). */
   memory?: string | number | bigint;
-  /** vCPUs (QEMU's -smp); 1 today. */
+  /**
+   * vCPUs (QEMU's -smp; default 1): the first boots the firmware, the others
+   * wait for the guest's INIT/SIPI through the in-kernel LAPIC, as under QEMU.
+   */
   cpus?: number;
+  /** -smp maxcpus=: the CPUs the machine could have (default cpus; fw_cfg MAX_CPUS and the CPUID topology say it; none is hot-plugged). */
+  maxCpus?: number;
   /**
    * QEMU's -cpu: a model (qemu64, the default; kvm64, qemu32, host, max) with
    * +flag/-flag/flag=on|off/prop=value, filtered by what KVM supports as QEMU does.
@@ -127,7 +134,7 @@ export interface PcBoardOptions {
 }
 
 const PC_OPTIONS = {
-  memory: true, cpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
+  memory: true, cpus: true, maxCpus: true, cpu: true, bios: true, disks: true, serial: true, debugcon: true, debugExit: true,
   nographic: true, noReboot: true, bootOrder: true, rebootTimeout: true, maxRamBelow4g: true, fwCfg: true,
   kernel: true, append: true, initrd: true, devices: true,
 } as const satisfies OptionKeys<PcBoardOptions>;
@@ -191,8 +198,11 @@ function validate(options: object): BoardPlan {
   const opts = options as PcBoardOptions;
   const memorySize = opts.memory === undefined ? DEFAULT_MEMORY : parseSize(opts.memory, 'memory');
   if (memorySize === 0n || memorySize % 4096n !== 0n) throw new RangeError(`memory must be a positive multiple of 4 KiB, got ${String(opts.memory)}`);
-  const cpus = opts.cpus ?? 1;
-  if (cpus !== 1) throw new RangeError(`cpus must be 1 on the pc machine today (several vCPUs are not supported yet), got ${String(cpus)}`);
+  const cpus = checkCpus(opts.cpus);
+  const maxCpus = opts.maxCpus === undefined ? cpus : checkCpus(opts.maxCpus);
+  if (maxCpus < cpus) throw new RangeError(`maxCpus (${maxCpus}) must be at least cpus (${cpus})`);
+  // QEMU 7.2's -smp N,maxcpus=M topology: one socket of M cores (machine-smp.c prefers cores), APIC IDs 0 to M-1.
+  const topology = { cpuCount: maxCpus, cores: maxCpus };
   if (opts.cpu !== undefined && typeof opts.cpu !== 'string') throw new TypeError("cpu must be a QEMU -cpu string such as 'qemu64' or 'qemu64,+x2apic'");
   const cpuModel = parseCpuModel(opts.cpu ?? DEFAULT_CPU_MODEL);
   const drives = placeDrives(opts.disks);
@@ -219,11 +229,12 @@ function validate(options: object): BoardPlan {
   const bios = readFirmware(opts.bios ?? SEABIOS_PATH);
 
   return {
+    cpus,
     create(ctx: BoardContext): BoardInstance {
       const { vm } = ctx;
       const supported = ctx.kvm.supportedCpuid();
       // The model as the memory map needs it (its physical address bits; no vCPU yet, so no TSC frequency).
-      const modelAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, cpuCount: cpus, tscKhz: 0 });
+      const modelAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, ...topology, tscKhz: 0 });
       const cpuAtBoot = modelAtBoot.cpu;
       const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits, maxRamBelow4g }); // refuses what the CPU cannot address
       // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
@@ -300,7 +311,7 @@ function validate(options: object): BoardPlan {
       const fwcfg = ctx.plug(new FwCfgIo({ dmaAddressSpace: ctx.memory }));
       const amd = cpuAtBoot.vendor === 'AuthenticAMD';
       addPcFwCfgItems(fwcfg, {
-        ramSize: memorySize, ramSplit: split, bootCpus: cpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
+        ramSize: memorySize, ramSplit: split, bootCpus: cpus, apicIdLimit: maxCpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
       });
       fwcfg.addFile('etc/system-states', piix4SystemStates());
       for (const f of fwCfgFiles) fwcfg.addFile(f.name, f.data);
@@ -336,7 +347,7 @@ function validate(options: object): BoardPlan {
         cpuid: (vcpu) => {
           // x86_cpu_realizefn: the table of this vCPU's APIC ID; QEMU's warnings for what KVM filtered.
           const model = cpuidForModel(supported, cpuModel, {
-            apicId: vcpu.id, cpuCount: cpus, tscKhz: vcpu.getTscKhz(),
+            apicId: vcpu.id, ...topology, tscKhz: vcpu.getTscKhz(),
           });
           return { entries: model.entries, warnings: [...cpuModel.warnings, ...model.warnings] };
         }, memorySize, cpu: FIRMWARE_CPU, serial, debugExit, irqchip,

@@ -24,6 +24,8 @@ import { SnapshotError, type SnapshotLayout } from '../snapshot/snapshot';
 import { type CpuMode, setupLongMode, setupProtectedMode, setupRealMode } from '../x86/modes';
 import type { Board, BoardContext, BoardInstance, BoardPlan, ProgramCpuSetup, SnapshotRebuildOptions } from './board';
 import { hex } from '../util/hex';
+import { setMpState } from '../kvm/mp-state';
+import { checkCpus } from './cpus';
 
 export const MACHINE_LAYOUT = {
   gdt: 0x500n,
@@ -69,9 +71,15 @@ export interface TinyBoardOptions {
    * waits for an interrupt in the kernel instead of ending the run.
    */
   irqchip?: boolean;
+  /**
+   * vCPUs (default 1). All start at the entry in `mode`, with the same
+   * registers and stack: a program tells them apart by CPUID.1 EBX[31:24]
+   * (initial APIC ID = index) and gives each its own stack first.
+   */
+  cpus?: number;
 }
 
-const TINY_OPTIONS = { memory: true, mode: true, serial: true, debugExit: true, irqchip: true } as const satisfies OptionKeys<TinyBoardOptions>;
+const TINY_OPTIONS = { memory: true, mode: true, serial: true, debugExit: true, irqchip: true, cpus: true } as const satisfies OptionKeys<TinyBoardOptions>;
 const SERIAL_OPTIONS = { output: true, input: true, port: true } as const satisfies OptionKeys<SerialOptions>;
 const DEBUG_EXIT_OPTIONS = { port: true } as const satisfies OptionKeys<{ port?: number }>;
 
@@ -82,6 +90,8 @@ function cpuSetup(mode: CpuMode): ProgramCpuSetup {
     mode,
     loadAddress: mode === 'real' ? MACHINE_LAYOUT.realModeLoad : MACHINE_LAYOUT.load,
     enter(vcpu, write, entry) {
+      // An application processor with an in-kernel LAPIC would wait for SIPI: on tiny, programs start on every vCPU.
+      if (vcpu.id > 0) setMpState(vcpu, 'runnable');
       if (mode === 'real') {
         if (entry >= 1n << 20n) throw new RangeError(`a real-mode entry must be below 1 MiB, got ${hex(entry)}`);
         // CS:IP with IP < 64 KiB; the stack shares the segment.
@@ -111,8 +121,10 @@ function validate(options: object): BoardPlan {
   const exitPort = checkIoPort(exitOpts?.port ?? MACHINE_LAYOUT.debugExitPort, 'debugExit.port');
   if (opts.irqchip !== undefined && typeof opts.irqchip !== 'boolean') throw new TypeError('irqchip must be a boolean');
   const wantIrqchip = opts.irqchip ?? false;
+  const cpus = checkCpus(opts.cpus);
 
   return {
+    cpus,
     create(ctx: BoardContext): BoardInstance {
       const { vm } = ctx;
       // The in-kernel IRQ chip must exist before any vCPU.

@@ -21,6 +21,8 @@ export interface LaunchConfig {
   readonly machine?: 'pc' | 'microvm';
   readonly memory: bigint;
   readonly cpus: number;
+  /** -smp maxcpus= */
+  readonly maxCpus: number;
   /** -cpu (default qemu64). */
   readonly cpu?: string;
   readonly maxRamBelow4g?: bigint;
@@ -121,7 +123,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
       ...(trace ? { traceSlots: trace } : {}),
     };
     machine = Machine.createSync(cfg.machine === 'microvm' ? { machine: 'microvm', ...common } : {
-      machine: 'pc', ...common, bios: cfg.bios, disks: [...cfg.disks], maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
+      machine: 'pc', ...common, maxCpus: cfg.maxCpus, bios: cfg.bios, disks: [...cfg.disks], maxRamBelow4g: cfg.maxRamBelow4g, fwCfg: cfg.fwCfg,
       devices: cfg.devices, nographic: cfg.nographic, bootOrder: cfg.bootOrder, rebootTimeout: cfg.rebootTimeout,
     });
     const m = machine;

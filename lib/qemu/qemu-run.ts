@@ -54,7 +54,9 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     t.kind === 'mon:stdio' ? { kind: 'mux' } : t.kind === 'chardev' ? chardev(t.id, location) : backendSpec(t.backend);
 
   if (cmd.gdb !== null) throw unsupported('-gdb', 'the gdb stub');
-  if (cmd.smp.cpus !== 1) throw unsupported('-smp', `${cmd.smp.cpus} vCPUs (one today)`);
+  // The pc board's topology is one socket of maxcpus cores (QEMU's default for -smp N[,maxcpus=M]).
+  const { sockets, dies, threads } = cmd.smp;
+  if (sockets !== 1 || dies !== 1 || threads !== 1) throw unsupported('-smp', 'a topology of more than one socket, die or thread per core');
   if (cmd.fwCfg.some((f) => 'genId' in f)) throw unsupported('-fw_cfg', 'gen_id=');
 
   // COM1: the first serial port; an isa-serial device is one too.
@@ -110,6 +112,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     machine,
     memory: cmd.memory.size,
     cpus: cmd.smp.cpus,
+    maxCpus: cmd.smp.maxCpus,
     cpu: cmd.cpu.text,
     bios: cmd.bios ?? undefined,
     disks: cmd.drives.map((d) => ({ file: d.file, index: d.index, snapshot: d.snapshot, readonly: d.readOnly })),

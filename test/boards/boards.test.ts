@@ -57,7 +57,7 @@ describeKvm('Machine.create({ machine })', () => {
       new TypeError('machine must be a string naming a machine type ("tiny", "pc", "microvm"), got number'));
     // the board's options are the valid ones, whichever way the board was chosen
     expect(() => Machine.createSync({ machine: 'tiny', memroy: '4M' } as never)).toThrow(
-      new TypeError("unknown option 'memroy' for Machine.create(); valid options: memory, mode, serial, debugExit, irqchip, kvmPath, traceSlots"));
+      new TypeError("unknown option 'memroy' for Machine.create(); valid options: memory, mode, serial, debugExit, irqchip, cpus, kvmPath, traceSlots"));
     expect(openFdCount()).toBe(fds);
     expect(mappingCount()).toBe(mappings);
   });

@@ -25,7 +25,7 @@ describeKvm('options objects', () => {
     const fds = openFdCount();
     const mappings = mappingCount();
     await expect(Machine.create({ memroy: '32M' } as never)).rejects.toThrow(
-      new TypeError("unknown option 'memroy' for Machine.create(); valid options: memory, mode, serial, debugExit, irqchip, kvmPath, traceSlots"));
+      new TypeError("unknown option 'memroy' for Machine.create(); valid options: memory, mode, serial, debugExit, irqchip, cpus, kvmPath, traceSlots"));
     expect(() => Machine.createSync({ serial: { output: null, prot: 0x2f8 } as never })).toThrow(unknown('prot', 'Machine.create({ serial })'));
     expect(() => Machine.createSync({ debugExit: { prot: 0x501 } as never })).toThrow(unknown('prot', 'Machine.create({ debugExit })'));
     expect(() => Machine.createSync('16M' as never)).toThrow(new TypeError('the options of Machine.create() must be an object, got string'));

@@ -28,7 +28,16 @@ const ALL: [string, string, string | undefined, RegExp, boolean][] = [
   ['vmexit_tscdeadline_immed', 'vmexit.flat', 'tscdeadline_immed', /tscdeadline_immed \d+/, false],
   // S3: the RTC alarm wakes the machine, SeaBIOS jumps to the FACS waking vector, whose code writes 0 to 0xf4
   ['s3', 's3.flat', undefined, /resume vector addr is 0x[0-9a-f]+\r?\n/, true],
+  // several vCPUs (smp = N in x86/unittests.cfg): the APs are woken by the test through the in-kernel LAPIC
+  ['smptest', 'smptest.flat', undefined, /found 2 cpus\r?\n(ipi called, cpu \d\r?\n){2}PASS: IPI to each CPU/, true],
+  ['smptest3', 'smptest.flat', undefined, /found 3 cpus\r?\n(ipi called, cpu \d\r?\n){3}PASS: IPI to each CPU/, true],
+  ['vmexit_ipi', 'vmexit.flat', 'ipi', /\bipi \d+/, false],
+  ['vmexit_ipi_halt', 'vmexit.flat', 'ipi_halt', /ipi_halt \d+/, false],
+  ['vmexit_cr0_wp', 'vmexit.flat', 'toggle_cr0_wp', /toggle_cr0_wp \d+/, false],
+  ['vmexit_cr4_pge', 'vmexit.flat', 'toggle_cr4_pge', /toggle_cr4_pge \d+/, false],
 ];
+/** the tests' smp (x86/unittests.cfg; default 1) */
+const SMP: Record<string, number> = { smptest: 2, smptest3: 3, vmexit_ipi: 2, vmexit_ipi_halt: 2, vmexit_cr0_wp: 2, vmexit_cr4_pge: 2 };
 /** the tests' qemu_params -cpu (x86/unittests.cfg) */
 const CPU: Record<string, string> = { vmexit_tscdeadline: 'qemu64,+x2apic,+tsc-deadline', vmexit_tscdeadline_immed: 'qemu64,+x2apic,+tsc-deadline' };
 const TESTS = ALL.filter((t) => process.env.KVM_UNIT_TESTS === 'all' || t[4]).map((t) => t.slice(0, 4) as [string, string, string | undefined, RegExp]);
@@ -42,7 +51,7 @@ describeKvm('kvm-unit-tests through -kernel on the pc machine', () => {
     com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
     const started = Date.now();
     const machine = Machine.createSync({
-      machine: 'pc', kernel: path.join(KUT, file), append, noReboot: true, cpu: CPU[name],
+      machine: 'pc', kernel: path.join(KUT, file), append, noReboot: true, cpu: CPU[name], cpus: SMP[name],
       devices: [{ driver: 'pc-testdev' }, { driver: 'pci-testdev' }], debugExit: { port: 0xf4 }, serial: { output: com1 },
     });
     try {

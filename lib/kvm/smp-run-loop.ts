@@ -1,0 +1,255 @@
+// The run driver for several vCPUs: each runs KVM_RUN on its own native
+// thread (VcpuThread), and the exits that need a device come, in order,
+// through one VcpuExitQueue to the JavaScript thread, which handles them one
+// at a time with each vCPU's RunLoop (handleExit: the same dispatch as with
+// one vCPU). The JavaScript thread is QEMU's big lock: a device never sees
+// two accesses at once, and a vCPU waits only while its own exit is handled.
+//
+// Between slices (runAsync) every vCPU is stopped while the event loop turns.
+// A run ends for the machine, not for one vCPU: a guest shutdown, a device's
+// stop request (debug-exit, reset, power-off, suspend), a device error, a KVM
+// failure, the timeout or maxExits stop every vCPU; without an in-kernel
+// IRQ chip a vCPU that executes hlt waits until all have (reason 'hlt').
+// Before run() returns every vCPU is out of KVM_RUN with its last I/O
+// instruction finished, so registers, snapshots and resets work on all.
+import { translateNativeError } from '../errors';
+import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
+import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
+import { VcpuExitQueue } from './vcpu-exit-queue';
+import { VcpuThread } from './vcpu-thread';
+
+const now = (): number => performance.now();
+/** Exits a stopping vCPU may take to finish its I/O instruction (RunLoop's completePendingIo allows as many). */
+const FINISH_IO_EXITS = 64;
+/** The longest single wait for an exit (a run without timeout waits in such steps). */
+const MAX_WAIT_MS = 1000;
+
+/** Why the machine's run ends, decided while vCPUs may still run; made into a RunResult once all are stopped. */
+type Ending =
+  | { kind: 'result'; result: RunResult; cpu: number }
+  | { kind: 'limit'; reason: 'timeout' | 'maxExits' }
+  | { kind: 'stop'; request: StopRequest; cpu: number }
+  | { kind: 'closed' };
+
+export class SmpRunLoop implements VcpuRunner {
+  private readonly queue = new VcpuExitQueue();
+  /** One per vCPU, started at the first run. */
+  private threads: VcpuThread[] | null = null;
+  /** vCPUs resumed whose exit has not been taken from the queue yet. */
+  private readonly inRun: boolean[];
+  /** vCPUs stopped at hlt (no in-kernel IRQ chip): not resumed until the next run. */
+  private readonly halted: boolean[];
+  private readonly EXIT_IO = exitNumber('IO');
+  private readonly EXIT_MMIO = exitNumber('MMIO');
+  private readonly EXIT_INTR = exitNumber('INTR');
+  private stopRequest: StopRequest | null = null;
+  private running = false;
+  private exits = 0;
+
+  constructor(private readonly loops: readonly RunLoop[]) {
+    this.inRun = loops.map(() => false);
+    this.halted = loops.map(() => false);
+  }
+
+  /** Drops a stop asked for outside a run (a system reset satisfies a pending reset request). */
+  discardStopRequest(): void {
+    if (!this.running) this.stopRequest = null;
+  }
+
+  /**
+   * Ends the current run (devices call this while their access is handled;
+   * the machine's stop() between two slices): every vCPU is stopped.
+   */
+  requestStop(req: StopRequest): void {
+    this.stopRequest = req;
+  }
+
+  /** Runs until the machine stops, blocking the JavaScript thread. */
+  run(opts: RunOptions = {}): RunResult {
+    const lim = this.begin(opts);
+    let ending: Ending | null = null;
+    try {
+      ending = this.slice(lim, lim.deadline) ?? { kind: 'limit', reason: 'timeout' };
+      return this.settle(ending, lim, opts);
+    } finally {
+      this.end(ending === null);
+    }
+  }
+
+  /**
+   * Like run(), letting the event loop turn every `sliceMs`. While it turns
+   * every vCPU is stopped with its instruction finished, as the one vCPU of
+   * RunLoop is: timers and events may read registers, snapshot, restore or
+   * change the memory map without holding anything.
+   */
+  async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
+    const slice = checkSliceMs(opts);
+    const lim = this.begin(opts);
+    let ending: Ending | null = null;
+    try {
+      for (;;) {
+        ending = this.slice(lim, Math.min(lim.deadline, now() + slice));
+        if (ending !== null) return this.settle(ending, lim, opts);
+        const err = this.quiesce();
+        if (err !== undefined) throw err;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.closed) ending = { kind: 'closed' };
+        else if (this.stopRequest) ending = { kind: 'stop', request: this.stopRequest, cpu: 0 };
+        if (ending !== null) return this.settle(ending, lim, opts);
+        this.resumeAll();
+      }
+    } finally {
+      this.end(ending === null);
+    }
+  }
+
+  private get closed(): boolean {
+    return this.loops.some((l) => l.vcpu.closed);
+  }
+
+  private begin(opts: RunOptions): RunLimits {
+    const lim = checkRunOptions(opts);
+    if (this.running) throw new Error('this machine is already running');
+    for (const l of this.loops) l.vcpu.assertNotThreaded('KVM_RUN');
+    this.threads ??= this.loops.map((l, index) => new VcpuThread(l.vcpu, { exitQueue: { queue: this.queue, index } }));
+    this.running = true;
+    this.exits = 0;
+    for (const l of this.loops) l.countFrom(opts.trace);
+    this.halted.fill(false); // hlt is finished: the next run goes on after it, as with one vCPU
+    this.resumeAll();
+    return lim;
+  }
+
+  /** Every vCPU stopped (after an error too: `failed`), and the request served. */
+  private end(failed: boolean): void {
+    try {
+      const err = this.quiesce();
+      if (err !== undefined && !failed) throw err;
+    } finally {
+      this.running = false;
+      this.stopRequest = null;
+    }
+  }
+
+  /** Every vCPU not stopped at hlt runs (again). */
+  private resumeAll(): void {
+    this.threads!.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
+  }
+
+  private resume(i: number, immediate = false): void {
+    this.threads![i].resume(immediate);
+    this.inRun[i] = true;
+  }
+
+  /** Takes exits until `until` (performance.now() time) or the run's end. */
+  private slice(lim: RunLimits, until: number): Ending | null {
+    if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: 0 };
+    for (;;) {
+      const left = until - now();
+      if (left <= 0.05) return until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null;
+      const i = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
+      if (this.closed) return { kind: 'closed' };
+      if (i < 0) continue;
+      const ending = this.take(i, lim);
+      if (ending !== null) return ending;
+    }
+  }
+
+  /** Handles vCPU `i`'s exit and lets it run on, unless the run ends. */
+  private take(i: number, lim: RunLimits): Ending | null {
+    this.inRun[i] = false;
+    const reason = this.reasonOf(i);
+    if (reason === this.EXIT_INTR || reason < 0) {
+      this.loops[i].noteInterrupted();
+      // A kick without a stop (vcpu.requestExit()): run on.
+      if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
+      this.resume(i);
+      return null;
+    }
+    this.exits++;
+    const r = this.loops[i].handleExit(reason, lim.start);
+    if (this.closed) return { kind: 'closed' }; // by a device callback
+    if (r !== null) {
+      if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
+      this.halted[i] = true;
+      return this.halted.every(Boolean) ? { kind: 'result', result: { ...r, message: 'every vCPU executed hlt' }, cpu: i } : null;
+    }
+    if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
+    if (this.exits >= lim.maxExits) return { kind: 'limit', reason: 'maxExits' };
+    this.resume(i);
+    return null;
+  }
+
+  private reasonOf(i: number): number {
+    try {
+      return this.threads![i].pendingReason();
+    } catch (err) {
+      throw translateNativeError(err);
+    }
+  }
+
+  /**
+   * Stops every vCPU: kicks those in KVM_RUN and takes their last exits. An
+   * I/O or MMIO exit that raced with the kick is a real guest access: it is
+   * dispatched, and its instruction finished (resume with immediate_exit),
+   * so no access is lost or done twice. Returns the first device error met.
+   */
+  private quiesce(): unknown {
+    const threads = this.threads;
+    if (threads === null) return undefined;
+    if (this.closed) { // close() stopped the threads
+      this.inRun.fill(false);
+      return undefined;
+    }
+    let firstError: unknown;
+    const finishing = this.loops.map(() => 0);
+    const finish = (i: number) => {
+      if (this.loops[i].hasPendingIo && finishing[i]++ < FINISH_IO_EXITS) this.resume(i, true);
+    };
+    threads.forEach((t, i) => (this.inRun[i] ? t.kick() : finish(i)));
+    while (this.inRun.some(Boolean)) {
+      if (this.closed) {
+        this.inRun.fill(false);
+        break;
+      }
+      const i = this.queue.wait(50);
+      if (i < 0) {
+        threads.forEach((t, k) => { if (this.inRun[k]) t.kick(); });
+        continue;
+      }
+      this.inRun[i] = false;
+      let reason: number;
+      try {
+        reason = this.reasonOf(i);
+      } catch (err) {
+        firstError ??= err;
+        continue;
+      }
+      if (reason !== this.EXIT_IO && reason !== this.EXIT_MMIO) {
+        this.loops[i].noteInterrupted(); // KVM finished the instruction before it stopped
+        continue;
+      }
+      try {
+        this.exits++;
+        this.loops[i].handleExit(reason, now());
+      } catch (err) {
+        firstError ??= err;
+      }
+      finish(i);
+    }
+    return firstError;
+  }
+
+  /** The RunResult of `ending`, made once every vCPU is stopped (results read registers). */
+  private settle(ending: Ending, lim: RunLimits, opts: RunOptions): RunResult {
+    const err = this.quiesce();
+    if (err !== undefined) throw err;
+    const total = (r: RunResult, cpu: number): RunResult => ({ ...r, exits: this.exits, elapsedMs: now() - lim.start, cpu });
+    switch (ending.kind) {
+      case 'result': return total(ending.result, ending.cpu);
+      case 'closed': return total(this.loops[0].closedDuringRun(lim.start), 0);
+      case 'stop': return total(this.loops[ending.cpu].stopResult(ending.request, lim.start), ending.cpu);
+      case 'limit': return total(this.loops[0].finish(ending.reason, lim.start, opts, this.exits), 0);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+# Long-mode guest for the SMP stress test, run on every vCPU of a 'tiny'
+# machine (all start here). Each vCPU, told apart by its initial APIC ID
+# (CPUID.1 EBX[31:24]), does the number of iterations in the qword at
+# 0x90000, each: `out` of its index to port 0x600 (the port device), a byte
+# write of its index to 0xd0000000 (the MMIO counter) and a check of the
+# dword at 0xe0000, RAM under the alias the host toggles (0x7ee755aa both
+# ways), then a spin of the qword at 0x90008 rounds (so that the vCPU is
+# inside KVM_RUN, executing from the slot being re-mapped, when another
+# vCPU's exit toggles the alias). A wrong value is reported with `out` to
+# port 0x601 (eax = what was read); then, or when done, the vCPU halts. No
+# stack is used.
+        .code64
+        .globl _start
+_start:
+        mov     $1, %eax
+        cpuid
+        shr     $24, %ebx
+        mov     0x90000, %rcx
+        mov     $0xd0000000, %esi
+        mov     $0x600, %dx
+1:
+        mov     %bl, %al
+        out     %al, %dx
+        movb    %bl, (%rsi)
+        mov     0xe0000, %eax
+        cmp     $0x7ee755aa, %eax
+        jne     bad
+        mov     0x90008, %r8
+2:
+        dec     %r8
+        jns     2b
+        dec     %rcx
+        jnz     1b
+        hlt
+bad:
+        mov     $0x601, %dx
+        out     %eax, %dx
+        hlt
