@@ -41,6 +41,8 @@ import type { LoadOptions, MachineOptions, SnapshotFileOptions } from './machine
 import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
+import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
+import { GdbServer, type GdbServerOptions } from './gdb/gdb-server';
 
 /** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
 function remaining(deadline: number | undefined): number | undefined {
@@ -57,6 +59,7 @@ const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satis
 const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
 const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
 const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
+const DEBUG_RUN_OPTIONS = { ...ASYNC_RUN_OPTIONS, until: true, count: true } as const satisfies OptionKeys<DebugRunOptions>;
 const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
 const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
 const MTREE_OPTIONS = { flat: true, disabled: true } as const satisfies OptionKeys<MtreeOptions>;
@@ -95,6 +98,8 @@ export class Machine {
   private readonly sleep: MachineSleep;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
+  /** Breakpoints, single-steps, code hooks, run({ until, count }) (lib/debug); machine.hooks.code is debug.codeHooks.add. */
+  readonly debug: DebugEngine;
 
   private constructor(parts: AssembledMachine) {
     this.kvm = parts.kvm;
@@ -117,6 +122,10 @@ export class Machine {
     this.powerOn = this.cpu.kind === 'firmware'
       ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
       : null;
+    this.debug = new DebugEngine({
+      kvm: this.kvm, vcpus: this.vcpus, system: this.memory.system,
+      run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }),
+    });
   }
 
   /**
@@ -252,11 +261,21 @@ export class Machine {
    * using the CPU, until a wake-up source fires (the RTC alarm with RTC_EN),
    * then the firmware resumes it; if `timeoutMs` passes or stop() is called
    * first, run() returns reason 'suspend' and the next run() waits on.
+   * `until` stops before the instruction at a guest-linear address, `count`
+   * after exactly that many instructions (reason 'debug'); breakpoints and
+   * code hooks (machine.debug) are honoured.
    */
-  async run(options?: AsyncRunOptions): Promise<RunResult> {
+  async run(options?: DebugRunOptions): Promise<DebugRunResult> {
     this.checkOpen('run');
-    const opts = checkOptions(options, ASYNC_RUN_OPTIONS, 'machine.run()');
+    const opts = checkOptions(options, DEBUG_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
+    if (opts.until !== undefined || opts.count !== undefined || this.debug.active) return this.debug.run(opts);
+    return this.runPlain(opts);
+  }
+
+  /** run() without the debugger: the run loop, with the machine's sleep and reboot rules. */
+  private async runPlain(opts: AsyncRunOptions): Promise<RunResult> {
+    this.checkOpen('run');
     const start = now();
     const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
@@ -348,6 +367,20 @@ export class Machine {
   stop(message?: string): void {
     this.checkOpen('stop');
     if (!this.sleep.interrupt()) this.requestStop({ reason: 'stopped', message });
+    this.debug.interrupt(message);
+  }
+
+  /**
+   * A GDB remote stub on TCP (QEMU's -gdb tcp:HOST:PORT): one client at a
+   * time, one thread per vCPU; the guest stops when gdb attaches. Resolves
+   * once listening (port 0 picks a free port: see server.port).
+   */
+  async gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
+    this.checkOpen('gdbServer');
+    this.ensureMode();
+    const server = new GdbServer(this, options);
+    await server.listen();
+    return server;
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {
