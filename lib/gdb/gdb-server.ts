@@ -92,12 +92,21 @@ export class GdbServer extends EventEmitter {
     return this.session !== null;
   }
 
-  /** Stops listening and drops the client (its breakpoints go; the guest is left as it is). */
-  close(): Promise<void> {
-    this.session?.session.end();
-    this.session?.socket.destroy();
+  /**
+   * Stops listening and lets the client go after its last reply has gone out
+   * (a W after the guest exited); gdb's breakpoints go, the guest is left as it is.
+   */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a reply being made now goes first
+    const client = this.session;
     this.session = null;
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    client?.session.end();
+    const closed = client === null || client.socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => {
+      const t = setTimeout(() => { client.socket.destroy(); resolve(); }, 1000);
+      client.socket.once('close', () => { clearTimeout(t); resolve(); });
+      client.socket.end();
+    });
+    await Promise.all([closed, new Promise<void>((resolve) => this.server.close(() => resolve()))]);
   }
 
   private accept(socket: net.Socket): void {

@@ -9,6 +9,7 @@ import { GuestMemoryLimitError } from '../host-limits';
 import { FirmwareError } from '../machines/pc/firmware';
 import { KernelImageError } from '../machines/pc/kernel-image-error';
 import type { QemuChardevBackend, QemuCommand, QemuDrive, QemuSerialTarget } from './command';
+import { parseGdbDevice } from './gdb-options';
 import { launch, type FrontEndSpec, type LaunchConfig, type LaunchIo } from './launch';
 import { QemuOptionError } from './qemu-error';
 import { parseCInteger } from './qemu-opts';
@@ -53,7 +54,6 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
   const target = (t: QemuSerialTarget, location: string): FrontEndSpec =>
     t.kind === 'mon:stdio' ? { kind: 'mux' } : t.kind === 'chardev' ? chardev(t.id, location) : backendSpec(t.backend);
 
-  if (cmd.gdb !== null) throw unsupported('-gdb', 'the gdb stub');
   if (cmd.smp.cpus !== 1) throw unsupported('-smp', `${cmd.smp.cpus} vCPUs (one today)`);
   if (cmd.fwCfg.some((f) => 'genId' in f)) throw unsupported('-fw_cfg', 'gen_id=');
 
@@ -120,6 +120,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     debugcon,
     debugExit,
     startStopped: cmd.startStopped,
+    gdb: cmd.gdb === null ? null : parseGdbDevice(cmd.gdb),
     traceSlotsFile: patterns.some(selectsSlotTrace) ? cmd.trace.file : undefined,
     monitor,
     kernel: cmd.kernel ?? undefined,
