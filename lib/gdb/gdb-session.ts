@@ -44,6 +44,8 @@ export class GdbSession {
   private hwbreak = false;
   private running: Promise<void> | null = null;
   private closed = false;
+  /** gdb's k: the guest must not run on when the client goes. */
+  private killed = false;
   /** The last stop, for `?`. */
   private lastStop = `T${hex2(SIGTRAP)}thread:01;`;
   private queue: Promise<void> = Promise.resolve();
@@ -52,14 +54,14 @@ export class GdbSession {
     socket.on('data', (chunk: Buffer) => this.reader.feed(chunk, (e) => this.onEvent(e)));
   }
 
-  /** The client went away (or the server closes): gdb's breakpoints go, the guest runs on. */
+  /** The client went away (or the server closes): gdb's breakpoints go, the guest runs on (unless gdb killed it). */
   end(): void {
     if (this.closed) return;
     this.closed = true;
     this.target.debug.breakpoints.clearOwner('gdb-sw');
     this.target.debug.breakpoints.clearOwner('gdb-hw');
     if (this.running) this.control.interrupt();
-    void (this.running ?? Promise.resolve()).then(() => this.control.detach());
+    if (!this.killed) void (this.running ?? Promise.resolve()).then(() => this.control.detach());
   }
 
   private onEvent(e: RspEvent): void {
@@ -130,6 +132,7 @@ export class GdbSession {
       case 'H': return this.setThread(rest);
       case 'T': return this.reply(this.threadIndex(rest) === null ? 'E01' : 'OK');
       case 'k':
+        this.killed = true;
         this.control.kill();
         return;
       case 'D':
