@@ -14,8 +14,8 @@ import { GdbSession, type SessionControl } from './gdb-session';
 
 /** How the stub starts and stops the guest. */
 export interface GdbRunControl extends SessionControl {
-  /** A client attaches: stop the guest; resolves once it is stopped. */
-  halt(): Promise<void>;
+  /** A client attaches: stop the guest; resolves once it is stopped, true when it was running. */
+  halt(): Promise<boolean>;
 }
 
 export interface GdbServerOptions {
@@ -127,7 +127,10 @@ export class GdbServer extends EventEmitter {
     socket.on('close', gone);
     socket.on('error', gone);
     // QEMU stops the VM when gdb connects (gdb_chr_event); packets wait until it has.
-    this.control.halt().then(() => socket.resume(), (e) => { this.emit('error', e); socket.destroy(); });
+    this.control.halt().then((wasRunning) => {
+      session.runOnAtEnd = wasRunning;
+      socket.resume();
+    }, (e) => { this.emit('error', e); socket.destroy(); });
   }
 }
 
@@ -137,10 +140,11 @@ class MachineRunControl implements GdbRunControl {
 
   constructor(private readonly machine: GdbMachine, private readonly events: EventEmitter) {}
 
-  async halt(): Promise<void> {
-    if (this.freeRun === null) return;
+  async halt(): Promise<boolean> {
+    if (this.freeRun === null) return false;
     this.machine.stop('gdb: attach');
     await this.freeRun;
+    return true;
   }
 
   resume(opts: { count?: number }): Promise<DebugRunResult> {

@@ -46,6 +46,11 @@ export class GdbSession {
   private closed = false;
   /** gdb's k: the guest must not run on when the client goes. */
   private killed = false;
+  /**
+   * The guest ran before gdb stopped it, or gdb ran it: when the client goes
+   * away without D, it runs on (a client that only looked leaves a -S guest stopped).
+   */
+  runOnAtEnd = false;
   /** The last stop, for `?`. */
   private lastStop = `T${hex2(SIGTRAP)}thread:01;`;
   private queue: Promise<void> = Promise.resolve();
@@ -55,13 +60,13 @@ export class GdbSession {
   }
 
   /** The client went away (or the server closes): gdb's breakpoints go, the guest runs on (unless gdb killed it). */
-  end(): void {
+  end(explicit = false): void {
     if (this.closed) return;
     this.closed = true;
     this.target.debug.breakpoints.clearOwner('gdb-sw');
     this.target.debug.breakpoints.clearOwner('gdb-hw');
     if (this.running) this.control.interrupt();
-    if (!this.killed) void (this.running ?? Promise.resolve()).then(() => this.control.detach());
+    if (!this.killed && (explicit || this.runOnAtEnd)) void (this.running ?? Promise.resolve()).then(() => this.control.detach());
   }
 
   private onEvent(e: RspEvent): void {
@@ -138,7 +143,7 @@ export class GdbSession {
       case 'D':
         this.reply('OK');
         this.socket.end();
-        this.end();
+        this.end(true);
         return;
       case 'q': case 'Q': return this.query(p);
       default: return this.reply('');
@@ -171,6 +176,7 @@ export class GdbSession {
       if (a === null) return this.reply(E_INVAL);
       this.vcpu.setRegs({ rip: a });
     }
+    this.runOnAtEnd = true;
     let stopped!: () => void;
     this.running = new Promise<void>((r) => { stopped = r; });
     try {

@@ -69,12 +69,13 @@ export class LaunchGdb implements GdbRunControl {
     return false;
   }
 
-  async halt(): Promise<void> {
-    if (this.loop.paused()) return;
+  async halt(): Promise<boolean> {
+    if (this.loop.paused()) return false;
     this.halting = true;
     this.loop.pause();
     this.machine.stop('gdb: attach');
     await this.idle?.promise;
+    return true;
   }
 
   resume(opts: { count?: number }): Promise<DebugRunResult> {
