@@ -127,10 +127,14 @@ export class DebugEngine {
       const plan = this.breakpoints.plan(this.softwareBreakpoints);
       if (stepOver || count !== undefined || this.codeHooks.needsStepping || plan.stepped.size > 0) {
         stepOver = false;
+        const halts = this.isHlt(pc);
         const r = await this.stepOnce(plain, deadline);
         if (r !== null) return r;
         executed++;
         pc = this.linearPc();
+        // KVM reports the step of a hlt and does not halt (x86.c kvm_emulate_halt skips the instruction, then
+        // kvm_vcpu_do_singlestep exits): report the hlt itself, as a plain run would.
+        if (halts) return this.stopped(start, 'the guest executed hlt (single-stepped: the vCPU did not halt; run on to resume it)', 'hlt');
         if (count !== undefined && executed >= count) {
           return this.debugStop(start, 'count', pc, `executed ${executed} instruction${executed === 1 ? '' : 's'} (count)`);
         }
@@ -242,7 +246,16 @@ export class DebugEngine {
     return { reason: 'debug', exits: 0, rip: this.host.vcpus[0].rip(), message, elapsedMs: now() - start, debug: { kind, address } };
   }
 
-  private stopped(start: number, message: string, reason: 'stopped' | 'timeout' = 'stopped'): DebugRunResult {
+  /** Whether the instruction at `linear` is hlt (0xf4; the prefixes a hlt could carry do not change it). */
+  private isHlt(linear: bigint): boolean {
+    try {
+      return this.memory.read(this.host.vcpus[0], linear, 1)[0] === 0xf4;
+    } catch {
+      return false; // not readable: the step itself will say what happens
+    }
+  }
+
+  private stopped(start: number, message: string, reason: 'stopped' | 'timeout' | 'hlt' = 'stopped'): DebugRunResult {
     const vcpu = this.host.vcpus[0];
     return { reason, exits: 0, rip: vcpu.closed ? 0n : vcpu.rip(), message, elapsedMs: now() - start };
   }

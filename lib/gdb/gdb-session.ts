@@ -195,7 +195,7 @@ export class GdbSession {
   private stopReply(r: DebugRunResult): string {
     switch (r.reason) {
       case 'debugExit': return this.exited(r.exitCode! & 0xff);
-      case 'poweroff': case 'shutdown': case 'reset': case 'hlt': return this.exited(0);
+      case 'poweroff': case 'shutdown': case 'reset': return this.exited(0);
       default: break;
     }
     const thread = 'thread:01;';
