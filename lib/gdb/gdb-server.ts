@@ -11,6 +11,7 @@ import type { Vcpu } from '../kvm/vcpu';
 import { HmpMonitor, type HmpTarget } from '../qemu/hmp';
 import { checkOptions } from '../options';
 import { GdbSession, type SessionControl } from './gdb-session';
+import { GUEST_ENDED } from './guest-ended';
 
 /** How the stub starts and stops the guest. */
 export interface GdbRunControl extends SessionControl {
@@ -44,8 +45,9 @@ export interface GdbMachine {
 const OPTIONS = { port: true, host: true, control: true, monitor: true } as const;
 
 /**
- * Events: 'kill' (gdb's `k`: the caller ends the guest), 'run' (a run after
- * gdb detached ended: its RunResult), 'error'.
+ * Events: 'kill' (gdb's `k`: the caller ends the guest), 'exit' (the guest
+ * ended during a run gdb asked for: its RunResult), 'run' (a run after gdb
+ * detached ended: its RunResult), 'error'.
  */
 export class GdbServer extends EventEmitter {
   private readonly server = net.createServer();
@@ -147,8 +149,10 @@ class MachineRunControl implements GdbRunControl {
     return true;
   }
 
-  resume(opts: { count?: number }): Promise<DebugRunResult> {
-    return this.machine.run(opts);
+  async resume(opts: { count?: number }): Promise<DebugRunResult> {
+    const r = await this.machine.run(opts);
+    if (GUEST_ENDED.has(r.reason)) this.events.emit('exit', r);
+    return r;
   }
 
   interrupt(): void {

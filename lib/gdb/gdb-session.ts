@@ -13,6 +13,7 @@ import type { HmpMonitor } from '../qemu/hmp';
 import { readAllRegisters, readRegister, RegisterWriteError, writeAllRegisters, writeRegister } from './gdb-registers';
 import { frame, fromHex, MAX_PACKET, parseHexNumber, RspReader, toHex, unescapeBinary, type RspEvent } from './rsp-packets';
 import { TARGET_XML } from './target-description';
+import { GUEST_ENDED } from './guest-ended';
 
 /** How the session starts and stops the guest (see GdbRunControl in gdb-server.ts). */
 export interface SessionControl {
@@ -193,11 +194,8 @@ export class GdbSession {
 
   /** The stop reply for a finished run, and the run's message for gdb's console when gdb could not guess it. */
   private stopReply(r: DebugRunResult): string {
-    switch (r.reason) {
-      case 'debugExit': return this.exited(r.exitCode! & 0xff);
-      case 'poweroff': case 'shutdown': case 'reset': return this.exited(0);
-      default: break;
-    }
+    if (r.reason === 'debugExit') return this.exited(r.exitCode! & 0xff);
+    if (GUEST_ENDED.has(r.reason)) return this.exited(0);
     const thread = 'thread:01;';
     let stop = `T${hex2(SIGTRAP)}${thread}`;
     if (r.debug?.kind === 'swbreak' && this.swbreak) stop += 'swbreak:;';

@@ -8,6 +8,7 @@ import type { Machine } from '../machine';
 import { GdbServer, type GdbRunControl } from '../gdb/gdb-server';
 import type { HmpTarget } from './hmp';
 import type { GdbListen } from './gdb-options';
+import { GUEST_ENDED } from '../gdb/guest-ended';
 
 /** What launch lets the stub do to its loop. */
 export interface LaunchLoop {
@@ -59,7 +60,7 @@ export class LaunchGdb implements GdbRunControl {
     this.pending = null;
     this.idle?.resolve();
     this.idle = null;
-    const ended = ['debugExit', 'poweroff', 'shutdown', 'reset'].includes(r.reason);
+    const ended = GUEST_ENDED.has(r.reason);
     pending?.resolve(r);
     if (ended) return false;
     if (this.halting || pending !== null || r.reason === 'debug') {
