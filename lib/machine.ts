@@ -42,7 +42,7 @@ import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
 import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
-import { GdbServer, type GdbServerOptions } from './gdb/gdb-server';
+import { startGdbServer, type GdbServer, type GdbServerOptions } from './gdb/gdb-server';
 
 /** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
 function remaining(deadline: number | undefined): number | undefined {
@@ -98,7 +98,7 @@ export class Machine {
   private readonly sleep: MachineSleep;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
-  /** Breakpoints, single-steps, code hooks, run({ until, count }) (lib/debug); machine.hooks.code is debug.codeHooks.add. */
+  /** Breakpoints, single-steps, code hooks (debug.codeHooks.add), run({ until, count }): lib/debug. */
   readonly debug: DebugEngine;
 
   private constructor(parts: AssembledMachine) {
@@ -122,10 +122,8 @@ export class Machine {
     this.powerOn = this.cpu.kind === 'firmware'
       ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
       : null;
-    this.debug = new DebugEngine({
-      kvm: this.kvm, vcpus: this.vcpus, system: this.memory.system,
-      run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }),
-    });
+    const stop = (message: string) => this.requestStop({ reason: 'stopped', message });
+    this.debug = new DebugEngine({ kvm: this.kvm, vcpus: this.vcpus, system: this.memory.system, run: (o) => this.runPlain(o), stop });
   }
 
   /**
@@ -261,21 +259,16 @@ export class Machine {
    * using the CPU, until a wake-up source fires (the RTC alarm with RTC_EN),
    * then the firmware resumes it; if `timeoutMs` passes or stop() is called
    * first, run() returns reason 'suspend' and the next run() waits on.
-   * `until` stops before the instruction at a guest-linear address, `count`
-   * after exactly that many instructions (reason 'debug'); breakpoints and
-   * code hooks (machine.debug) are honoured.
+   * `until`/`count`, breakpoints and code hooks: see DebugRunOptions.
    */
   async run(options?: DebugRunOptions): Promise<DebugRunResult> {
     this.checkOpen('run');
     const opts = checkOptions(options, DEBUG_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
-    if (opts.until !== undefined || opts.count !== undefined || this.debug.active) return this.debug.run(opts);
-    return this.runPlain(opts);
+    return opts.until !== undefined || opts.count !== undefined || this.debug.active ? this.debug.run(opts) : this.runPlain(opts);
   }
 
-  /** run() without the debugger: the run loop, with the machine's sleep and reboot rules. */
-  private async runPlain(opts: AsyncRunOptions): Promise<RunResult> {
-    this.checkOpen('run');
+  private async runPlain(opts: AsyncRunOptions): Promise<RunResult> { // run() without the debugger
     const start = now();
     const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
@@ -370,17 +363,11 @@ export class Machine {
     this.debug.interrupt(message);
   }
 
-  /**
-   * A GDB remote stub on TCP (QEMU's -gdb tcp:HOST:PORT): one client at a
-   * time, one thread per vCPU; the guest stops when gdb attaches. Resolves
-   * once listening (port 0 picks a free port: see server.port).
-   */
-  async gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
+  /** A GDB remote stub on TCP, QEMU's -gdb (lib/gdb/gdb-server.ts); resolves once it listens. */
+  gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
     this.checkOpen('gdbServer');
     this.ensureMode();
-    const server = new GdbServer(this, options);
-    await server.listen();
-    return server;
+    return startGdbServer(this, options);
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {

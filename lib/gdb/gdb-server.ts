@@ -13,6 +13,13 @@ import { checkOptions } from '../options';
 import { GdbSession, type SessionControl } from './gdb-session';
 import { GUEST_ENDED } from './guest-ended';
 
+/** Machine.gdbServer(): a listening server. */
+export async function startGdbServer(machine: GdbMachine, options?: GdbServerOptions): Promise<GdbServer> {
+  const server = new GdbServer(machine, options);
+  await server.listen();
+  return server;
+}
+
 /** How the stub starts and stops the guest. */
 export interface GdbRunControl extends SessionControl {
   /** A client attaches: stop the guest; resolves once it is stopped, true when it was running. */
