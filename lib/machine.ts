@@ -24,7 +24,7 @@ import { formatInfoRegisters, readInfoRegistersState } from './x86/info-register
 import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
-import { checkOptions, type OptionKeys } from './options';
+import { checkOptions } from './options';
 import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
 import { Snapshot, SnapshotError } from './snapshot/snapshot';
@@ -37,6 +37,7 @@ import { capturePowerOnState, type PowerOnState, resetVcpuState, restorePowerOnS
 import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
 import { guestRamRange, rangeText } from './machine-guest-ram';
+import { DEBUG_RUN_OPTIONS, LIFECYCLE_OPTIONS, LOAD_OPTIONS, MTREE_OPTIONS, RESTORE_OPTIONS, RUN_OPTIONS, SNAPSHOT_OPTIONS } from './machine-options';
 import type { LoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
 import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
@@ -53,17 +54,6 @@ const now = (): number => performance.now();
 
 export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
 export type { LoadOptions, MachineLoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
-
-const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
-/** Options of Machine.create() every board has (besides `machine`, which picks the board). */
-const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
-const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
-const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
-const DEBUG_RUN_OPTIONS = { ...ASYNC_RUN_OPTIONS, until: true, count: true } as const satisfies OptionKeys<DebugRunOptions>;
-const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
-const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
-const MTREE_OPTIONS = { flat: true, disabled: true } as const satisfies OptionKeys<MtreeOptions>;
-
 
 export class Machine {
   readonly kvm: Kvm;
@@ -98,8 +88,7 @@ export class Machine {
   private readonly sleep: MachineSleep;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
-  /** Breakpoints, single-steps, code hooks (debug.codeHooks.add), run({ until, count }): lib/debug. */
-  readonly debug: DebugEngine;
+  readonly debug: DebugEngine; // breakpoints, single-steps, code hooks, run({ until, count }): lib/debug
 
   private constructor(parts: AssembledMachine) {
     this.kvm = parts.kvm;
@@ -122,8 +111,7 @@ export class Machine {
     this.powerOn = this.cpu.kind === 'firmware'
       ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
       : null;
-    const stop = (message: string) => this.requestStop({ reason: 'stopped', message });
-    this.debug = new DebugEngine({ kvm: this.kvm, vcpus: this.vcpus, system: this.memory.system, run: (o) => this.runPlain(o), stop });
+    this.debug = new DebugEngine({ ...parts, system: this.memory.system, run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }) });
   }
 
   /**
@@ -259,7 +247,6 @@ export class Machine {
    * using the CPU, until a wake-up source fires (the RTC alarm with RTC_EN),
    * then the firmware resumes it; if `timeoutMs` passes or stop() is called
    * first, run() returns reason 'suspend' and the next run() waits on.
-   * `until`/`count`, breakpoints and code hooks: see DebugRunOptions.
    */
   async run(options?: DebugRunOptions): Promise<DebugRunResult> {
     this.checkOpen('run');
