@@ -32,6 +32,9 @@ export { createInKernelIrqchip } from './devices/irqchip';
 export type { InKernelIrqchip } from './devices/irqchip';
 export { Machine, MACHINE_LAYOUT } from './machine';
 export type { MachineOptions, MachineMemory, LoadOptions, SerialOptions, SnapshotFileOptions, MachineLoadOptions } from './machine';
+// Hooks on guest memory accesses (issue 15)
+export { MachineHooks } from './machine-hooks';
+export type { MemoryAccess, MemoryHook, MemoryHookAccess, MemoryHookCallback, MemoryHookRange } from './machine-hooks';
 // Boards, devices and interrupt lines (issue 11)
 export { machineTypes, DEFAULT_MACHINE, RESET_VECTOR } from './machines';
 export type { Board, BoardContext, BoardInstance, BoardPlan, BoardSnapshotKey, CpuSetup, TinyBoardOptions, PcBoardOptions, PcDiskOptions } from './machines';

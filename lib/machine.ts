@@ -44,6 +44,7 @@ import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
 import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
 import { startGdbServer, type GdbServer, type GdbServerOptions } from './gdb/gdb-server';
+import { MachineHooks } from './machine-hooks';
 
 /** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
 function remaining(deadline: number | undefined): number | undefined {
@@ -68,6 +69,8 @@ export class Machine {
   readonly warnings: readonly string[];
   /** The CPU mode the vCPU starts programs in. */
   readonly mode: CpuMode;
+  /** Hooks on guest memory accesses (lib/machine-hooks.ts). */
+  readonly hooks: MachineHooks;
   /** Bytes of guest RAM at address 0. */
   readonly memorySize: bigint;
   private readonly loops: RunLoop[];
@@ -106,12 +109,14 @@ export class Machine {
     this.warnings = parts.warnings;
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
+    const listener = parts.vm.memoryListeners.find((l) => l.addressSpace === parts.memory.system)!;
+    this.debug = new DebugEngine({ ...parts, system: this.memory.system, run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }) });
+    this.hooks = new MachineHooks({ listener, loops: this.loops, checkOpen: (m) => this.checkOpen(m) }, this.debug.codeHooks);
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
     this.sleep = new MachineSleep(parts.board.suspend);
     this.powerOn = this.cpu.kind === 'firmware'
       ? parts.vcpus.map((v) => capturePowerOnState(parts.kvm, parts.vm, v, this.irqchip !== null))
       : null;
-    this.debug = new DebugEngine({ ...parts, system: this.memory.system, run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }) });
   }
 
   /**
@@ -305,7 +310,7 @@ export class Machine {
   private rebootAfter(result: RunResult): boolean {
     const hooks = this.board.systemReset;
     if (hooks === undefined || hooks.noReboot || this.closed) return false;
-    if (result.reason !== 'reset' && result.reason !== 'shutdown') return false;
+    if (result.reason !== 'reset' && result.reason !== 'shutdown' && result.reason !== 'exception') return false;
     this.resetSystem();
     return true;
   }

@@ -145,6 +145,11 @@ Napi::Object Layout(Napi::Env env) {
   OFF(l, "vcpu_events.flags", kvm_vcpu_events, flags);
   OFF(l, "vcpu_events.interrupt.shadow", kvm_vcpu_events, interrupt.shadow);
   OFF(l, "vcpu_events.smi.smm", kvm_vcpu_events, smi.smm);
+  OFF(l, "vcpu_events.exception.injected", kvm_vcpu_events, exception.injected);
+  OFF(l, "vcpu_events.exception.nr", kvm_vcpu_events, exception.nr);
+  OFF(l, "vcpu_events.exception.has_error_code", kvm_vcpu_events, exception.has_error_code);
+  OFF(l, "vcpu_events.exception.pending", kvm_vcpu_events, exception.pending);
+  OFF(l, "vcpu_events.exception.error_code", kvm_vcpu_events, exception.error_code);
   return l;
 }
 

@@ -1,8 +1,9 @@
 // Unicorn-style code hooks: a callback before the guest executes an
-// instruction at an address, or at any address of a range. An address hook
+// instruction at an address, or at any address of a range [start, end]
+// (end inclusive, like machine.hooks.memory's and Unicorn's). An address hook
 // is a breakpoint the run steps over after calling it (a DR slot or int3:
 // full speed elsewhere); a range hook makes the run single-step, since no
-// hardware catches "any instruction in [start, end)".
+// hardware catches "any instruction in [start, end]".
 import { toU64 } from '../util/integers';
 import { hex } from '../util/hex';
 import type { Breakpoints } from './breakpoints';
@@ -19,7 +20,7 @@ export interface CodeHookEvent {
 
 export type CodeHookCallback = (event: CodeHookEvent) => void;
 
-/** An address, or the range [start, end) (end exclusive). */
+/** An address, or the range [start, end] (end inclusive, as machine.hooks.memory's and Unicorn's). */
 export type CodeHookTarget = bigint | number | { start: bigint | number; end: bigint | number };
 
 export interface HookHandle {
@@ -81,8 +82,8 @@ function rangeOf(target: CodeHookTarget): { start: bigint; end: bigint } {
   if (typeof target === 'object' && target !== null) {
     const start = toU64(target.start, 'code hook start');
     const end = toU64(target.end, 'code hook end');
-    if (end <= start) throw new RangeError(`code hook range [${hex(start)}, ${hex(end)}) is empty: end is exclusive and must be above start`);
-    return { start, end };
+    if (end < start) throw new RangeError(`code hook range: start ${hex(start)} is above end ${hex(end)} (end is the last byte, inclusive)`);
+    return { start, end: end + 1n };
   }
   const a = toU64(target, 'code hook address');
   return { start: a, end: a + 1n };

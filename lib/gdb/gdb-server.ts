@@ -12,6 +12,7 @@ import { HmpMonitor, type HmpTarget } from '../qemu/hmp';
 import { checkOptions } from '../options';
 import { GdbSession, type SessionControl } from './gdb-session';
 import { GUEST_ENDED } from './guest-ended';
+import { GdbWatchpoints, type WatchHost } from './gdb-watchpoints';
 
 /** Machine.gdbServer(): a listening server. */
 export async function startGdbServer(machine: GdbMachine, options?: GdbServerOptions): Promise<GdbServer> {
@@ -38,7 +39,7 @@ export interface GdbServerOptions {
 }
 
 /** What the stub needs of a Machine (type-only, so lib/gdb does not import machine.ts). */
-export interface GdbMachine {
+export interface GdbMachine extends WatchHost {
   readonly vcpus: readonly Vcpu[];
   readonly debug: DebugEngine;
   run(options?: DebugRunOptions): Promise<DebugRunResult>;
@@ -126,7 +127,8 @@ export class GdbServer extends EventEmitter {
     socket.setNoDelay(true);
     socket.pause();
     const monitor = new HmpMonitor(this.monitorTarget, { input: new PassThrough(), output: new PassThrough(), echo: false });
-    const session = new GdbSession(socket, { vcpus: this.machine.vcpus, debug: this.machine.debug, monitor }, this.control);
+    const watchpoints = new GdbWatchpoints(this.machine, this.machine.debug.memory);
+    const session = new GdbSession(socket, { vcpus: this.machine.vcpus, debug: this.machine.debug, monitor, watchpoints }, this.control);
     this.session = { socket, session };
     const gone = () => {
       if (this.session?.socket !== socket) return;

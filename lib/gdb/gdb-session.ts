@@ -13,6 +13,7 @@ import type { HmpMonitor } from '../qemu/hmp';
 import { readAllRegisters, readRegister, RegisterWriteError, writeAllRegisters, writeRegister } from './gdb-registers';
 import { frame, fromHex, MAX_PACKET, parseHexNumber, RspReader, toHex, unescapeBinary, type RspEvent } from './rsp-packets';
 import { TARGET_XML } from './target-description';
+import { GdbWatchpoints } from './gdb-watchpoints';
 import { GUEST_ENDED } from './guest-ended';
 
 /** How the session starts and stops the guest (see GdbRunControl in gdb-server.ts). */
@@ -27,6 +28,7 @@ export interface SessionTarget {
   readonly vcpus: readonly Vcpu[];
   readonly debug: DebugEngine;
   readonly monitor: HmpMonitor;
+  readonly watchpoints: GdbWatchpoints;
 }
 
 const E_INVAL = 'E16'; // malformed packet (QEMU's gdbstub answers EINVAL's 22 = 0x16)
@@ -66,6 +68,7 @@ export class GdbSession {
     this.closed = true;
     this.target.debug.breakpoints.clearOwner('gdb-sw');
     this.target.debug.breakpoints.clearOwner('gdb-hw');
+    this.target.watchpoints.clear();
     if (this.running) this.control.interrupt();
     if (!this.killed && (explicit || this.runOnAtEnd)) void (this.running ?? Promise.resolve()).then(() => this.control.detach());
   }
@@ -180,6 +183,7 @@ export class GdbSession {
     this.runOnAtEnd = true;
     let stopped!: () => void;
     this.running = new Promise<void>((r) => { stopped = r; });
+    this.target.watchpoints.hit = null;
     try {
       const r = await this.control.resume(opts);
       this.reply(this.stopReply(r));
@@ -198,7 +202,9 @@ export class GdbSession {
     if (GUEST_ENDED.has(r.reason)) return this.exited(0);
     const thread = 'thread:01;';
     let stop = `T${hex2(SIGTRAP)}${thread}`;
-    if (r.debug?.kind === 'swbreak' && this.swbreak) stop += 'swbreak:;';
+    const watch = this.target.watchpoints.takeStopField();
+    if (watch !== '') stop += watch;
+    else if (r.debug?.kind === 'swbreak' && this.swbreak) stop += 'swbreak:;';
     else if (r.debug?.kind === 'hwbreak' && this.hwbreak) stop += 'hwbreak:;';
     else if (r.reason === 'stopped' && r.debug === undefined && r.message.includes('interrupt')) stop = `T${hex2(SIGINT)}${thread}`;
     else if (r.debug === undefined) this.console(`node-kvm: ${r.message}\n`);
@@ -231,10 +237,16 @@ export class GdbSession {
   private breakpoint(insert: boolean, args: string): void {
     const m = /^([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]+)/.exec(args);
     if (m === null) return this.reply(E_INVAL);
-    // Watchpoints (2-4) need debug registers that fire or memory hooks (issue 15's memory half): not offered yet.
-    if (m[1] !== '0' && m[1] !== '1') return this.reply('');
-    const owner = m[1] === '0' ? 'gdb-sw' : 'gdb-hw';
     const address = parseHexNumber(m[2])!;
+    const watch = GdbWatchpoints.kindOf(m[1]);
+    if (watch !== undefined) {
+      const length = parseHexNumber(m[3]);
+      if (length === null) return this.reply(E_INVAL);
+      if (insert) this.target.watchpoints.insert(this.vcpu, watch, address, length);
+      else this.target.watchpoints.remove(watch, address, length);
+      return this.reply('OK');
+    }
+    const owner = m[1] === '0' ? 'gdb-sw' : 'gdb-hw';
     const bps = this.target.debug.breakpoints;
     if (!insert) {
       bps.remove(address, owner);

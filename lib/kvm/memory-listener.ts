@@ -26,11 +26,12 @@ import { errno } from '../util/errno';
 import { hex } from '../util/hex';
 import type { DirtyTracker } from './dirty-log';
 import { KVM_MAX_SLOT_SIZE, type KvmSlot } from './kvm-slot';
-import { type Chunk, type ChunkPolicy, mayHaveSlot, planSection, rangeKey, wantsSlot } from './slot-chunks';
+import { type Chunk, type ChunkPolicy, mayHaveSlot, planSection, rangeKey, type SectionPlan, wantsSlot } from './slot-chunks';
 import { SlotReconciler } from './slot-reconcile';
 import { KvmSlotTable } from './slot-table';
 import { traceSink } from './slot-trace';
 import { byStart, type TrappedRange, UnslottableWarnings } from './trapped-ranges';
+import { type PageWatch, WatchedPages } from './watched-pages';
 
 // The listener's public vocabulary, exported from here with the listener (lib/index.ts).
 export { KVM_MAX_SLOT_SIZE, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, type KvmSlot } from './kvm-slot';
@@ -89,6 +90,8 @@ export class KvmMemoryListener implements MemoryListener {
   private readonly table: KvmSlotTable;
   private readonly reconciler: SlotReconciler;
   private readonly warnings: UnslottableWarnings;
+  /** pages kept out of the slots so their guest accesses exit (watchPages) */
+  private readonly watched = new WatchedPages();
   /** RAM-backed ranges of the flat view that can never be a slot, keyed by guest range */
   private readonly trappedByKey = new Map<string, TrappedRange>();
   private dels: string[] = [];
@@ -180,7 +183,61 @@ export class KvmMemoryListener implements MemoryListener {
    */
   hasMemory(start: bigint, size: bigint): boolean {
     const max = this.policy.maxSlotSize;
-    return this.table.has(rangeKey(start, size < max ? size : max));
+    const len = size < max ? size : max;
+    if (this.table.has(rangeKey(start, len))) return true;
+    // A chunk with watched pages cut out of it still counts (the exclusion is
+    // not the map's): its pieces must cover exactly [start, start+len).
+    if (!this.watched.overlaps(start, start + len)) return false;
+    const s = this.addressSpace.findSection(start, len);
+    if (s === null || s.offsetWithinAddressSpace !== start || !wantsSlot(s, this.policy.readonlyMem)) return false;
+    const p = this.plan(s, true);
+    const pieces = [...p.chunks.map((c) => ({ start: c.gpa, size: c.size, ok: this.table.has(c.key) })),
+      ...p.trapped.map((t) => ({ start: t.start, size: t.size, ok: t.reason === 'watched' }))].sort(byStart);
+    let at = start;
+    for (const x of pieces) {
+      if (x.start !== at || !x.ok) return false;
+      at += x.size;
+    }
+    return at === start + len;
+  }
+
+  /**
+   * Keeps the guest pages of `w` out of the slots (the listener maps around
+   * them), so that every guest access to them exits as MMIO and is served by
+   * the model, until the returned release is called.  Only the slots that
+   * change are touched, with running vCPUs held as in commit().  When the
+   * slots cannot be re-made (a full slot table) the watch is undone and the
+   * error thrown.
+   */
+  watchPages(w: PageWatch): () => void {
+    try {
+      this.rewatch(w, () => this.watched.add(w));
+    } catch (err) {
+      // all or nothing: the pages go back to their slots (fewer slots than the carve needed)
+      try { this.rewatch(w, () => this.watched.remove(w)); } catch { /* the first error says why */ }
+      throw err;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.rewatch(w, () => this.watched.remove(w));
+    };
+  }
+
+  /** Re-plans the sections overlapping `w` around `change` as one commit (unchanged chunks keep their slots). */
+  private rewatch(w: PageWatch, change: () => void): void {
+    if (this.detached) {
+      change();
+      return;
+    }
+    const touched = this.addressSpace.sections().filter((s) =>
+      s.offsetWithinAddressSpace < w.end && w.start < s.offsetWithinAddressSpace + s.size);
+    this.begin();
+    for (const s of touched) this.regionDel(s);
+    change();
+    for (const s of touched) this.regionAdd(s);
+    this.commit();
   }
 
   // ------------------------------------------------------------ MemoryListener
@@ -194,7 +251,7 @@ export class KvmMemoryListener implements MemoryListener {
 
   regionAdd(s: MemoryRegionSection): void {
     if (this.detached || !wantsSlot(s, this.policy.readonlyMem)) return;
-    const p = planSection(s, this.policy, true);
+    const p = this.plan(s, true);
     for (const c of p.chunks) this.adds.set(c.key, c);
     for (const t of p.trapped) this.trapAdds.set(rangeKey(t.start, t.size), t);
   }
@@ -202,7 +259,7 @@ export class KvmMemoryListener implements MemoryListener {
   regionDel(s: MemoryRegionSection): void {
     // Keys that have no slot are ignored at commit.
     if (this.detached || !mayHaveSlot(s)) return;
-    const p = planSection(s, this.policy, false);
+    const p = this.plan(s, false);
     for (const c of p.chunks) this.dels.push(c.key);
     for (const t of p.trapped) this.trapDels.push(rangeKey(t.start, t.size));
   }
@@ -218,10 +275,18 @@ export class KvmMemoryListener implements MemoryListener {
 
   private relog(s: MemoryRegionSection): void {
     if (this.detached || !wantsSlot(s, this.policy.readonlyMem)) return;
-    for (const c of planSection(s, this.policy, true).chunks) {
+    for (const c of this.plan(s, true).chunks) {
       this.dels.push(c.key);
       this.adds.set(c.key, c);
     }
+  }
+
+  /** planSection, with the watched pages cut out of the chunks (and trapped). */
+  private plan(s: MemoryRegionSection, withHost: boolean): SectionPlan {
+    const p = planSection(s, this.policy, withHost);
+    if (this.watched.empty) return p;
+    const carved = this.watched.carve(p.chunks, this.asId, this.policy.readonlyMem);
+    return { chunks: carved.chunks, trapped: [...p.trapped, ...carved.watched].sort(byStart) };
   }
 
   /**

@@ -19,12 +19,15 @@ import { setCurrentVcpu } from './current-cpu';
 import type { Vcpu } from './vcpu';
 import { describeEmulationFailure } from './emulation-failure';
 import { guestMmioAccess } from './memory-listener';
+import { littleEndianValue, type MmioWatch, ramValueBefore } from './mmio-watch';
+import { armExceptionProbe, describeException, type ExceptionProbe, type GuestException, shutdownException } from './guest-exception';
 
 export type StopReason =
-  | 'hlt' | 'shutdown' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
+  | 'hlt' | 'shutdown' | 'exception' | 'debugExit' | 'timeout' | 'maxExits' | 'stopped' | 'reset' | 'poweroff' | 'suspend'
   | 'internalError' | 'failEntry' | 'systemEvent' | 'debug' | 'unknown';
 
-export interface RunResult {
+export interface RunResult extends Partial<GuestException> {
+  /** `exception`: a guest without a usable IDT faulted (vector, errorCode, cr2; lib/kvm/guest-exception.ts) */
   reason: StopReason;
   /** Exits handled during this run (I/O, MMIO and the final one; kicks not counted). */
   exits: number;
@@ -109,6 +112,10 @@ export class RunLoop {
   private running = false;
   /** The last KVM_RUN returned an I/O or MMIO exit that KVM has not finished yet. */
   private ioPending = false;
+  /** Memory hooks: the MMIO exits to report once performed (null: none, the hot path's only cost). */
+  mmioWatch: MmioWatch | null = null;
+  /** the guest had no usable IDT when the run started: a triple fault can name its exception */
+  private exceptionProbe: ExceptionProbe | null = null;
 
   constructor(
     readonly vcpu: Vcpu,
@@ -263,6 +270,7 @@ export class RunLoop {
     this.running = true;
     this.exits = 0;
     this.trace = opts.trace;
+    this.exceptionProbe = armExceptionProbe(this.vcpu);
     const start = now();
     return { start, deadline: timeoutMs === undefined ? Infinity : start + timeoutMs, maxExits: maxExits ?? Infinity };
   }
@@ -380,6 +388,8 @@ export class RunLoop {
     const isWrite = this.u8[L.mmioIsWrite] !== 0;
     const buf = this.mmioViews[len > 8 ? 8 : len];
     if (this.trace) this.trace(`mmio ${isWrite ? 'write' : 'read '} ${hex(this.lastMmioBig)} len=${len}${isWrite ? ` data=${hexBytes(buf)}` : ''}`);
+    const watch = this.mmioWatch !== null && this.mmioWatch.touches(this.lastMmioBig, buf.length, isWrite) ? this.mmioWatch : null;
+    const oldValue = watch !== null && isWrite ? ramValueBefore(this.memory, this.lastMmioBig, buf.length) : undefined;
     try {
       // Guest writes to a read-only section (ROM, a read-only alias) are
       // dropped here: KVM_MEM_READONLY slots turn them into MMIO exits.
@@ -390,6 +400,17 @@ export class RunLoop {
       throw this.deviceError(this.memory, 'memory', this.lastMmioBig, isWrite, len, err);
     }
     if (this.trace && !isWrite) this.trace(`  -> ${hexBytes(buf)}`);
+    if (watch !== null) this.reportWatched(watch, isWrite, buf, oldValue);
+  }
+
+  private reportWatched(watch: MmioWatch, isWrite: boolean, buf: Uint8Array, oldValue: bigint | undefined): void {
+    const address = this.lastMmioBig;
+    const rip = this.rip();
+    try {
+      watch.report({ address, size: buf.length, isWrite, value: littleEndianValue(buf), oldValue, rip, vcpu: this.vcpu.id });
+    } catch (err) {
+      throw new DeviceError('memory hook', 'memory', address, isWrite, buf.length, rip, err);
+    }
   }
 
   private describeIo(isWrite: boolean, port: number, size: number, count: number, offset: number): string {
@@ -439,10 +460,13 @@ export class RunLoop {
     switch (exit.reason) {
       case 'hlt':
         return this.result('hlt', start, 'the guest executed hlt');
-      case 'shutdown':
+      case 'shutdown': {
+        const e = shutdownException(this.vcpu, this.exceptionProbe);
+        if (e !== null) return this.result('exception', start, describeException(e, this.rip(), this.exceptionProbe!), e);
         return this.result('shutdown', start,
           'the guest shut down (triple fault: an exception it could not deliver, usually a bad IDT, GDT or stack); ' +
           'the vCPU must be reset or its registers set again before it can run');
+      }
       case 'internalError': {
         const rip = this.rip();
         return { ...this.result('internalError', start, describeEmulationFailure(this.vcpu, this.memory, exit, rip)), rip, exit };

@@ -20,9 +20,10 @@ export const UNSLOTTABLE_WARNING = 'NODE_KVM_UNSLOTTABLE';
  * - `no-free-slot`: every KVM slot is in use (retried at every commit);
  * - `host-memory-limit`: the VM's slots would exceed the guest-RAM limit
  *   (lib/host-limits.ts; retried at every commit);
- * - `stale-slot`: a slot of the same range survived a failed delete (retried).
+ * - `stale-slot`: a slot of the same range survived a failed delete (retried);
+ * - `watched`: a memory hook or watchpoint covers its pages (not warned).
  */
-export type TrappedReason = 'sub-page' | 'incongruent' | 'above-phys-bits' | 'no-free-slot' | 'host-memory-limit' | 'stale-slot';
+export type TrappedReason = 'sub-page' | 'incongruent' | 'above-phys-bits' | 'no-free-slot' | 'host-memory-limit' | 'stale-slot' | 'watched';
 
 /** A RAM-backed guest range without a slot: the guest's accesses to it trap to the model. */
 export interface TrappedRange {
@@ -38,7 +39,7 @@ export interface TrappedRange {
 /** Ascending start address (for sort()). */
 export const byStart = (a: { start: bigint }, b: { start: bigint }): number => compareAddresses(a.start, b.start);
 
-/** Reports each distinct (range, reason) once; sub-page pieces are QEMU's silent norm and never reported. */
+/** Reports each distinct (range, reason) once; sub-page pieces (QEMU's silent norm) and watched pages (asked for) never. */
 export class UnslottableWarnings {
   private readonly warned = new Set<string>();
 
@@ -46,7 +47,7 @@ export class UnslottableWarnings {
   constructor(private readonly physBits: number) {}
 
   warnOnce(t: TrappedRange): void {
-    if (t.reason === 'sub-page') return;
+    if (t.reason === 'sub-page' || t.reason === 'watched') return;
     const id = `${t.start}+${t.size}:${t.reason}`;
     if (this.warned.has(id)) return;
     this.warned.add(id);

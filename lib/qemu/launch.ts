@@ -219,7 +219,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
 function exitStatusOf(r: RunResult, cfg: LaunchConfig, stderr: Writable): number | 'pause' | 'run' {
   switch (r.reason) {
     case 'debugExit': return r.exitCode!;
-    case 'reset': case 'shutdown': return 0; // only returned under -no-reboot
+    case 'reset': case 'shutdown': case 'exception': return 0; // only returned under -no-reboot (a triple fault)
     case 'poweroff': return cfg.noShutdown ? 'pause' : 0;
     case 'stopped': return 'run'; // the monitor's stop, or quit: the loop looks at its state
     case 'hlt': case 'timeout': case 'maxExits': return 'run';

@@ -43,8 +43,8 @@ describeKvm('DebugEngine: run({ count, until }), code hooks, breakpoints', () =>
   test('an address hook runs once before its instruction, a range hook before each of its instructions; removed, they are not called', async () => {
     const seen: [bigint, bigint][] = [];
     const ranged: bigint[] = [];
-    const one = tm.machine.debug.codeHooks.add(at(3), (e) => seen.push([e.address, tm.machine.vcpu.getRegs().rax]));
-    const range = tm.machine.debug.codeHooks.add({ start: at(10), end: at(15) }, (e) => ranged.push(e.address));
+    const one = tm.machine.hooks.code(at(3), (e) => seen.push([e.address, tm.machine.vcpu.getRegs().rax]));
+    const range = tm.machine.hooks.code({ start: at(10), end: at(15) - 1n }, (e) => ranged.push(e.address));
     expect((await tm.machine.run()).reason).toBe('hlt');
     expect(seen).toEqual([[at(3), 3n]]);
     expect(ranged).toEqual([10, 11, 12, 13, 14].map(at));
@@ -59,7 +59,7 @@ describeKvm('DebugEngine: run({ count, until }), code hooks, breakpoints', () =>
   });
 
   test('a hook that calls stop() ends the run before its instruction', async () => {
-    tm.machine.debug.codeHooks.add(at(7), (e) => e.stop());
+    tm.machine.hooks.code(at(7), (e) => e.stop());
     const r = await tm.machine.run();
     expect(r.reason).toBe('stopped');
     expect(tm.machine.vcpu.getRegs()).toMatchObject({ rax: 7n, rip: at(7) });
@@ -81,8 +81,8 @@ describeKvm('DebugEngine: run({ count, until }), code hooks, breakpoints', () =>
     await expect(tm.machine.run({ count: 1.5 })).rejects.toThrow(RangeError);
     await expect(tm.machine.run({ until: -1 })).rejects.toThrow(RangeError);
     await expect(tm.machine.run({ until: 'x' as unknown as bigint })).rejects.toThrow(TypeError);
-    expect(() => tm.machine.debug.codeHooks.add(at(1), 'cb' as never)).toThrow(TypeError);
-    expect(() => tm.machine.debug.codeHooks.add({ start: at(2), end: at(2) }, () => {})).toThrow(/empty/);
+    expect(() => tm.machine.hooks.code(at(1), 'cb' as never)).toThrow(TypeError);
+    expect(() => tm.machine.hooks.code({ start: at(2), end: at(1) }, () => {})).toThrow(/is above end/);
     expect(tm.machine.debug.active).toBe(false);
     expect((await tm.machine.run()).reason).toBe('hlt');
     expect(tm.machine.vcpu.getRegs().rax).toBe(20n);

@@ -13,7 +13,7 @@ const KNOWN_GOOD = {
   real: Uint8Array.from([0xba, 0x01, 0x05, 0xb0, 0x21, 0xee, 0xf4]),
   long: Uint8Array.from([0xba, 0x01, 0x05, 0x00, 0x00, 0xb0, 0x21, 0xee, 0xf4]),
 };
-const REPORTED = new Set(['hlt', 'shutdown', 'debugExit', 'timeout', 'maxExits', 'internalError', 'failEntry', 'systemEvent', 'debug', 'unknown']);
+const REPORTED = new Set(['hlt', 'shutdown', 'exception', 'debugExit', 'timeout', 'maxExits', 'internalError', 'failEntry', 'systemEvent', 'debug', 'unknown']);
 
 describeKvm('fuzz: random guest code', () => {
   test.each(['real', 'long'] as const)(`%s mode, ${SECONDS} s`, async (mode) => {

@@ -94,7 +94,9 @@ describeKvm('the GDB stub refuses bad input and keeps working', () => {
       expect(await c.ask('Hg99')).toBe('E01');
       expect(await c.ask('vCont;x')).toBe('E16');
       expect(await c.ask('qXfer:features:read:other.xml:0,100')).toBe('E00');
-      expect(await c.ask('Z2,300000,4')).toBe(''); // watchpoints: not offered (issue 15's memory half)
+      expect(await c.ask('Z2,0000800000000000,4')).toBe('E0e'); // a watchpoint on an unmapped address
+      expect(await c.ask('Z2,300000,0')).toBe('E16');
+      expect(await c.ask('Z3,300000,1000000')).toBe('E16'); // longer than a watchpoint may be
       expect(await c.ask('unknown-packet')).toBe('');
       c.send(`$${'m'.repeat(0x5000)}#00`);
       expect(await c.reply()).toBe('E16'); // longer than PacketSize

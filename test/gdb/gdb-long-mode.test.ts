@@ -1,8 +1,8 @@
 // The real gdb against machine.gdbServer() with a 64-bit ELF that has
 // symbols (test/guests/gdb-long.S): breakpoints on functions (on this host
 // `break` falls back from int3 to a debug register: int3-probe.ts), stepi,
-// next, register and memory writes, Ctrl-C of a spinning guest, detach
-// (the guest runs on), kill.
+// next, register and memory writes, watch and rwatch (memory hooks),
+// Ctrl-C of a spinning guest, detach (the guest runs on), kill.
 import * as fs from 'fs';
 import type { RunResult } from '../../lib/kvm/run-loop';
 import type { GdbServer } from '../../lib/gdb/gdb-server';
@@ -81,6 +81,19 @@ describeKvm('gdb against a long-mode guest (machine.gdbServer)', () => {
     tm.machine.stop('test');
     expect((await ran).reason).toBe('stopped');
     expect(spins()).toBeGreaterThan(0n);
+  });
+
+  test('watch stops after the store with the old and new values, rwatch after the read, through memory hooks; deleted, the guest runs to its exit', async () => {
+    const r = await runGdb([
+      target(), 'watch *(int*)&counter', 'continue', 'p/x $pc', 'continue', 'delete',
+      'rwatch *(int*)&counter', 'continue', 'p/x $pc', 'delete', 'continue',
+    ], { file: elf });
+    const out = r.output.replace(/\n\n/g, '\n');
+    expect(out).toContain('Hardware watchpoint 1: *(int*)&counter\nOld value = 0\nNew value = 1\n0x000000000020003f in bump ()');
+    expect(out).toContain('$1 = 0x20003f'); // after `mov %eax, counter`
+    expect(out).toContain('Old value = 1\nNew value = 2');
+    expect(out).toContain('Hardware read watchpoint 2: *(int*)&counter\nValue = 2\n0x0000000000200036 in bump ()'); // after `mov counter, %eax`
+    expect(out).toContain('[Inferior 1 (Remote target) exited with code 07]');
   });
 
   test('kill: the server reports it, and a gdb can attach again', async () => {
