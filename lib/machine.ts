@@ -37,19 +37,14 @@ import { capturePowerOnState, type PowerOnState, resetVcpuState, restorePowerOnS
 import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
 import { guestRamRange, rangeText } from './machine-guest-ram';
-import { DEBUG_RUN_OPTIONS, LIFECYCLE_OPTIONS, LOAD_OPTIONS, MTREE_OPTIONS, RESTORE_OPTIONS, RUN_OPTIONS, SNAPSHOT_OPTIONS } from './machine-options';
-import type { LoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
+import { DEBUG_RUN_OPTIONS, LIFECYCLE_OPTIONS, LOAD_OPTIONS, type LoadOptions, type MachineOptions, MTREE_OPTIONS, RESTORE_OPTIONS, RUN_OPTIONS, SNAPSHOT_OPTIONS, type SnapshotFileOptions } from './machine-options';
+import { remaining } from './util/deadline';
 import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
 import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
 import { startGdbServer, type GdbServer, type GdbServerOptions } from './gdb/gdb-server';
 import { MachineHooks } from './machine-hooks';
-
-/** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
-function remaining(deadline: number | undefined): number | undefined {
-  return deadline === undefined ? undefined : Math.max(0, deadline - now());
-}
 
 const now = (): number => performance.now();
 
