@@ -71,7 +71,7 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
   SET(c, KVM_GUESTDBG_ENABLE); SET(c, KVM_GUESTDBG_SINGLESTEP); SET(c, KVM_GUESTDBG_USE_SW_BP);
-  SET(c, KVM_GUESTDBG_USE_HW_BP); SET(c, KVM_CAP_SET_GUEST_DEBUG);
+  SET(c, KVM_GUESTDBG_USE_HW_BP);
   return c;
 }
 
@@ -113,8 +113,6 @@ Napi::Object Layout(Napi::Env env) {
   OFF(l, "run.sync.events", kvm_run, s.regs.events);
   OFF(l, "run.debug.exception", kvm_run, debug.arch.exception);
   OFF(l, "run.debug.pc", kvm_run, debug.arch.pc);
-  OFF(l, "run.debug.dr6", kvm_run, debug.arch.dr6);
-  OFF(l, "run.debug.dr7", kvm_run, debug.arch.dr7);
   OFF(l, "guest_debug.control", kvm_guest_debug, control);
   OFF(l, "guest_debug.debugreg", kvm_guest_debug, arch.debugreg);
   l.Set("sizeof.kvm_regs", Napi::Number::New(env, sizeof(kvm_regs)));

@@ -23,7 +23,7 @@ export const HARDWARE_BREAKPOINT_SLOTS = 4;
  * LENn 0 (execution, 1 byte; SDM 17.2.4), GE (bit 9) as QEMU's
  * target/i386/kvm/kvm.c kvm_arch_update_guest_debug sets it, bit 10 reserved as 1.
  */
-export function instructionDr7(count: number): bigint {
+function instructionDr7(count: number): bigint {
   let dr7 = 0x600n;
   for (let n = 0; n < count; n++) dr7 |= 2n << BigInt(2 * n);
   return dr7;
@@ -54,11 +54,3 @@ export function setGuestDebug(vcpu: Vcpu, debug: GuestDebug): void {
   vcpu.ioctl('KVM_SET_GUEST_DEBUG', encodeGuestDebug(debug));
 }
 
-/** DR6 bits of a debug exit (SDM 17.2.3): B0-B3 a breakpoint slot matched, BS a single-step. */
-export const DR6_BS = 1n << 14n;
-
-/** The hardware slot (0-3) a debug exit's DR6 names, or -1. */
-export function dr6Slot(dr6: bigint): number {
-  for (let n = 0; n < HARDWARE_BREAKPOINT_SLOTS; n++) if ((dr6 >> BigInt(n)) & 1n) return n;
-  return -1;
-}
