@@ -45,6 +45,7 @@ const FLAGS: Record<string, FlagSpec> = {
   '--timeout': { value: 'MS', help: 'stop the guest after MS milliseconds (exit status 124)' },
   '--trace': { help: 'log every exit on stderr' },
   '--irqchip': { help: 'the in-kernel IRQ chip and PIT (hlt then waits for an interrupt)' },
+  '--gdb': { value: '[HOST:]PORT', help: 'wait for gdb on TCP (target remote HOST:PORT); the guest runs as gdb says' },
   '--flat': { help: "the flat views, like `info mtree -f`" },
   '--help': { help: 'print this help and exit' },
   '--version': { help: 'print the version and exit' },
@@ -63,7 +64,7 @@ interface CommandSpec {
 const COMMANDS: Record<string, CommandSpec> = {
   run: {
     args: ['<guest.bin|guest.elf>'],
-    flags: ['--mem', '--mode', '--load-address', '--entry', '--timeout', '--trace', '--irqchip'],
+    flags: ['--mem', '--mode', '--load-address', '--entry', '--timeout', '--trace', '--irqchip', '--gdb'],
     help: 'Boots the guest, serial (COM1) on stdin/stdout: a flat binary, or an ELF (32-bit for --mode protected, 64-bit for long), in a regular file no larger than guest RAM.',
   },
   mtree: {
@@ -232,15 +233,41 @@ async function runGuest(file: string, p: Parsed, io: CliIo): Promise<number> {
   const image = readImageFile(file, memoryBytes(p), 'use a larger --mem (at most 3G)');
   if (address !== undefined && isElf(image)) throw new UsageError(`--load-address is for flat binaries: ${file} is an ELF, whose segments say where they go`);
   const trace = p.flags.has('--trace') ? (line: string) => io.stderr.write(`[trace] ${line}\n`) : undefined;
+  const gdb = flagValue(p, '--gdb', parseGdbAddress);
+  if (gdb && timeoutMs !== undefined) throw new UsageError('--gdb and --timeout do not go together: under gdb, gdb decides how long the guest runs');
   const machine = await Machine.create(options);
   try {
     machine.load(image, { entry, address });
+    if (gdb) return await runUnderGdb(machine, gdb, io);
     const result = await machine.run({ timeoutMs, trace });
     if (result.reason !== 'debugExit' && result.reason !== 'hlt') io.stderr.write(`node-kvm: ${result.message} (RIP ${hex(result.rip)})\n`);
     if (trace) io.stderr.write(`[trace] stopped: ${result.reason} after ${result.exits} exits\n`);
     return exitCodeOf(result);
   } finally {
     machine.close();
+  }
+}
+
+/** --gdb PORT or HOST:PORT (default host 127.0.0.1). */
+function parseGdbAddress(v: string): { host: string; port: number } {
+  const m = /^(?:(.*):)?([0-9]+)$/.exec(v);
+  if (m === null || Number(m[2]) > 65535) throw new UsageError(`--gdb must be PORT or HOST:PORT, got ${v}`);
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+}
+
+/** The guest under gdb: ends when the guest does (its exit code), or with 0 when gdb kills it. */
+async function runUnderGdb(machine: Machine, at: { host: string; port: number }, io: CliIo): Promise<number> {
+  const server = await machine.gdbServer(at);
+  io.stderr.write(`node-kvm: waiting for gdb on tcp:${at.host}:${server.port} (in gdb: target remote ${at.host}:${server.port})\n`);
+  try {
+    const result = await new Promise<RunResult | null>((resolve) => {
+      server.on('exit', resolve);
+      server.on('run', resolve);
+      server.on('kill', () => resolve(null));
+    });
+    return result === null ? 0 : exitCodeOf(result);
+  } finally {
+    await server.close();
   }
 }
 

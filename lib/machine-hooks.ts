@@ -2,15 +2,29 @@
 // `memory` hooks guest-physical ranges (lib/machine-memory-hooks.ts); code
 // hooks and breakpoints join here.
 import { type MemoryHook, type MemoryHookCallback, type MemoryHookRange, MemoryHooks, type MemoryHooksHost } from './machine-memory-hooks';
+import type { CodeHookCallback, CodeHooks, CodeHookTarget, HookHandle } from './debug/code-hooks';
 
 export type { MemoryAccess, MemoryHook, MemoryHookAccess, MemoryHookCallback, MemoryHookRange } from './machine-memory-hooks';
+export type { CodeHookCallback, CodeHookEvent, CodeHookTarget, HookHandle } from './debug/code-hooks';
 
 export class MachineHooks {
   private readonly memoryHooks: MemoryHooks;
 
   /** @internal made by the Machine */
-  constructor(host: MemoryHooksHost) {
+  constructor(host: MemoryHooksHost, private readonly codeHooks: CodeHooks) {
     this.memoryHooks = new MemoryHooks(host);
+  }
+
+  /**
+   * Calls `cb` before the guest executes the instruction at a guest-linear
+   * address, or any instruction starting in [start, end] (end inclusive), in
+   * the order hooks were added; `event.stop()` ends the run there. An
+   * address hook is a breakpoint (a debug register or int3: full speed
+   * elsewhere); a range hook single-steps the whole run (slow; on hosts that
+   * report single-steps for ring-0 code only, ring-0 code only). See lib/debug.
+   */
+  code(target: CodeHookTarget, cb: CodeHookCallback): HookHandle {
+    return this.codeHooks.add(target, cb);
   }
 
   /**

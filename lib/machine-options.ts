@@ -4,6 +4,11 @@
 import type { Machine } from './machine';
 import type { PcBoardOptions } from './machines/pc';
 import type { TinyBoardOptions } from './machines/tiny';
+import type { DebugRunOptions } from './debug/debug-engine';
+import type { AsyncRunOptions, RunOptions } from './kvm/run-loop';
+import type { MtreeOptions } from './memory/mtree';
+import type { OptionKeys } from './options';
+import type { RestoreOptions, SnapshotOptions } from './snapshot/machine-snapshot';
 
 export interface MachineOptions extends TinyBoardOptions, Omit<PcBoardOptions, 'memory' | 'serial' | 'debugExit'> {
   /**
@@ -41,3 +46,13 @@ export interface SnapshotFileOptions extends Pick<MachineOptions, 'serial' | 'kv
 /** @deprecated the options of Machine.load(file), now SnapshotFileOptions. */
 export type MachineLoadOptions = SnapshotFileOptions;
 
+// The option keys each method accepts (checkOptions refuses the others).
+export const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
+/** Options of Machine.create() every board has (besides `machine`, which picks the board). */
+export const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
+export const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
+const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
+export const DEBUG_RUN_OPTIONS = { ...ASYNC_RUN_OPTIONS, until: true, count: true } as const satisfies OptionKeys<DebugRunOptions>;
+export const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
+export const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
+export const MTREE_OPTIONS = { flat: true, disabled: true } as const satisfies OptionKeys<MtreeOptions>;

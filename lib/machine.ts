@@ -25,7 +25,7 @@ import { formatInfoRegisters, readInfoRegistersState } from './x86/info-register
 import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
-import { checkOptions, type OptionKeys } from './options';
+import { checkOptions } from './options';
 import { isSnapshotDevice, type SnapshotDevice } from './snapshot/device-state';
 import { type RestoreOptions, type RestoreStats, SnapshotEngine, type SnapshotOptions } from './snapshot/machine-snapshot';
 import { Snapshot, SnapshotError } from './snapshot/snapshot';
@@ -38,31 +38,19 @@ import { capturePowerOnState, type PowerOnState, resetVcpuState, restorePowerOnS
 import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
 import { guestRamRange, rangeText } from './machine-guest-ram';
-import type { LoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
+import { DEBUG_RUN_OPTIONS, LIFECYCLE_OPTIONS, LOAD_OPTIONS, type LoadOptions, type MachineOptions, MTREE_OPTIONS, RESTORE_OPTIONS, RUN_OPTIONS, SNAPSHOT_OPTIONS, type SnapshotFileOptions } from './machine-options';
+import { remaining } from './util/deadline';
 import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
+import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
+import { startGdbServer, type GdbServer, type GdbServerOptions } from './gdb/gdb-server';
 import { MachineHooks } from './machine-hooks';
-
-/** Milliseconds left until `deadline` (performance.now() time), at least 0; undefined stays undefined. */
-function remaining(deadline: number | undefined): number | undefined {
-  return deadline === undefined ? undefined : Math.max(0, deadline - now());
-}
 
 const now = (): number => performance.now();
 
 export { MACHINE_LAYOUT, type MachineMemory, type SerialOptions };
 export type { LoadOptions, MachineLoadOptions, MachineOptions, SnapshotFileOptions } from './machine-options';
-
-const LOAD_OPTIONS = { format: true, address: true, entry: true } as const satisfies OptionKeys<LoadOptions>;
-/** Options of Machine.create() every board has (besides `machine`, which picks the board). */
-const LIFECYCLE_OPTIONS = { kvmPath: true, traceSlots: true } as const;
-const RUN_OPTIONS = { timeoutMs: true, maxExits: true, trace: true } as const satisfies OptionKeys<RunOptions>;
-const ASYNC_RUN_OPTIONS = { ...RUN_OPTIONS, sliceMs: true } as const satisfies OptionKeys<AsyncRunOptions>;
-const SNAPSHOT_OPTIONS = { dirtyTracking: true } as const satisfies OptionKeys<SnapshotOptions>;
-const RESTORE_OPTIONS = { cpu: true } as const satisfies OptionKeys<RestoreOptions>;
-const MTREE_OPTIONS = { flat: true, disabled: true } as const satisfies OptionKeys<MtreeOptions>;
-
 
 export class Machine {
   readonly kvm: Kvm;
@@ -101,6 +89,7 @@ export class Machine {
   private readonly sleep: MachineSleep;
   /** Firmware boards: each vCPU's state as created, put back at every system reset. */
   private readonly powerOn: PowerOnState[] | null;
+  readonly debug: DebugEngine; // breakpoints, single-steps, code hooks, run({ until, count }): lib/debug
 
   private constructor(parts: AssembledMachine) {
     this.kvm = parts.kvm;
@@ -119,7 +108,8 @@ export class Machine {
     this.owned = parts.owned;
     this.loops = parts.vcpus.map((v) => new RunLoop(v, parts.memory.io, parts.memory.system));
     const listener = parts.vm.memoryListeners.find((l) => l.addressSpace === parts.memory.system)!;
-    this.hooks = new MachineHooks({ listener, loops: this.loops, checkOpen: (m) => this.checkOpen(m) });
+    this.debug = new DebugEngine({ ...parts, system: this.memory.system, run: (o) => this.runPlain(o), stop: (message) => this.requestStop({ reason: 'stopped', message }) });
+    this.hooks = new MachineHooks({ listener, loops: this.loops, checkOpen: (m) => this.checkOpen(m) }, this.debug.codeHooks);
     this.runner = this.loops.length > 1 ? new SmpRunLoop(this.loops) : this.loops[0];
     for (const d of parts.devices) if (isSnapshotDevice(d)) this.devices.set(d.snapshotName, d);
     this.sleep = new MachineSleep(parts.board.suspend);
@@ -265,10 +255,14 @@ export class Machine {
    * then the firmware resumes it; if `timeoutMs` passes or stop() is called
    * first, run() returns reason 'suspend' and the next run() waits on.
    */
-  async run(options?: AsyncRunOptions): Promise<RunResult> {
+  async run(options?: DebugRunOptions): Promise<DebugRunResult> {
     this.checkOpen('run');
-    const opts = checkOptions(options, ASYNC_RUN_OPTIONS, 'machine.run()');
+    const opts = checkOptions(options, DEBUG_RUN_OPTIONS, 'machine.run()');
     this.ensureMode();
+    return opts.until !== undefined || opts.count !== undefined || this.debug.active ? this.debug.run(opts) : this.runPlain(opts);
+  }
+
+  private async runPlain(opts: AsyncRunOptions): Promise<RunResult> { // run() without the debugger
     const start = now();
     const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
     try {
@@ -358,6 +352,14 @@ export class Machine {
   stop(message?: string): void {
     this.checkOpen('stop');
     if (!this.sleep.interrupt()) this.requestStop({ reason: 'stopped', message });
+    this.debug.interrupt(message);
+  }
+
+  /** A GDB remote stub on TCP, QEMU's -gdb (lib/gdb/gdb-server.ts); resolves once it listens. */
+  gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
+    this.checkOpen('gdbServer');
+    this.ensureMode();
+    return startGdbServer(this, options);
   }
 
   private requestStop(req: Parameters<RunLoop['requestStop']>[0]): void {

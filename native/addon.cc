@@ -73,6 +73,8 @@ Napi::Object Constants(Napi::Env env) {
   SET(c, KVM_MP_STATE_INIT_RECEIVED); SET(c, KVM_MP_STATE_SIPI_RECEIVED);
   SET(c, KVM_CAP_X86_TRIPLE_FAULT_EVENT);
   SET(c, KVM_SYNC_X86_REGS); SET(c, KVM_SYNC_X86_SREGS); SET(c, KVM_SYNC_X86_EVENTS);
+  SET(c, KVM_GUESTDBG_ENABLE); SET(c, KVM_GUESTDBG_SINGLESTEP); SET(c, KVM_GUESTDBG_USE_SW_BP);
+  SET(c, KVM_GUESTDBG_USE_HW_BP);
   return c;
 }
 
@@ -114,6 +116,8 @@ Napi::Object Layout(Napi::Env env) {
   OFF(l, "run.sync.events", kvm_run, s.regs.events);
   OFF(l, "run.debug.exception", kvm_run, debug.arch.exception);
   OFF(l, "run.debug.pc", kvm_run, debug.arch.pc);
+  OFF(l, "guest_debug.control", kvm_guest_debug, control);
+  OFF(l, "guest_debug.debugreg", kvm_guest_debug, arch.debugreg);
   l.Set("sizeof.kvm_regs", Napi::Number::New(env, sizeof(kvm_regs)));
   l.Set("sizeof.kvm_sregs", Napi::Number::New(env, sizeof(kvm_sregs)));
   l.Set("sizeof.kvm_segment", Napi::Number::New(env, sizeof(kvm_segment)));
@@ -130,6 +134,7 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("sizeof.kvm_xsave", Napi::Number::New(env, sizeof(kvm_xsave::region)));
   l.Set("sizeof.kvm_xcrs", Napi::Number::New(env, sizeof(kvm_xcrs)));
   l.Set("sizeof.kvm_debugregs", Napi::Number::New(env, sizeof(kvm_debugregs)));
+  l.Set("sizeof.kvm_guest_debug", Napi::Number::New(env, sizeof(kvm_guest_debug)));
   l.Set("sizeof.kvm_translation", Napi::Number::New(env, sizeof(kvm_translation)));
   l.Set("sizeof.kvm_irqchip", Napi::Number::New(env, sizeof(kvm_irqchip)));
   l.Set("sizeof.kvm_pit_state2", Napi::Number::New(env, sizeof(kvm_pit_state2)));

@@ -8,6 +8,9 @@ import { Machine } from '../machine';
 import type { PcDiskOptions } from '../machines/pc';
 import type { RunResult } from '../kvm/run-loop';
 import { openCharBackend, openFileBackend, type CharBackend, type CharBackendSpec } from './chardev';
+import type { HmpTarget } from './hmp';
+import type { GdbListen } from './gdb-options';
+import type { LaunchGdb } from './gdb-launch';
 import type { CharMux } from './mux';
 
 /** A front end's back end: one of its own, or the shared stdio multiplexer (-nographic, mon:stdio). */
@@ -48,6 +51,8 @@ export interface LaunchConfig {
   readonly debugExit: { readonly iobase: number } | null;
   /** -S: do not start the CPU (the monitor's `cont` does). */
   readonly startStopped: boolean;
+  /** -gdb tcp:HOST:PORT (-s): the GDB stub's address, or null. */
+  readonly gdb?: GdbListen | null;
   /** -trace enable=kvm_set_user_memory[,file=]: where the lines go (null: stderr), or undefined for off. */
   readonly traceSlotsFile?: string | null;
   /** The HMP monitor's front end, or null (-monitor none). */
@@ -88,6 +93,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
   /** The monitor's system_reset, done once the run in progress has stopped. */
   let resetPending = false;
   let wake: () => void = () => {};
+  let gdb: LaunchGdb | null = null;
   const stdio = { stdin: io.stdin, stdoutFd: io.stdoutFd };
   const usesMux = [cfg.serial, cfg.monitor, cfg.debugcon?.chardev].some((s) => s?.kind === 'mux');
   const usesStdin = usesMux || cfg.serial?.kind === 'stdio';
@@ -139,29 +145,37 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
       onSignal.set(sig, h);
       io.signals?.on(sig, h);
     }
+    const hmpTarget: HmpTarget = {
+      mtree: (o) => m.mtree(o),
+      formatRamBlocks: () => m.formatRamBlocks(),
+      infoPci: () => m.formatInfoPci(),
+      cpuCount: () => m.vcpus.length,
+      infoRegisters: (i) => m.formatInfoRegisters(i),
+      runState: () => (prelaunch ? 'prelaunch' : paused ? 'paused' : 'running'),
+      stop: () => { paused = true; m.stop('monitor: stop'); },
+      cont: () => { paused = false; prelaunch = false; wake(); },
+      systemReset: () => {
+        resetPending = true;
+        m.stop('monitor: system_reset');
+        wake();
+      },
+      quit: () => quit(0),
+    };
     if (cfg.monitor !== null) {
       const mon = cfg.monitor.kind === 'mux' ? { input: mux!.monitorInput, output: stdout.output! } : (() => {
         const b = backend(cfg.monitor!);
         return { input: b.input ?? stdin, output: b.output ?? stdout.output! };
       })();
       const { HmpMonitor } = await import('./hmp'); // the monitor and readline load only for -monitor
-      const monitor = new HmpMonitor({
-        mtree: (o) => m.mtree(o),
-        formatRamBlocks: () => m.formatRamBlocks(),
-        infoPci: () => m.formatInfoPci(),
-        cpuCount: () => m.vcpus.length,
-        infoRegisters: (i) => m.formatInfoRegisters(i),
-        runState: () => (prelaunch ? 'prelaunch' : paused ? 'paused' : 'running'),
-        stop: () => { paused = true; m.stop('monitor: stop'); },
-        cont: () => { paused = false; prelaunch = false; wake(); },
-        systemReset: () => {
-          resetPending = true;
-          m.stop('monitor: system_reset');
-          wake();
-        },
-        quit: () => quit(0),
-      }, mon);
+      const monitor = new HmpMonitor(hmpTarget, mon);
       void monitor.run().catch((e) => io.stderr.write(`${cfg.progName}: monitor: ${(e as Error).message}\n`));
+    }
+    if (cfg.gdb) {
+      const { LaunchGdb } = await import('./gdb-launch'); // the stub loads only for -s / -gdb
+      const g = new LaunchGdb(m, { paused: () => paused, pause: () => { paused = true; }, cont: hmpTarget.cont, quit });
+      await g.listen(cfg.gdb, hmpTarget);
+      opened.push({ close: () => void g.close() });
+      gdb = g;
     }
 
     while (exitStatus === null) {
@@ -182,12 +196,18 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
         continue;
       }
       prelaunch = false;
-      const r = await m.run();
+      gdb?.beforeRun();
+      const r = await m.run(gdb?.runOptions());
+      if (gdb?.afterRun(r)) {
+        paused = true;
+        continue;
+      }
       const status = exitStatusOf(r, cfg, io.stderr);
       if (exitStatus !== null) break;
       if (status === 'pause') paused = true;
       else if (status !== 'run') exitStatus = status;
     }
+    await gdb?.close(); // the stop reply (W) reaches gdb before the process ends
     return exitStatus;
   } finally {
     for (const [sig, h] of onSignal) io.signals?.off(sig, h);

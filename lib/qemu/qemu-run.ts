@@ -9,6 +9,7 @@ import { GuestMemoryLimitError } from '../host-limits';
 import { FirmwareError } from '../machines/pc/firmware';
 import { KernelImageError } from '../machines/pc/kernel-image-error';
 import type { QemuChardevBackend, QemuCommand, QemuDrive, QemuSerialTarget } from './command';
+import { parseGdbDevice } from './gdb-options';
 import { launch, type FrontEndSpec, type LaunchConfig, type LaunchIo } from './launch';
 import { QemuOptionError } from './qemu-error';
 import { parseCInteger } from './qemu-opts';
@@ -53,7 +54,6 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
   const target = (t: QemuSerialTarget, location: string): FrontEndSpec =>
     t.kind === 'mon:stdio' ? { kind: 'mux' } : t.kind === 'chardev' ? chardev(t.id, location) : backendSpec(t.backend);
 
-  if (cmd.gdb !== null) throw unsupported('-gdb', 'the gdb stub');
   // The pc board's topology is one socket of maxcpus cores (QEMU's default for -smp N[,maxcpus=M]).
   const { sockets, dies, threads } = cmd.smp;
   if (sockets !== 1 || dies !== 1 || threads !== 1) throw unsupported('-smp', 'a topology of more than one socket, die or thread per core');
@@ -127,6 +127,7 @@ export function launchConfigOf(cmd: QemuCommand, progName: string, warn: (line: 
     debugcon,
     debugExit,
     startStopped: cmd.startStopped,
+    gdb: cmd.gdb === null ? null : parseGdbDevice(cmd.gdb),
     traceSlotsFile: patterns.some(selectsSlotTrace) ? cmd.trace.file : undefined,
     monitor,
     kernel: cmd.kernel ?? undefined,
