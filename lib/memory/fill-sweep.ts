@@ -47,6 +47,11 @@ const START = 2;
 const END = 3;
 const SIZE = 4;
 
+/** windows per block: records live in blocks of a fixed size, so recording 100,000 windows never copies a grown array */
+const BLOCK_BITS = 10;
+const BLOCK = 1 << BLOCK_BITS;
+const IN_BLOCK = BLOCK - 1;
+
 /** flags: the clip window is all of the region; readonly; nonvolatile; romd mode; the dirty log mask above */
 const WHOLE = 1;
 const RO = 2;
@@ -63,10 +68,13 @@ const BUCKETS = 1 << DIGIT_BITS;
 const HI = new Uint32Array(Float64Array.of(1).buffer)[1] === 0x3ff00000 ? 1 : 0;
 
 export class FillSweep {
-  /** per window (index = render order): NUMS numbers */
-  private readonly nums: number[] = [];
-  /** per window: REFS references */
-  private readonly refs: (MemoryRegion | bigint)[] = [];
+  /**
+   * per window (index = render order): NUMS numbers and REFS references, in
+   * blocks of BLOCK windows; the first block grows (most renders have a few
+   * windows), the others are made at their full size
+   */
+  private readonly numBlocks: number[][] = [[]];
+  private readonly refBlocks: (MemoryRegion | bigint)[][] = [[]];
   private count = 0;
 
   /**
@@ -77,9 +85,34 @@ export class FillSweep {
    */
   add(mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
     const flags = (whole ? WHOLE : 0) | (ro ? RO : 0) | (nv ? NV : 0) | (mr._romdMode ? ROMD : 0) | (mr.dirtyLogMask << MASK_SHIFT);
-    this.nums.push(Number(cs), Number(ce), flags);
-    this.refs.push(mr, base, cs, ce, mr._size);
-    this.count++;
+    const w = this.count++;
+    const i = w & IN_BLOCK;
+    if (i === 0 && w > 0) {
+      this.numBlocks.push(new Array(BLOCK * NUMS));
+      this.refBlocks.push(new Array(BLOCK * REFS));
+    }
+    const nums = this.numBlocks[w >> BLOCK_BITS];
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const n = i * NUMS;
+    nums[n + START_KEY] = Number(cs);
+    nums[n + END_KEY] = Number(ce);
+    nums[n + FLAGS] = flags;
+    const r = i * REFS;
+    refs[r + MR] = mr;
+    refs[r + BASE] = base;
+    refs[r + START] = cs;
+    refs[r + END] = ce;
+    refs[r + SIZE] = mr._size;
+  }
+
+  /** number k of window w */
+  private num(w: number, k: number): number {
+    return this.numBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * NUMS + k];
+  }
+
+  /** reference k of window w */
+  private ref(w: number, k: number): MemoryRegion | bigint {
+    return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + k];
   }
 
 /** The FlatRanges of all fills, in address order (not simplified). */
@@ -88,7 +121,6 @@ export class FillSweep {
     const n = this.count;
     if (n === 0) return out;
     const order = this.startOrder();
-    const { nums, refs } = this;
     /** min-heap of the windows that have started (and maybe ended since), by render order */
     const heap: number[] = [];
     let size = 0;
@@ -103,26 +135,26 @@ export class FillSweep {
     for (;;) {
       if (size === 0) {
         if (next === n) break;
-        pos = refs[order[next] * REFS + START] as bigint;
-        posKey = nums[order[next] * NUMS + START_KEY];
+        pos = this.ref(order[next], START) as bigint;
+        posKey = this.num(order[next], START_KEY);
       }
       // every window starting at or before pos has started
       for (; next < n; next++) {
         const w = order[next];
-        if (lt(posKey, pos, nums[w * NUMS + START_KEY], refs[w * REFS + START] as bigint)) break;
+        if (lt(posKey, pos, this.num(w, START_KEY), this.ref(w, START) as bigint)) break;
         size = heapPush(heap, size, w);
       }
       // the earliest window that still covers pos (ended ones leave when they come up)
-      while (size > 0 && !lt(posKey, pos, nums[heap[0] * NUMS + END_KEY], refs[heap[0] * REFS + END] as bigint)) size = heapPop(heap, size);
+      while (size > 0 && !lt(posKey, pos, this.num(heap[0], END_KEY), this.ref(heap[0], END) as bigint)) size = heapPop(heap, size);
       if (size === 0) continue;
       const w = heap[0];
       // w has every address up to its end or the next start, whichever comes first
-      let to = refs[w * REFS + END] as bigint;
-      let toKey = nums[w * NUMS + END_KEY];
+      let to = this.ref(w, END) as bigint;
+      let toKey = this.num(w, END_KEY);
       if (next < n) {
         const v = order[next];
-        const vKey = nums[v * NUMS + START_KEY];
-        const vStart = refs[v * REFS + START] as bigint;
+        const vKey = this.num(v, START_KEY);
+        const vStart = this.ref(v, START) as bigint;
         if (lt(vKey, vStart, toKey, to)) {
           to = vStart;
           toKey = vKey;
@@ -144,10 +176,10 @@ export class FillSweep {
 
   /** the FlatRange of window w's piece [a, b) */
   private piece(w: number, a: bigint, b: bigint): FlatRange {
-    const r = w * REFS;
-    const refs = this.refs;
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const r = (w & IN_BLOCK) * REFS;
     const mr = refs[r + MR] as MemoryRegion;
-    const f = this.nums[w * NUMS + FLAGS];
+    const f = this.num(w, FLAGS);
     const ro = (f & RO) !== 0;
     const nv = (f & NV) !== 0;
     const romd = (f & ROMD) !== 0;
@@ -169,14 +201,13 @@ export class FillSweep {
    */
   private startOrder(): Int32Array | number[] {
     const n = this.count;
-    const { nums, refs } = this;
     let ascending = true;
     let descending = true;
     for (let i = 1; i < n && (ascending || descending); i++) {
-      const k = nums[i * NUMS + START_KEY];
-      const s = refs[i * REFS + START] as bigint;
-      const pk = nums[(i - 1) * NUMS + START_KEY];
-      const ps = refs[(i - 1) * REFS + START] as bigint;
+      const k = this.num(i, START_KEY);
+      const s = this.ref(i, START) as bigint;
+      const pk = this.num((i - 1), START_KEY);
+      const ps = this.ref((i - 1), START) as bigint;
       if (lt(k, s, pk, ps)) ascending = false;
       if (lt(pk, ps, k, s)) descending = false;
     }
@@ -189,7 +220,7 @@ export class FillSweep {
     let keys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       order[i] = i;
-      keys[i] = nums[i * NUMS + START_KEY];
+      keys[i] = this.num(i, START_KEY);
     }
     const counts = histograms(keys);
     let bits = new Uint32Array(keys.buffer);
@@ -220,7 +251,7 @@ export class FillSweep {
       let j = i + 1;
       while (j < n && keys[j] === keys[i]) j++;
       if (j - i > 1 && keys[i] >= EXACT) {
-        const start = (w: number): bigint => refs[w * REFS + START] as bigint;
+        const start = (w: number): bigint => this.ref(w, START) as bigint;
         const run = Array.from(order.subarray(i, j)).sort((a, b) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0));
         order.set(run, i);
       }

@@ -20,13 +20,13 @@ interface Piece {
 }
 
 /** QEMU's fills one after the other: each window gets the runs nothing before it covered */
-function reference(base: bigint, windows: readonly (readonly [number, number])[]): Piece[] {
-  const owner: number[] = new Array(SPAN).fill(-1);
+function reference(base: bigint, windows: readonly (readonly [number, number])[], span = SPAN): Piece[] {
+  const owner: number[] = new Array(span).fill(-1);
   windows.forEach(([s, e], w) => {
     for (let a = s; a < e; a++) if (owner[a] < 0) owner[a] = w;
   });
   const pieces: Piece[] = [];
-  for (let a = 0; a < SPAN; a++) {
+  for (let a = 0; a < span; a++) {
     if (owner[a] < 0) continue;
     const last = pieces[pieces.length - 1];
     if (last !== undefined && last.window === owner[a] && last.end === base + BigInt(a)) last.end += 1n;
@@ -38,9 +38,10 @@ function reference(base: bigint, windows: readonly (readonly [number, number])[]
 function sweep(base: bigint, windows: readonly (readonly [number, number])[], regions: MemoryRegion[]): Piece[] {
   const fills = new FillSweep();
   windows.forEach(([s, e], w) => fills.add(regions[w], base, base + BigInt(s), base + BigInt(e), false, false, false));
+  const index = new Map(regions.map((mr, i) => [mr, i]));
   return fills.ranges().map((r) => {
     expect(r.offsetInRegion).toBe(r.start - base);
-    return { window: regions.indexOf(r.mr), start: r.start, end: r.start + r.size };
+    return { window: index.get(r.mr)!, start: r.start, end: r.start + r.size };
   });
 }
 
@@ -63,6 +64,19 @@ describe('FillSweep', () => {
         expect(sweep(base, windows, regions)).toEqual(reference(base, windows));
       },
     ), { numRuns: 300 });
+  });
+
+  test('thousands of windows (several blocks of records, the radix sort) near 2^53', () => {
+    const span = 40000;
+    const many = Array.from({ length: 5000 }, (_, i) => MemoryRegion.io(`m${i}`, TWO_64));
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: span - 1 }), fc.integer({ min: 1, max: 40 })), { minLength: 3000, maxLength: 5000 }),
+      (drawn) => {
+        const windows = drawn.map(([s, len]) => [s, Math.min(s + len, span)] as const);
+        const base = 2n ** 53n - 20000n;
+        expect(sweep(base, windows, many)).toEqual(reference(base, windows, span));
+      },
+    ), { numRuns: 4 });
   });
 
   test('a window up to 2^64 next to one ending one byte below it stays two pieces', () => {
