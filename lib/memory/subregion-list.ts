@@ -30,6 +30,9 @@ export function listOrder(a: MemoryRegion, b: MemoryRegion): number {
  */
 const NONE: (MemoryRegion | null)[] = [];
 
+/** a region's _listSlot while it is in no container's list */
+export const NOT_LISTED = -0x40000000;
+
 /** below this many cleared entries the arrays are not compacted on unlink */
 const MIN_COMPACT = 32;
 
@@ -59,7 +62,7 @@ export class SubregionList {
     const slot = mr._listSlot;
     if (slot >= 0) this.sorted[slot] = null;
     else this.added[-1 - slot] = null;
-    mr._listSlot = NaN;
+    mr._listSlot = NOT_LISTED;
     this.live--;
     this.cleared++;
     if (this.cleared > MIN_COMPACT && this.cleared > this.live) this.rebuild();
@@ -104,3 +107,10 @@ export class SubregionList {
     this.cleared = 0;
   }
 }
+
+/**
+ * The list of every region without children: most regions never get any.
+ * Never added to (linkSubregion gives a container its own list first), so
+ * it stays empty; reading it needs no rebuild.
+ */
+export const NO_SUBREGIONS = new SubregionList();
