@@ -117,8 +117,10 @@ export class FillSweep {
 
 /** The FlatRanges of all fills, in address order (not simplified). */
   ranges(): FlatRange[] {
-    const out: FlatRange[] = [];
     const n = this.count;
+    // one piece per window is the common case: made at that size, truncated or grown at the end
+    const out: FlatRange[] = new Array(n);
+    let count = 0;
     if (n === 0) return out;
     const order = this.startOrder();
     /** min-heap of the windows that have started (and maybe ended since), by render order */
@@ -161,7 +163,7 @@ export class FillSweep {
         }
       }
       if (w !== pw || peKey !== posKey || (posKey >= EXACT && pe !== pos)) {
-        if (pw >= 0) out.push(this.piece(pw, ps, pe));
+        if (pw >= 0) out[count++] = this.piece(pw, ps, pe);
         pw = w;
         ps = pos;
       }
@@ -170,7 +172,8 @@ export class FillSweep {
       pos = to;
       posKey = toKey;
     }
-    out.push(this.piece(pw, ps, pe));
+    out[count++] = this.piece(pw, ps, pe);
+    out.length = count;
     return out;
   }
 

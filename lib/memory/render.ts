@@ -104,10 +104,10 @@ function enter(
   let whole: boolean;
   for (;;) {
     if (!mr._enabled) return;
-    base += mr._addr;
+    base = plus(base, mr._addr);
     ro = ro || mr._readonly;
     nv = nv || mr._nonvolatile;
-    const rEnd = base + mr._size;
+    const rEnd = plus(base, mr._size);
     // clip = clip ∩ [base, base+size); an empty intersection renders nothing
     // (QEMU's zero-size "intersection" yields an empty clip, same result)
     cs = base > clipStart ? base : clipStart;
@@ -149,12 +149,25 @@ function enter(
 
 const NO_CHILDREN: readonly MemoryRegion[] = [];
 
+/**
+ * a + b without a new bigint when either is 0n (every bigint sum is a new
+ * object, 0n + b too): the children of a root at 0 and regions at offset 0
+ * are most of a render
+ */
+function plus(a: bigint, b: bigint): bigint {
+  return a === 0n ? b : b === 0n ? a : a + b;
+}
+
 /** flatview_simplify: fold each range into its predecessor when QEMU's can_merge holds */
 export function simplify(ranges: FlatRange[]): FlatRange[] {
   if (ranges.length < 2) return ranges;
-  const out: FlatRange[] = [];
-  let acc = ranges[0];
-  for (let k = 1; k < ranges.length; k++) {
+  // most views have nothing to merge (neighbours of different regions): keep the array
+  let k0 = 1;
+  while (k0 < ranges.length && !ranges[k0 - 1].canMerge(ranges[k0])) k0++;
+  if (k0 === ranges.length) return ranges;
+  const out: FlatRange[] = ranges.slice(0, k0 - 1);
+  let acc = ranges[k0 - 1];
+  for (let k = k0; k < ranges.length; k++) {
     const j = ranges[k];
     if (acc.canMerge(j)) {
       acc = new FlatRange(acc.mr, acc.offsetInRegion, acc.start, acc.size + j.size,

@@ -87,21 +87,26 @@ export class SubregionList {
 
   /** merge the entries of `sorted` with the links since, sorted */
   private rebuild(): void {
-    const fresh: MemoryRegion[] = [];
+    // both arrays made at their final size (or truncated to it): a rebuild of
+    // 100,000 children copies no grown array
     const a = this.added;
+    const fresh: MemoryRegion[] = new Array(a.length);
+    let f = 0;
     // newest first: for equal priorities (the common case) already in list order
-    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh.push(a[j]!);
-    if (fresh.length > 1) fresh.sort(listOrder);
+    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh[f++] = a[j]!;
+    fresh.length = f;
+    if (f > 1) fresh.sort(listOrder);
     const s = this.sorted;
-    const out: MemoryRegion[] = [];
+    const out: MemoryRegion[] = new Array(this.live);
+    let k = 0;
     let j = 0;
     for (const mr of s) {
       if (mr === null) continue;
-      while (j < fresh.length && listOrder(fresh[j], mr) < 0) out.push(fresh[j++]);
-      out.push(mr);
+      while (j < f && listOrder(fresh[j], mr) < 0) out[k++] = fresh[j++];
+      out[k++] = mr;
     }
-    while (j < fresh.length) out.push(fresh[j++]);
-    for (let k = 0; k < out.length; k++) out[k]._listSlot = k;
+    while (j < f) out[k++] = fresh[j++];
+    for (let i = 0; i < k; i++) out[i]._listSlot = i;
     this.sorted = out.length > 0 ? out : NONE;
     this.added = NONE;
     this.cleared = 0;
