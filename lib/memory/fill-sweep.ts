@@ -8,8 +8,8 @@
  * are the maximal runs of addresses it is the first for.  Rather than keep
  * the covered space in a search tree while rendering (a tree of 100,000
  * intervals is searched at random addresses, which misses the CPU caches
- * on every level), the render only records its windows here, in parallel
- * arrays (nothing allocated per window but the array slots); ranges() then
+ * on every level), the render only records its windows here, as records
+ * in blocks of a fixed size (no object per window); ranges() then
  * sorts them by start (radix sort on the Number keys, linear) and sweeps
  * upwards with a min-heap of the windows that have started, keyed by render
  * order: the top of the heap is the window the current address belongs to.
