@@ -5,7 +5,9 @@
  * bytes per child are the measure that does not depend on the host's load.
  * The child process has a young generation large enough that no
  * collection runs while it measures, so heapUsed grows by exactly what was
- * allocated.
+ * allocated; it optimises on the main thread (no concurrent compilation), so
+ * a busy host cannot leave more of the rounds interpreted (the last of three
+ * rounds counts).
  */
 import { runChild } from '../helpers/child';
 
@@ -21,7 +23,7 @@ for (let i = n - 1; i > 0; i--) {
   [slots[i], slots[j]] = [slots[j], slots[i]];
 }
 const result = {};
-for (let round = 0; round < 2; round++) {
+for (let round = 0; round < 3; round++) {
   const root = MemoryRegion.container('system', 1n << 64n);
   const as = new AddressSpace(root, 'bench');
   global.gc();
@@ -45,16 +47,16 @@ for (let round = 0; round < 2; round++) {
 console.log(JSON.stringify(result));
 `;
 
-test('adding 100,000 children (random order, mixed priorities) and rendering them allocates < 450 bytes per child, the commit < 340; a leaf region is < 300 bytes', () => {
-  const r = runChild(SCRIPT, { args: ['--expose-gc', '--max-semi-space-size=512', '--min-semi-space-size=512'], timeoutMs: 120000 });
+test('adding 100,000 children (random order, mixed priorities) and rendering them allocates < 400 bytes per child, the commit < 300; a leaf region is < 300 bytes', () => {
+  const r = runChild(SCRIPT, { args: ['--expose-gc', '--max-semi-space-size=512', '--min-semi-space-size=512', '--no-concurrent-recompilation', '--no-concurrent-osr'], timeoutMs: 120000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   const got = JSON.parse(r.stdout) as { regionBytes: number; commitBytes: number; totalBytes: number };
   // before: a region 392 bytes (its own empty child list and ioeventfd
-  // array, a boxed double), the commit 389 (a treap of covered intervals
-  // in grown arrays, growing arrays, a bigint per 0n sum), all of it 492;
-  // now 288, 312 and 416
+  // array, a boxed double), the commit 381 (a treap of covered intervals
+  // in grown arrays, growing arrays, a bigint per 0n sum), all of it 484;
+  // now 288, 241 and 345
   expect(got.regionBytes).toBeLessThan(300);
-  expect(got.commitBytes).toBeLessThan(340);
-  expect(got.totalBytes).toBeLessThan(450);
+  expect(got.commitBytes).toBeLessThan(300);
+  expect(got.totalBytes).toBeLessThan(400);
 }, 120000);
