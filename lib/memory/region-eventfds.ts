@@ -23,8 +23,12 @@ export function checkEventfd(mr: MemoryRegion, addr: unknown, size: unknown, mat
   return { addr: a, size: n, matchData: matchData as boolean, data: d, notifier };
 }
 
+/** the ioeventfds of every region that has none (frozen: addEventfd gives a region its own list) */
+export const NO_EVENTFDS: RegionEventfd[] = Object.freeze([]) as unknown as RegionEventfd[];
+
 export function addEventfd(mr: MemoryRegion, fd: RegionEventfd): void {
   transaction(() => {
+    if (mr._ioeventfds === NO_EVENTFDS) mr._ioeventfds = [];
     const list = mr._ioeventfds;
     let i = list.length;
     while (i > 0 && eventfdBefore(fd, list[i - 1]!)) i--;
@@ -48,7 +52,7 @@ export function delEventfd(mr: MemoryRegion, fd: RegionEventfd): void {
 /** close(): drop every ioeventfd of `mr` (inside the caller's transaction) */
 export function dropEventfds(mr: MemoryRegion): void {
   if (mr._ioeventfds.length === 0) return;
-  mr._ioeventfds = [];
+  mr._ioeventfds = NO_EVENTFDS;
   countEventfdRegion(-1);
   markIoeventfdUpdate();
 }

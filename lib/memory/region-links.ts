@@ -8,6 +8,7 @@ import { MemoryRegionError } from './errors';
 import type { MemoryRegion } from './region';
 import { closedError } from './region-checks';
 import { extentSinceRender } from './region-size';
+import { NO_SUBREGIONS, SubregionList } from './subregion-list';
 import { markDamage, recordDamage } from './transaction';
 
 /** global link counter: a later link wins ties among equal priorities */
@@ -41,6 +42,7 @@ export function linkSubregion(container: MemoryRegion, child: MemoryRegion, prio
   child._linkSeq = ++linkSeq;
   for (let a = child.alias; a; a = a.alias) a._mappedViaAlias++;
   // the newest stamp puts it before the first sibling whose priority is <= ours
+  if (container._subregions === NO_SUBREGIONS) container._subregions = new SubregionList();
   container._subregions.add(child);
   container._childIndex?.insert(child);
   updateAliasLinks(child);

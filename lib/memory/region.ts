@@ -22,12 +22,12 @@ import { MemoryRegionError } from './errors';
 import type { RegionEventfd } from './ioeventfd';
 import type { RamBlock, RamList } from './ram-block';
 import { checkBool, checkName, checkOps, closedError } from './region-checks';
-import { addEventfd, checkEventfd, delEventfd, dropEventfds } from './region-eventfds';
+import { addEventfd, checkEventfd, delEventfd, dropEventfds, NO_EVENTFDS } from './region-eventfds';
 import { aliasTarget, checkIsChild, checkLinkable, linkSubregion, unlinkSubregion } from './region-links';
 import { attachRamBlock, type RamRegionOptions, regionBytes, resolveRam } from './region-ram';
 import { resizeRegion } from './region-size';
 import { int128ToU64, toAddress, toPriority, toRegionSize } from './size';
-import { SubregionList } from './subregion-list';
+import { NO_SUBREGIONS, NOT_LISTED, type SubregionList } from './subregion-list';
 import {
   beginTransaction, commitTransaction, globalDirtyLogActive, markDamage, markPendingWithoutDamage, transaction,
 } from './transaction';
@@ -66,14 +66,19 @@ export class MemoryRegion {
   /** @internal */ _nonvolatile = false;
   /** @internal */ _romdMode = true;
   /** @internal */ _aliasOffset = 0n;
-  /** @internal the children, priority descending, newest first among equals */ readonly _subregions: SubregionList = new SubregionList();
+  /**
+   * @internal the children, priority descending, newest first among equals;
+   * regions without children share NO_SUBREGIONS (linkSubregion gives a
+   * container its own list), which keeps 100,000 leaf regions small
+   */
+  _subregions: SubregionList = NO_SUBREGIONS;
   /** @internal */ _ramBlock: RamBlock | null = null;
   /** @internal */ _ramList: RamList | null = null;
   /** @internal VGA logging requested */ _logVga = false;
   /** @internal */ _mappedViaAlias = 0;
   /** @internal */ _closed = false;
   /** @internal link order stamp: the list is (priority desc, _linkSeq desc) */ _linkSeq = 0;
-  /** @internal this region's entry in its container's SubregionList */ _listSlot = NaN;
+  /** @internal this region's entry in its container's SubregionList (NOT_LISTED outside one; an integer, so no boxed double per region) */ _listSlot = NOT_LISTED;
   /** @internal address index of the children, built lazily by renders of narrow clips */ _childIndex: ChildIndex | null = null;
   /**
    * @internal the aliases of this region that can be rendered (in a
@@ -433,7 +438,7 @@ export class MemoryRegion {
 
   // ------------------------------------------------------------ ioeventfds
 
-  /** @internal in QEMU's order (region-eventfds.ts keeps it) */ _ioeventfds: RegionEventfd[] = [];
+  /** @internal in QEMU's order (region-eventfds.ts keeps it; NO_EVENTFDS, shared, until the first) */ _ioeventfds: RegionEventfd[] = NO_EVENTFDS;
 
   /** The ioeventfds registered on this region, in QEMU's order. */
   get ioeventfds(): readonly RegionEventfd[] {

@@ -5,14 +5,13 @@
  * QEMU fills the gaps of a terminating region by walking the view array and
  * inserting into it, which is O(n) per insertion and O(n^2) overall.  The
  * ranges it inserts for a region are exactly the parts of the region's clip
- * window that nothing rendered earlier covers.  So we keep the *covered*
- * space (covered-set.ts), emit the uncovered pieces as FlatRanges into a
- * plain list, and put that list into address order once at the end.  Since
- * the ranges never overlap, the sorted list is the same array QEMU would have
- * built.
+ * window that no window rendered earlier covers.  So the walk only records
+ * each terminating region's window (fill-sweep.ts), and one sweep over all
+ * of them at the end hands every address to the first window containing it,
+ * in address order: the same array QEMU would have built.
  */
 import { ChildIndex } from './child-index';
-import { CoveredSet } from './covered-set';
+import { FillSweep } from './fill-sweep';
 import { FlatRange, FlatView } from './flat-view';
 import type { MemoryRegion } from './region';
 import { TWO_64 } from './size';
@@ -21,10 +20,8 @@ import { listOrder } from './subregion-list';
 // ------------------------------------------------------------- render
 
 interface RenderState {
-  out: FlatRange[];
-  covered: CoveredSet;
-  /** scratch for CoveredSet.fill: the uncovered pieces of one region, (start, end) pairs, from index 0 */
-  pieces: bigint[];
+  /** the windows of the terminating regions, in render order */
+  fills: FillSweep;
   /**
    * rendering a window of the map (incremental commit): containers with many
    * children always look the intersecting ones up in their address index
@@ -88,7 +85,7 @@ function renderRegion(
       enter(st, stack, f.subs[f.next++], f.base, f.cs, f.ce, f.ro, f.nv);
     } else {
       stack.pop();
-      if (f.mr.terminates) fill(st, f.mr, f.base, f.cs, f.ce, f.whole, f.ro, f.nv);
+      if (f.mr.terminates) st.fills.add(f.mr, f.base, f.cs, f.ce, f.whole, f.ro, f.nv);
     }
   }
 }
@@ -107,10 +104,10 @@ function enter(
   let whole: boolean;
   for (;;) {
     if (!mr._enabled) return;
-    base += mr._addr;
+    base = plus(base, mr._addr);
     ro = ro || mr._readonly;
     nv = nv || mr._nonvolatile;
-    const rEnd = base + mr._size;
+    const rEnd = plus(base, mr._size);
     // clip = clip ∩ [base, base+size); an empty intersection renders nothing
     // (QEMU's zero-size "intersection" yields an empty clip, same result)
     cs = base > clipStart ? base : clipStart;
@@ -146,40 +143,31 @@ function enter(
   if (subs.length > 0) {
     stack.push({ mr, base, cs, ce, ro, nv, whole, subs, next: 0 });
   } else if (mr.terminates) {
-    fill(st, mr, base, cs, ce, whole, ro, nv);
+    st.fills.add(mr, base, cs, ce, whole, ro, nv);
   }
 }
 
 const NO_CHILDREN: readonly MemoryRegion[] = [];
 
 /**
- * The gap filling of a terminating region: whatever its clip window still
- * leaves uncovered.  `whole`: the window is all of mr.
+ * a + b without a new bigint when either is 0n (every bigint sum is a new
+ * object, 0n + b too): the children of a root at 0 and regions at offset 0
+ * are most of a render
  */
-function fill(st: RenderState, mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
-  const pieces = st.pieces;
-  const n = st.covered.fill(cs, ce, pieces);
-  if (n === 0) return;
-  const out = st.out;
-  const mask = mr.dirtyLogMask;
-  const romd = mr._romdMode;
-  if (whole && n === 2 && pieces[0] === cs && pieces[1] === ce) {
-    // all of mr, the common case: its offset and size need no new bigints
-    out.push(new FlatRange(mr, 0n, cs, mr._size, mask, romd, ro, nv));
-    return;
-  }
-  for (let i = 0; i < n; i += 2) {
-    const a = pieces[i];
-    out.push(new FlatRange(mr, a - base, a, pieces[i + 1] - a, mask, romd, ro, nv));
-  }
+function plus(a: bigint, b: bigint): bigint {
+  return a === 0n ? b : b === 0n ? a : a + b;
 }
 
 /** flatview_simplify: fold each range into its predecessor when QEMU's can_merge holds */
 export function simplify(ranges: FlatRange[]): FlatRange[] {
   if (ranges.length < 2) return ranges;
-  const out: FlatRange[] = [];
-  let acc = ranges[0];
-  for (let k = 1; k < ranges.length; k++) {
+  // most views have nothing to merge (neighbours of different regions): keep the array
+  let k0 = 1;
+  while (k0 < ranges.length && !ranges[k0 - 1].canMerge(ranges[k0])) k0++;
+  if (k0 === ranges.length) return ranges;
+  const out: FlatRange[] = ranges.slice(0, k0 - 1);
+  let acc = ranges[k0 - 1];
+  for (let k = k0; k < ranges.length; k++) {
     const j = ranges[k];
     if (acc.canMerge(j)) {
       acc = new FlatRange(acc.mr, acc.offsetInRegion, acc.start, acc.size + j.size,
@@ -231,9 +219,9 @@ export function flatviewRoot(mr: MemoryRegion | null): MemoryRegion | null {
 /** generate_memory_topology(): render from the flatview root, sort, simplify. */
 export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
   if (fvRoot === null) return new FlatView(null, []);
-  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: false };
+  const st: RenderState = { fills: new FillSweep(), windowed: false };
   renderRegion(st, fvRoot, 0n, 0n, TWO_64, false, false);
-  return new FlatView(fvRoot, simplify(st.covered.inOrder(st.out)));
+  return new FlatView(fvRoot, simplify(st.fills.ranges()));
 }
 
 /**
@@ -245,7 +233,7 @@ export function renderFlatView(fvRoot: MemoryRegion | null): FlatView {
  * simplify undoes once the window is spliced into the old view.
  */
 export function renderWindow(fvRoot: MemoryRegion, lo: bigint, hi: bigint): FlatRange[] {
-  const st: RenderState = { out: [], covered: new CoveredSet(), pieces: [], windowed: true };
+  const st: RenderState = { fills: new FillSweep(), windowed: true };
   renderRegion(st, fvRoot, 0n, lo, hi, false, false);
-  return st.covered.inOrder(st.out);
+  return st.fills.ranges();
 }

@@ -30,6 +30,9 @@ export function listOrder(a: MemoryRegion, b: MemoryRegion): number {
  */
 const NONE: (MemoryRegion | null)[] = [];
 
+/** a region's _listSlot while it is in no container's list */
+export const NOT_LISTED = -0x40000000;
+
 /** below this many cleared entries the arrays are not compacted on unlink */
 const MIN_COMPACT = 32;
 
@@ -59,7 +62,7 @@ export class SubregionList {
     const slot = mr._listSlot;
     if (slot >= 0) this.sorted[slot] = null;
     else this.added[-1 - slot] = null;
-    mr._listSlot = NaN;
+    mr._listSlot = NOT_LISTED;
     this.live--;
     this.cleared++;
     if (this.cleared > MIN_COMPACT && this.cleared > this.live) this.rebuild();
@@ -84,23 +87,64 @@ export class SubregionList {
 
   /** merge the entries of `sorted` with the links since, sorted */
   private rebuild(): void {
-    const fresh: MemoryRegion[] = [];
+    // both arrays made at their final size (or truncated to it): a rebuild of
+    // 100,000 children copies no grown array
     const a = this.added;
+    const fresh: MemoryRegion[] = new Array(a.length);
+    let f = 0;
     // newest first: for equal priorities (the common case) already in list order
-    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh.push(a[j]!);
-    if (fresh.length > 1) fresh.sort(listOrder);
+    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh[f++] = a[j]!;
+    fresh.length = f;
+    const linked = f > 1 ? byPriority(fresh) : fresh;
     const s = this.sorted;
-    const out: MemoryRegion[] = [];
+    const out: MemoryRegion[] = new Array(this.live);
+    let k = 0;
     let j = 0;
     for (const mr of s) {
       if (mr === null) continue;
-      while (j < fresh.length && listOrder(fresh[j], mr) < 0) out.push(fresh[j++]);
-      out.push(mr);
+      while (j < f && listOrder(linked[j], mr) < 0) out[k++] = linked[j++];
+      out[k++] = mr;
     }
-    while (j < fresh.length) out.push(fresh[j++]);
-    for (let k = 0; k < out.length; k++) out[k]._listSlot = k;
+    while (j < f) out[k++] = linked[j++];
+    for (let i = 0; i < k; i++) out[i]._listSlot = i;
     this.sorted = out.length > 0 ? out : NONE;
     this.added = NONE;
     this.cleared = 0;
   }
 }
+
+/**
+ * `fresh` (newest first) in list order.  Newest first already orders equal
+ * priorities, so a stable sort by priority alone does: counted per priority
+ * and placed (O(n + p log p) for p distinct priorities, where a comparison
+ * sort of 100,000 children reads two regions per comparison, 1.7 million
+ * times).  Equal priorities, the common case, return `fresh` itself.
+ */
+function byPriority(fresh: MemoryRegion[]): MemoryRegion[] {
+  let sorted = true;
+  for (let i = 1; i < fresh.length && sorted; i++) sorted = fresh[i - 1]._priority >= fresh[i]._priority;
+  if (sorted) return fresh;
+  const counts = new Map<number, number>();
+  for (const mr of fresh) counts.set(mr._priority, (counts.get(mr._priority) ?? 0) + 1);
+  // where each priority's run starts, highest priority first
+  let at = 0;
+  for (const p of [...counts.keys()].sort((a, b) => b - a)) {
+    const n = counts.get(p)!;
+    counts.set(p, at);
+    at += n;
+  }
+  const out: MemoryRegion[] = new Array(fresh.length);
+  for (const mr of fresh) {
+    const i = counts.get(mr._priority)!;
+    out[i] = mr;
+    counts.set(mr._priority, i + 1);
+  }
+  return out;
+}
+
+/**
+ * The list of every region without children: most regions never get any.
+ * Never added to (linkSubregion gives a container its own list first), so
+ * it stays empty; reading it needs no rebuild.
+ */
+export const NO_SUBREGIONS = new SubregionList();

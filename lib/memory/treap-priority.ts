@@ -1,7 +1,7 @@
 /**
- * Random priorities for the treaps of the memory model (covered-set.ts's covered
- * intervals, child-index.ts's children by address): xorshift32, seeded, so
- * runs are deterministic; quality only needs to keep the trees balanced.
+ * Random priorities for the treap of the memory model (child-index.ts's
+ * children by address): xorshift32, seeded, so runs are deterministic;
+ * quality only needs to keep the tree balanced.
  */
 let seed = 0x2545f491;
 

@@ -1,0 +1,314 @@
+/**
+ * The gap filling of one render (QEMU render_memory_region's "fill the
+ * gaps" loop), resolved in one sweep over the address space.
+ *
+ * QEMU fills each terminating region's clip window, in render order, with
+ * whatever no earlier window covers.  So an address belongs to the first
+ * window (in render order) that contains it, and the pieces a window gets
+ * are the maximal runs of addresses it is the first for.  Rather than keep
+ * the covered space in a search tree while rendering (a tree of 100,000
+ * intervals is searched at random addresses, which misses the CPU caches
+ * on every level), the render only records its windows here, as records
+ * in blocks of a fixed size (no object per window); ranges() then
+ * sorts them by start (radix sort on the Number keys, linear) and sweeps
+ * upwards with a min-heap of the windows that have started, keyed by render
+ * order: the top of the heap is the window the current address belongs to.
+ * The FlatRanges come out in address order, so nothing sorts them after.
+ *
+ * Exactness: every bound has a Number key next to its bigint.  Number(x)
+ * rounds monotonically, so unequal keys order their bigints, and equal keys
+ * below 2^53 are equal addresses; the bigints are compared only where keys
+ * of 2^53 and more are equal.  Exact over the whole 65-bit range.
+ */
+import { FlatRange } from './flat-view';
+import type { MemoryRegion } from './region';
+
+/** from 2^53 on a Number no longer holds every integer */
+const EXACT = 2 ** 53;
+
+/** a < b, for addresses given as (Number key, bigint) */
+function lt(an: number, ab: bigint, bn: number, bb: bigint): boolean {
+  return an < bn || (an === bn && an >= EXACT && ab < bb);
+}
+
+/**
+ * A window's record, in two arrays of fixed strides: the sweep visits the
+ * windows in address order, which is not the order they were recorded in,
+ * so each window's data sits together (two cache lines, not one per field).
+ */
+const NUMS = 3; // start key, end key, flags
+const REFS = 5; // region, base, start, end, region size
+const START_KEY = 0;
+const END_KEY = 1;
+const FLAGS = 2;
+const MR = 0;
+const BASE = 1;
+const START = 2;
+const END = 3;
+const SIZE = 4;
+
+/** windows per block: records live in blocks of a fixed size, so recording 100,000 windows never copies a grown array */
+const BLOCK_BITS = 10;
+const BLOCK = 1 << BLOCK_BITS;
+const IN_BLOCK = BLOCK - 1;
+
+/** flags: the clip window is all of the region; readonly; nonvolatile; romd mode; the dirty log mask above */
+const WHOLE = 1;
+const RO = 2;
+const NV = 4;
+const ROMD = 8;
+const MASK_SHIFT = 4;
+
+/** radix digits of the 64-bit key pattern: 6 digits of 11 bits (the last has 9) */
+const DIGIT_BITS = 11;
+const DIGITS = 6;
+const BUCKETS = 1 << DIGIT_BITS;
+
+/** where the high 32 bits of a Float64 sit in its Uint32 view (1 on little-endian hosts) */
+const HI = new Uint32Array(Float64Array.of(1).buffer)[1] === 0x3ff00000 ? 1 : 0;
+
+export class FillSweep {
+  /**
+   * per window (index = render order): NUMS numbers and REFS references, in
+   * blocks of BLOCK windows; the first block grows (most renders have a few
+   * windows), the others are made at their full size
+   */
+  private readonly numBlocks: number[][] = [[]];
+  private readonly refBlocks: (MemoryRegion | bigint)[][] = [[]];
+  private count = 0;
+
+  /**
+   * The fill of terminating region `mr` over its clip window [cs, ce) (view
+   * addresses, cs < ce), `base` being the view address of mr's offset 0;
+   * `whole`: the window is all of mr.  What the FlatRanges need of mr is
+   * read now, while the render has mr at hand.
+   */
+  add(mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
+    const flags = (whole ? WHOLE : 0) | (ro ? RO : 0) | (nv ? NV : 0) | (mr._romdMode ? ROMD : 0) | (mr.dirtyLogMask << MASK_SHIFT);
+    const w = this.count++;
+    const i = w & IN_BLOCK;
+    if (i === 0 && w > 0) {
+      this.numBlocks.push(new Array(BLOCK * NUMS));
+      this.refBlocks.push(new Array(BLOCK * REFS));
+    }
+    const nums = this.numBlocks[w >> BLOCK_BITS];
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const n = i * NUMS;
+    nums[n + START_KEY] = Number(cs);
+    nums[n + END_KEY] = Number(ce);
+    nums[n + FLAGS] = flags;
+    const r = i * REFS;
+    refs[r + MR] = mr;
+    refs[r + BASE] = base;
+    refs[r + START] = cs;
+    refs[r + END] = ce;
+    refs[r + SIZE] = mr._size;
+  }
+
+  /** number k of window w */
+  private num(w: number, k: number): number {
+    return this.numBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * NUMS + k];
+  }
+
+  /** reference k of window w */
+  private ref(w: number, k: number): MemoryRegion | bigint {
+    return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + k];
+  }
+
+/** The FlatRanges of all fills, in address order (not simplified). */
+  ranges(): FlatRange[] {
+    const n = this.count;
+    // one piece per window is the common case: made at that size, truncated or grown at the end
+    const out: FlatRange[] = new Array(n);
+    let count = 0;
+    if (n === 0) return out;
+    const order = this.startOrder();
+    /** min-heap of the windows that have started (and maybe ended since), by render order */
+    const heap: number[] = [];
+    let size = 0;
+    let next = 0;
+    let pos = 0n;
+    let posKey = 0;
+    // the piece being grown: window `pw` from ps to pe
+    let pw = -1;
+    let ps = 0n;
+    let pe = 0n;
+    let peKey = 0;
+    for (;;) {
+      if (size === 0) {
+        if (next === n) break;
+        pos = this.ref(order[next], START) as bigint;
+        posKey = this.num(order[next], START_KEY);
+      }
+      // every window starting at or before pos has started
+      for (; next < n; next++) {
+        const w = order[next];
+        if (lt(posKey, pos, this.num(w, START_KEY), this.ref(w, START) as bigint)) break;
+        size = heapPush(heap, size, w);
+      }
+      // the earliest window that still covers pos (ended ones leave when they come up)
+      while (size > 0 && !lt(posKey, pos, this.num(heap[0], END_KEY), this.ref(heap[0], END) as bigint)) size = heapPop(heap, size);
+      if (size === 0) continue;
+      const w = heap[0];
+      // w has every address up to its end or the next start, whichever comes first
+      let to = this.ref(w, END) as bigint;
+      let toKey = this.num(w, END_KEY);
+      if (next < n) {
+        const v = order[next];
+        const vKey = this.num(v, START_KEY);
+        const vStart = this.ref(v, START) as bigint;
+        if (lt(vKey, vStart, toKey, to)) {
+          to = vStart;
+          toKey = vKey;
+        }
+      }
+      if (w !== pw || peKey !== posKey || (posKey >= EXACT && pe !== pos)) {
+        if (pw >= 0) out[count++] = this.piece(pw, ps, pe);
+        pw = w;
+        ps = pos;
+      }
+      pe = to;
+      peKey = toKey;
+      pos = to;
+      posKey = toKey;
+    }
+    out[count++] = this.piece(pw, ps, pe);
+    out.length = count;
+    return out;
+  }
+
+  /** the FlatRange of window w's piece [a, b) */
+  private piece(w: number, a: bigint, b: bigint): FlatRange {
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const r = (w & IN_BLOCK) * REFS;
+    const mr = refs[r + MR] as MemoryRegion;
+    const f = this.num(w, FLAGS);
+    const ro = (f & RO) !== 0;
+    const nv = (f & NV) !== 0;
+    const romd = (f & ROMD) !== 0;
+    const mask = f >>> MASK_SHIFT;
+    if ((f & WHOLE) !== 0 && a === refs[r + START] && b === refs[r + END]) {
+      // all of mr, the common case: its offset and size need no new bigints
+      return new FlatRange(mr, 0n, a, refs[r + SIZE] as bigint, mask, romd, ro, nv);
+    }
+    return new FlatRange(mr, a - (refs[r + BASE] as bigint), a, b - a, mask, romd, ro, nv);
+  }
+
+  /**
+   * The window numbers by ascending start.  Renders mostly record windows
+   * already in address order (or in reverse), which one pass detects;
+   * otherwise an LSD radix sort of the keys' bit patterns (non-negative
+   * doubles order like their bits), then runs of equal keys of 2^53 and more
+   * are put in bigint order.  Windows with equal starts may come in any
+   * order: the sweep starts them together.
+   */
+  private startOrder(): Int32Array | number[] {
+    const n = this.count;
+    let ascending = true;
+    let descending = true;
+    for (let i = 1; i < n && (ascending || descending); i++) {
+      const k = this.num(i, START_KEY);
+      const s = this.ref(i, START) as bigint;
+      const pk = this.num((i - 1), START_KEY);
+      const ps = this.ref((i - 1), START) as bigint;
+      if (lt(k, s, pk, ps)) ascending = false;
+      if (lt(pk, ps, k, s)) descending = false;
+    }
+    if (ascending || descending) {
+      const order: number[] = new Array(n);
+      for (let i = 0; i < n; i++) order[i] = ascending ? i : n - 1 - i;
+      return order;
+    }
+    let order = new Int32Array(n);
+    let keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      order[i] = i;
+      keys[i] = this.num(i, START_KEY);
+    }
+    const counts = histograms(keys);
+    let bits = new Uint32Array(keys.buffer);
+    let order2 = new Int32Array(n);
+    let keys2 = new Float64Array(n);
+    let bits2 = new Uint32Array(keys2.buffer);
+    for (let d = 0; d < DIGITS; d++) {
+      const c = counts.subarray(d * BUCKETS, (d + 1) * BUCKETS);
+      // a digit all keys share moves nothing
+      if (c[digit(bits, 0, d)] === n) continue;
+      let sum = 0;
+      for (let b = 0; b < BUCKETS; b++) {
+        const k = c[b];
+        c[b] = sum;
+        sum += k;
+      }
+      for (let i = 0; i < n; i++) {
+        const to = c[digit(bits, i, d)]++;
+        order2[to] = order[i];
+        keys2[to] = keys[i];
+      }
+      [order, order2] = [order2, order];
+      [keys, keys2] = [keys2, keys];
+      [bits, bits2] = [bits2, bits];
+    }
+    // equal keys of 2^53 and more may stand for different addresses
+    for (let i = 0; i < n;) {
+      let j = i + 1;
+      while (j < n && keys[j] === keys[i]) j++;
+      if (j - i > 1 && keys[i] >= EXACT) {
+        const start = (w: number): bigint => this.ref(w, START) as bigint;
+        const run = Array.from(order.subarray(i, j)).sort((a, b) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0));
+        order.set(run, i);
+      }
+      i = j;
+    }
+    return order;
+  }
+}
+
+/** digit d (0 = least significant) of key i's 64-bit pattern */
+function digit(bits: Uint32Array, i: number, d: number): number {
+  const lo = bits[2 * i + 1 - HI];
+  const hi = bits[2 * i + HI];
+  const shift = d * DIGIT_BITS;
+  // the digit of bits 22..32 straddles the two words
+  const v = shift >= 32 ? hi >>> (shift - 32) : shift + DIGIT_BITS > 32 ? (lo >>> shift) | (hi << (32 - shift)) : lo >>> shift;
+  return v & (BUCKETS - 1);
+}
+
+/** the counts of every digit value, for all digits in one pass (digit d's at d * BUCKETS) */
+function histograms(keys: Float64Array): Uint32Array {
+  const counts = new Uint32Array(DIGITS * BUCKETS);
+  const bits = new Uint32Array(keys.buffer);
+  for (let i = 0; i < keys.length; i++) {
+    for (let d = 0; d < DIGITS; d++) counts[d * BUCKETS + digit(bits, i, d)]++;
+  }
+  return counts;
+}
+
+/** push w (render order) onto the min-heap of `size` entries; the new size */
+function heapPush(heap: number[], size: number, w: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent] <= w) break;
+    heap[i] = heap[parent];
+    i = parent;
+  }
+  heap[i] = w;
+  return size + 1;
+}
+
+/** drop the top of the min-heap of `size` entries; the new size */
+function heapPop(heap: number[], size: number): number {
+  const last = heap[--size];
+  let i = 0;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && heap[c + 1] < heap[c]) c++;
+    if (heap[c] >= last) break;
+    heap[i] = heap[c];
+    i = c;
+  }
+  heap[i] = last;
+  return size;
+}
