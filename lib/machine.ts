@@ -18,10 +18,9 @@ import { assemble, type AssembledMachine, type MachineMemory } from './machines/
 import type { BoardInstance, CpuSetup } from './machines/board';
 import { machineTypes, pickBoard } from './machines';
 import { MACHINE_LAYOUT, type SerialOptions } from './machines/tiny';
-import { formatMtree, type MtreeOptions } from './memory/mtree';
+import type { MtreeOptions } from './memory/mtree';
 import { formatRamBlocks } from './memory/ramblock-info';
-import { formatInfoPci } from './devices/pci/info-pci';
-import { formatInfoRegisters, readInfoRegistersState } from './x86/info-registers';
+import { machineInfoPci, machineInfoRegisters, machineMtree } from './machine-info';
 import type { MemoryRegion } from './memory/region';
 import { toAddress, toLength } from './memory/size';
 import { MemTxResult } from './memory/types';
@@ -440,30 +439,19 @@ export class Machine {
   /** `info mtree` for the machine's address spaces (`flat`: `info mtree -f`; `disabled`: `-D`). */
   mtree(options?: MtreeOptions): string {
     this.checkOpen('mtree');
-    const opts = checkOptions(options, MTREE_OPTIONS, 'machine.mtree()');
-    const busMasters = (this.board.pciBus?.functions ?? []).flatMap((f) => (f.busMaster ? [f.busMaster.addressSpace] : []));
-    return formatMtree([this.memory.system, ...this.memory.cpu, this.memory.io, ...busMasters], { flat: !!opts.flat, disabled: !!opts.disabled });
+    return machineMtree(this.memory, this.board, checkOptions(options, MTREE_OPTIONS, 'machine.mtree()'));
   }
 
   /** `info pci`: the PCI functions, as QEMU's monitor prints them (boards with PCI: 'pc'). */
   formatInfoPci(): string {
     this.checkOpen('formatInfoPci');
-    const bus = this.board.pciBus;
-    if (bus === undefined) throw new TypeError("formatInfoPci(): this machine has no PCI bus (machine 'pc' has one)");
-    return formatInfoPci(bus);
+    return machineInfoPci(this.board);
   }
 
   /** `info registers` of vCPU `cpu` (default 0), as QEMU prints them; a vCPU running on its thread is held out of KVM_RUN meanwhile. */
   formatInfoRegisters(cpu = 0): string {
     this.checkOpen('formatInfoRegisters');
-    const vcpu = this.vcpus[cpu];
-    if (!Number.isInteger(cpu) || vcpu === undefined) throw new RangeError(`CPU#${String(cpu)} not available (this machine has ${this.vcpus.length})`);
-    const release = this.vm.holdVcpus(); // (QEMU's cpu_synchronize_state)
-    try {
-      return formatInfoRegisters(readInfoRegistersState(vcpu, this.board.a20?.() ?? true));
-    } finally {
-      release();
-    }
+    return machineInfoRegisters(this.vm, this.vcpus, this.board, cpu);
   }
 
   /** `info ramblock`: the machine's RAM blocks, as QEMU prints them. */

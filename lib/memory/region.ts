@@ -66,12 +66,7 @@ export class MemoryRegion {
   /** @internal */ _nonvolatile = false;
   /** @internal */ _romdMode = true;
   /** @internal */ _aliasOffset = 0n;
-  /**
-   * @internal the children, priority descending, newest first among equals;
-   * regions without children share NO_SUBREGIONS (linkSubregion gives a
-   * container its own list), which keeps 100,000 leaf regions small
-   */
-  _subregions: SubregionList = NO_SUBREGIONS;
+  /** @internal the children, priority descending, newest first among equals; leaves share NO_SUBREGIONS (small regions) */ _subregions: SubregionList = NO_SUBREGIONS;
   /** @internal */ _ramBlock: RamBlock | null = null;
   /** @internal */ _ramList: RamList | null = null;
   /** @internal VGA logging requested */ _logVga = false;
