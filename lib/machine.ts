@@ -43,7 +43,7 @@ import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
 import { DebugEngine, type DebugRunOptions, type DebugRunResult } from './debug/debug-engine';
-import { startGdbServer, type GdbServer, type GdbServerOptions } from './gdb/gdb-server';
+import type { GdbServer, GdbServerOptions } from './gdb/gdb-server';
 import { MachineHooks } from './machine-hooks';
 
 const now = (): number => performance.now();
@@ -355,9 +355,10 @@ export class Machine {
   }
 
   /** A GDB remote stub on TCP, QEMU's -gdb (lib/gdb/gdb-server.ts); resolves once it listens. */
-  gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
+  async gdbServer(options?: GdbServerOptions): Promise<GdbServer> {
     this.checkOpen('gdbServer');
     this.ensureMode();
+    const { startGdbServer } = await import('./gdb/gdb-server'); // the stub (and the monitor it answers qRcmd with) loads only when used
     return startGdbServer(this, options);
   }
 
