@@ -49,6 +49,23 @@ describeKvm('gdb against node-kvm-qemu -S -gdb (real mode, SeaBIOS)', () => {
     }
   });
 
+  test('-smp 2: info threads lists both vCPUs, each with its own registers (the AP waits for SIPI at the reset vector)', async () => {
+    const port = await freePort();
+    const exe = startQemuExe([...PC, '-smp', '2', '-serial', 'none', '-S', '-gdb', `tcp:127.0.0.1:${port}`]);
+    try {
+      for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
+      const r = await runGdb([`target remote 127.0.0.1:${port}`, 'info threads', 'thread 2', 'p/x $rip', 'p/x $cs', 'kill']);
+      const threads = r.output.split('\n').filter((l) => /^[* ] +\d+ +Thread /.test(l));
+      expect(threads).toHaveLength(2);
+      expect(r.output).toMatch(/\[Switching to thread 2 /);
+      expect(r.output).toContain('$1 = 0xfff0');
+      expect(r.output).toContain('$2 = 0xf000');
+      expect(await exe.exited).toBe(0);
+    } finally {
+      exe.child.kill('SIGKILL');
+    }
+  });
+
   test('-gdb with a device node-kvm has no stub for is refused with QEMU\'s status 1', async () => {
     const exe = startQemuExe([...PC, '-gdb', 'unix:/tmp/x.sock']);
     expect(await exe.exited).toBe(1);
