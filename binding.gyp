@@ -9,6 +9,7 @@
         "native/ioctl.cc",
         "native/system.cc",
         "native/vcpu.cc",
+        "native/vcpu_exit_queue.cc",
         "native/vcpu_thread.cc",
         "native/vm.cc"
       ],
