@@ -9,7 +9,7 @@ import type { Device } from './devices/device';
 import type { InKernelIrqchip } from './devices/irqchip';
 import type { Serial16550A } from './devices/serial-16550a';
 import { KvmError } from './errors';
-import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
+import { checkRunOptions, RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
 import { SmpRunLoop } from './kvm/smp-run-loop';
 import type { Kvm } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
@@ -263,7 +263,7 @@ export class Machine {
 
   private async runPlain(opts: AsyncRunOptions): Promise<RunResult> { // run() without the debugger
     const start = now();
-    const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
+    const deadline = opts.timeoutMs === undefined ? undefined : checkRunOptions(opts).deadline; // checked once; each run gets what is left
     try {
       for (;;) {
         if (this.sleep.asleep && !(await this.sleep.wakeUp(remaining(deadline), () => this.closed, () => this.resetSystem()))) {
@@ -289,7 +289,7 @@ export class Machine {
     const opts = checkOptions(options, RUN_OPTIONS, 'machine.runSync()');
     this.ensureMode();
     const start = now();
-    const deadline = opts.timeoutMs === undefined ? undefined : start + opts.timeoutMs;
+    const deadline = opts.timeoutMs === undefined ? undefined : checkRunOptions(opts).deadline; // checked once; each run gets what is left
     try {
       for (;;) {
         if (this.sleep.asleep) return this.sleep.stillAsleep(now() - start, 'runSync() cannot wait for a wake-up: call run()');
