@@ -9,7 +9,7 @@ import type { Device } from './devices/device';
 import type { InKernelIrqchip } from './devices/irqchip';
 import type { Serial16550A } from './devices/serial-16550a';
 import { KvmError } from './errors';
-import { checkRunOptions, RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
+import { RunLoop, type AsyncRunOptions, type RunOptions, type RunResult, type VcpuRunner } from './kvm/run-loop';
 import { SmpRunLoop } from './kvm/smp-run-loop';
 import type { Kvm } from './kvm/system';
 import type { Vcpu } from './kvm/vcpu';
@@ -38,7 +38,7 @@ import { type CpuMode, pageTableBytes } from './x86/modes';
 import { hex } from './util/hex';
 import { guestRamRange, rangeText } from './machine-guest-ram';
 import { DEBUG_RUN_OPTIONS, LIFECYCLE_OPTIONS, LOAD_OPTIONS, type LoadOptions, type MachineOptions, MTREE_OPTIONS, RESTORE_OPTIONS, RUN_OPTIONS, SNAPSHOT_OPTIONS, type SnapshotFileOptions } from './machine-options';
-import { remaining } from './util/deadline';
+import { deadlineAfter, remaining } from './util/deadline';
 import { restoreSnapshotFile } from './machine-snapshot-file';
 import { MachineSleep } from './machine-sleep';
 import { transaction } from './memory/transaction';
@@ -263,7 +263,7 @@ export class Machine {
 
   private async runPlain(opts: AsyncRunOptions): Promise<RunResult> { // run() without the debugger
     const start = now();
-    const deadline = opts.timeoutMs === undefined ? undefined : checkRunOptions(opts).deadline; // checked once; each run gets what is left
+    const deadline = deadlineAfter(opts.timeoutMs); // each run inside gets what is left
     try {
       for (;;) {
         if (this.sleep.asleep && !(await this.sleep.wakeUp(remaining(deadline), () => this.closed, () => this.resetSystem()))) {
@@ -289,7 +289,7 @@ export class Machine {
     const opts = checkOptions(options, RUN_OPTIONS, 'machine.runSync()');
     this.ensureMode();
     const start = now();
-    const deadline = opts.timeoutMs === undefined ? undefined : checkRunOptions(opts).deadline; // checked once; each run gets what is left
+    const deadline = deadlineAfter(opts.timeoutMs); // each run inside gets what is left
     try {
       for (;;) {
         if (this.sleep.asleep) return this.sleep.stillAsleep(now() - start, 'runSync() cannot wait for a wake-up: call run()');

@@ -9,3 +9,16 @@
 export function remaining(deadline: number | undefined): number | undefined {
   return deadline === undefined ? undefined : Math.max(Number.MIN_VALUE, deadline - performance.now());
 }
+
+/**
+ * The deadline `timeoutMs` from now (undefined: none), for a machine's run().
+ * 0 is allowed and means "no time": the run returns at its first chance
+ * ('timeout', or 'suspend' for a sleeping machine).
+ */
+export function deadlineAfter(timeoutMs: unknown): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+    throw new RangeError(`timeoutMs must be a positive number of milliseconds (or 0), got ${String(timeoutMs)}`);
+  }
+  return performance.now() + timeoutMs;
+}

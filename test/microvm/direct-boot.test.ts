@@ -177,7 +177,7 @@ describeKvm('microvm: bad kernels and options', () => {
       m.close();
     }
     expect(openFdCount()).toBe(fds);
-    expect(mappingCount()).toBe(maps);
+    expect(mappingCount()).toBeLessThanOrEqual(maps); // (earlier closed machines' RAM goes when GC takes their views; none may stay)
   });
 
   test.each([

@@ -60,6 +60,6 @@ describeKvm('PVH kernels through SeaBIOS and the PVH option ROM', () => {
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
     expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(fixture('pvh-elf64-m5G-no-args.txt')).split('\n'));
     expect(openFdCount()).toBeLessThanOrEqual(fds); // (fds of earlier tests may close meanwhile; none may stay open)
-    expect(mappingCount()).toBe(maps);
+    expect(mappingCount()).toBeLessThanOrEqual(maps); // (earlier closed machines' RAM goes when GC takes their views; none may stay)
   });
 });
