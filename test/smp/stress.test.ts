@@ -64,7 +64,7 @@ describeKvm('SMP: several vCPUs on their threads, one device lock, atomic memory
   test(`2 vCPUs hammer an MMIO counter and a port device through ${TOGGLES} alias toggles over the RAM they run from: exact counts`, async () => {
     let toggles = 0;
     let toggleMs = 0;
-    const h = hammer(2, TOGGLES / 2, 100, () => {
+    const h = hammer(2, TOGGLES / 2, 1000, () => { // (long enough spins that a toggle finds the other vCPU inside KVM_RUN)
       // The JavaScript thread re-maps while the other vCPU is inside KVM_RUN.
       const t = performance.now();
       transaction(() => h.alias.setEnabled(!h.alias.enabled));
