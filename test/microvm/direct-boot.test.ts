@@ -14,11 +14,12 @@ import { PassThrough } from 'stream';
 import { Machine, type MachineOptions } from '../../lib/machine';
 import { KernelImageError } from '../../lib/x86/kernel-image-error';
 import { acpiTables, madtEntries, mpTable } from '../helpers/acpi';
+import { kernelBootFixture } from '../helpers/kernel-boot';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
-import { inDir, KERNEL_BOOT_FIXTURES, module2, multibootFiles } from '../helpers/multiboot';
+import { inDir, module2, multibootFiles } from '../helpers/multiboot';
 import { pvhElf } from '../helpers/pvh';
 
-const fixture = (name: string) => fs.readFileSync(path.join(KERNEL_BOOT_FIXTURES, name), 'latin1').split('\n');
+const fixture = (name: string) => kernelBootFixture(name).split('\n');
 const hex8 = (n: number | bigint) => n.toString(16).padStart(8, '0');
 
 /** The board's memory map at 128 MiB (microvm/e820.ts), as the guests print it. */

@@ -9,11 +9,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
-import { Machine, type MachineOptions } from '../../lib/machine';
+import { bootPcKernel, kernelBootFixture } from '../helpers/kernel-boot';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
 import { comparableLinux, linuxBzImage } from '../helpers/linux';
-import { KERNEL_BOOT_FIXTURES, module2 } from '../helpers/multiboot';
+import { module2 } from '../helpers/multiboot';
 
 let dir: string;
 beforeAll(() => {
@@ -23,29 +22,13 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function boot(options: Omit<MachineOptions, 'machine' | 'serial'>) {
-  const com1 = new PassThrough();
-  let text = '';
-  com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
-  const machine = Machine.createSync({ machine: 'pc', serial: { output: com1 }, debugExit: { port: 0xf4 }, ...options });
-  try {
-    const result = await machine.run({ timeoutMs: 60_000 });
-    machine.serial?.flush();
-    return { result, text };
-  } finally {
-    machine.close();
-  }
-}
-
-const fixture = (name: string) => fs.readFileSync(path.join(KERNEL_BOOT_FIXTURES, name), 'latin1');
-
 describeKvm('a bzImage through SeaBIOS and the linuxboot option ROM', () => {
   jest.setTimeout(120_000);
 
   test('-append, -initrd: entry registers, setup header, cmdline, initrd bytes and E820 are QEMU\'s line for line', async () => {
-    const { result, text } = await boot({ kernel: path.join(dir, 'bzImage'), append: 'console=ttyS0 hello linux', initrd: path.join(dir, 'initrd') });
+    const { result, text } = await bootPcKernel({ kernel: path.join(dir, 'bzImage'), append: 'console=ttyS0 hello linux', initrd: path.join(dir, 'initrd') });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-    expect(comparableLinux(text).split('\n')).toEqual(comparableLinux(fixture('linux-m128.txt')).split('\n'));
+    expect(comparableLinux(text).split('\n')).toEqual(comparableLinux(kernelBootFixture('linux-m128.txt')).split('\n'));
     // spelled out: real_addr 0x10000 (DS = 0x1000, CS = 0x1020, SP = 0xfff0), QEMU's loader id and CAN_USE_HEAP,
     // heap_end_ptr, cmd_line_ptr 0x20000, the initrd's sum
     expect(text).toMatch(/^entry\[00000000:00001020\nentry\[00000004:00000000\n(?:.*\n){4}entry\[00000018:0000fff0\nentry\[0000001c:00001020\nentry\[00000020:00001000$/m);
@@ -56,9 +39,9 @@ describeKvm('a bzImage through SeaBIOS and the linuxboot option ROM', () => {
   test('-m 5G, no -append or -initrd: ramdisk 0, an empty cmdline, RAM above 4 GiB in E820; nothing leaks', async () => {
     const fds = openFdCount();
     const maps = mappingCount();
-    const { result, text } = await boot({ kernel: path.join(dir, 'bzImage'), memory: '5G' });
+    const { result, text } = await bootPcKernel({ kernel: path.join(dir, 'bzImage'), memory: '5G' });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-    expect(comparableLinux(text).split('\n')).toEqual(comparableLinux(fixture('linux-m5G-no-args.txt')).split('\n'));
+    expect(comparableLinux(text).split('\n')).toEqual(comparableLinux(kernelBootFixture('linux-m5G-no-args.txt')).split('\n'));
     expect(openFdCount()).toBeLessThanOrEqual(fds); // (fds of earlier tests may close meanwhile; none may stay open)
     expect(mappingCount()).toBeLessThanOrEqual(maps); // (earlier closed machines' RAM goes when GC takes their views; none may stay)
   });

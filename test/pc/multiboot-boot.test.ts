@@ -3,29 +3,9 @@
 // what it sees under QEMU 7.2: the entry state and every MBI field, the
 // modules' bytes and strings, the E820 map (test/fixtures/kernel-boot: the
 // same kernels under qemu-system-x86_64 -kernel on this host).
-import * as fs from 'fs';
-import * as path from 'path';
-import { PassThrough } from 'stream';
-import { Machine, type MachineOptions } from '../../lib/machine';
+import { bootPcKernel, kernelBootFixture } from '../helpers/kernel-boot';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
-import { inDir, KERNEL_BOOT_FIXTURES, multibootFiles } from '../helpers/multiboot';
-
-/** COM1's text once the kernel exits through isa-debug-exit at 0xf4, and the run's result. */
-async function boot(dir: string, options: Omit<MachineOptions, 'machine' | 'serial'>) {
-  const com1 = new PassThrough();
-  let text = '';
-  com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
-  const machine = inDir(dir, () => Machine.createSync({ machine: 'pc', serial: { output: com1 }, debugExit: { port: 0xf4 }, ...options }));
-  try {
-    const result = await machine.run({ timeoutMs: 60_000 });
-    machine.serial?.flush();
-    return { result, text };
-  } finally {
-    machine.close();
-  }
-}
-
-const fixture = (name: string) => fs.readFileSync(path.join(KERNEL_BOOT_FIXTURES, name), 'latin1');
+import { inDir, multibootFiles } from '../helpers/multiboot';
 
 /**
  * The kernel's report, made comparable with QEMU's:
@@ -60,9 +40,9 @@ describeKvm('multiboot kernels through SeaBIOS and the multiboot option ROM', ()
   test.each([['aout'], ['elf']] as const)('%s image, -append, two -initrd modules: the serial output is QEMU\'s line for line', async (kind) => {
     const files = multibootFiles(kind);
     try {
-      const { result, text } = await boot(files.dir, { kernel: files.kernel, append: 'hello world', initrd: 'm1 arg1 arg2,m2' });
+      const { result, text } = await bootPcKernel({ kernel: files.kernel, append: 'hello world', initrd: 'm1 arg1 arg2,m2' }, (make) => inDir(files.dir, make));
       expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-      expect(comparable(text).split('\n')).toEqual(comparable(fixture(`${kind}-m128.txt`)).split('\n'));
+      expect(comparable(text).split('\n')).toEqual(comparable(kernelBootFixture(`${kind}-m128.txt`)).split('\n'));
       expect(text).toMatch(/^eflags=[0-9a-f]{8}$/m); // (masked above: IF = 0, as the spec wants)
     } finally {
       files.remove();
@@ -72,9 +52,9 @@ describeKvm('multiboot kernels through SeaBIOS and the multiboot option ROM', ()
   test('-m 5G, no -append or -initrd: mem_upper, the cmdline "<kernel> " and the E820 map with RAM above 4 GiB are QEMU\'s', async () => {
     const files = multibootFiles('aout');
     try {
-      const { result, text } = await boot(files.dir, { kernel: files.kernel, memory: '5G' });
+      const { result, text } = await bootPcKernel({ kernel: files.kernel, memory: '5G' }, (make) => inDir(files.dir, make));
       expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-      expect(comparable(text).split('\n')).toEqual(comparable(fixture('aout-m5G-no-args.txt')).split('\n'));
+      expect(comparable(text).split('\n')).toEqual(comparable(kernelBootFixture('aout-m5G-no-args.txt')).split('\n'));
     } finally {
       files.remove();
     }
@@ -85,8 +65,8 @@ describeKvm('multiboot kernels through SeaBIOS and the multiboot option ROM', ()
     const fds = openFdCount();
     const maps = mappingCount();
     try {
-      const { text } = await boot(files.dir, { kernel: files.kernel, append: 'hello world', initrd: ['m1 arg1 arg2', 'm2'] });
-      expect(comparable(text)).toBe(comparable(fixture('elf-m128.txt')));
+      const { text } = await bootPcKernel({ kernel: files.kernel, append: 'hello world', initrd: ['m1 arg1 arg2', 'm2'] }, (make) => inDir(files.dir, make));
+      expect(comparable(text)).toBe(comparable(kernelBootFixture('elf-m128.txt')));
     } finally {
       files.remove();
     }

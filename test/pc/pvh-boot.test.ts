@@ -8,10 +8,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
-import { Machine, type MachineOptions } from '../../lib/machine';
+import { bootPcKernel, kernelBootFixture } from '../helpers/kernel-boot';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
-import { KERNEL_BOOT_FIXTURES, module2 } from '../helpers/multiboot';
+import { module2 } from '../helpers/multiboot';
 import { comparablePvh, pvhElf } from '../helpers/pvh';
 
 let dir: string;
@@ -23,30 +22,13 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** COM1's text once the kernel exits through isa-debug-exit at 0xf4, and the run's result. */
-async function boot(options: Omit<MachineOptions, 'machine' | 'serial'>) {
-  const com1 = new PassThrough();
-  let text = '';
-  com1.on('data', (b: Buffer) => { text += b.toString('latin1'); });
-  const machine = Machine.createSync({ machine: 'pc', serial: { output: com1 }, debugExit: { port: 0xf4 }, ...options });
-  try {
-    const result = await machine.run({ timeoutMs: 60_000 });
-    machine.serial?.flush();
-    return { result, text };
-  } finally {
-    machine.close();
-  }
-}
-
-const fixture = (name: string) => fs.readFileSync(path.join(KERNEL_BOOT_FIXTURES, name), 'latin1');
-
 describeKvm('PVH kernels through SeaBIOS and the PVH option ROM', () => {
   jest.setTimeout(120_000);
 
   test.each([[32], [64]] as const)('ELF%i, -append, -initrd: hvm_start_info, the cmdline, the module and the memory map are QEMU\'s line for line', async (bits) => {
-    const { result, text } = await boot({ kernel: path.join(dir, `pvh${bits}.elf`), append: 'hello pvh world', initrd: path.join(dir, 'initrd') });
+    const { result, text } = await bootPcKernel({ kernel: path.join(dir, `pvh${bits}.elf`), append: 'hello pvh world', initrd: path.join(dir, 'initrd') });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-    expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(fixture(`pvh-elf${bits}-m128.txt`)).split('\n'));
+    expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(kernelBootFixture(`pvh-elf${bits}-m128.txt`)).split('\n'));
     // what the comparison rests on, spelled out: the start_info at QEMU's address, the module's bytes and the RSDP's signature
     expect(text).toMatch(/^ebx=000021e0$/m);
     expect(text).toMatch(/^module 07fd6000 00001388 00000000 0009b71c$/m);
@@ -56,9 +38,9 @@ describeKvm('PVH kernels through SeaBIOS and the PVH option ROM', () => {
   test('-m 5G, no -append or -initrd: no module, an empty cmdline, RAM above 4 GiB in the memory map; nothing leaks', async () => {
     const fds = openFdCount();
     const maps = mappingCount();
-    const { result, text } = await boot({ kernel: path.join(dir, 'pvh64.elf'), memory: '5G' });
+    const { result, text } = await bootPcKernel({ kernel: path.join(dir, 'pvh64.elf'), memory: '5G' });
     expect(result).toMatchObject({ reason: 'debugExit', exitCode: 0x21 });
-    expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(fixture('pvh-elf64-m5G-no-args.txt')).split('\n'));
+    expect(comparablePvh(text).split('\n')).toEqual(comparablePvh(kernelBootFixture('pvh-elf64-m5G-no-args.txt')).split('\n'));
     expect(openFdCount()).toBeLessThanOrEqual(fds); // (fds of earlier tests may close meanwhile; none may stay open)
     expect(mappingCount()).toBeLessThanOrEqual(maps); // (earlier closed machines' RAM goes when GC takes their views; none may stay)
   });
