@@ -6,7 +6,21 @@
 import type { MemoryRegion } from './region';
 import { lowerBound } from '../util/lower-bound';
 
+/** FlatRange._flags: romd mode, readonly, nonvolatile, and the dirty log mask times 8 above them */
+const ROMD = 1;
+const RO = 2;
+const NV = 4;
+const FLAG_BITS = 8;
+
 export class FlatRange {
+  /**
+   * @internal the four small attributes in one integer: a view of 100,000
+   * ranges keeps 100,000 of these objects alive through every scavenge of
+   * the render that makes them, and three fields fewer make each a quarter
+   * smaller (64 bytes instead of 88)
+   */
+  readonly _flags: number;
+
   constructor(
     /** the terminating region that answers these addresses */
     readonly mr: MemoryRegion,
@@ -15,11 +29,31 @@ export class FlatRange {
     readonly start: bigint,
     /** 65-bit size (a range may be 2^64 long) */
     readonly size: bigint,
-    readonly dirtyLogMask: number,
-    readonly romdMode: boolean,
-    readonly readonly: boolean,
-    readonly nonvolatile: boolean,
-  ) {}
+    dirtyLogMask: number,
+    romdMode: boolean,
+    readonly: boolean,
+    nonvolatile: boolean,
+  ) {
+    // arithmetic, not shifts: exact for any mask a caller passes
+    this._flags = dirtyLogMask * FLAG_BITS + (romdMode ? ROMD : 0) + (readonly ? RO : 0) + (nonvolatile ? NV : 0);
+  }
+
+  get dirtyLogMask(): number {
+    const f = this._flags;
+    return (f - (f & 7)) / FLAG_BITS;
+  }
+
+  get romdMode(): boolean {
+    return (this._flags & ROMD) !== 0;
+  }
+
+  get readonly(): boolean {
+    return (this._flags & RO) !== 0;
+  }
+
+  get nonvolatile(): boolean {
+    return (this._flags & NV) !== 0;
+  }
 
   /** exclusive end */
   get end(): bigint {
@@ -32,8 +66,7 @@ export class FlatRange {
    */
   equals(o: FlatRange): boolean {
     return this.mr === o.mr && this.start === o.start && this.size === o.size &&
-      this.offsetInRegion === o.offsetInRegion && this.romdMode === o.romdMode &&
-      this.readonly === o.readonly && this.nonvolatile === o.nonvolatile;
+      this.offsetInRegion === o.offsetInRegion && (this._flags & 7) === (o._flags & 7);
   }
 
   /**
@@ -42,10 +75,8 @@ export class FlatRange {
    * (most of them) are told apart without computing two bigint sums.
    */
   canMerge(j: FlatRange): boolean {
-    return this.mr === j.mr && this.start + this.size === j.start &&
-      this.offsetInRegion + this.size === j.offsetInRegion &&
-      this.dirtyLogMask === j.dirtyLogMask && this.romdMode === j.romdMode &&
-      this.readonly === j.readonly && this.nonvolatile === j.nonvolatile;
+    return this.mr === j.mr && this._flags === j._flags && this.start + this.size === j.start &&
+      this.offsetInRegion + this.size === j.offsetInRegion;
   }
 }
 
@@ -90,10 +121,12 @@ export class FlatView {
   constructor(root: MemoryRegion | null, ranges: FlatRange[]) {
     this.root = root;
     this._rootAddr = root === null ? 0n : root._addr;
-    this.flat = Object.freeze(ranges);
     const chunks: FlatRange[][] = [];
     const size = flatChunk.size;
+    // sliced before the freeze: V8's slice of a frozen array takes a generic
+    // path, 25 times slower (10 ms of a 100,000-range view)
     for (let i = 0; i < ranges.length; i += size) chunks.push(ranges.slice(i, i + size));
+    this.flat = Object.freeze(ranges);
     this._chunks = chunks;
     this._chunkStarts = chunks.map((c) => c[0].start);
     const bases: number[] = [];
