@@ -35,17 +35,19 @@ function lt(an: number, ab: bigint, bn: number, bb: bigint): boolean {
  * A window's record, in two arrays of fixed strides: the sweep visits the
  * windows in address order, which is not the order they were recorded in,
  * so each window's data sits together (two cache lines, not one per field).
+ * What making its FlatRange needs is all in the second record (the flags
+ * are a small integer, stored unboxed among the references).
  */
-const NUMS = 3; // start key, end key, flags
-const REFS = 5; // region, base, start, end, region size
+const NUMS = 2; // start key, end key
+const REFS = 6; // region, base, start, end, region size, flags
 const START_KEY = 0;
 const END_KEY = 1;
-const FLAGS = 2;
 const MR = 0;
 const BASE = 1;
 const START = 2;
 const END = 3;
 const SIZE = 4;
+const FLAGS = 5;
 
 /** windows per block: records live in blocks of a fixed size, so recording 100,000 windows never copies a grown array */
 const BLOCK_BITS = 10;
@@ -74,7 +76,7 @@ export class FillSweep {
    * windows), the others are made at their full size
    */
   private readonly numBlocks: number[][] = [[]];
-  private readonly refBlocks: (MemoryRegion | bigint)[][] = [[]];
+  private readonly refBlocks: (MemoryRegion | bigint | number)[][] = [[]];
   private count = 0;
 
   /**
@@ -96,13 +98,13 @@ export class FillSweep {
     const n = i * NUMS;
     nums[n + START_KEY] = Number(cs);
     nums[n + END_KEY] = Number(ce);
-    nums[n + FLAGS] = flags;
     const r = i * REFS;
     refs[r + MR] = mr;
     refs[r + BASE] = base;
     refs[r + START] = cs;
     refs[r + END] = ce;
     refs[r + SIZE] = mr._size;
+    refs[r + FLAGS] = flags;
   }
 
   /** number k of window w */
@@ -111,7 +113,7 @@ export class FillSweep {
   }
 
   /** reference k of window w */
-  private ref(w: number, k: number): MemoryRegion | bigint {
+  private ref(w: number, k: number): MemoryRegion | bigint | number {
     return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + k];
   }
 
@@ -122,7 +124,13 @@ export class FillSweep {
     const out: FlatRange[] = new Array(n);
     let count = 0;
     if (n === 0) return out;
-    const order = this.startOrder();
+    const sorted = this.startOrder();
+    const order = sorted.order;
+    if (this.disjoint(sorted)) {
+      // no two windows overlap (the common case: devices side by side): each is one piece, whole
+      for (let i = 0; i < n; i++) out[i] = this.wholePiece(order[i]);
+      return out;
+    }
     /** min-heap of the windows that have started (and maybe ended since), by render order */
     const heap: number[] = [];
     let size = 0;
@@ -177,21 +185,44 @@ export class FillSweep {
     return out;
   }
 
+  /**
+   * Whether the windows, in start order, are pairwise disjoint (each ends
+   * at or before the next starts): then every window is its own first
+   * window everywhere, and the sweep's heap has nothing to decide.
+   */
+  private disjoint({ order, starts, ends }: StartOrder): boolean {
+    for (let i = 1; i < order.length; i++) {
+      const p = order[i - 1];
+      const w = order[i];
+      const sk = starts === null ? this.num(w, START_KEY) : starts[i];
+      const pk = ends === null ? this.num(p, END_KEY) : ends[i - 1];
+      if (sk < pk) return false;
+      if (sk === pk && sk >= EXACT && (this.ref(w, START) as bigint) < (this.ref(p, END) as bigint)) return false;
+    }
+    return true;
+  }
+
   /** the FlatRange of window w's piece [a, b) */
   private piece(w: number, a: bigint, b: bigint): FlatRange {
     const refs = this.refBlocks[w >> BLOCK_BITS];
     const r = (w & IN_BLOCK) * REFS;
-    const mr = refs[r + MR] as MemoryRegion;
-    const f = this.num(w, FLAGS);
-    const ro = (f & RO) !== 0;
-    const nv = (f & NV) !== 0;
-    const romd = (f & ROMD) !== 0;
-    const mask = f >>> MASK_SHIFT;
-    if ((f & WHOLE) !== 0 && a === refs[r + START] && b === refs[r + END]) {
-      // all of mr, the common case: its offset and size need no new bigints
-      return new FlatRange(mr, 0n, a, refs[r + SIZE] as bigint, mask, romd, ro, nv);
-    }
-    return new FlatRange(mr, a - (refs[r + BASE] as bigint), a, b - a, mask, romd, ro, nv);
+    if (a === refs[r + START] && b === refs[r + END]) return this.wholePiece(w);
+    const f = refs[r + FLAGS] as number;
+    return new FlatRange(refs[r + MR] as MemoryRegion, a - (refs[r + BASE] as bigint), a, b - a,
+      f >>> MASK_SHIFT, (f & ROMD) !== 0, (f & RO) !== 0, (f & NV) !== 0);
+  }
+
+  /** the FlatRange of all of window w */
+  private wholePiece(w: number): FlatRange {
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const r = (w & IN_BLOCK) * REFS;
+    const f = refs[r + FLAGS] as number;
+    const start = refs[r + START] as bigint;
+    // the window is all of mr, the common case: its offset and size need no new bigints
+    const whole = (f & WHOLE) !== 0;
+    return new FlatRange(refs[r + MR] as MemoryRegion, whole ? 0n : start - (refs[r + BASE] as bigint), start,
+      whole ? refs[r + SIZE] as bigint : (refs[r + END] as bigint) - start,
+      f >>> MASK_SHIFT, (f & ROMD) !== 0, (f & RO) !== 0, (f & NV) !== 0);
   }
 
   /**
@@ -200,9 +231,11 @@ export class FillSweep {
    * otherwise an LSD radix sort of the keys' bit patterns (non-negative
    * doubles order like their bits), then runs of equal keys of 2^53 and more
    * are put in bigint order.  Windows with equal starts may come in any
-   * order: the sweep starts them together.
+   * order: the sweep starts them together.  The radix sort carries the end
+   * keys along, so that what reads windows in address order next reads
+   * both keys from sorted arrays instead of from records all over memory.
    */
-  private startOrder(): Int32Array | number[] {
+  private startOrder(): StartOrder {
     const n = this.count;
     let ascending = true;
     let descending = true;
@@ -217,18 +250,22 @@ export class FillSweep {
     if (ascending || descending) {
       const order: number[] = new Array(n);
       for (let i = 0; i < n; i++) order[i] = ascending ? i : n - 1 - i;
-      return order;
+      // the records are read in (or against) the order they sit in memory: no copies needed
+      return { order, starts: null, ends: null };
     }
     let order = new Int32Array(n);
     let keys = new Float64Array(n);
+    let ends = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       order[i] = i;
       keys[i] = this.num(i, START_KEY);
+      ends[i] = this.num(i, END_KEY);
     }
     const counts = histograms(keys);
     let bits = new Uint32Array(keys.buffer);
     let order2 = new Int32Array(n);
     let keys2 = new Float64Array(n);
+    let ends2 = new Float64Array(n);
     let bits2 = new Uint32Array(keys2.buffer);
     for (let d = 0; d < DIGITS; d++) {
       const c = counts.subarray(d * BUCKETS, (d + 1) * BUCKETS);
@@ -244,9 +281,11 @@ export class FillSweep {
         const to = c[digit(bits, i, d)]++;
         order2[to] = order[i];
         keys2[to] = keys[i];
+        ends2[to] = ends[i];
       }
       [order, order2] = [order2, order];
       [keys, keys2] = [keys2, keys];
+      [ends, ends2] = [ends2, ends];
       [bits, bits2] = [bits2, bits];
     }
     // equal keys of 2^53 and more may stand for different addresses
@@ -257,11 +296,22 @@ export class FillSweep {
         const start = (w: number): bigint => this.ref(w, START) as bigint;
         const run = Array.from(order.subarray(i, j)).sort((a, b) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0));
         order.set(run, i);
+        for (let k = i; k < j; k++) ends[k] = this.num(order[k], END_KEY);
       }
       i = j;
     }
-    return order;
+    return { order, starts: keys, ends };
   }
+}
+
+/**
+ * The windows by ascending start, and (when the order is not the one they
+ * were recorded in) their start and end keys in that order.
+ */
+interface StartOrder {
+  order: Int32Array | number[];
+  starts: Float64Array | null;
+  ends: Float64Array | null;
 }
 
 /** digit d (0 = least significant) of key i's 64-bit pattern */
