@@ -81,6 +81,23 @@ export function currentDamageEpoch(): number {
 let damageAll = false;
 /** a transaction touching more than this re-renders everything (bounded memory) */
 const MAX_DAMAGE_ENTRIES = 1 << 16;
+/** from this many entries on, damage is weighed against the size of the views it would patch */
+const FIRST_DAMAGE_CHECK = 1 << 12;
+/** the entry count at which recordDamage weighs the damage next */
+let nextDamageCheck = FIRST_DAMAGE_CHECK;
+
+/**
+ * More damage windows than the published views have ranges: patching them
+ * one by one cannot beat rendering everything once (a full render is linear
+ * in what it renders, a patch costs a search per window), and recording the
+ * rest of them is wasted work (100,000 regions added to a new address space:
+ * the view is empty, every entry after the first thousands is thrown away).
+ */
+function damageOutweighsViews(entries: number): boolean {
+  let ranges = 0;
+  for (const s of spaces.live()) ranges += s._publishedView()._count;
+  return entries > ranges;
+}
 
 /**
  * Ask for a full re-render at the outermost commit (QEMU
@@ -114,10 +131,15 @@ export function markDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: bo
  */
 export function recordDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: boolean): void {
   if (damageAll) return;
-  if (damage.regions.length >= MAX_DAMAGE_ENTRIES) {
-    damageAll = true;
-    damage = emptyDamage();
-    return;
+  const entries = damage.regions.length;
+  if (entries >= nextDamageCheck) {
+    // checked at doubling counts: O(address spaces) per check, log-many checks
+    if (entries >= MAX_DAMAGE_ENTRIES || damageOutweighsViews(entries)) {
+      damageAll = true;
+      damage = emptyDamage();
+      return;
+    }
+    nextDamageCheck *= 2;
   }
   damage.regions.push(mr);
   damage.los.push(lo);
@@ -177,6 +199,7 @@ function commitOutermost(): void {
       const all = damageAll;
       damage = emptyDamage();
       damageAll = false;
+      nextDamageCheck = FIRST_DAMAGE_CHECK;
       damageEpoch++;
       planViews(spaces.live(), d, all, damageEpoch - 1);
       ioeventfdPending = false; // this round updates them, per address space
