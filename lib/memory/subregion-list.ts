@@ -97,15 +97,19 @@ export class SubregionList {
     fresh.length = f;
     const linked = f > 1 ? byPriority(fresh) : fresh;
     const s = this.sorted;
-    const out: MemoryRegion[] = new Array(this.live);
-    let k = 0;
-    let j = 0;
-    for (const mr of s) {
-      if (mr === null) continue;
-      while (j < f && listOrder(linked[j], mr) < 0) out[k++] = linked[j++];
-      out[k++] = mr;
+    // nothing to merge with (the children of a new container): the links are the list
+    const out: MemoryRegion[] = f === this.live ? linked : new Array(this.live);
+    let k = f;
+    if (out !== linked) {
+      k = 0;
+      let j = 0;
+      for (const mr of s) {
+        if (mr === null) continue;
+        while (j < f && listOrder(linked[j], mr) < 0) out[k++] = linked[j++];
+        out[k++] = mr;
+      }
+      while (j < f) out[k++] = linked[j++];
     }
-    while (j < f) out[k++] = linked[j++];
     for (let i = 0; i < k; i++) out[i]._listSlot = i;
     this.sorted = out.length > 0 ? out : NONE;
     this.added = NONE;
