@@ -6,13 +6,16 @@
  *
  * Time, made hard to flake: a child process collects garbage before every
  * round, measures process CPU time (time the host gives to other processes
- * does not count) and keeps the best of three rounds.  Two bounds: the
- * growth from 10,000 to 100,000 children below 40x (the code as it is
- * measures 2-19x here), and 100,000 added and rendered in under 1 s of CPU
- * (the issue's target; 0.1-0.3 s here).  An O(n) scan of the list per
- * link, tried as a deliberate regression, measured 22-46x and 1.7-2.0 s:
- * the first bound alone can miss a quadratic term whose 10,000-child cost
- * is still small, the second cannot.
+ * does not count) and keeps the best of three rounds.  Adding and
+ * rendering: the growth from 10,000 to 100,000 children below 40x (the code
+ * as it is measures 2-7x in CPU time), and 100,000 in under 1 s of CPU (the
+ * issue's target; 0.13-0.25 s here).  An O(n) scan of the list per link,
+ * tried as a deliberate regression, measured 22-46x and 1.7-2.0 s: the
+ * first bound alone can miss a quadratic term whose 10,000-child cost is
+ * still small, the second cannot.  Removing: 100,000 in under 0.3 s of
+ * CPU (18-51 ms here; the same O(n) scan per unlink: 0.67-0.77 s); its
+ * growth is not bounded, because removing 10,000 takes a millisecond or
+ * two and the ratio swings from 2x to 30x with the host.
  */
 import { runChild } from '../helpers/child';
 
@@ -62,20 +65,20 @@ for (const order of Object.keys(orders)) {
   };
   const small = best(10000);
   const large = best(100000);
-  out[order] = { add: large.add / small.add, remove: large.remove / small.remove, addMs: large.add };
+  out[order] = { add: large.add / small.add, addMs: large.add, removeMs: large.remove };
 }
 console.log(JSON.stringify(out));
 `;
 
-test('10x the children (10,000 -> 100,000, ascending, descending, random) costs less than 40x the CPU time to add and render, and to remove; 100,000 are added and rendered in < 1 s', () => {
+test('10x the children (10,000 -> 100,000, ascending, descending, random) costs less than 40x the CPU time to add and render; 100,000 are added and rendered in < 1 s, and removed in < 0.3 s', () => {
   const r = runChild(SCRIPT, { args: ['--expose-gc'], timeoutMs: 120000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  const got = JSON.parse(r.stdout) as Record<string, { add: number; remove: number; addMs: number }>;
+  const got = JSON.parse(r.stdout) as Record<string, { add: number; addMs: number; removeMs: number }>;
   expect(Object.keys(got)).toEqual(['ascending', 'descending', 'random']);
   for (const [order, g] of Object.entries(got)) {
     // the measured numbers are part of the compared object, so a failure shows them
-    const ok = g.add < 40 && g.remove < 40 && g.addMs < 1000;
+    const ok = g.add < 40 && g.addMs < 1000 && g.removeMs < 300;
     expect({ order, measured: g, ok }).toEqual({ order, measured: g, ok: true });
   }
 }, 120000);
