@@ -47,7 +47,7 @@ for (let round = 0; round < 3; round++) {
 console.log(JSON.stringify(result));
 `;
 
-test('adding 100,000 children (random order, mixed priorities) and rendering them allocates < 400 bytes per child, the commit < 300; a leaf region is < 300 bytes', () => {
+test('adding 100,000 children (random order, mixed priorities) and rendering them allocates < 300 bytes per child, the commit < 260; a leaf region is < 300 bytes', () => {
   const r = runChild(SCRIPT, { args: ['--expose-gc', '--max-semi-space-size=512', '--min-semi-space-size=512', '--no-concurrent-recompilation', '--no-concurrent-osr'], timeoutMs: 120000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -55,8 +55,10 @@ test('adding 100,000 children (random order, mixed priorities) and rendering the
   // before: a region 392 bytes (its own empty child list and ioeventfd
   // array, a boxed double), the commit 381 (a treap of covered intervals
   // in grown arrays, growing arrays, a bigint per 0n sum), all of it 484;
-  // now 288, 241 and 345
+  // then 288, 241 and 345; now 288, 227 and 261 (a FlatRange 64 bytes
+  // instead of 88, no damage entries recorded past what a full render
+  // beats, the child list not copied into a second array)
   expect(got.regionBytes).toBeLessThan(300);
-  expect(got.commitBytes).toBeLessThan(300);
-  expect(got.totalBytes).toBeLessThan(400);
+  expect(got.commitBytes).toBeLessThan(260);
+  expect(got.totalBytes).toBeLessThan(300);
 }, 120000);
