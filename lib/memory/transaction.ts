@@ -88,10 +88,10 @@ let nextDamageCheck = FIRST_DAMAGE_CHECK;
 
 /**
  * More damage windows than the published views have ranges: patching them
- * one by one cannot beat rendering everything once (a full render is linear
- * in what it renders, a patch costs a search per window), and recording the
- * rest of them is wasted work (100,000 regions added to a new address space:
- * the view is empty, every entry after the first thousands is thrown away).
+ * one by one (a search and a window render each) is not expected to beat
+ * rendering everything once, which gives the same view and listener calls,
+ * and recording the rest of them is wasted work (100,000 regions added to a
+ * new address space: its view is empty and was never patchable).
  */
 function damageOutweighsViews(entries: number): boolean {
   let ranges = 0;
