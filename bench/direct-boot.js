@@ -60,7 +60,7 @@ async function main() {
       const args = ['-accel', 'kvm', '-M', 'microvm', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio',
         '-device', 'isa-debug-exit,iobase=0xf4', '-no-reboot', '-kernel', kernel];
       const runs = {
-        'node-kvm-qemu': [process.execPath, path.join(__dirname, '..', 'bin', 'node-kvm-qemu'), ...args],
+        'node-kvm-qemu': [path.join(__dirname, '..', 'bin', 'node-kvm-qemu'), ...args],
         library: [process.execPath, path.join(__dirname, 'lib', 'microvm-boot.js'), kernel],
         qemu: [QEMU, ...args],
       };

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+'use strict';
+// Builds the startup snapshot that bin/'s launchers start Node from
+// (.startup/startup.blob; scripts/snapshot-builder.js says what is in it), for
+// the Node running this script: a blob is specific to one Node binary, and
+// to the dist/ it was built from. Run by `npm install` (scripts/install.js,
+// for a packed tarball), `prepare` and `build:ts` (after tsc).
+//   node scripts/build-snapshot.js [--best-effort] [--out DIR]
+// --best-effort: a failure prints one line and exits 0 (the executables then
+// start the normal way); --out: build elsewhere (tests), no launcher stamp.
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const args = process.argv.slice(2);
+const bestEffort = args.includes('--best-effort');
+const outAt = args.indexOf('--out');
+const outDir = path.resolve(outAt >= 0 ? args[outAt + 1] : path.join(root, '.startup'));
+const blob = path.join(outDir, 'startup.blob');
+/** What bin/'s launcher compares with `stat -Lc '%s %Y %i'` of the `node` it would run. */
+const STAMP = path.join(outDir, 'node');
+
+function fail(why) {
+  process.stderr.write(`node-kvm: no startup snapshot (${why}); node-kvm and node-kvm-qemu start the normal way, ~65 ms slower\n`);
+  process.exit(bestEffort ? 0 : 1);
+}
+
+function nodeStamp() {
+  const st = fs.statSync(process.execPath);
+  return `${st.size} ${Math.floor(st.mtimeMs / 1000)} ${st.ino}`;
+}
+
+if (!fs.existsSync(path.join(root, 'dist', 'qemu', 'node-kvm-qemu.js'))) fail('dist/ is not built');
+fs.mkdirSync(outDir, { recursive: true });
+// The old blob stops being used first: a blob and a stamp never disagree about which Node they are for.
+fs.rmSync(STAMP, { force: true });
+const tmp = `${blob}.${process.pid}.tmp`;
+const env = { ...process.env, NODE_KVM_SNAPSHOT_ROOT: root, NODE_KVM_SNAPSHOT_DIR: outDir };
+const built = spawnSync(process.execPath, ['--snapshot-blob', tmp, '--build-snapshot', path.join(__dirname, 'snapshot-builder.js')],
+  { cwd: root, env, encoding: 'utf8', maxBuffer: 16 << 20 });
+if (built.status !== 0) {
+  fs.rmSync(tmp, { force: true });
+  // Node's warnings about builtins in a builder are expected noise; the error is what follows them.
+  const why = (built.error?.message ?? built.stderr.split('\n').filter((l) => /Error/.test(l)).join(' ')) || `exit status ${built.status}`;
+  fail(`building it failed: ${why.trim().slice(0, 300)}`);
+}
+// A blob that cannot start this command line is no blob.
+const bin = path.join(root, 'bin', 'node-kvm-qemu');
+const normal = spawnSync(process.execPath, [bin, '-version'], { encoding: 'utf8' });
+const fromBlob = spawnSync(process.execPath, ['--snapshot-blob', tmp, bin, '-version'],
+  { encoding: 'utf8', env: { ...process.env, NODE_KVM_STARTUP_TRACE: '1' } });
+if (fromBlob.status !== 0 || fromBlob.stdout !== normal.stdout || !fromBlob.stderr.includes('from the snapshot')) {
+  fs.rmSync(tmp, { force: true });
+  fail(`the blob does not start node-kvm-qemu -version: ${(fromBlob.stderr || fromBlob.stdout).trim().slice(0, 300)}`);
+}
+fs.renameSync(tmp, blob);
+if (outAt < 0) fs.writeFileSync(STAMP, `${nodeStamp()}\n`);
+console.log(`node-kvm: built the startup snapshot ${path.relative(root, blob) || blob} for Node ${process.version} (${(fs.statSync(blob).size / 1e6).toFixed(1)} MB)`);
