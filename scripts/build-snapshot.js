@@ -41,9 +41,12 @@ const built = spawnSync(process.execPath, ['--snapshot-blob', tmp, '--build-snap
   { cwd: root, env, encoding: 'utf8', maxBuffer: 16 << 20 });
 if (built.status !== 0) {
   fs.rmSync(tmp, { force: true });
-  // Node's warnings about builtins in a builder are expected noise; the error is what follows them.
-  const why = (built.error?.message ?? built.stderr.split('\n').filter((l) => /Error/.test(l)).join(' ')) || `exit status ${built.status}`;
-  fail(`building it failed: ${why.trim().slice(0, 300)}`);
+  // Node's warnings about builtins in a builder are expected noise: the error is its message, up to its stack.
+  const lines = built.stderr.split('\n');
+  const from = lines.findIndex((l) => /^\w*Error\b/.test(l));
+  const message = from < 0 ? [] : lines.slice(from, lines.findIndex((l, i) => i > from && /^\s+at /.test(l)));
+  const why = built.error?.message ?? (message.map((l) => l.trim()).join(' ') || `exit status ${built.status}`);
+  fail(`building it failed: ${why}`);
 }
 // A blob that cannot start this command line is no blob.
 const bin = path.join(root, 'bin', 'node-kvm-qemu');
