@@ -128,9 +128,13 @@ const entries = {
   'node-kvm': () => load(path.join(dist, 'cli.js')).cli(),
   'node-kvm-qemu': () => load(path.join(dist, 'qemu', 'node-kvm-qemu.js')).main(),
 };
+// lib/util/process-start.ts's atProcessStart defers its work to the start when this is there.
+const AT_START = Symbol.for('node-kvm.startup-snapshot.at-start');
+const atStart = (globalThis[AT_START] = []);
 const readsAtLoad = watchHost(() => {
   for (const f of ['index.js', 'cli.js', 'qemu/node-kvm-qemu.js']) load(path.join(dist, f));
 });
+delete globalThis[AT_START];
 if (readsAtLoad.length > 0) {
   throw new Error(`the startup snapshot would freeze host state:\n  ${[...new Set(readsAtLoad)].join('\n  ')}`);
 }
@@ -168,5 +172,6 @@ v8.startupSnapshot.setDeserializeMainFunction(() => {
     return;
   }
   outsideRequire = createRequire;
+  for (const init of atStart) init();
   start();
 });
