@@ -22,6 +22,7 @@ const blob = path.join(outDir, 'startup.blob');
 const STAMP = path.join(outDir, 'node');
 
 function fail(why) {
+  for (const f of [STAMP, blob]) fs.rmSync(f, { force: true }); // no launcher uses a blob from an earlier build
   process.stderr.write(`node-kvm: no startup snapshot (${why}); node-kvm and node-kvm-qemu start the normal way, ~65 ms slower\n`);
   process.exit(bestEffort ? 0 : 1);
 }
