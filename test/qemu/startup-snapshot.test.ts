@@ -88,6 +88,19 @@ describeKvm('the startup snapshot', () => {
     expect(statuses).toEqual(expect.arrayContaining([0, 1, 33]));
   });
 
+  test('through a symlink of another name (as kvm-unit-tests or a user may install it), messages carry that name both ways', () => {
+    const link = path.join(dir, 'qemu-system-x86_64');
+    fs.symlinkSync(bin('node-kvm-qemu'), link);
+    try {
+      const snap = run([link, '-foo'], { [TRACE]: '1' });
+      expect(snap.stderr).toMatch(/^node-kvm startup: from the snapshot.*\nqemu-system-x86_64: -foo: invalid option\n$/);
+      const normal = run([process.execPath, link, '-foo']);
+      expect(run([link, '-foo'])).toEqual(normal);
+    } finally {
+      fs.rmSync(link);
+    }
+  });
+
   test('a dist/ file changed after the build: the launcher runs the new code, not the snapshot\'s', () => {
     const file = path.join(pkg, 'dist', 'qemu', 'cmdline.js');
     const before = fs.readFileSync(file, 'utf8');
