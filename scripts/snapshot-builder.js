@@ -174,6 +174,7 @@ function current() {
 // in another place than it was built for, or over changed files, runs SCRIPT
 // the normal way (Node's loader, from dist/ as it is now).
 v8.startupSnapshot.setDeserializeMainFunction(() => {
+  const mainAt = performance.now();
   const at = process.execArgv.indexOf('--snapshot-blob');
   const blob = at >= 0 ? path.resolve(process.execArgv[at + 1]) : '';
   if (at >= 0) process.execArgv.splice(at, 2);
@@ -183,7 +184,7 @@ v8.startupSnapshot.setDeserializeMainFunction(() => {
   const start = entries[path.basename(script)];
   const ok = path.dirname(blob) === outDir && start !== undefined && current();
   if (process.env.NODE_KVM_STARTUP_TRACE) {
-    process.stderr.write(`node-kvm startup: ${ok ? 'from the snapshot' : 'snapshot not valid here, normal path'}, main at ${performance.now().toFixed(1)} ms\n`);
+    process.stderr.write(`node-kvm startup: ${ok ? 'from the snapshot' : 'snapshot not valid here, normal path'}, main at ${mainAt.toFixed(1)} ms, checked at ${performance.now().toFixed(1)} ms\n`);
   }
   if (!ok) {
     createRequire(script)(script);
