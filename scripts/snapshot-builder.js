@@ -135,6 +135,9 @@ const readsAtLoad = watchHost(() => {
   for (const f of ['index.js', 'cli.js', 'qemu/node-kvm-qemu.js']) load(path.join(dist, f));
 });
 delete globalThis[AT_START];
+if (readsAtLoad.length > 0) {
+  throw new Error(`the startup snapshot would freeze host state:\n  ${[...new Set(readsAtLoad)].join('\n  ')}`);
+}
 
 // Warm-up: V8 keeps the bytecode of what ran here in the blob, so pure work
 // on the hot path (a microvm boot) runs once now, on made-up input, and is
@@ -153,9 +156,6 @@ const readsInWarmUp = watchHost(() => {
   loading.pop();
 });
 if (readsInWarmUp.length > 0) throw new Error(`the startup snapshot's warm-up would freeze host state:\n  ${[...new Set(readsInWarmUp)].join('\n  ')}`);
-if (readsAtLoad.length > 0) {
-  throw new Error(`the startup snapshot would freeze host state:\n  ${[...new Set(readsAtLoad)].join('\n  ')}`);
-}
 
 /** Whether every file this snapshot was built from is still what it was (else the blob is stale). */
 function current() {
