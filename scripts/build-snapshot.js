@@ -18,7 +18,7 @@ const bestEffort = args.includes('--best-effort');
 const outAt = args.indexOf('--out');
 const outDir = path.resolve(outAt >= 0 ? args[outAt + 1] : path.join(root, '.startup'));
 const blob = path.join(outDir, 'startup.blob');
-/** What bin/'s launcher compares with `stat -Lc '%s %Y %i'` of the `node` it would run. */
+/** Says which Node the blob is for: its mtime is that binary's (bin/'s launcher compares them with test -nt/-ot). */
 const STAMP = path.join(outDir, 'node');
 
 function fail(why) {
@@ -27,9 +27,11 @@ function fail(why) {
   process.exit(bestEffort ? 0 : 1);
 }
 
-function nodeStamp() {
-  const st = fs.statSync(process.execPath);
-  return `${st.size} ${Math.floor(st.mtimeMs / 1000)} ${st.ino}`;
+/** The stamp: a line for people, then the Node binary's exact mtime (nanoseconds: touch -r copies them). */
+function writeStamp() {
+  fs.writeFileSync(STAMP, `${process.version} ${process.execPath}\n`);
+  const touch = spawnSync('touch', ['-r', fs.realpathSync(process.execPath), STAMP], { encoding: 'utf8' });
+  if (touch.status !== 0) fail(`touch -r failed: ${(touch.error?.message ?? touch.stderr).trim()}`);
 }
 
 if (!fs.existsSync(path.join(root, 'dist', 'qemu', 'node-kvm-qemu.js'))) fail('dist/ is not built');
@@ -59,5 +61,5 @@ if (fromBlob.status !== 0 || fromBlob.stdout !== normal.stdout || !fromBlob.stde
   fail(`the blob does not start node-kvm-qemu -version: ${(fromBlob.stderr || fromBlob.stdout).trim().slice(0, 300)}`);
 }
 fs.renameSync(tmp, blob);
-if (outAt < 0) fs.writeFileSync(STAMP, `${nodeStamp()}\n`);
+if (outAt < 0) writeStamp();
 console.log(`node-kvm: built the startup snapshot ${path.relative(root, blob) || blob} for Node ${process.version} (${(fs.statSync(blob).size / 1e6).toFixed(1)} MB)`);

@@ -116,19 +116,19 @@ describeKvm('the startup snapshot', () => {
 
   test('another Node binary than the blob was built for: the launcher does not use the blob', () => {
     const stamp = path.join(pkg, '.startup', 'node');
-    const good = fs.readFileSync(stamp, 'utf8');
-    try {
-      for (const content of ['1 2 3\n', null]) { // another Node's stamp, or none (a failed build removes it)
-        if (content === null) fs.rmSync(stamp);
-        else fs.writeFileSync(stamp, content);
-        const r = run([bin('node-kvm-qemu'), '-version'], { [TRACE]: '1' });
-        expect(r.status).toBe(0);
-        expect(r.stdout).toMatch(/^QEMU emulator version 7\.2/);
-        expect(r.stderr).toBe(''); // the normal path: Node started without the blob says nothing
-      }
-    } finally {
-      fs.writeFileSync(stamp, good);
+    const good = fs.statSync(stamp);
+    // the stamp's mtime is the Node binary's: a newer or older stamp (another Node), or none (a failed build removes it)
+    for (const mtime of [good.mtimeMs / 1000 + 1, good.mtimeMs / 1000 - 1, null]) {
+      if (mtime === null) fs.rmSync(stamp);
+      else fs.utimesSync(stamp, mtime, mtime);
+      const r = run([bin('node-kvm-qemu'), '-version'], { [TRACE]: '1' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^QEMU emulator version 7\.2/);
+      expect(r.stderr).toBe(''); // the normal path: Node started without the blob says nothing
     }
+    const rebuilt = run([process.execPath, path.join(pkg, 'scripts', 'build-snapshot.js')]);
+    expect(rebuilt.status).toBe(0);
+    expect(run([bin('node-kvm-qemu'), '-version'], { [TRACE]: '1' }).stderr).toMatch(/^node-kvm startup: from the snapshot/);
   });
 
   test('a module that reads host state at load time fails the build, named; --best-effort says so in one line and exits 0', () => {
