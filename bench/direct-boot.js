@@ -3,10 +3,14 @@
 // host: the time from process start to the kernel's first serial line, for
 // a multiboot and a PVH kernel (test/guests/multiboot-mbi.S and
 // pvh-start-info.S, built here with as/ld). node-kvm runs the microvm
-// machine through node-kvm-qemu with QEMU's command line, and through the
+// machine through node-kvm-qemu with QEMU's command line, executed as a user
+// runs it (bin/'s launcher, from the startup snapshot when it was built) and
+// the normal way (`node bin/node-kvm-qemu`, Node's loader), and through the
 // library (bench/lib/microvm-boot.js, what a user's runner does, with its
 // phases); QEMU runs `-M microvm -kernel` (qboot loads the kernel).
-// Alternating rounds; the median of each is printed, and the ratio.
+// Alternating rounds; the median of each is printed, and the ratio; then the
+// floors: Node's own start (`node -e 0`) and node-kvm-qemu's start and exit
+// without a guest (`-version`).
 //   node bench/direct-boot.js        (build first: npm run build:ts; needs qemu-system-x86)
 // Target: node-kvm's first line < 100 ms after process start.
 const { execFileSync, spawn } = require('child_process');
@@ -27,10 +31,10 @@ function build(dir, name, src, asFlags, ldFlags) {
 }
 
 /** Milliseconds from spawn to the first newline on stdout, and stderr. */
-function once(cmd) {
+function once(cmd, env) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let ms = null;
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -48,6 +52,15 @@ function once(cmd) {
 }
 
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const BIN = path.join(__dirname, '..', 'bin', 'node-kvm-qemu');
+/** The launcher's own report (NODE_KVM_STARTUP_TRACE): when main ran, ms after Node started, or null (no snapshot). */
+const mainAt = (err) => { const m = /^node-kvm startup: from the snapshot, main at ([\d.]+) ms/m.exec(err); return m ? Number(m[1]) : null; };
+
+function msOf(cmd) {
+  const t0 = process.hrtime.bigint();
+  execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-kvm-direct-boot-'));
@@ -60,33 +73,40 @@ async function main() {
       const args = ['-accel', 'kvm', '-M', 'microvm', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio',
         '-device', 'isa-debug-exit,iobase=0xf4', '-no-reboot', '-kernel', kernel];
       const runs = {
-        'node-kvm-qemu': [process.execPath, path.join(__dirname, '..', 'bin', 'node-kvm-qemu'), ...args],
+        'node-kvm-qemu': [BIN, ...args],
+        'node-kvm-qemu, normal path': [process.execPath, BIN, ...args],
         library: [process.execPath, path.join(__dirname, 'lib', 'microvm-boot.js'), kernel],
         qemu: [QEMU, ...args],
       };
-      const t = { 'node-kvm-qemu': [], library: [], qemu: [] };
+      const t = Object.fromEntries(Object.keys(runs).map((who) => [who, []]));
+      const mains = [];
       let phases = '';
       for (let r = 0; r < ROUNDS; r++) {
         for (const [who, cmd] of Object.entries(runs)) {
-          const o = await once(cmd);
+          const o = await once(cmd, who === 'node-kvm-qemu' ? { NODE_KVM_STARTUP_TRACE: '1' } : {});
           t[who].push(o.ms);
           if (who === 'library') phases = o.err.trim();
+          if (who === 'node-kvm-qemu') mains.push(mainAt(o.err));
         }
       }
       const q = median(t.qemu);
-      for (const who of ['node-kvm-qemu', 'library']) {
+      for (const who of Object.keys(runs).filter((w) => w !== 'qemu')) {
         const a = median(t[who]);
         console.log(`${name}: ${who} ${a.toFixed(1)} ms, QEMU -M microvm ${q.toFixed(1)} ms to the first serial line (median of ${ROUNDS}); ratio ${(a / q).toFixed(2)}; target < 100 ms: ${a < 100 ? 'met' : 'NOT met'}`);
       }
+      const snap = mains.filter((m) => m !== null);
+      const after = mains.map((m, r) => t['node-kvm-qemu'][r] - m);
+      console.log(snap.length === mains.length
+        ? `  node-kvm-qemu from the startup snapshot: main ${median(snap).toFixed(1)} ms after Node started, its first line ${median(after).toFixed(1)} ms after main (medians; spawn to main includes the launcher's sh)`
+        : '  node-kvm-qemu did NOT start from the startup snapshot (not built for this Node? npm run build:ts builds it)');
       console.log(`  the library's process (last round): ${phases}`);
     }
-    const node = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const t0 = process.hrtime.bigint();
-      execFileSync(process.execPath, ['-e', '0']);
-      node.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const floors = { 'node -e 0': [process.execPath, '-e', '0'], 'node-kvm-qemu -version': [BIN, '-version'] };
+    for (const [what, cmd] of Object.entries(floors)) {
+      const xs = Array.from({ length: ROUNDS }, () => msOf(cmd));
+      console.log(`floor: ${what} (start and exit): ${median(xs).toFixed(1)} ms`);
     }
-    console.log(`node -e 0 (Node's own start and exit): ${median(node).toFixed(1)} ms`);
+    console.log(`host: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} load average, ${os.cpus().length} CPUs`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ const path = require('path');
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const MARKER = 'No bootable device.';
 const QEMU = process.env.QEMU || 'qemu-system-x86_64';
-const NODE_KVM_QEMU = [process.execPath, path.join(__dirname, '..', 'bin', 'node-kvm-qemu')];
+const NODE_KVM_QEMU = [path.join(__dirname, '..', 'bin', 'node-kvm-qemu')]; // executed as a user runs it: the launcher, from the startup snapshot
 
 /** QEMU's reference command line (test/fixtures/qemu-pc/m128/post/cmdline.txt), debugcon on stdout. */
 function args(trace) {

@@ -5,7 +5,8 @@
 # LICENSE; installing it into a fresh project uses the prebuild without
 # compiling (no build/ appears, the install says so in one line and prints no
 # stack trace); the installed package boots the real-mode test guest, and its
-# CLI boots the demo guest with exit status 0.
+# CLI boots the demo guest with exit status 0; the install built the startup
+# snapshot, and the installed node-kvm-qemu starts from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)
@@ -21,8 +22,8 @@ for want in 'package/prebuilds/linux-x64/[^/]*\.node' 'package/dist/index\.js' '
             'package/LICENSE' 'package/README\.md'; do
   grep -qx "$want" <<<"$listing" || { echo "the tarball lacks $want"; exit 1; }
 done
-if grep -qE '^package/(build|test|node_modules)/' <<<"$listing"; then
-  echo "the tarball ships build/, test/ or node_modules/"; exit 1
+if grep -qE '^package/(build|test|node_modules|\.startup)/' <<<"$listing"; then
+  echo "the tarball ships build/, test/, node_modules/ or .startup/ (a blob is for one Node: installs build their own)"; exit 1
 fi
 echo "$tgz: $(wc -l <<<"$listing") files, $(du -k "$work/$tgz" | cut -f1) KiB"
 
@@ -45,3 +46,9 @@ echo "== the installed CLI boots the demo guest"
 "$work/consumer/node_modules/.bin/node-kvm" demo >"$work/demo.log" 2>&1 || { echo "node-kvm demo exited $?:"; tail -20 "$work/demo.log"; exit 1; }
 grep -q 'exit code 43' "$work/demo.log" || { echo "the demo did not report its exit code:"; tail -20 "$work/demo.log"; exit 1; }
 echo "demo: ok (exit status 0, the guest's code 43 printed)"
+
+echo "== the install built the startup snapshot; the installed node-kvm-qemu starts from it"
+grep -q '^node-kvm: built the startup snapshot \.startup/startup\.blob for Node ' "$work/install.log" || { echo "the install did not build the startup snapshot:"; cat "$work/install.log"; exit 1; }
+trace=$(NODE_KVM_STARTUP_TRACE=1 "$work/consumer/node_modules/.bin/node-kvm-qemu" -version 2>&1 >/dev/null)
+grep -q '^node-kvm startup: from the snapshot' <<<"$trace" || { echo "node-kvm-qemu did not start from the snapshot: $trace"; exit 1; }
+echo "startup snapshot: ok ($trace)"

@@ -4,8 +4,10 @@
 // when one matches this platform and Node and loads here (node-gyp-build's own
 // resolution, as the library does at run time); otherwise compiles the addon
 // with cmake-js. Quiet unless it fails: one line says what it does, and the
-// compiler's output is shown only when the build fails.
+// compiler's output is shown only when the build fails. Then the startup
+// snapshot of bin/'s executables (scripts/build-snapshot.js), best effort.
 const { spawnSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
@@ -29,9 +31,16 @@ function findPrebuild() {
   return { file };
 }
 
+/** The startup snapshot for this Node, when dist/ is there (a packed tarball; a checkout builds it in `prepare`, after tsc). */
+function buildSnapshot() {
+  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) return;
+  spawnSync(process.execPath, [path.join(__dirname, 'build-snapshot.js'), '--best-effort'], { cwd: root, stdio: 'inherit' });
+}
+
 const found = findPrebuild();
 if (found.file) {
   console.log(`node-kvm: using the prebuilt binary ${path.relative(root, found.file)} for ${target}`);
+  buildSnapshot();
   process.exit(0);
 }
 
@@ -41,6 +50,7 @@ const started = Date.now();
 const build = spawnSync(process.execPath, [cmakeJs, 'rebuild'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 if (build.status === 0) {
   console.log(`node-kvm: compiled build/Release/node_kvm.node in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  buildSnapshot();
   process.exit(0);
 }
 process.stderr.write(build.stdout + build.stderr);

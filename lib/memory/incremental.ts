@@ -52,6 +52,7 @@ import { TWO_64 } from './size';
 import type { TxAddressSpace } from './transaction';
 import { compareAddresses } from '../util/compare';
 import { hex } from '../util/hex';
+import { atProcessStart } from '../util/process-start';
 
 /**
  * Windows [lo, lo + len) of a region's own coordinates whose rendering may
@@ -84,8 +85,12 @@ export interface PatchSpan {
   readonly new: readonly FlatRange[];
 }
 
-let verify = process.env.NODE_KVM_VERIFY_RENDER === '1';
-let incremental = process.env.NODE_KVM_FULL_RENDER !== '1';
+let verify = false;
+let incremental = true;
+atProcessStart(() => {
+  verify = process.env.NODE_KVM_VERIFY_RENDER === '1';
+  incremental = process.env.NODE_KVM_FULL_RENDER !== '1';
+});
 
 /**
  * @internal NODE_KVM_VERIFY_RENDER=1: every incremental view is compared with

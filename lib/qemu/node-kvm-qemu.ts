@@ -26,3 +26,8 @@ export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never>
   await new Promise<void>((r) => process.stdout.write('', () => r())); // called with the error too
   process.exit(status);
 }
+
+/** The executable's entry: this process's arguments (bin/node-kvm-qemu, and the startup snapshot's start). */
+export function main(): Promise<never> {
+  return nodeKvmQemu(process.argv.slice(2), process.argv[1]);
+}

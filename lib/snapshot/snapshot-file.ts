@@ -26,7 +26,7 @@
 // Reading makes two passes: the first checks the checksum, the second (only
 // for an intact file) parses, checks every length and fills the snapshot's
 // buffers, hashing again so that what it returns is what was checked.
-import { createHash, type Hash } from 'crypto';
+import type { Hash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { isMsrListLength, msrListCount, msrListLength } from '../kvm/cpu-state';
@@ -36,6 +36,9 @@ import { hex } from '../util/hex';
 import { type DeviceStateValue, stateFromJson, stateToJson } from './device-state';
 import type { SnapshotLayout } from './snapshot';
 import { SnapshotError } from './snapshot-error';
+
+/** A SHA-256 hash; crypto (~6 ms of start-up) loads on the first snapshot file, not with the library. */
+const sha256 = (): Hash => (require('crypto') as typeof import('crypto')).createHash('sha256'); // eslint-disable-line @typescript-eslint/no-require-imports
 
 export const SNAPSHOT_MAGIC = 'NKVMSNAP';
 export const SNAPSHOT_FORMAT_VERSION = 2;
@@ -114,7 +117,7 @@ function notRegular(stat: fs.Stats): string | null {
 
 /** Appends to a file, hashing everything; small pieces are gathered into one write. */
 class HashingWriter {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = sha256();
   private readonly gather = Buffer.allocUnsafe(GATHER);
   private gathered = 0;
 
@@ -263,7 +266,7 @@ class SnapshotFileReader {
 
   /** SHA-256 of the bytes before the trailer. */
   digest(): Buffer {
-    const hash = createHash('sha256');
+    const hash = sha256();
     const scratch = Buffer.allocUnsafe(Math.min(CHUNK, this.size));
     const end = this.size - TRAILER;
     for (let at = 0; at < end; at += scratch.length) {
@@ -452,7 +455,7 @@ export function readSnapshotFile(file: string): SnapshotContents {
     if (dataEnd + TRAILER !== f.size) {
       throw new SnapshotError('corrupt', `${where} holds ${f.size - TRAILER - PREFIX - headerLength} bytes of data where its header describes ${plan.dataLength}`);
     }
-    const hash = createHash('sha256');
+    const hash = sha256();
     const update = (piece: Uint8Array) => void hash.update(piece);
     hash.update(prefix); // the very bytes the plan came from
     hash.update(headerBytes);

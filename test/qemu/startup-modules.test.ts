@@ -2,7 +2,8 @@
 // monitor (and readline), the -nographic multiplexer and the help and version
 // texts load when a command line asks for them (start-up speed, issue 12's
 // bench). Observed in a child process: what the entry module pulls in.
-import { runChild } from '../helpers/child';
+import { spawnSync } from 'child_process';
+import { ROOT, runChild } from '../helpers/child';
 
 const LAZY = ['lib/qemu/hmp.ts', 'lib/qemu/mux.ts', 'lib/qemu/help.ts', 'lib/package-version.ts'];
 
@@ -35,4 +36,17 @@ test('-version and -help still print their texts (their modules load on demand)'
   expect([out.v, out.h]).toEqual([0, 0]);
   expect(out.text).toMatch(/QEMU emulator version 7\.2/);
   expect(out.text).toMatch(/usage: node-kvm-qemu/);
+});
+
+test('requiring the library (dist/index.js) loads none of the slow builtins its hot path does not need', () => {
+  // crypto (snapshot files' SHA-256) ~6 ms, v8, net (gdb, sockets), readline (the monitor), child_process
+  const r = spawnSync(process.execPath, ['-e', `
+    const before = new Set(process.moduleLoadList);
+    require('./dist/index.js');
+    console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice(13))));
+  `], { cwd: ROOT, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  const loaded = JSON.parse(r.stdout) as string[];
+  expect(loaded.length).toBeGreaterThan(0); // os, at least: the list is observed
+  expect(loaded.filter((m) => ['crypto', 'v8', 'net', 'readline', 'child_process', 'worker_threads'].includes(m))).toEqual([]);
 });
