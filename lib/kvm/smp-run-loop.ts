@@ -15,8 +15,8 @@
 import { translateNativeError } from '../errors';
 import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
 import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
-import { VcpuExitQueue } from './vcpu-exit-queue';
-import { VcpuThread } from './vcpu-thread';
+import { takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
+import { VcpuThread, type VcpuThreadStats } from './vcpu-thread';
 
 const now = (): number => performance.now();
 /** Exits a stopping vCPU may take to finish its I/O instruction (RunLoop's completePendingIo allows as many). */
@@ -92,6 +92,7 @@ export class SmpRunLoop implements VcpuRunner {
         if (ending !== null) return this.settle(ending, lim, opts);
         const err = this.quiesce();
         if (err !== undefined) throw err;
+        this.queue.idle();
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.closed) ending = { kind: 'closed' };
         else if (this.stopRequest) ending = { kind: 'stop', request: this.stopRequest, cpu: 0 };
@@ -126,6 +127,7 @@ export class SmpRunLoop implements VcpuRunner {
       const err = this.quiesce();
       if (err !== undefined && !failed) throw err;
     } finally {
+      this.queue.idle();
       this.running = false;
       this.stopRequest = null;
     }
@@ -147,18 +149,22 @@ export class SmpRunLoop implements VcpuRunner {
     for (;;) {
       const left = until - now();
       if (left <= 0.05) return until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null;
-      const i = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
-      if (this.closed) return { kind: 'closed' };
-      if (i < 0) continue;
-      const ending = this.take(i, lim);
+      const taken = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
+      if (taken < 0) {
+        if (this.closed) return { kind: 'closed' };
+        continue;
+      }
+      // (An exit was taken: nothing can have closed the machine since the
+      // last check, which follows every exit's dispatch.)
+      const ending = this.take(takenIndex(taken), takenReason(taken), lim);
       if (ending !== null) return ending;
     }
   }
 
-  /** Handles vCPU `i`'s exit and lets it run on, unless the run ends. */
-  private take(i: number, lim: RunLimits): Ending | null {
+  /** Handles vCPU `i`'s exit (`queued`: its reason from the queue) and lets it run on, unless the run ends. */
+  private take(i: number, queued: number, lim: RunLimits): Ending | null {
     this.inRun[i] = false;
-    const reason = this.reasonOf(i);
+    const reason = queued >= 0 ? queued : this.reasonOf(i);
     if (reason === this.EXIT_INTR || reason < 0) {
       this.loops[i].noteInterrupted();
       // A kick without a stop (vcpu.requestExit()): run on.
@@ -180,6 +186,12 @@ export class SmpRunLoop implements VcpuRunner {
     return null;
   }
 
+  /** @internal For benchmarks: each vCPU thread's and the queue's counters and timings (null before the first run). */
+  stats(): { threads: VcpuThreadStats[]; queue: VcpuExitQueueStats } | null {
+    return this.threads && { threads: this.threads.map((t) => t.stats()), queue: this.queue.stats() };
+  }
+
+  /** The pending exit of vCPU `i` read from its thread: throws its KVM_RUN error. */
   private reasonOf(i: number): number {
     try {
       return this.threads![i].pendingReason();
@@ -212,15 +224,17 @@ export class SmpRunLoop implements VcpuRunner {
         this.inRun.fill(false);
         break;
       }
-      const i = this.queue.wait(50);
-      if (i < 0) {
+      const taken = this.queue.wait(50);
+      if (taken < 0) {
         threads.forEach((t, k) => { if (this.inRun[k]) t.kick(); });
         continue;
       }
+      const i = takenIndex(taken);
       this.inRun[i] = false;
       let reason: number;
       try {
-        reason = this.reasonOf(i);
+        reason = takenReason(taken);
+        if (reason < 0) reason = this.reasonOf(i);
       } catch (err) {
         firstError ??= err;
         continue;

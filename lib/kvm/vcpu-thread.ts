@@ -20,8 +20,28 @@ interface NativeVcpuThread {
   release(): void;
   kick(): void;
   stop(): void;
-  stats(): { runs: number; holdExits: number; holds: number; running: boolean };
+  stats(): VcpuThreadStats;
   readonly closed: boolean;
+}
+
+/** VcpuThread.stats(): counters, and where the time of queued exits goes. */
+export interface VcpuThreadStats {
+  /** KVM_RUN calls, runs ended only by a hold, holds taken. */
+  runs: number;
+  holdExits: number;
+  holds: number;
+  /** Resumed and not stopped at an exit yet. */
+  running: boolean;
+  /** Nanoseconds inside KVM_RUN, summed (guest code and the exit itself). */
+  guestNs: number;
+  /** Nanoseconds from resume() to the thread's next KVM_RUN, summed over `resumes` (the resume handoff). */
+  resumeNs: number;
+  resumes: number;
+  /** Waits for resume() after a queued exit that spun and saw it, that spun in vain, that did not spin (spin_wait.h). */
+  spinHits: number;
+  spinMisses: number;
+  spinSkipped: number;
+  spinRefused: number;
 }
 
 const threads = new WeakMap<Vcpu, VcpuThread>();
@@ -132,8 +152,8 @@ export class VcpuThread {
     this.holds--;
   }
 
-  /** Counters: KVM_RUN calls, runs ended only by a hold, holds taken. */
-  stats(): { runs: number; holdExits: number; holds: number; running: boolean } {
+  /** Counters and timings (VcpuThreadStats). */
+  stats(): VcpuThreadStats {
     return this.handle.stats();
   }
 

@@ -1,0 +1,152 @@
+// Bounded, adaptive spinning before a blocking wait, for the two sides of
+// the SMP exit handoff (a VcpuThread waiting for its exit to be handled, the
+// JavaScript thread waiting on the VcpuExitQueue for the next exit).
+//
+// Why: on this kind of host a futex sleep + wake-up costs ~30 us, several
+// times a KVM_RUN exit; when the other side answers within a few tens of
+// microseconds, watching a shared word costs far less than sleeping.
+//
+// Policy (the cost side):
+//  - Admission: a thread spins only while the threads of this process that
+//    want a core -- vCPU threads inside KVM_RUN, threads spinning here, exit
+//    handlers busy with an exit -- fit the cores we may run on, itself
+//    included. With more runnable threads than cores a spinner would only
+//    delay the thread it waits for. (A vCPU halted inside KVM_RUN counts as
+//    busy: we cannot tell, and erring there only costs a sleep.)
+//  - Bounded: at most kWindowNs per wait, then the caller blocks as before.
+//    Every kYieldEveryNs the spinner yields (sched_yield): if the scheduler
+//    put the thread it waits for on the same core, that one runs at once
+//    (then the spin works like a cooperative handoff on one core, still far
+//    cheaper than a futex sleep); a foreign process waiting there runs too.
+//  - Adaptive: after kMissesToBackOff spins in a row ran out, a waiter
+//    sleeps at once, and spins again only on one wait in kRetryEvery; a hit
+//    turns spinning back on. A guest that halts or rarely exits thus costs
+//    a few windows per kRetryEvery waits (one wait per run slice when
+//    nothing exits), not a busy core.
+#pragma once
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace nkvm {
+
+// Threads of this process that want a core, for admission (see above).
+inline std::atomic<int> g_busyThreads{0};
+// Counters for stats(): waits that spun and succeeded, that spun in vain,
+// that did not spin because the window was off (backed off) or because the
+// busy threads filled the cores (refused).
+struct SpinCounters {
+  std::atomic<uint64_t> hits{0}, misses{0}, skipped{0}, refused{0};
+};
+
+inline int UsableCores() {
+  static const int cores = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    return 1;
+  }();
+  return cores;
+}
+
+inline uint64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Marks the calling thread as wanting a core for its lifetime (a vCPU thread
+// around KVM_RUN, an exit handler while it handles an exit).
+class BusyScope {
+ public:
+  BusyScope() { g_busyThreads.fetch_add(1, std::memory_order_relaxed); }
+  ~BusyScope() { g_busyThreads.fetch_sub(1, std::memory_order_relaxed); }
+  BusyScope(const BusyScope&) = delete;
+  BusyScope& operator=(const BusyScope&) = delete;
+};
+
+// One waiter's spin state (one per side of a handoff; used by one thread at a time).
+class AdaptiveSpin {
+ public:
+  // Tuned with bench/smp.js on a 2-core software-paging KVM host, where a
+  // futex wake-up takes ~30 us and a port exit ~8 us: the window covers a
+  // few exits plus one wake-up of the other side (so a side that slept can
+  // rejoin), and is short enough that a miss costs little.
+  static constexpr uint64_t kWindowNs = 50000;
+  // Misses in a row before spinning is off; then one wait in kRetryEvery spins.
+  static constexpr unsigned kMissesToBackOff = 3;
+  static constexpr unsigned kRetryEvery = 16;
+  // A spinner yields its core this often: when the thread it waits for was
+  // woken onto the same core (the scheduler puts a wakee next to its waker),
+  // pause alone would keep it from running until the window ends.
+  static constexpr uint64_t kYieldEveryNs = 2000;
+
+  // Spins until ready() or the window ends; true if ready() was seen. The
+  // caller then takes its lock and checks again (ready() is only a hint).
+  template <class Ready>
+  bool Spin(Ready ready, SpinCounters& stats) {
+    if (missesInRow_ >= kMissesToBackOff) {
+      if (++skippedInRow_ < kRetryEvery) return Skip(stats.skipped);
+      skippedInRow_ = 0;
+    }
+    int busy = g_busyThreads.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (busy > UsableCores()) {
+      g_busyThreads.fetch_sub(1, std::memory_order_relaxed);
+      return Skip(stats.refused);
+    }
+    uint64_t t = MonoNs(), deadline = t + kWindowNs, nextYield = t + kYieldEveryNs;
+    bool seen = false;
+    for (unsigned i = 1;; ++i) {
+      if (ready()) {
+        seen = true;
+        break;
+      }
+      CpuRelax();
+      if ((i & 31) != 0) continue;
+      t = MonoNs();
+      if (t >= deadline) break;
+      if (t >= nextYield) {
+        sched_yield();
+        nextYield = MonoNs() + kYieldEveryNs;
+      }
+    }
+    g_busyThreads.fetch_sub(1, std::memory_order_relaxed);
+    if (seen) {
+      missesInRow_ = 0;
+      stats.hits.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      ++missesInRow_;
+      stats.misses.fetch_add(1, std::memory_order_relaxed);
+    }
+    return seen;
+  }
+
+ private:
+  static bool Skip(std::atomic<uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  unsigned missesInRow_ = 0, skippedInRow_ = 0;
+};
+
+// Takes `m` after a successful spin without sleeping in the futex if the
+// other side still holds it for a few instructions (a plain mutex would
+// sleep at once, and the wake-up is the cost the spin was to avoid).
+template <class Mutex>
+void LockSpinning(Mutex& m) {
+  for (unsigned i = 0; i < 4096; ++i) {
+    if (m.try_lock()) return;
+    CpuRelax();
+  }
+  m.lock();
+}
+
+}  // namespace nkvm
