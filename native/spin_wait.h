@@ -109,6 +109,11 @@ class AdaptiveSpin {
         seen = true;
         break;
       }
+      if (colocated_) {  // the other side shares our core: let it run at once
+        sched_yield();
+        if (MonoNs() >= deadline) break;
+        continue;
+      }
       CpuRelax();
       if ((i & 31) != 0) continue;
       t = MonoNs();
@@ -129,12 +134,17 @@ class AdaptiveSpin {
     return seen;
   }
 
+  // After a wait: the CPU the other side was on when it answered. When it
+  // is ours, the next spin yields at once instead of pausing first.
+  void NoteOtherCpu(int cpu) { colocated_ = cpu >= 0 && cpu == sched_getcpu(); }
+
  private:
   static bool Skip(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   unsigned missesInRow_ = 0, skippedInRow_ = 0;
+  bool colocated_ = false;
 };
 
 // Takes `m` after a successful spin without sleeping in the futex if the

@@ -32,6 +32,7 @@ struct ExitQueueState {
   struct Entry {
     int index;
     int code;
+    int cpu;  // where the pushing thread was (AdaptiveSpin::NoteOtherCpu)
     uint64_t pushedNs;
   };
   std::deque<Entry> ready;
@@ -57,7 +58,7 @@ struct ExitQueueState {
     bool wake;
     {
       std::lock_guard<std::mutex> g(m);
-      ready.push_back({index, code, MonoNs()});
+      ready.push_back({index, code, sched_getcpu(), MonoNs()});
       wake = sleepers > 0;
     }
     count.fetch_add(1, std::memory_order_release);
@@ -83,6 +84,7 @@ struct ExitQueueState {
     count.fetch_sub(1, std::memory_order_relaxed);
     ++taken;
     handoffNs += MonoNs() - e.pushedNs;
+    spin.NoteOtherCpu(e.cpu);
     SetHandlerBusy(true);
     return e.index + kIndexSpan * e.code;
   }

@@ -100,6 +100,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   // Where the time goes (under m_): inside KVM_RUN; from resume() to the
   // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
   uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0, resumedAt_ = 0;
+  int resumedOn_ = -1;  // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
   // Bumped by Wake(): the thread spins on it after pushing an exit, so it
   // sees resume() without sleeping on cv_ (then takes m_ and checks again).
   std::atomic<uint32_t> wakeSeq_{0};
@@ -175,6 +176,7 @@ void VcpuThread::Loop() {
       resumeNs_ += MonoNs() - resumedAt_;
       ++resumes_;
       resumedAt_ = 0;
+      spin_.NoteOtherCpu(resumedOn_);
     }
     lk.unlock();
     uint64_t t0 = MonoNs();
@@ -309,6 +311,7 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
     run_->immediate_exit = immediate ? 1 : 0;
     runRequested_ = true;
     resumedAt_ = MonoNs();
+    resumedOn_ = sched_getcpu();
   }
   Wake();
   return env.Undefined();

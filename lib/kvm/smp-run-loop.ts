@@ -174,7 +174,8 @@ export class SmpRunLoop implements VcpuRunner {
     }
     this.exits++;
     const r = this.loops[i].handleExit(reason, lim.start);
-    if (this.closed) return { kind: 'closed' }; // by a device callback
+    // Closed by a device callback? (Vcpu.close() stops its thread first: a JavaScript flag, no native call per exit.)
+    if (this.threads!.some((t) => t.stopped)) return { kind: 'closed' };
     if (r !== null) {
       if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
       this.halted[i] = true;

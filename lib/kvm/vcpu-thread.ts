@@ -3,7 +3,7 @@
 // listener holds such vCPUs outside KVM_RUN while it deletes slots, which is
 // what makes a split / merge / move atomic for the guest.
 import { native } from '../binding';
-import { callNative, KvmError } from '../errors';
+import { callNative, KvmError, translateNativeError } from '../errors';
 import { checkOptions } from '../options';
 import { errno } from '../util/errno';
 import { decodeExit, type VcpuExit } from './exits';
@@ -113,7 +113,11 @@ export class VcpuThread {
    * immediate_exit set), then report KVM_EXIT_INTR (or the instruction's next exit).
    */
   resume(immediate = false): void {
-    callNative(() => this.handle.resume(immediate));
+    try { // (not callNative: no closure on the SMP run loop's hot path)
+      this.handle.resume(immediate);
+    } catch (err) {
+      throw translateNativeError(err);
+    }
   }
 
   /** @internal The pending exit's raw reason, or -1 while the guest runs (no decoding: the SMP run loop's hot path). */
@@ -157,8 +161,16 @@ export class VcpuThread {
     return this.handle.stats();
   }
 
+  /** True once stop() was called (Vcpu.close() calls it): a JavaScript read, for the SMP run loop's hot path. */
+  get stopped(): boolean {
+    return this.stopCalled;
+  }
+
+  private stopCalled = false;
+
   /** End the thread (the guest is kicked out first). Idempotent. */
   stop(): void {
+    this.stopCalled = true;
     this.handle.stop();
     if (threads.get(this.vcpu) === this) threads.delete(this.vcpu);
   }
