@@ -8,11 +8,14 @@
 //
 // Policy (the cost side):
 //  - Admission: a thread spins only while the threads of this process that
-//    want a core -- vCPU threads inside KVM_RUN, threads spinning here, exit
-//    handlers busy with an exit -- fit the cores we may run on, itself
-//    included. With more runnable threads than cores a spinner would only
-//    delay the thread it waits for. (A vCPU halted inside KVM_RUN counts as
-//    busy: we cannot tell, and erring there only costs a sleep.)
+//    want a core -- vCPU threads resumed and not stopped at an exit yet,
+//    threads spinning here, exit handlers with an exit to handle -- fit the
+//    cores we may run on (its affinity mask), itself included. With more runnable threads than cores a spinner would only
+//    delay the thread it waits for. The count is an estimate: a vCPU halted
+//    inside KVM_RUN counts as busy (we cannot tell; erring there only costs
+//    a sleep), and a thread woken but not running yet is not always counted
+//    (a spinner then shares a core with the thread it waits for, which the
+//    yields below turn into a cooperative handoff, not a stolen core).
 //  - Bounded: at most kWindowNs per wait, then the caller blocks as before.
 //    Every kYieldEveryNs the spinner yields (sched_yield): if the scheduler
 //    put the thread it waits for on the same core, that one runs at once
@@ -63,14 +66,20 @@ inline void CpuRelax() {
 #endif
 }
 
-// Marks the calling thread as wanting a core for its lifetime (a vCPU thread
-// around KVM_RUN, an exit handler while it handles an exit).
-class BusyScope {
+// Whether one thread wants a core, counted in g_busyThreads: a vCPU thread
+// from resume() to its next reported exit (runnable or inside KVM_RUN), an
+// exit handler from an exit's push until it waits again. Set from either
+// side of the handoff (the waker marks the wakee: a thread woken but not yet
+// running wants a core too), hence atomic.
+class BusyMark {
  public:
-  BusyScope() { g_busyThreads.fetch_add(1, std::memory_order_relaxed); }
-  ~BusyScope() { g_busyThreads.fetch_sub(1, std::memory_order_relaxed); }
-  BusyScope(const BusyScope&) = delete;
-  BusyScope& operator=(const BusyScope&) = delete;
+  ~BusyMark() { Set(false); }
+  void Set(bool busy) {
+    if (busy_.exchange(busy, std::memory_order_relaxed) != busy) g_busyThreads.fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<bool> busy_{false};
 };
 
 // One waiter's spin state (one per side of a handoff; used by one thread at a time).
@@ -91,16 +100,22 @@ class AdaptiveSpin {
 
   // Spins until ready() or the window ends; true if ready() was seen. The
   // caller then takes its lock and checks again (ready() is only a hint).
+  // `self` is the caller's own mark: set while it spins, and left set after
+  // a hit (the caller runs on), cleared after a miss (the caller sleeps).
   template <class Ready>
-  bool Spin(Ready ready, SpinCounters& stats) {
-    if (missesInRow_ >= kMissesToBackOff) {
-      if (++skippedInRow_ < kRetryEvery) return Skip(stats.skipped);
-      skippedInRow_ = 0;
-    }
-    int busy = g_busyThreads.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (busy > UsableCores()) {
-      g_busyThreads.fetch_sub(1, std::memory_order_relaxed);
+  bool Spin(Ready ready, BusyMark& self, SpinCounters& stats) {
+    // Admission first: a refusal is cheap and says the most.
+    self.Set(true);
+    if (g_busyThreads.load(std::memory_order_relaxed) > UsableCores()) {
+      self.Set(false);
       return Skip(stats.refused);
+    }
+    if (missesInRow_ >= kMissesToBackOff) {
+      if (++skippedInRow_ < kRetryEvery) {
+        self.Set(false);
+        return Skip(stats.skipped);
+      }
+      skippedInRow_ = 0;
     }
     uint64_t t = MonoNs(), deadline = t + kWindowNs, nextYield = t + kYieldEveryNs;
     bool seen = false;
@@ -123,7 +138,7 @@ class AdaptiveSpin {
         nextYield = MonoNs() + kYieldEveryNs;
       }
     }
-    g_busyThreads.fetch_sub(1, std::memory_order_relaxed);
+    if (!seen) self.Set(false);
     if (seen) {
       missesInRow_ = 0;
       stats.hits.fetch_add(1, std::memory_order_relaxed);

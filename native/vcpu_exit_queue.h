@@ -43,16 +43,16 @@ struct ExitQueueState {
   int sleepers = 0;              // handlers blocked on cv (under m): only then notify
   // Handler side only (one handling thread at a time):
   AdaptiveSpin spin;
-  bool handlerBusy = false;  // between a Wait() that returned an exit and the next Wait() or Idle()
+  // The handler wants a core: while it spins, from a push that wakes it,
+  // from taking an exit or resuming a vCPU, until its next Wait() or Idle().
+  BusyMark handlerBusy;
   // Statistics (stats()): exits taken, push -> taken ns summed, spin outcomes.
   uint64_t taken = 0, handoffNs = 0;
   SpinCounters spins;
 
-  ~ExitQueueState() { SetHandlerBusy(false); }
-
   // The handler stops taking exits for now (the run's end, a turn of the
   // event loop): it no longer counts as a thread that wants a core.
-  void Idle() { SetHandlerBusy(false); }
+  void Idle() { handlerBusy.Set(false); }
 
   void Push(int index, int code) {
     bool wake;
@@ -62,14 +62,17 @@ struct ExitQueueState {
       wake = sleepers > 0;
     }
     count.fetch_add(1, std::memory_order_release);
-    if (wake) cv.notify_one();
+    if (wake) {
+      handlerBusy.Set(true);
+      cv.notify_one();
+    }
   }
 
   // The next thread at an exit (index and code, see kIndexSpan), or -1 after `ms` milliseconds.
   int Wait(uint64_t ms) {
-    SetHandlerBusy(false);
+    handlerBusy.Set(false);
     if (count.load(std::memory_order_acquire) <= 0) {
-      spin.Spin([&] { return count.load(std::memory_order_acquire) > 0; }, spins);
+      spin.Spin([&] { return count.load(std::memory_order_acquire) > 0; }, handlerBusy, spins);
     }
     LockSpinning(m);
     std::unique_lock<std::mutex> lk(m, std::adopt_lock);
@@ -85,15 +88,8 @@ struct ExitQueueState {
     ++taken;
     handoffNs += MonoNs() - e.pushedNs;
     spin.NoteOtherCpu(e.cpu);
-    SetHandlerBusy(true);
+    handlerBusy.Set(true);
     return e.index + kIndexSpan * e.code;
-  }
-
- private:
-  void SetHandlerBusy(bool busy) {
-    if (busy == handlerBusy) return;
-    handlerBusy = busy;
-    g_busyThreads.fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
   }
 };
 

@@ -105,6 +105,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   // sees resume() without sleeping on cv_ (then takes m_ and checks again).
   std::atomic<uint32_t> wakeSeq_{0};
   AdaptiveSpin spin_;  // the thread's own
+  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
   SpinCounters spins_;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
@@ -180,12 +181,8 @@ void VcpuThread::Loop() {
     }
     lk.unlock();
     uint64_t t0 = MonoNs();
-    int r, err;
-    {
-      BusyScope busy;  // a vCPU in KVM_RUN wants a core (spin admission)
-      r = ioctl(fd_, KVM_RUN, 0);
-      err = errno;
-    }
+    int r = ioctl(fd_, KVM_RUN, 0);
+    int err = errno;
     uint64_t t1 = MonoNs();
     lk.lock();
     guestNs_ += t1 - t0;
@@ -203,6 +200,7 @@ void VcpuThread::Loop() {
     // Interrupted by no kick of ours (immediate_exit unset): not an exit.
     if (interrupted && run_->immediate_exit == 0 && !stop_) continue;
     runRequested_ = false;
+    wantsCore_.Set(false);
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
@@ -212,7 +210,7 @@ void VcpuThread::Loop() {
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
       lk.unlock();
       queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1);
-      spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, spins_);
+      spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
       LockSpinning(m_);
       lk = std::unique_lock<std::mutex>(m_, std::adopt_lock);
     } else if (hasTsfn_) {
@@ -256,6 +254,7 @@ void VcpuThread::Stop() {
     }
     thread_.join();
   }
+  wantsCore_.Set(false);  // resumed, and now never to run again
   if (hasTsfn_) {
     tsfn_.Release();
     hasTsfn_ = false;
@@ -310,9 +309,11 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
     // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.
     run_->immediate_exit = immediate ? 1 : 0;
     runRequested_ = true;
+    wantsCore_.Set(true);
     resumedAt_ = MonoNs();
     resumedOn_ = sched_getcpu();
   }
+  if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
   Wake();
   return env.Undefined();
 }
