@@ -21,7 +21,8 @@
 //    put the thread it waits for on the same core, that one runs at once
 //    (then the spin works like a cooperative handoff on one core, still far
 //    cheaper than a futex sleep); a foreign process waiting there runs too.
-//  - Adaptive: after kMissesToBackOff spins in a row ran out, a waiter
+//  - Adaptive: after kMissesToBackOff spins in a row ran out (or saw the
+//    other side only after kSlowHitNs), a waiter
 //    sleeps at once, and spins again only on one wait in kRetryEvery; a hit
 //    turns spinning back on. A guest that halts or rarely exits thus costs
 //    a few windows per kRetryEvery waits (one wait per run slice when
@@ -91,7 +92,13 @@ class AdaptiveSpin {
   // rejoin), and is short enough that a miss costs little.
   static constexpr uint64_t kWindowNs = 50000;
   // Misses in a row before spinning is off; then one wait in kRetryEvery spins.
+  // A hit that took longer than kSlowHitNs counts as a miss here: the other
+  // side is slow (a guest that computes between exits, a device that works,
+  // or cores shared with other processes, which the yields hand the core to
+  // for whole time slices), and sleeping costs about as much without
+  // burning a core.
   static constexpr unsigned kMissesToBackOff = 3;
+  static constexpr uint64_t kSlowHitNs = 20000;
   static constexpr unsigned kRetryEvery = 16;
   // A spinner yields its core this often: when the thread it waits for was
   // woken onto the same core (the scheduler puts a wakee next to its waker),
@@ -117,7 +124,7 @@ class AdaptiveSpin {
       }
       skippedInRow_ = 0;
     }
-    uint64_t t = MonoNs(), deadline = t + kWindowNs, nextYield = t + kYieldEveryNs;
+    uint64_t start = MonoNs(), t = start, deadline = start + kWindowNs, nextYield = start + kYieldEveryNs;
     bool seen = false;
     for (unsigned i = 1;; ++i) {
       if (ready()) {
@@ -140,7 +147,7 @@ class AdaptiveSpin {
     }
     if (!seen) self.Set(false);
     if (seen) {
-      missesInRow_ = 0;
+      missesInRow_ = MonoNs() - start > kSlowHitNs ? missesInRow_ + 1 : 0;
       stats.hits.fetch_add(1, std::memory_order_relaxed);
     } else {
       ++missesInRow_;
