@@ -22,6 +22,8 @@
 //                 the thread then spins a bounded, adaptive while for its
 //                 resume() before it sleeps (spin_wait.h: the policy)
 //   stats()       counters, and where a queued exit's time goes (ns summed)
+//   threadId      the thread's kernel thread id (HMP's `info cpus`)
+//   VcpuThread.currentThreadId()  the calling thread's (one vCPU runs on the JS thread)
 //   stop()        end and join the thread, close the fd, unmap the page
 //
 // The thread is also stopped when its JavaScript environment is torn down (a
@@ -33,6 +35,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,6 +74,8 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   Napi::Value JsKick(const Napi::CallbackInfo& info);
   Napi::Value JsStop(const Napi::CallbackInfo& info);
   Napi::Value JsClosed(const Napi::CallbackInfo& info);
+  Napi::Value JsThreadId(const Napi::CallbackInfo& info);
+  static Napi::Value JsCurrentThreadId(const Napi::CallbackInfo& info);
   Napi::Value JsStats(const Napi::CallbackInfo& info);
   Napi::Value PendingResult(Napi::Env env);
   // wakeSeq_ for the spinner, cv_.notify_all() for the sleeper, after a change
@@ -85,6 +90,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
 
   std::thread thread_;
   pthread_t tid_{};
+  int osTid_ = 0;  // gettid() of the thread, set by Loop() before start() returns
   std::mutex m_;
   std::condition_variable cv_;
   bool started_ = false;
@@ -126,6 +132,8 @@ Napi::Function VcpuThread::Init(Napi::Env env) {
       InstanceMethod<&VcpuThread::JsStop>("stop"),
       InstanceMethod<&VcpuThread::JsStats>("stats"),
       InstanceAccessor<&VcpuThread::JsClosed>("closed"),
+      InstanceAccessor<&VcpuThread::JsThreadId>("threadId"),
+      StaticMethod<&VcpuThread::JsCurrentThreadId>("currentThreadId"),
   });
 }
 
@@ -169,6 +177,8 @@ void VcpuThread::Loop() {
   sigdelset(&others, ThreadKickSignal());
   pthread_sigmask(SIG_BLOCK, &others, nullptr);
   std::unique_lock<std::mutex> lk(m_);
+  osTid_ = static_cast<int>(syscall(SYS_gettid));
+  cv_.notify_all();  // start() waits for osTid_
   for (;;) {
     cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
     if (stop_) break;
@@ -293,6 +303,8 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   started_ = true;
   thread_ = std::thread([this] { Loop(); });
   tid_ = thread_.native_handle();
+  std::unique_lock<std::mutex> lk(m_);
+  cv_.wait(lk, [&] { return osTid_ != 0; });
   return env.Undefined();
 }
 
@@ -392,6 +404,15 @@ Napi::Value VcpuThread::JsStop(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value VcpuThread::JsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
+
+Napi::Value VcpuThread::JsThreadId(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> g(m_);
+  return Napi::Number::New(info.Env(), osTid_);
+}
+
+Napi::Value VcpuThread::JsCurrentThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
 
 // stats(): { runs, holdExits, holds, running, guestNs, resumeNs, resumes,
 // spinHits, spinMisses, spinSkipped }, for tests and benchmarks.

@@ -33,8 +33,11 @@ type Ending =
 
 export class SmpRunLoop implements VcpuRunner {
   private readonly queue = new VcpuExitQueue();
-  /** One per vCPU, started at the first run. */
-  private threads: VcpuThread[] | null = null;
+  /**
+   * One per vCPU, started with the machine (idle until a run), as QEMU's
+   * vCPU threads are: `info cpus` shows their ids from the start.
+   */
+  private readonly threads: VcpuThread[];
   /** vCPUs resumed whose exit has not been taken from the queue yet. */
   private readonly inRun: boolean[];
   /** vCPUs stopped at hlt (no in-kernel IRQ chip): not resumed until the next run. */
@@ -49,6 +52,13 @@ export class SmpRunLoop implements VcpuRunner {
   constructor(private readonly loops: readonly RunLoop[]) {
     this.inRun = loops.map(() => false);
     this.halted = loops.map(() => false);
+    this.threads = [];
+    try {
+      for (const [index, l] of loops.entries()) this.threads.push(new VcpuThread(l.vcpu, { exitQueue: { queue: this.queue, index } }));
+    } catch (err) {
+      for (const t of this.threads) t.stop();
+      throw err;
+    }
   }
 
   /** Drops a stop asked for outside a run (a system reset satisfies a pending reset request). */
@@ -112,7 +122,6 @@ export class SmpRunLoop implements VcpuRunner {
     const lim = checkRunOptions(opts);
     if (this.running) throw new Error('this machine is already running');
     for (const l of this.loops) l.vcpu.assertNotThreaded('KVM_RUN');
-    this.threads ??= this.loops.map((l, index) => new VcpuThread(l.vcpu, { exitQueue: { queue: this.queue, index } }));
     this.running = true;
     this.exits = 0;
     for (const l of this.loops) l.countFrom(opts.trace);
@@ -135,11 +144,11 @@ export class SmpRunLoop implements VcpuRunner {
 
   /** Every vCPU not stopped at hlt runs (again). */
   private resumeAll(): void {
-    this.threads!.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
+    this.threads.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
   }
 
   private resume(i: number, immediate = false): void {
-    this.threads![i].resume(immediate);
+    this.threads[i].resume(immediate);
     this.inRun[i] = true;
   }
 
@@ -175,7 +184,7 @@ export class SmpRunLoop implements VcpuRunner {
     this.exits++;
     const r = this.loops[i].handleExit(reason, lim.start);
     // Closed by a device callback? (Vcpu.close() stops its thread first: a JavaScript flag, no native call per exit.)
-    if (this.threads!.some((t) => t.stopped)) return { kind: 'closed' };
+    if (this.threads.some((t) => t.stopped)) return { kind: 'closed' };
     if (r !== null) {
       if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
       this.halted[i] = true;
@@ -187,15 +196,15 @@ export class SmpRunLoop implements VcpuRunner {
     return null;
   }
 
-  /** @internal For benchmarks: each vCPU thread's and the queue's counters and timings (null before the first run). */
-  stats(): { threads: VcpuThreadStats[]; queue: VcpuExitQueueStats } | null {
-    return this.threads && { threads: this.threads.map((t) => t.stats()), queue: this.queue.stats() };
+  /** @internal For benchmarks: each vCPU thread's and the queue's counters and timings. */
+  stats(): { threads: VcpuThreadStats[]; queue: VcpuExitQueueStats } {
+    return { threads: this.threads.map((t) => t.stats()), queue: this.queue.stats() };
   }
 
   /** The pending exit of vCPU `i` read from its thread: throws its KVM_RUN error. */
   private reasonOf(i: number): number {
     try {
-      return this.threads![i].pendingReason();
+      return this.threads[i].pendingReason();
     } catch (err) {
       throw translateNativeError(err);
     }
@@ -209,7 +218,6 @@ export class SmpRunLoop implements VcpuRunner {
    */
   private quiesce(): unknown {
     const threads = this.threads;
-    if (threads === null) return undefined;
     if (this.closed) { // close() stopped the threads
       this.inRun.fill(false);
       return undefined;

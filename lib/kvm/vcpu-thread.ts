@@ -22,6 +22,15 @@ interface NativeVcpuThread {
   stop(): void;
   stats(): VcpuThreadStats;
   readonly closed: boolean;
+  readonly threadId: number;
+}
+
+type NativeVcpuThreadClass = (new (v: unknown) => NativeVcpuThread) & { currentThreadId(): number };
+const nativeClass = () => (native() as unknown as { VcpuThread: NativeVcpuThreadClass }).VcpuThread;
+
+/** The kernel thread id (gettid) of the calling thread: where a vCPU runs that has no VcpuThread. */
+export function currentThreadId(): number {
+  return nativeClass().currentThreadId();
 }
 
 /** VcpuThread.stats(): counters, and where the time of queued exits goes. */
@@ -77,7 +86,7 @@ export class VcpuThread {
     if (threadOf(vcpu)) throw new RangeError(`vCPU ${vcpu.id} already has a running thread`);
     if (opts.onExit !== undefined && typeof opts.onExit !== 'function') throw new TypeError('onExit must be a function');
     if (opts.onExit !== undefined && opts.exitQueue !== undefined) throw new TypeError('give onExit or exitQueue, not both');
-    const Ctor = (native() as unknown as { VcpuThread: new (v: unknown) => NativeVcpuThread }).VcpuThread;
+    const Ctor = nativeClass();
     this.handle = callNative(() => new Ctor(vcpu.native));
     this.page = vcpu.runPage;
     this.view = new DataView(this.page);
@@ -94,6 +103,11 @@ export class VcpuThread {
 
   get closed(): boolean {
     return this.handle.closed;
+  }
+
+  /** The kernel thread id (gettid) of the thread, as QEMU's `info cpus` shows it (0 once stopped before it started). */
+  get threadId(): number {
+    return this.handle.threadId;
   }
 
   /**
