@@ -10,10 +10,11 @@
 //  - Admission: a thread spins only while the threads of this process that
 //    want a core -- vCPU threads resumed and not stopped at an exit yet,
 //    threads spinning here, exit handlers with an exit to handle -- fit the
-//    cores we may run on (its affinity mask), itself included. With more runnable threads than cores a spinner would only
-//    delay the thread it waits for. The count is an estimate: a vCPU halted
-//    inside KVM_RUN counts as busy (we cannot tell; erring there only costs
-//    a sleep), and a thread woken but not running yet is not always counted
+//    CPUs we may run on (the affinity mask, read once), itself included.
+//    With more runnable threads than cores a spinner would only delay the
+//    thread it waits for. The count is an estimate: a vCPU halted inside
+//    KVM_RUN counts as busy (we cannot tell; erring there only costs a
+//    sleep), and a thread woken but not running yet is not always counted
 //    (a spinner then shares a core with the thread it waits for, which the
 //    yields below turn into a cooperative handoff, not a stolen core).
 //  - Bounded: at most kWindowNs per wait, then the caller blocks as before.
@@ -22,11 +23,11 @@
 //    (then the spin works like a cooperative handoff on one core, still far
 //    cheaper than a futex sleep); a foreign process waiting there runs too.
 //  - Adaptive: after kMissesToBackOff spins in a row ran out (or saw the
-//    other side only after kSlowHitNs), a waiter
-//    sleeps at once, and spins again only on one wait in kRetryEvery; a hit
-//    turns spinning back on. A guest that halts or rarely exits thus costs
-//    a few windows per kRetryEvery waits (one wait per run slice when
-//    nothing exits), not a busy core.
+//    other side only after kSlowHitNs), a waiter sleeps at once, and spins
+//    again only on one wait in kRetryEvery; a hit turns spinning back on. A
+//    guest that halts or rarely exits thus costs a few windows per
+//    kRetryEvery waits (one wait per run slice when nothing exits), not a
+//    busy core.
 #pragma once
 #include <pthread.h>
 #include <sched.h>
@@ -124,7 +125,8 @@ class AdaptiveSpin {
       }
       skippedInRow_ = 0;
     }
-    uint64_t start = MonoNs(), t = start, deadline = start + kWindowNs, nextYield = start + kYieldEveryNs;
+    const uint64_t start = MonoNs(), deadline = start + kWindowNs;
+    uint64_t nextYield = start + kYieldEveryNs;
     bool seen = false;
     for (unsigned i = 1;; ++i) {
       if (ready()) {
@@ -138,18 +140,18 @@ class AdaptiveSpin {
       }
       CpuRelax();
       if ((i & 31) != 0) continue;
-      t = MonoNs();
+      uint64_t t = MonoNs();
       if (t >= deadline) break;
       if (t >= nextYield) {
         sched_yield();
         nextYield = MonoNs() + kYieldEveryNs;
       }
     }
-    if (!seen) self.Set(false);
     if (seen) {
       missesInRow_ = MonoNs() - start > kSlowHitNs ? missesInRow_ + 1 : 0;
       stats.hits.fetch_add(1, std::memory_order_relaxed);
     } else {
+      self.Set(false);
       ++missesInRow_;
       stats.misses.fetch_add(1, std::memory_order_relaxed);
     }
