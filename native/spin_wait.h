@@ -97,10 +97,12 @@ class AdaptiveSpin {
   // side is slow (a guest that computes between exits, a device that works,
   // or cores shared with other processes, which the yields hand the core to
   // for whole time slices), and sleeping costs about as much without
-  // burning a core.
+  // burning a core. (Above the 20-35 us hiccups a timer tick or a
+  // preemption causes every few ms here: at 20 us those chained into
+  // back-offs, each a few sleeping handoffs, and cost ~20 % at 8 us exits.)
   static constexpr unsigned kMissesToBackOff = 3;
-  static constexpr uint64_t kSlowHitNs = 20000;
-  static constexpr unsigned kRetryEvery = 16;
+  static constexpr uint64_t kSlowHitNs = 40000;
+  static constexpr unsigned kRetryEvery = 8;
   // A spinner yields its core this often: when the thread it waits for was
   // woken onto the same core (the scheduler puts a wakee next to its waker),
   // pause alone would keep it from running until the window ends.

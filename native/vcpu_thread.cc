@@ -217,10 +217,13 @@ void VcpuThread::Loop() {
     if (queue_) {
       // Push without m_ held (the handler's poll() takes it next), then
       // watch wakeSeq_ for the resume; the loop's wait checks it under m_.
+      // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice):
+      // the resume comes after the event loop's turn, if at all.
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
+      bool kicked = exitReason_ == KVM_EXIT_INTR;
       lk.unlock();
       queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1);
-      spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
+      if (!kicked) spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
       LockSpinning(m_);
       lk = std::unique_lock<std::mutex>(m_, std::adopt_lock);
     } else if (hasTsfn_) {
