@@ -1,5 +1,8 @@
 // VcpuExitQueue: the JavaScript handle of an ExitQueueState (see the header).
-//   new VcpuExitQueue()   wait(ms) -> index of a thread at an exit, or -1
+//   new VcpuExitQueue()   wait(ms) -> -1, or a thread at an exit: its index
+//                         + 65536 * (exit reason + 1, or 0 for a KVM_RUN error)
+//   idle()  the handler takes no exits for now (spin admission, spin_wait.h)
+//   stats() -> { taken, handoffNs, spinHits, spinMisses, spinSkipped, spinRefused }
 #include <napi.h>
 
 #include "errors.h"
@@ -11,7 +14,9 @@ namespace nkvm {
 class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "VcpuExitQueue", {InstanceMethod<&VcpuExitQueue::JsWait>("wait")});
+    return DefineClass(env, "VcpuExitQueue", {InstanceMethod<&VcpuExitQueue::JsWait>("wait"),
+                                                  InstanceMethod<&VcpuExitQueue::JsIdle>("idle"),
+                                                  InstanceMethod<&VcpuExitQueue::JsStats>("stats")});
   }
   explicit VcpuExitQueue(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<VcpuExitQueue>(info), state_(std::make_shared<ExitQueueState>()) {
@@ -24,6 +29,26 @@ class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
   Napi::Value JsWait(const Napi::CallbackInfo& info) {
     uint64_t ms = ArgU64(info, 0, "ms");
     return Napi::Number::New(info.Env(), state_->Wait(ms));
+  }
+
+  Napi::Value JsIdle(const Napi::CallbackInfo& info) {
+    state_->Idle();
+    return info.Env().Undefined();
+  }
+
+  // For benchmarks and tests: exits taken, the time from their push to
+  // their taking summed (the handoff to JavaScript), how the waits went.
+  Napi::Value JsStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ExitQueueState& q = *state_;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("taken", Napi::Number::New(env, static_cast<double>(q.taken)));
+    o.Set("handoffNs", Napi::Number::New(env, static_cast<double>(q.handoffNs)));
+    o.Set("spinHits", Napi::Number::New(env, static_cast<double>(q.spins.hits.load())));
+    o.Set("spinMisses", Napi::Number::New(env, static_cast<double>(q.spins.misses.load())));
+    o.Set("spinSkipped", Napi::Number::New(env, static_cast<double>(q.spins.skipped.load())));
+    o.Set("spinRefused", Napi::Number::New(env, static_cast<double>(q.spins.refused.load())));
+    return o;
   }
 };
 

@@ -1,40 +1,95 @@
 // The exits of several VcpuThreads, in the order they happened, for the one
 // thread that handles them (the JavaScript thread: QEMU's big lock). Each
-// thread pushes its index when it stops at an exit; the handler blocks in
-// Wait() on one condition variable for all of them instead of one callback
-// per exit through the event loop, which costs an eventfd wake-up and a turn
-// of libuv each (see docs/architecture.md, "vCPU exit -> device").
+// thread pushes its index (and the exit's reason, so the handler needs no
+// second call to learn it) when it stops at an exit; the handler waits in
+// Wait() for all of them instead of one callback per exit through the event
+// loop, which costs an eventfd wake-up and a turn of libuv each (see
+// docs/architecture.md, "vCPU exit -> device"). Wait() first spins a bounded,
+// adaptive while (spin_wait.h) and only then sleeps on the condition
+// variable: when exits come fast, a futex sleep + wake-up (~30 us here)
+// would cost more than the exit.
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 
+#include "spin_wait.h"
+
 namespace nkvm {
 
 struct ExitQueueState {
   std::mutex m;
   std::condition_variable cv;
-  std::deque<int> ready;
+  // Wait()'s result: -1, or index + kIndexSpan * code, where code is the
+  // exit reason + 1, or 0 when the exit carries a KVM_RUN error (the handler
+  // reads it from the thread, which throws it).
+  static constexpr int kIndexSpan = 1 << 16;
+  struct Entry {
+    int index;
+    int code;
+    int cpu;  // where the pushing thread was (AdaptiveSpin::NoteOtherCpu)
+    uint64_t pushedNs;
+  };
+  std::deque<Entry> ready;
+  // About ready.size(), for the spinner (read without m): raised after m is
+  // released, so a spinner that sees it finds m free; may lag or dip below
+  // 0 for an instant (the spinner waits for > 0, then checks under m).
+  std::atomic<int> count{0};
+  int sleepers = 0;              // handlers blocked on cv (under m): only then notify
+  // Handler side only (one handling thread at a time):
+  AdaptiveSpin spin;
+  // The handler wants a core: while it spins, from a push that wakes it,
+  // from taking an exit or resuming a vCPU, until its next Wait() or Idle().
+  BusyMark handlerBusy;
+  // Statistics (stats()): exits taken, push -> taken ns summed, spin outcomes.
+  uint64_t taken = 0, handoffNs = 0;
+  SpinCounters spins;
 
-  void Push(int index) {
+  // The handler stops taking exits for now (the run's end, a turn of the
+  // event loop): it no longer counts as a thread that wants a core.
+  void Idle() { handlerBusy.Set(false); }
+
+  void Push(int index, int code) {
+    bool wake;
     {
       std::lock_guard<std::mutex> g(m);
-      ready.push_back(index);
+      ready.push_back({index, code, sched_getcpu(), MonoNs()});
+      wake = sleepers > 0;
     }
-    cv.notify_one();
+    count.fetch_add(1, std::memory_order_release);
+    if (wake) {
+      handlerBusy.Set(true);
+      cv.notify_one();
+    }
   }
 
-  // The index of the next thread at an exit, or -1 after `ms` milliseconds.
+  // The next thread at an exit (index and code, see kIndexSpan), or -1 after `ms` milliseconds.
   int Wait(uint64_t ms) {
-    std::unique_lock<std::mutex> lk(m);
-    if (!cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return !ready.empty(); })) return -1;
-    int i = ready.front();
+    handlerBusy.Set(false);
+    if (count.load(std::memory_order_acquire) <= 0) {
+      spin.Spin([&] { return count.load(std::memory_order_acquire) > 0; }, handlerBusy, spins);
+    }
+    LockSpinning(m);
+    std::unique_lock<std::mutex> lk(m, std::adopt_lock);
+    if (ready.empty()) {
+      ++sleepers;
+      bool got = cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return !ready.empty(); });
+      --sleepers;
+      if (!got) return -1;
+    }
+    Entry e = ready.front();
     ready.pop_front();
-    return i;
+    count.fetch_sub(1, std::memory_order_relaxed);
+    ++taken;
+    handoffNs += MonoNs() - e.pushedNs;
+    spin.NoteOtherCpu(e.cpu);
+    handlerBusy.Set(true);
+    return e.index + kIndexSpan * e.code;
   }
 };
 

@@ -18,7 +18,12 @@
 //                 thread re-enters KVM_RUN after the last release()
 //   kick()        a user-visible kick: the run reports KVM_EXIT_INTR
 //   start(queue, index)  report exits by pushing `index` to a VcpuExitQueue
-//                 (vcpu_exit_queue.h) instead of calling back through libuv
+//                 (vcpu_exit_queue.h) instead of calling back through libuv;
+//                 the thread then spins a bounded, adaptive while for its
+//                 resume() before it sleeps (spin_wait.h: the policy)
+//   stats()       counters, and where a queued exit's time goes (ns summed)
+//   threadId      the thread's kernel thread id (HMP's `info cpus`)
+//   VcpuThread.currentThreadId()  the calling thread's (one vCPU runs on the JS thread)
 //   stop()        end and join the thread, close the fd, unmap the page
 //
 // The thread is also stopped when its JavaScript environment is torn down (a
@@ -30,6 +35,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,6 +45,7 @@
 
 #include "errors.h"
 #include "handles.h"
+#include "spin_wait.h"
 #include "vcpu_exit_queue.h"
 
 namespace nkvm {
@@ -67,8 +74,14 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   Napi::Value JsKick(const Napi::CallbackInfo& info);
   Napi::Value JsStop(const Napi::CallbackInfo& info);
   Napi::Value JsClosed(const Napi::CallbackInfo& info);
+  Napi::Value JsThreadId(const Napi::CallbackInfo& info);
+  static Napi::Value JsCurrentThreadId(const Napi::CallbackInfo& info);
   Napi::Value JsStats(const Napi::CallbackInfo& info);
   Napi::Value PendingResult(Napi::Env env);
+  // wakeSeq_ for the spinner, cv_.notify_all() for the sleeper, after a change
+  // made under m_: called after m_ is released, so a spinner that sees the
+  // new wakeSeq_ finds m_ free (it takes m_ and checks again before sleeping).
+  void Wake();
 
   int fd_ = -1;
   kvm_run* run_ = nullptr;
@@ -77,6 +90,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
 
   std::thread thread_;
   pthread_t tid_{};
+  int osTid_ = 0;  // gettid() of the thread, set by Loop() before start() returns
   std::mutex m_;
   std::condition_variable cv_;
   bool started_ = false;
@@ -89,6 +103,16 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   int exitReason_ = 0;
   int exitErrno_ = 0;
   uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
+  // Where the time goes (under m_): inside KVM_RUN; from resume() to the
+  // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
+  uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0, resumedAt_ = 0;
+  int resumedOn_ = -1;  // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
+  // Bumped by Wake(): the thread spins on it after pushing an exit, so it
+  // sees resume() without sleeping on cv_ (then takes m_ and checks again).
+  std::atomic<uint32_t> wakeSeq_{0};
+  AdaptiveSpin spin_;  // the thread's own
+  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
+  SpinCounters spins_;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<ExitQueueState> queue_;  // start(queue, index): where exits go
@@ -108,6 +132,8 @@ Napi::Function VcpuThread::Init(Napi::Env env) {
       InstanceMethod<&VcpuThread::JsStop>("stop"),
       InstanceMethod<&VcpuThread::JsStats>("stats"),
       InstanceAccessor<&VcpuThread::JsClosed>("closed"),
+      InstanceAccessor<&VcpuThread::JsThreadId>("threadId"),
+      StaticMethod<&VcpuThread::JsCurrentThreadId>("currentThreadId"),
   });
 }
 
@@ -151,14 +177,25 @@ void VcpuThread::Loop() {
   sigdelset(&others, ThreadKickSignal());
   pthread_sigmask(SIG_BLOCK, &others, nullptr);
   std::unique_lock<std::mutex> lk(m_);
+  osTid_ = static_cast<int>(syscall(SYS_gettid));
+  cv_.notify_all();  // start() waits for osTid_
   for (;;) {
     cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
     if (stop_) break;
     inRun_ = true;
+    if (resumedAt_ != 0) {
+      resumeNs_ += MonoNs() - resumedAt_;
+      ++resumes_;
+      resumedAt_ = 0;
+      spin_.NoteOtherCpu(resumedOn_);
+    }
     lk.unlock();
+    uint64_t t0 = MonoNs();
     int r = ioctl(fd_, KVM_RUN, 0);
     int err = errno;
+    uint64_t t1 = MonoNs();
     lk.lock();
+    guestNs_ += t1 - t0;
     inRun_ = false;
     ++runs_;
     bool ours = holdKicked_;
@@ -173,11 +210,22 @@ void VcpuThread::Loop() {
     // Interrupted by no kick of ours (immediate_exit unset): not an exit.
     if (interrupted && run_->immediate_exit == 0 && !stop_) continue;
     runRequested_ = false;
+    wantsCore_.Set(false);
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
     if (queue_) {
-      queue_->Push(queueIndex_);
+      // Push without m_ held (the handler's poll() takes it next), then
+      // watch wakeSeq_ for the resume; the loop's wait checks it under m_.
+      // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice):
+      // the resume comes after the event loop's turn, if at all.
+      uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
+      bool kicked = exitReason_ == KVM_EXIT_INTR;
+      lk.unlock();
+      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1);
+      if (!kicked) spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
+      LockSpinning(m_);
+      lk = std::unique_lock<std::mutex>(m_, std::adopt_lock);
     } else if (hasTsfn_) {
       int reason = exitReason_;
       // env is null when the call is dropped at teardown. A callback that
@@ -206,8 +254,8 @@ void VcpuThread::Stop() {
       run_->immediate_exit = 1;
       Signal();
     }
-    cv_.notify_all();
   }
+  Wake();
   if (thread_.joinable()) {
     // Re-signal until the thread is out (a signal could land between the
     // immediate_exit check and a long KVM_RUN only if the page write raced;
@@ -219,6 +267,7 @@ void VcpuThread::Stop() {
     }
     thread_.join();
   }
+  wantsCore_.Set(false);  // resumed, and now never to run again
   if (hasTsfn_) {
     tsfn_.Release();
     hasTsfn_ = false;
@@ -245,7 +294,9 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   if (info.Length() > 1) {
     queue_ = UnwrapExitQueue(info[0]);
     if (!queue_) ThrowType(env, "start(queue, index) expects a VcpuExitQueue");
-    queueIndex_ = static_cast<int>(ArgU64(info, 1, "index"));
+    uint64_t index = ArgU64(info, 1, "index");
+    if (index >= ExitQueueState::kIndexSpan) ThrowRange(env, "index must be below 65536");
+    queueIndex_ = static_cast<int>(index);
   } else if (info.Length() > 0 && info[0].IsFunction()) {
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "node-kvm vcpu exit", 0, 1);
     hasTsfn_ = true;
@@ -255,6 +306,8 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   started_ = true;
   thread_ = std::thread([this] { Loop(); });
   tid_ = thread_.native_handle();
+  std::unique_lock<std::mutex> lk(m_);
+  cv_.wait(lk, [&] { return osTid_ != 0; });
   return env.Undefined();
 }
 
@@ -262,15 +315,27 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) ThrowErrno(env, "VcpuThread.resume", EBADF);
   if (!started_) ThrowRange(env, "start() the vCPU thread first");
-  std::lock_guard<std::mutex> g(m_);
-  if (runRequested_) ThrowRange(env, "the vCPU is already running");
-  exitPending_ = false;
-  exitErrno_ = 0;
-  // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.
-  run_->immediate_exit = info.Length() > 0 && info[0].ToBoolean() ? 1 : 0;
-  runRequested_ = true;
-  cv_.notify_all();
+  bool immediate = info.Length() > 0 && info[0].ToBoolean();
+  {
+    std::lock_guard<std::mutex> g(m_);
+    if (runRequested_) ThrowRange(env, "the vCPU is already running");
+    exitPending_ = false;
+    exitErrno_ = 0;
+    // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.
+    run_->immediate_exit = immediate ? 1 : 0;
+    runRequested_ = true;
+    wantsCore_.Set(true);
+    resumedAt_ = MonoNs();
+    resumedOn_ = sched_getcpu();
+  }
+  if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
+  Wake();
   return env.Undefined();
+}
+
+void VcpuThread::Wake() {
+  wakeSeq_.fetch_add(1, std::memory_order_release);
+  cv_.notify_all();
 }
 
 Napi::Value VcpuThread::PendingResult(Napi::Env env) {
@@ -317,9 +382,13 @@ Napi::Value VcpuThread::JsHold(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value VcpuThread::JsRelease(const Napi::CallbackInfo& info) {
-  std::lock_guard<std::mutex> g(m_);
-  if (holds_ == 0) ThrowRange(info.Env(), "release() without hold()");
-  if (--holds_ == 0) cv_.notify_all();
+  bool last;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    if (holds_ == 0) ThrowRange(info.Env(), "release() without hold()");
+    last = --holds_ == 0;
+  }
+  if (last) Wake();
   return info.Env().Undefined();
 }
 
@@ -339,7 +408,17 @@ Napi::Value VcpuThread::JsStop(const Napi::CallbackInfo& info) {
 
 Napi::Value VcpuThread::JsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
 
-// stats(): { runs, holdExits, holds } counters, for tests and benchmarks.
+Napi::Value VcpuThread::JsThreadId(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> g(m_);
+  return Napi::Number::New(info.Env(), osTid_);
+}
+
+Napi::Value VcpuThread::JsCurrentThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+// stats(): { runs, holdExits, holds, running, guestNs, resumeNs, resumes,
+// spinHits, spinMisses, spinSkipped }, for tests and benchmarks.
 Napi::Value VcpuThread::JsStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> g(m_);
@@ -348,6 +427,13 @@ Napi::Value VcpuThread::JsStats(const Napi::CallbackInfo& info) {
   o.Set("holdExits", Napi::Number::New(env, static_cast<double>(holdExits_)));
   o.Set("holds", Napi::Number::New(env, static_cast<double>(holdsTaken_)));
   o.Set("running", Napi::Boolean::New(env, runRequested_));
+  o.Set("guestNs", Napi::Number::New(env, static_cast<double>(guestNs_)));
+  o.Set("resumeNs", Napi::Number::New(env, static_cast<double>(resumeNs_)));
+  o.Set("resumes", Napi::Number::New(env, static_cast<double>(resumes_)));
+  o.Set("spinHits", Napi::Number::New(env, static_cast<double>(spins_.hits.load())));
+  o.Set("spinMisses", Napi::Number::New(env, static_cast<double>(spins_.misses.load())));
+  o.Set("spinSkipped", Napi::Number::New(env, static_cast<double>(spins_.skipped.load())));
+  o.Set("spinRefused", Napi::Number::New(env, static_cast<double>(spins_.refused.load())));
   return o;
 }
 

@@ -15,8 +15,8 @@
 import { translateNativeError } from '../errors';
 import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
 import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
-import { VcpuExitQueue } from './vcpu-exit-queue';
-import { VcpuThread } from './vcpu-thread';
+import { takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
+import { VcpuThread, type VcpuThreadStats } from './vcpu-thread';
 
 const now = (): number => performance.now();
 /** Exits a stopping vCPU may take to finish its I/O instruction (RunLoop's completePendingIo allows as many). */
@@ -33,8 +33,11 @@ type Ending =
 
 export class SmpRunLoop implements VcpuRunner {
   private readonly queue = new VcpuExitQueue();
-  /** One per vCPU, started at the first run. */
-  private threads: VcpuThread[] | null = null;
+  /**
+   * One per vCPU, started with the machine (idle until a run), as QEMU's
+   * vCPU threads are: `info cpus` shows their ids from the start.
+   */
+  private readonly threads: VcpuThread[];
   /** vCPUs resumed whose exit has not been taken from the queue yet. */
   private readonly inRun: boolean[];
   /** vCPUs stopped at hlt (no in-kernel IRQ chip): not resumed until the next run. */
@@ -49,6 +52,13 @@ export class SmpRunLoop implements VcpuRunner {
   constructor(private readonly loops: readonly RunLoop[]) {
     this.inRun = loops.map(() => false);
     this.halted = loops.map(() => false);
+    this.threads = [];
+    try {
+      for (const [index, l] of loops.entries()) this.threads.push(new VcpuThread(l.vcpu, { exitQueue: { queue: this.queue, index } }));
+    } catch (err) {
+      for (const t of this.threads) t.stop();
+      throw err;
+    }
   }
 
   /** Drops a stop asked for outside a run (a system reset satisfies a pending reset request). */
@@ -92,6 +102,7 @@ export class SmpRunLoop implements VcpuRunner {
         if (ending !== null) return this.settle(ending, lim, opts);
         const err = this.quiesce();
         if (err !== undefined) throw err;
+        this.queue.idle();
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.closed) ending = { kind: 'closed' };
         else if (this.stopRequest) ending = { kind: 'stop', request: this.stopRequest, cpu: 0 };
@@ -111,7 +122,6 @@ export class SmpRunLoop implements VcpuRunner {
     const lim = checkRunOptions(opts);
     if (this.running) throw new Error('this machine is already running');
     for (const l of this.loops) l.vcpu.assertNotThreaded('KVM_RUN');
-    this.threads ??= this.loops.map((l, index) => new VcpuThread(l.vcpu, { exitQueue: { queue: this.queue, index } }));
     this.running = true;
     this.exits = 0;
     for (const l of this.loops) l.countFrom(opts.trace);
@@ -126,6 +136,7 @@ export class SmpRunLoop implements VcpuRunner {
       const err = this.quiesce();
       if (err !== undefined && !failed) throw err;
     } finally {
+      this.queue.idle();
       this.running = false;
       this.stopRequest = null;
     }
@@ -133,11 +144,11 @@ export class SmpRunLoop implements VcpuRunner {
 
   /** Every vCPU not stopped at hlt runs (again). */
   private resumeAll(): void {
-    this.threads!.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
+    this.threads.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
   }
 
   private resume(i: number, immediate = false): void {
-    this.threads![i].resume(immediate);
+    this.threads[i].resume(immediate);
     this.inRun[i] = true;
   }
 
@@ -147,18 +158,22 @@ export class SmpRunLoop implements VcpuRunner {
     for (;;) {
       const left = until - now();
       if (left <= 0.05) return until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null;
-      const i = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
-      if (this.closed) return { kind: 'closed' };
-      if (i < 0) continue;
-      const ending = this.take(i, lim);
+      const taken = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
+      if (taken < 0) {
+        if (this.closed) return { kind: 'closed' };
+        continue;
+      }
+      // (An exit was taken: nothing can have closed the machine since the
+      // last check, which follows every exit's dispatch.)
+      const ending = this.take(takenIndex(taken), takenReason(taken), lim);
       if (ending !== null) return ending;
     }
   }
 
-  /** Handles vCPU `i`'s exit and lets it run on, unless the run ends. */
-  private take(i: number, lim: RunLimits): Ending | null {
+  /** Handles vCPU `i`'s exit (`queued`: its reason from the queue) and lets it run on, unless the run ends. */
+  private take(i: number, queued: number, lim: RunLimits): Ending | null {
     this.inRun[i] = false;
-    const reason = this.reasonOf(i);
+    const reason = queued >= 0 ? queued : this.reasonOf(i);
     if (reason === this.EXIT_INTR || reason < 0) {
       this.loops[i].noteInterrupted();
       // A kick without a stop (vcpu.requestExit()): run on.
@@ -168,7 +183,8 @@ export class SmpRunLoop implements VcpuRunner {
     }
     this.exits++;
     const r = this.loops[i].handleExit(reason, lim.start);
-    if (this.closed) return { kind: 'closed' }; // by a device callback
+    // Closed by a device callback? (Vcpu.close() stops its thread first: a JavaScript flag, no native call per exit.)
+    if (this.threads.some((t) => t.stopped)) return { kind: 'closed' };
     if (r !== null) {
       if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
       this.halted[i] = true;
@@ -180,9 +196,15 @@ export class SmpRunLoop implements VcpuRunner {
     return null;
   }
 
+  /** @internal For benchmarks: each vCPU thread's and the queue's counters and timings. */
+  stats(): { threads: VcpuThreadStats[]; queue: VcpuExitQueueStats } {
+    return { threads: this.threads.map((t) => t.stats()), queue: this.queue.stats() };
+  }
+
+  /** The pending exit of vCPU `i` read from its thread: throws its KVM_RUN error. */
   private reasonOf(i: number): number {
     try {
-      return this.threads![i].pendingReason();
+      return this.threads[i].pendingReason();
     } catch (err) {
       throw translateNativeError(err);
     }
@@ -196,7 +218,6 @@ export class SmpRunLoop implements VcpuRunner {
    */
   private quiesce(): unknown {
     const threads = this.threads;
-    if (threads === null) return undefined;
     if (this.closed) { // close() stopped the threads
       this.inRun.fill(false);
       return undefined;
@@ -212,15 +233,17 @@ export class SmpRunLoop implements VcpuRunner {
         this.inRun.fill(false);
         break;
       }
-      const i = this.queue.wait(50);
-      if (i < 0) {
+      const taken = this.queue.wait(50);
+      if (taken < 0) {
         threads.forEach((t, k) => { if (this.inRun[k]) t.kick(); });
         continue;
       }
+      const i = takenIndex(taken);
       this.inRun[i] = false;
       let reason: number;
       try {
-        reason = this.reasonOf(i);
+        reason = takenReason(taken);
+        if (reason < 0) reason = this.reasonOf(i);
       } catch (err) {
         firstError ??= err;
         continue;

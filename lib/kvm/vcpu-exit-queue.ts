@@ -4,9 +4,31 @@
 import { native } from '../binding';
 import { callNative } from '../errors';
 
+/** VcpuExitQueue.stats(). */
+export interface VcpuExitQueueStats {
+  /** Exits taken by wait(), and the nanoseconds from their push to their taking, summed (the handoff to JavaScript). */
+  taken: number;
+  handoffNs: number;
+  /** wait() calls that spun and saw an exit, that spun in vain, that did not spin (native/spin_wait.h). */
+  spinHits: number;
+  spinMisses: number;
+  spinSkipped: number;
+  /** wait() calls that did not spin because this process's busy threads filled the cores. */
+  spinRefused: number;
+}
+
 interface NativeExitQueue {
   wait(ms: number): number;
+  idle(): void;
+  stats(): VcpuExitQueueStats;
 }
+
+/** wait()'s result packs the vCPU's index and its exit reason (native/vcpu_exit_queue.h). */
+const INDEX_SPAN = 65536;
+/** The vCPU index of wait()'s result `taken` (not -1). */
+export const takenIndex = (taken: number): number => taken % INDEX_SPAN;
+/** The raw exit reason of wait()'s result `taken`, or -1: a KVM_RUN error, which the thread's pendingReason() throws. */
+export const takenReason = (taken: number): number => Math.floor(taken / INDEX_SPAN) - 1;
 
 export class VcpuExitQueue {
   /** @internal the native handle VcpuThread.start() takes */
@@ -18,10 +40,27 @@ export class VcpuExitQueue {
   }
 
   /**
-   * The index (given to the VcpuThread) of the next vCPU stopped at an exit,
-   * or -1 when none stops within `ms` milliseconds. Blocks the JavaScript thread.
+   * The next vCPU stopped at an exit -- its index (given to the VcpuThread)
+   * and exit reason, read with takenIndex() and takenReason() -- or -1 when
+   * none stops within `ms` milliseconds. Blocks the JavaScript
+   * thread: a bounded, adaptive spin first (tens of microseconds, only while
+   * this process's busy threads fit the cores), then a sleep.
    */
   wait(ms: number): number {
     return this.handle.wait(ms);
+  }
+
+  /**
+   * The handler takes no exits for now (the run ended, the event loop
+   * turns): until the next wait() it no longer counts as a thread that
+   * wants a core, so vCPU threads of any machine may spin.
+   */
+  idle(): void {
+    this.handle.idle();
+  }
+
+  /** Counters and timings, for benchmarks and tests. */
+  stats(): VcpuExitQueueStats {
+    return this.handle.stats();
   }
 }

@@ -3,7 +3,7 @@
 // listener holds such vCPUs outside KVM_RUN while it deletes slots, which is
 // what makes a split / merge / move atomic for the guest.
 import { native } from '../binding';
-import { callNative, KvmError } from '../errors';
+import { callNative, KvmError, translateNativeError } from '../errors';
 import { checkOptions } from '../options';
 import { errno } from '../util/errno';
 import { decodeExit, type VcpuExit } from './exits';
@@ -20,8 +20,37 @@ interface NativeVcpuThread {
   release(): void;
   kick(): void;
   stop(): void;
-  stats(): { runs: number; holdExits: number; holds: number; running: boolean };
+  stats(): VcpuThreadStats;
   readonly closed: boolean;
+  readonly threadId: number;
+}
+
+type NativeVcpuThreadClass = (new (v: unknown) => NativeVcpuThread) & { currentThreadId(): number };
+const nativeClass = () => (native() as unknown as { VcpuThread: NativeVcpuThreadClass }).VcpuThread;
+
+/** The kernel thread id (gettid) of the calling thread: where a vCPU runs that has no VcpuThread. */
+export function currentThreadId(): number {
+  return nativeClass().currentThreadId();
+}
+
+/** VcpuThread.stats(): counters, and where the time of queued exits goes. */
+export interface VcpuThreadStats {
+  /** KVM_RUN calls, runs ended only by a hold, holds taken. */
+  runs: number;
+  holdExits: number;
+  holds: number;
+  /** Resumed and not stopped at an exit yet. */
+  running: boolean;
+  /** Nanoseconds inside KVM_RUN, summed (guest code and the exit itself). */
+  guestNs: number;
+  /** Nanoseconds from resume() to the thread's next KVM_RUN, summed over `resumes` (the resume handoff). */
+  resumeNs: number;
+  resumes: number;
+  /** Waits for resume() after a queued exit that spun and saw it, that spun in vain, that did not spin (spin_wait.h). */
+  spinHits: number;
+  spinMisses: number;
+  spinSkipped: number;
+  spinRefused: number;
 }
 
 const threads = new WeakMap<Vcpu, VcpuThread>();
@@ -57,7 +86,7 @@ export class VcpuThread {
     if (threadOf(vcpu)) throw new RangeError(`vCPU ${vcpu.id} already has a running thread`);
     if (opts.onExit !== undefined && typeof opts.onExit !== 'function') throw new TypeError('onExit must be a function');
     if (opts.onExit !== undefined && opts.exitQueue !== undefined) throw new TypeError('give onExit or exitQueue, not both');
-    const Ctor = (native() as unknown as { VcpuThread: new (v: unknown) => NativeVcpuThread }).VcpuThread;
+    const Ctor = nativeClass();
     this.handle = callNative(() => new Ctor(vcpu.native));
     this.page = vcpu.runPage;
     this.view = new DataView(this.page);
@@ -74,6 +103,11 @@ export class VcpuThread {
 
   get closed(): boolean {
     return this.handle.closed;
+  }
+
+  /** The kernel thread id (gettid) of the thread, as QEMU's `info cpus` shows it (0 once stopped before it started). */
+  get threadId(): number {
+    return this.handle.threadId;
   }
 
   /**
@@ -93,7 +127,11 @@ export class VcpuThread {
    * immediate_exit set), then report KVM_EXIT_INTR (or the instruction's next exit).
    */
   resume(immediate = false): void {
-    callNative(() => this.handle.resume(immediate));
+    try { // (not callNative: no closure on the SMP run loop's hot path)
+      this.handle.resume(immediate);
+    } catch (err) {
+      throw translateNativeError(err);
+    }
   }
 
   /** @internal The pending exit's raw reason, or -1 while the guest runs (no decoding: the SMP run loop's hot path). */
@@ -132,13 +170,21 @@ export class VcpuThread {
     this.holds--;
   }
 
-  /** Counters: KVM_RUN calls, runs ended only by a hold, holds taken. */
-  stats(): { runs: number; holdExits: number; holds: number; running: boolean } {
+  /** Counters and timings (VcpuThreadStats). */
+  stats(): VcpuThreadStats {
     return this.handle.stats();
   }
 
+  /** True once stop() was called (Vcpu.close() calls it): a JavaScript read, for the SMP run loop's hot path. */
+  get stopped(): boolean {
+    return this.stopCalled;
+  }
+
+  private stopCalled = false;
+
   /** End the thread (the guest is kicked out first). Idempotent. */
   stop(): void {
+    this.stopCalled = true;
     this.handle.stop();
     if (threads.get(this.vcpu) === this) threads.delete(this.vcpu);
   }

@@ -8,7 +8,7 @@
  *   (monitor_puts); the typed line is echoed, as QEMU's readline does,
  *   unless the input is a terminal (which echoes by itself);
  * - commands: help|? [cmd], info [subcommand], stop|s, cont|c, system_reset,
- *   quit|q; info mtree [-f][-D], ramblock, pci, registers [-a|vcpu], status;
+ *   quit|q; info cpus, mtree [-f][-D], ramblock, pci, registers [-a|vcpu], status;
  * - QEMU's errors: "unknown command: 'foo'", "unknown command: 'info foo'",
  *   "mtree: unsupported option -x", "<name>: extraneous characters at the
  *   end of line", each followed by 'Try "help <typed>" for more information'
@@ -33,6 +33,8 @@ export interface HmpTarget {
   infoPci(): string;
   /** how many vCPUs there are (indices 0..n-1) */
   cpuCount(): number;
+  /** `info cpus`: the host thread id of each vCPU (without it, there is no `info cpus`) */
+  cpuThreadIds?(): number[];
   /** `info registers` of one vCPU, without the "CPU#n" heading (formatInfoRegisters) */
   infoRegisters(cpuIndex: number): string;
   /** for `info status` */
@@ -101,7 +103,9 @@ export class HmpMonitor {
     this.output = output;
     this.echo = options.echo ?? !(input as Readable & { isTTY?: boolean }).isTTY;
     this.version = options.version ?? QEMU_VERSION;
+    const cpus: Command[] = target.cpuThreadIds ? [{ name: 'cpus', params: '', help: 'show infos for each CPU', run: () => this.cpus() }] : [];
     this.infoCommands = [
+      ...cpus,
       {
         name: 'mtree', params: '[-f][-D]', help: 'show memory tree (-f: dump flat view for address spaces;-D: dump disabled regions)', flags: ['f', 'D'],
         run: (a) => target.mtree({ flat: a.flags.has('f'), disabled: a.flags.has('D') }),
@@ -214,6 +218,11 @@ export class HmpMonitor {
     skipSpaces();
     if (p < text.length) throw new ParseError('extraneous characters at the end of line');
     return args;
+  }
+
+  /** hmp_info_cpus: '*' marks the monitor's current CPU (always #0: there is no `cpu` command) */
+  private cpus(): string {
+    return this.target.cpuThreadIds!().map((tid, i) => `${i === 0 ? '*' : ' '} CPU #${i}: thread_id=${tid}\n`).join('');
   }
 
   /** hmp_info_registers: "\nCPU#n\n" before each dump */

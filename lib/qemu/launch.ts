@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'stream';
 import { Machine } from '../machine';
 import type { PcDiskOptions } from '../machines/pc';
 import type { RunResult } from '../kvm/run-loop';
+import { currentThreadId, threadOf } from '../kvm/vcpu-thread';
 import { openCharBackend, openFileBackend, type CharBackend, type CharBackendSpec } from './chardev';
 import type { HmpTarget } from './hmp';
 import type { GdbListen } from './gdb-options';
@@ -150,6 +151,8 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
       formatRamBlocks: () => m.formatRamBlocks(),
       infoPci: () => m.formatInfoPci(),
       cpuCount: () => m.vcpus.length,
+      // One vCPU runs KVM_RUN on this (the JavaScript) thread; several on their own threads.
+      cpuThreadIds: () => (m.vcpus.length === 1 ? [currentThreadId()] : m.vcpus.map((v) => threadOf(v)?.threadId ?? 0)),
       infoRegisters: (i) => m.formatInfoRegisters(i),
       runState: () => (prelaunch ? 'prelaunch' : paused ? 'paused' : 'running'),
       stop: () => { paused = true; m.stop('monitor: stop'); },
