@@ -128,8 +128,9 @@ function count(file) {
 async function main() {
   const probe = spawnSync('perf', ['list', 'kvm:kvm_pio'], { encoding: 'utf8' });
   if (probe.status !== 0 || !probe.stdout.includes('kvm:kvm_pio')) {
-    console.error('pc-post-exits: needs perf with the kvm:* tracepoints (linux-perf, and root or perf_event_paranoid -1)');
-    process.exit(1);
+    // `npm run bench` runs every bench: without perf this one has nothing to measure
+    console.log('pc-post-exits: skipped, needs perf with the kvm:* tracepoints (linux-perf, and root or perf_event_paranoid -1)');
+    return;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-kvm-bench-exits-'));
   try {
