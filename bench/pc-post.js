@@ -43,6 +43,7 @@ function once(cmd, dir, name) {
     let out = '';
     let err = '';
     let ms = null;
+    let cpuMs = null;
     let firstMs = null;
     let partial = '';
     const lines = [];
@@ -56,6 +57,7 @@ function once(cmd, dir, name) {
       for (let i; (i = partial.indexOf('\n')) >= 0; partial = partial.slice(i + 1)) lines.push({ t, text: partial.slice(0, i) });
       if (ms === null && out.includes(MARKER)) {
         ms = t;
+        cpuMs = cpuTimeMs(child.pid);
         lines.push({ t, text: MARKER });
         // what was traced up to now (QEMU writes its trace file as events happen)
         setTimeout(() => child.kill('SIGTERM'), 200);
@@ -66,10 +68,26 @@ function once(cmd, dir, name) {
       clearTimeout(timer);
       if (ms === null) return reject(new Error(`${name}: no "${MARKER}"; stderr: ${err.slice(-2000)}`));
       const traced = fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n').filter((l) => l.includes('kvm_set_user_memory')) : [];
-      resolve({ ms, firstMs, slots: traced.length, lines: lines.filter((l) => l.t <= ms) });
+      resolve({ ms, cpuMs, firstMs, slots: traced.length, lines: lines.filter((l) => l.t <= ms) });
     });
   });
 }
+
+/**
+ * CPU time (user + system, all threads) the process has used so far, from
+ * /proc/PID/stat: on a loaded host it varies far less than wall time, which
+ * also counts the time other processes had the CPUs.
+ */
+function cpuTimeMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3, "state"
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+const CLK_TCK = 100; // USER_HZ, the unit of /proc/PID/stat's utime and stime on Linux
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -133,6 +151,9 @@ async function main() {
     const nPost = med('nodeKvm', (r) => r.ms - r.firstMs);
     const qPost = med('qemu', (r) => r.ms - r.firstMs);
     console.log(`  start-up to the first debugcon byte: node-kvm ${f0(nFirst)} ms, QEMU ${f0(qFirst)} ms; from there to the marker: node-kvm ${f0(nPost)} ms, QEMU ${f0(qPost)} ms, ratio ${(nPost / qPost).toFixed(2)}`);
+    const nCpu = med('nodeKvm', (r) => r.cpuMs);
+    const qCpu = med('qemu', (r) => r.cpuMs);
+    console.log(`  CPU time (user + system) until the marker: node-kvm ${f0(nCpu)} ms, QEMU ${f0(qCpu)} ms, ratio ${(nCpu / qCpu).toFixed(2)}`);
     const slots = (key) => results[key].map((r) => r.slots);
     console.log(`KVM_SET_USER_MEMORY_REGION until then: node-kvm ${Math.max(...slots('nodeKvm'))}, QEMU ${Math.max(...slots('qemu'))} (target <= QEMU)`);
     console.log(`timeline (median ms of each phase; lines only one of them prints fall into the phase they are in):`);
