@@ -18,6 +18,7 @@ const path = require('path');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 6);
 const MARKER = 'No bootable device.';
+const MARKER_SEEN = `"${MARKER}" seen`;
 const QEMU = process.env.QEMU || 'qemu-system-x86_64';
 const NODE_KVM_QEMU = [process.execPath, path.join(__dirname, '..', 'bin', 'node-kvm-qemu')];
 /** A phase shorter than this on both sides is folded into the next one. */
@@ -58,7 +59,7 @@ function once(cmd, dir, name) {
       if (ms === null && out.includes(MARKER)) {
         ms = t;
         cpuMs = cpuTimeMs(child.pid);
-        lines.push({ t, text: MARKER });
+        lines.push({ t, text: MARKER_SEEN }); // the last landmark (SeaBIOS prints the marker's line more than once)
         // what was traced up to now (QEMU writes its trace file as events happen)
         setTimeout(() => child.kill('SIGTERM'), 200);
       }
