@@ -7,6 +7,9 @@ import * as fs from 'fs';
 import { type Readable, Writable } from 'stream';
 import { strerror } from '../util/errno';
 
+/** Something to Atomics.wait() on: a sleep that blocks the thread, as a blocking write would. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /** A back end, as the command line names it. */
 export type CharBackendSpec =
   | { kind: 'stdio' }
@@ -26,7 +29,11 @@ export interface CharBackend {
  * in a queue at exit). A write that fails drops its bytes and the ones after
  * it, as QEMU's chardev does (QEMU ignores SIGPIPE): a reader that goes away
  * (`node-kvm-qemu ... | head`) must not end the guest. Only EPIPE is expected
- * and quiet; any other failure (ENOSPC, EIO) is said once on stderr.
+ * and quiet; any other failure (ENOSPC, EIO) is said once on stderr. A full
+ * non-blocking stdout (EAGAIN: Node makes a pipe or socket stdout non-blocking
+ * once process.stdout is touched, and a reader that lags a few hundred
+ * one-byte writes fills a socket) is waited for, as QEMU waits for its
+ * chardev: the guest stalls, its output is not lost.
  */
 function syncWriter(fd: number, closeFd: boolean, name: string): Writable & { closeFd(): void } {
   let broken = false;
@@ -35,7 +42,14 @@ function syncWriter(fd: number, closeFd: boolean, name: string): Writable & { cl
       if (!broken) {
         try {
           let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          while (off < chunk.length) {
+            try {
+              off += fs.writeSync(fd, chunk, off, chunk.length - off);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+              Atomics.wait(PAUSE, 0, 0, 1); // 1 ms, then try again
+            }
+          }
         } catch (e) {
           broken = true;
           if ((e as NodeJS.ErrnoException).code !== 'EPIPE') process.stderr.write(`node-kvm-qemu: writing to ${name} failed (${strerror(e)}): its further output is dropped\n`);
