@@ -7,8 +7,9 @@ import * as fs from 'fs';
 import { type Readable, Writable } from 'stream';
 import { strerror } from '../util/errno';
 
-/** Something to Atomics.wait() on: a sleep that blocks the thread, as a blocking write would. */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** Something to Atomics.wait() on: a sleep that blocks the thread, as a blocking write would
+ * (made on first use: a startup snapshot's builder has no SharedArrayBuffer). */
+let pause: Int32Array | undefined;
 
 /** A back end, as the command line names it. */
 export type CharBackendSpec =
@@ -47,7 +48,7 @@ function syncWriter(fd: number, closeFd: boolean, name: string): Writable & { cl
               off += fs.writeSync(fd, chunk, off, chunk.length - off);
             } catch (e) {
               if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-              Atomics.wait(PAUSE, 0, 0, 1); // 1 ms, then try again
+              Atomics.wait((pause ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, 1); // 1 ms, then try again
             }
           }
         } catch (e) {
