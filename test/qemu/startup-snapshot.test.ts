@@ -4,7 +4,7 @@
 // the blob only when it fits: a changed dist/ file, another Node binary or a
 // moved package run the normal path, never the snapshot's old code.
 // Hermetic: a copy of the package (dist/, bin/, scripts/) in a temporary
-// directory, with its own blob; node_modules and build/ are the checkout's.
+// directory, with its own blob; node_modules and the addon (build/, prebuilds/) are the checkout's.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -23,13 +23,14 @@ function run(cmd: string[], env: Record<string, string> = {}): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A package directory with dist/, bin/, scripts/ and package.json copied, node_modules and build/ linked. */
+/** A package directory with dist/, bin/, scripts/ and package.json copied, node_modules and the addon's directories linked. */
 function copyPackage(dir: string): string {
   const pkg = path.join(dir, 'pkg');
   fs.mkdirSync(pkg);
   for (const d of ['dist', 'bin', 'scripts']) fs.cpSync(path.join(ROOT, d), path.join(pkg, d), { recursive: true, preserveTimestamps: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
-  for (const d of ['node_modules', 'build']) fs.symlinkSync(path.join(ROOT, d), path.join(pkg, d));
+  // the addon is wherever node-gyp-build finds it in the checkout: build/, or prebuilds/ (CI's package check packs it there)
+  for (const d of ['node_modules', 'build', 'prebuilds']) if (fs.existsSync(path.join(ROOT, d))) fs.symlinkSync(path.join(ROOT, d), path.join(pkg, d));
   return pkg;
 }
 
