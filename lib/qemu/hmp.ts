@@ -15,7 +15,8 @@
  *   (monitor_parse_arguments: flags are taken in their declared order, so
  *   `info mtree -D -f` is refused exactly as QEMU refuses it).
  * The monitor reads lines from a Readable without blocking the event loop,
- * runs one command at a time, and ends at `quit` or at the end of its input.
+ * runs one command at a time, and ends at `quit`, at the end of its input,
+ * or at close() (its owner's, before it ends the output: nothing is written after).
  */
 import { createInterface } from 'readline';
 import type { Readable, Writable } from 'stream';
@@ -92,6 +93,9 @@ export class HmpMonitor {
   private readonly commands: Command[];
   private readonly infoCommands: Command[];
   private quitting = false;
+  /** close() was called: the output may be ended, so nothing more is written to it */
+  private closed = false;
+  private lines: ReturnType<typeof createInterface> | null = null;
 
   constructor(target: HmpTarget, options: HmpMonitorOptions) {
     if (typeof target !== 'object' || target === null) throw new TypeError('HmpMonitor: target must be an HmpTarget');
@@ -131,21 +135,37 @@ export class HmpMonitor {
 
   /**
    * Prints the banner and a prompt, then runs the lines of the input one by
-   * one; resolves after `quit` or at the end of the input (the output stays open).
+   * one; resolves after `quit`, at the end of the input or after close() (the
+   * output stays open: it is the owner's).
    */
   async run(): Promise<void> {
+    if (this.closed) return;
     this.write(`${this.banner()}\n(qemu) `);
     const lines = createInterface({ input: this.input, crlfDelay: Infinity, terminal: false });
+    this.lines = lines;
     try {
       for await (const line of lines) {
+        if (this.closed) break;
         if (this.echo) this.write(`${line}\n`);
-        this.write(await this.execute(line));
-        if (this.quitting) break;
+        const answer = await this.execute(line);
+        // quit prints nothing more (QEMU exits before the next prompt); its
+        // owner may already have ended the output while quit was awaited.
+        if (this.quitting || this.closed) break;
+        this.write(answer);
         this.write('(qemu) ');
       }
     } finally {
       lines.close();
     }
+  }
+
+  /**
+   * Stops the monitor before its owner ends the output: it reads no more
+   * lines, and a command still running when it is called prints nothing.
+   */
+  close(): void {
+    this.closed = true;
+    this.lines?.close();
   }
 
   /** "QEMU 7.2.22 monitor - type 'help' for more information" */
@@ -252,6 +272,7 @@ export class HmpMonitor {
   }
 
   private write(text: string): void {
+    if (this.closed) return;
     this.output.write(text.replace(/\n/g, '\r\n'));
   }
 }

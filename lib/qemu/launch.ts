@@ -171,6 +171,7 @@ export async function launch(cfg: LaunchConfig, io: LaunchIo, hooks: { onWarning
       })();
       const { HmpMonitor } = await import('./hmp'); // the monitor and readline load only for -monitor
       const monitor = new HmpMonitor(hmpTarget, mon);
+      opened.push(monitor); // closed before the streams it writes to (opened is closed in reverse)
       void monitor.run().catch((e) => io.stderr.write(`${cfg.progName}: monitor: ${(e as Error).message}\n`));
     }
     if (cfg.gdb) {
