@@ -11,7 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# prebuildify (npm pack's prepack) rebuilds the addon and moves it out of build/Release into prebuilds/:
+# the checkout's own build is put back afterwards, so what runs next (npm test in CI) uses it, not the prebuild
+if [ -d build/Release ]; then cp -a build/Release "$work/Release"; fi
+restore() {
+  if [ -d "$work/Release" ]; then rm -rf build/Release && mv "$work/Release" build/Release; fi
+  rm -rf "$work"
+}
+trap restore EXIT
 
 echo "== pack (prepack builds the prebuild)"
 npm pack --pack-destination "$work" >"$work/pack.log" 2>&1 || { tail -30 "$work/pack.log"; exit 1; }
