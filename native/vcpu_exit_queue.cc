@@ -44,10 +44,7 @@ class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("taken", Napi::Number::New(env, static_cast<double>(q.taken)));
     o.Set("handoffNs", Napi::Number::New(env, static_cast<double>(q.handoffNs)));
-    o.Set("spinHits", Napi::Number::New(env, static_cast<double>(q.spins.hits.load())));
-    o.Set("spinMisses", Napi::Number::New(env, static_cast<double>(q.spins.misses.load())));
-    o.Set("spinSkipped", Napi::Number::New(env, static_cast<double>(q.spins.skipped.load())));
-    o.Set("spinRefused", Napi::Number::New(env, static_cast<double>(q.spins.refused.load())));
+    SetSpinStats(env, o, q.spins);
     return o;
   }
 };

@@ -22,6 +22,15 @@
 
 namespace nkvm {
 
+// A SpinCounters as the spinHits/spinMisses/spinSkipped/spinRefused fields of
+// a stats() object (the queue's and each VcpuThread's).
+inline void SetSpinStats(Napi::Env env, Napi::Object o, const SpinCounters& c) {
+  o.Set("spinHits", Napi::Number::New(env, static_cast<double>(c.hits.load())));
+  o.Set("spinMisses", Napi::Number::New(env, static_cast<double>(c.misses.load())));
+  o.Set("spinSkipped", Napi::Number::New(env, static_cast<double>(c.skipped.load())));
+  o.Set("spinRefused", Napi::Number::New(env, static_cast<double>(c.refused.load())));
+}
+
 struct ExitQueueState {
   std::mutex m;
   std::condition_variable cv;

@@ -418,7 +418,7 @@ Napi::Value VcpuThread::JsCurrentThreadId(const Napi::CallbackInfo& info) {
 }
 
 // stats(): { runs, holdExits, holds, running, guestNs, resumeNs, resumes,
-// spinHits, spinMisses, spinSkipped }, for tests and benchmarks.
+// spinHits, spinMisses, spinSkipped, spinRefused }, for tests and benchmarks.
 Napi::Value VcpuThread::JsStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> g(m_);
@@ -430,10 +430,7 @@ Napi::Value VcpuThread::JsStats(const Napi::CallbackInfo& info) {
   o.Set("guestNs", Napi::Number::New(env, static_cast<double>(guestNs_)));
   o.Set("resumeNs", Napi::Number::New(env, static_cast<double>(resumeNs_)));
   o.Set("resumes", Napi::Number::New(env, static_cast<double>(resumes_)));
-  o.Set("spinHits", Napi::Number::New(env, static_cast<double>(spins_.hits.load())));
-  o.Set("spinMisses", Napi::Number::New(env, static_cast<double>(spins_.misses.load())));
-  o.Set("spinSkipped", Napi::Number::New(env, static_cast<double>(spins_.skipped.load())));
-  o.Set("spinRefused", Napi::Number::New(env, static_cast<double>(spins_.refused.load())));
+  SetSpinStats(env, o, spins_);
   return o;
 }
 

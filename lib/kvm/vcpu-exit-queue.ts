@@ -4,17 +4,21 @@
 import { native } from '../binding';
 import { callNative } from '../errors';
 
-/** VcpuExitQueue.stats(). */
-export interface VcpuExitQueueStats {
-  /** Exits taken by wait(), and the nanoseconds from their push to their taking, summed (the handoff to JavaScript). */
-  taken: number;
-  handoffNs: number;
-  /** wait() calls that spun and saw an exit, that spun in vain, that did not spin (native/spin_wait.h). */
+/** How a side's waits went (native/spin_wait.h): the queue's wait() calls, or a VcpuThread's waits for resume(). */
+export interface SpinStats {
+  /** Waits that spun and saw what they waited for, that spun in vain, that did not spin (backed off). */
   spinHits: number;
   spinMisses: number;
   spinSkipped: number;
-  /** wait() calls that did not spin because this process's busy threads filled the cores. */
+  /** Waits that did not spin because this process's busy threads filled the cores. */
   spinRefused: number;
+}
+
+/** VcpuExitQueue.stats(). */
+export interface VcpuExitQueueStats extends SpinStats {
+  /** Exits taken by wait(), and the nanoseconds from their push to their taking, summed (the handoff to JavaScript). */
+  taken: number;
+  handoffNs: number;
 }
 
 interface NativeExitQueue {

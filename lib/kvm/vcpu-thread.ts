@@ -8,7 +8,7 @@ import { checkOptions } from '../options';
 import { errno } from '../util/errno';
 import { decodeExit, type VcpuExit } from './exits';
 import type { Vcpu } from './vcpu';
-import type { VcpuExitQueue } from './vcpu-exit-queue';
+import type { SpinStats, VcpuExitQueue } from './vcpu-exit-queue';
 
 interface NativeVcpuThread {
   start(onExit?: (reason: number) => void): void;
@@ -33,8 +33,8 @@ export function currentThreadId(): number {
   return nativeClass().currentThreadId();
 }
 
-/** VcpuThread.stats(): counters, and where the time of queued exits goes. */
-export interface VcpuThreadStats {
+/** VcpuThread.stats(): counters, where the time of queued exits goes, and how its waits for resume() after a queued exit went. */
+export interface VcpuThreadStats extends SpinStats {
   /** KVM_RUN calls, runs ended only by a hold, holds taken. */
   runs: number;
   holdExits: number;
@@ -46,11 +46,6 @@ export interface VcpuThreadStats {
   /** Nanoseconds from resume() to the thread's next KVM_RUN, summed over `resumes` (the resume handoff). */
   resumeNs: number;
   resumes: number;
-  /** Waits for resume() after a queued exit that spun and saw it, that spun in vain, that did not spin (spin_wait.h). */
-  spinHits: number;
-  spinMisses: number;
-  spinSkipped: number;
-  spinRefused: number;
 }
 
 const threads = new WeakMap<Vcpu, VcpuThread>();
