@@ -5,16 +5,7 @@
 # counts at 0x3000 and keeps the drive status at 0x3002 and the BMDMA status
 # at 0x3003) ends the transfer. Exits through debug-exit with 0x10 (code 0x21).
         .include "pc-pic.inc"
-        .code16
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7c00, %sp
-        movw    $handler + 0x7c00, 0x76 * 4
-        movw    $0, 0x76 * 4 + 2
-        movw    $0, 0x3000
-        pic_init 0xbf                   # slave: only IRQ 14
+        irq_guest_start 0x76, 0xbf     # slave: only IRQ 14
         movl    $0x8000, 0x1000         # PRD 0: 512 bytes at 0x8000
         movl    $512, 0x1004
         movl    $0x9000, 0x1008         # PRD 1: 512 bytes at 0x9000, end of table

@@ -7,17 +7,7 @@
 # acknowledges the drive by reading its status (the last one at 0x3002).
 # Exits through debug-exit with 0x10 (code 0x21).
         .include "pc-pic.inc"
-        .code16
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x7c00, %sp
-        movw    $handler + 0x7c00, 0x76 * 4
-        movw    $0, 0x76 * 4 + 2
-        movw    $0, 0x3000
-        pic_init 0xbf                   # slave: only IRQ 14
+        irq_guest_start 0x76, 0xbf     # slave: only IRQ 14
 
         # --- polled IDENTIFY, interrupts masked in the drive (nIEN)
         mov     $0x3f6, %dx

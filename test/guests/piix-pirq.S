@@ -7,16 +7,7 @@
 # IRQ 11 interrupt (vector 0x73) in the word at 0x3000 and exits through
 # debug-exit with 0x10 (code 0x21).
         .include "pc-pic.inc"
-        .code16
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7c00, %sp
-        movw    $handler + 0x7c00, 0x73 * 4
-        movw    $0, 0x73 * 4 + 2
-        movw    $0, 0x3000
-        pic_init 0xf7                   # slave: only IRQ 11
+        irq_guest_start 0x73, 0xf7     # slave: only IRQ 11
         mov     $0x4d0, %dx             # ELCR (all edge): KVM's in-kernel PIC decodes it
         xor     %al, %al
         out     %al, %dx

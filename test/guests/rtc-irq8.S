@@ -5,16 +5,7 @@
 # reading register C (its last value at 0x3002) and sends EOI to both PICs.
 # Exits through debug-exit with 0x10 (code 0x21).
         .include "pc-pic.inc"
-        .code16
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7c00, %sp
-        movw    $handler + 0x7c00, 0x70 * 4
-        movw    $0, 0x70 * 4 + 2
-        movw    $0, 0x3000
-        pic_init 0xfe                   # slave: only IRQ 8
+        irq_guest_start 0x70, 0xfe     # slave: only IRQ 8
         mov     $0x0c, %al              # clear pending RTC flags
         out     %al, $0x70
         in      $0x71, %al
