@@ -211,13 +211,9 @@ pm_start:
 	mov	%ecx, %eax
 	call	hex32
 	call	space
-	xor	%eax, %eax
-	jecxz	4f
-3:	movzbl	(%edi), %edx
-	add	%edx, %eax
-	inc	%edi
-	loop	3b
-4:	call	hex32
+	lea	(%edi,%ecx), %edx
+	call	byte_sum
+	call	hex32
 	call	newline
 
 	# the E820 table the setup code read
@@ -226,14 +222,8 @@ pm_start:
 5:	jecxz	7f
 	mov	$ADDR + s_e820, %edx
 	call	puts
-	xor	%edi, %edi
-6:	mov	(%ebx,%edi,4), %eax
-	call	hex32
-	call	space
-	inc	%edi
-	cmp	$5, %edi
-	jb	6b
-	call	newline
+	mov	$5, %eax
+	call	dwords
 	add	$20, %ebx
 	dec	%ecx
 	jmp	5b

@@ -121,14 +121,9 @@ start:
 	call	hex32
 	call	space
 	mov	(%ebx), %edi
-	xor	%eax, %eax
-3:	cmp	4(%ebx), %edi
-	jae	5f
-	movzbl	(%edi), %edx
-	add	%edx, %eax
-	inc	%edi
-	jmp	3b
-5:	call	hex32
+	mov	4(%ebx), %edx
+	call	byte_sum
+	call	hex32
 	mov	$ADDR + s_quote, %edx
 	call	puts
 	mov	8(%ebx), %edx
@@ -147,14 +142,8 @@ start:
 	jae	7f
 	mov	$ADDR + s_mmap, %edx
 	call	puts
-	xor	%edi, %edi
-8:	mov	(%ebx,%edi,4), %eax
-	call	hex32
-	call	space
-	inc	%edi
-	cmp	$6, %edi
-	jb	8b
-	call	newline
+	mov	$6, %eax
+	call	dwords
 	add	$24, %ebx
 	jmp	6b
 7:

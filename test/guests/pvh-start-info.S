@@ -107,14 +107,8 @@ start:
 	mov	(%ebx), %edi
 	mov	%edi, %edx
 	add	8(%ebx), %edx			# EDX = the module's end
-	xor	%eax, %eax
-4:	cmp	%edx, %edi
-	jae	5f
-	movzbl	(%edi), %ebp
-	add	%ebp, %eax
-	inc	%edi
-	jmp	4b
-5:	call	hex32
+	call	byte_sum
+	call	hex32
 	call	newline
 	add	$32, %ebx
 	dec	%ecx
@@ -127,14 +121,8 @@ start:
 	jz	9f
 	mov	$s_mmap, %edx
 	call	puts
-	xor	%edi, %edi
-8:	mov	(%ebx,%edi,4), %eax
-	call	hex32
-	call	space
-	inc	%edi
-	cmp	$6, %edi
-	jb	8b
-	call	newline
+	mov	$6, %eax
+	call	dwords
 	add	$24, %ebx
 	dec	%ecx
 	jmp	7b
