@@ -3,14 +3,11 @@
 // second client, a client that disconnects mid-step. Every case gets an
 // E.. reply or a refusal, and the guest and the stub go on working.
 import * as net from 'net';
-import * as fs from 'fs';
 import type { RunResult } from '../../lib/kvm/run-loop';
-import type { GdbServer } from '../../lib/gdb/gdb-server';
 import { checksum } from '../../lib/gdb/rsp-packets';
 import { G_PACKET_BYTES } from '../../lib/gdb/target-description';
-import { buildElf64, runGdb } from '../helpers/gdb';
+import { runGdb, useLongModeGdb } from '../helpers/gdb';
 import { describeKvm } from '../helpers/kvm';
-import { testMachine, type TestMachine } from '../helpers/machine';
 
 /** A raw RSP client: send packets, read replies (acks stripped). */
 class RawClient {
@@ -58,22 +55,11 @@ class RawClient {
 
 describeKvm('the GDB stub refuses bad input and keeps working', () => {
   jest.setTimeout(60_000);
-  const { elf, dir, symbols } = buildElf64('gdb-long.S');
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-  let tm: TestMachine;
-  let server: GdbServer;
-  beforeEach(async () => {
-    tm = await testMachine({ mode: 'long' });
-    tm.machine.load(elf);
-    server = await tm.machine.gdbServer({ port: 0 });
-  });
-  afterEach(async () => {
-    await server.close();
-    tm.machine.close();
-  });
+  const gdb = useLongModeGdb();
+  const { elf, symbols } = gdb;
 
   test('malformed packets, wrong checksums, huge lengths, unmapped addresses: E.., -, or the empty reply; registers and memory still work', async () => {
-    const c = new RawClient(server.port);
+    const c = new RawClient(gdb.server.port);
     try {
       expect(await c.ask('g')).toHaveLength(2 * G_PACKET_BYTES);
       c.send('$g#00'); // wrong checksum: a nack, no reply
@@ -118,10 +104,10 @@ describeKvm('the GDB stub refuses bad input and keeps working', () => {
   });
 
   test('a second client is refused while the first keeps its session', async () => {
-    const first = new RawClient(server.port);
+    const first = new RawClient(gdb.server.port);
     try {
       expect(await first.ask('qAttached')).toBe('1');
-      const second = net.connect(server.port, '127.0.0.1');
+      const second = net.connect(gdb.server.port, '127.0.0.1');
       await new Promise<void>((resolve) => second.on('close', () => resolve()));
       expect(await first.ask('qAttached')).toBe('1');
     } finally {
@@ -130,15 +116,15 @@ describeKvm('the GDB stub refuses bad input and keeps working', () => {
   });
 
   test('a client that disconnects mid-step or mid-continue: the guest runs on to its exit, and gdb can attach afterwards', async () => {
-    const c = new RawClient(server.port);
+    const c = new RawClient(gdb.server.port);
     expect(await c.ask('?')).toMatch(/^T05/);
-    const ran = new Promise<RunResult>((resolve) => server.once('run', resolve));
+    const ran = new Promise<RunResult>((resolve) => gdb.server.once('run', resolve));
     c.packet('s');
     c.socket.destroy();
     const r = await ran;
     expect(r.reason).toBe('debugExit');
     expect(r.exitCode).toBe(7);
-    const again = await runGdb([`target remote 127.0.0.1:${server.port}`, 'p/x $pc'], { file: elf });
+    const again = await runGdb([`target remote 127.0.0.1:${gdb.server.port}`, 'p/x $pc'], { file: elf });
     expect(again.output).toMatch(/\$1 = 0x[0-9a-f]+/);
   });
 });

@@ -3,30 +3,15 @@
 // `break` falls back from int3 to a debug register: int3-probe.ts), stepi,
 // next, register and memory writes, watch and rwatch (memory hooks),
 // Ctrl-C of a spinning guest, detach (the guest runs on), kill.
-import * as fs from 'fs';
 import type { RunResult } from '../../lib/kvm/run-loop';
-import type { GdbServer } from '../../lib/gdb/gdb-server';
-import { buildElf64, runGdb } from '../helpers/gdb';
+import { runGdb, useLongModeGdb } from '../helpers/gdb';
 import { describeKvm } from '../helpers/kvm';
-import { testMachine, type TestMachine } from '../helpers/machine';
 
 describeKvm('gdb against a long-mode guest (machine.gdbServer)', () => {
   jest.setTimeout(120_000);
-  const { elf, dir, symbols } = buildElf64('gdb-long.S');
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  let tm: TestMachine;
-  let server: GdbServer;
-  beforeEach(async () => {
-    tm = await testMachine({ mode: 'long' });
-    tm.machine.load(elf);
-    server = await tm.machine.gdbServer({ port: 0 });
-  });
-  afterEach(async () => {
-    await server.close();
-    tm.machine.close();
-  });
-  const target = () => `target remote 127.0.0.1:${server.port}`;
+  const gdb = useLongModeGdb();
+  const { elf, symbols } = gdb;
+  const target = () => `target remote 127.0.0.1:${gdb.server.port}`;
   const sym = (name: string) => symbols.get(name)!;
 
   test('break and hbreak on functions, stepi, next, x/ and p, continue to the guest\'s exit', async () => {
@@ -53,7 +38,7 @@ describeKvm('gdb against a long-mode guest (machine.gdbServer)', () => {
 
   test('Ctrl-C interrupts a spinning guest; set var writes its memory; after detach it runs on', async () => {
     // gdb's own output is buffered on a pipe: the guest counting shows that it runs
-    const spins = () => new DataView(tm.machine.readGuest(sym('spins'), 8).buffer).getBigUint64(0, true);
+    const spins = () => new DataView(gdb.machine.readGuest(sym('spins'), 8).buffer).getBigUint64(0, true);
     let poll: NodeJS.Timeout | undefined;
     const r = await runGdb([
       target(), 'set $r15 = 1', 'continue', 'p/x $pc', 'p *(long*)&spins > 0', 'set var *(long*)&spins = 0', 'p *(long*)&spins', 'detach',
@@ -76,9 +61,9 @@ describeKvm('gdb against a long-mode guest (machine.gdbServer)', () => {
     expect(r.output).toContain('$3 = 0');
     expect(r.output).toContain('[Inferior 1 (Remote target) detached]');
     // detached: the guest spins on (counting from the 0 gdb wrote) until the machine is stopped
-    const ran = new Promise<RunResult>((resolve) => server.once('run', resolve));
+    const ran = new Promise<RunResult>((resolve) => gdb.server.once('run', resolve));
     await new Promise((res) => setTimeout(res, 300));
-    tm.machine.stop('test');
+    gdb.machine.stop('test');
     expect((await ran).reason).toBe('stopped');
     expect(spins()).toBeGreaterThan(0n);
   });
@@ -97,7 +82,7 @@ describeKvm('gdb against a long-mode guest (machine.gdbServer)', () => {
   });
 
   test('kill: the server reports it, and a gdb can attach again', async () => {
-    const killed = new Promise<void>((resolve) => server.once('kill', resolve));
+    const killed = new Promise<void>((resolve) => gdb.server.once('kill', resolve));
     const r = await runGdb([target(), 'kill'], { file: elf });
     await killed;
     expect(r.output).toContain('[Inferior 1 (Remote target) killed]');

@@ -6,7 +6,10 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import type { GdbServer } from '../../lib/gdb/gdb-server';
+import type { Machine } from '../../lib/machine';
 import { GUESTS } from './assemble';
+import { testMachine, type TestMachine } from './machine';
 
 export interface GdbRun {
   status: number | null;
@@ -60,4 +63,26 @@ export function buildElf64(name: string): { elf: string; dir: string; symbols: M
     symbols.set(sym, BigInt(`0x${addr}`));
   }
   return { elf, dir, symbols };
+}
+
+/**
+ * For a describe block: test/guests/gdb-long.S built once (removed after
+ * all), and before each test a fresh long-mode machine with it loaded and a
+ * GDB server on a free port (both closed after each test).
+ */
+export function useLongModeGdb(): { elf: string; symbols: Map<string, bigint>; readonly machine: Machine; readonly server: GdbServer } {
+  const { elf, dir, symbols } = buildElf64('gdb-long.S');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let tm: TestMachine;
+  let server: GdbServer;
+  beforeEach(async () => {
+    tm = await testMachine({ mode: 'long' });
+    tm.machine.load(elf);
+    server = await tm.machine.gdbServer({ port: 0 });
+  });
+  afterEach(async () => {
+    await server.close();
+    tm.machine.close();
+  });
+  return { elf, symbols, get machine() { return tm.machine; }, get server() { return server; } };
 }
