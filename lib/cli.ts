@@ -11,6 +11,7 @@ import { isElf } from './x86/loader-elf';
 import type { CpuMode } from './x86/modes';
 import { hex } from './util/hex';
 import { packageVersion } from './package-version';
+import { restoreLaunchEnvironment } from './util/process-start';
 
 export interface CliIo {
   stdout: Writable;
@@ -330,6 +331,7 @@ export async function main(args: string[], io: CliIo = { stdout: process.stdout,
 
 /** Entry point of bin/node-kvm. */
 export function cli(): void {
+  restoreLaunchEnvironment();
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

@@ -13,6 +13,15 @@ if [ -f "$startup/startup.blob" ] && [ -f "$startup/node" ]; then
   done
   unset IFS
 fi
+# Node reads NODE_EXTRA_CA_CERTS before any JavaScript runs, and Node 20 parses the whole bundle then
+# (Debian's ca-certificates.crt: ~50-90 ms, more than the rest of a start) though node-kvm never opens a
+# TLS connection. So it is moved aside here and put back into process.env when the executable starts
+# (restoreLaunchEnvironment in lib/util/process-start.ts): what the process passes on to children is unchanged.
+if [ -n "${NODE_EXTRA_CA_CERTS+set}" ]; then
+  NODE_KVM_LAUNCH_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS
+  export NODE_KVM_LAUNCH_EXTRA_CA_CERTS
+  unset NODE_EXTRA_CA_CERTS
+fi
 # the same mtime as the stamp, to the nanosecond: the Node the blob was built for
 if [ -n "$node" ] && ! [ "$node" -nt "$startup/node" ] && ! [ "$node" -ot "$startup/node" ]; then
   exec "$node" --snapshot-blob "$startup/startup.blob" "$0" "$@"

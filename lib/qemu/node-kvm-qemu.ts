@@ -3,6 +3,7 @@
 import * as path from 'path';
 import { qemuMain } from './main';
 import { runQemuCommand } from './qemu-run';
+import { restoreLaunchEnvironment } from '../util/process-start';
 
 /** Runs node-kvm-qemu with `argv` (without node and the script) and exits with QEMU's status. */
 export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never> {
@@ -29,5 +30,6 @@ export async function nodeKvmQemu(argv: string[], argv0: string): Promise<never>
 
 /** The executable's entry: this process's arguments (bin/node-kvm-qemu, and the startup snapshot's start). */
 export function main(): Promise<never> {
+  restoreLaunchEnvironment();
   return nodeKvmQemu(process.argv.slice(2), process.argv[1]);
 }

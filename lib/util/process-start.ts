@@ -12,3 +12,19 @@ export function atProcessStart(init: () => void): void {
   if (later) later.push(init);
   else init();
 }
+
+/** Where bin/'s launcher (scripts/launch.sh) keeps NODE_EXTRA_CA_CERTS while Node starts. */
+const LAUNCH_EXTRA_CA_CERTS = 'NODE_KVM_LAUNCH_EXTRA_CA_CERTS';
+
+/**
+ * Puts back what bin/'s launcher moved aside so that Node would start fast
+ * (NODE_EXTRA_CA_CERTS, which Node 20 parses at start): the executables'
+ * entries call it first, so process.env, and every child's environment, is
+ * the user's again.
+ */
+export function restoreLaunchEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const certs = env[LAUNCH_EXTRA_CA_CERTS];
+  if (certs === undefined) return;
+  env.NODE_EXTRA_CA_CERTS = certs;
+  delete env[LAUNCH_EXTRA_CA_CERTS];
+}
