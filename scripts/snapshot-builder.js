@@ -131,6 +131,14 @@ const entries = {
 // lib/util/process-start.ts's atProcessStart defers its work to the start when this is there.
 const AT_START = Symbol.for('node-kvm.startup-snapshot.at-start');
 const atStart = (globalThis[AT_START] = []);
+// Compiled eagerly: with V8's default (lazy) compilation a function gets its
+// bytecode only when first called, so every function a start calls for the
+// first time would be compiled in each process; compiled here, the bytecode
+// is in the blob (~1 MB more; ~10-15 ms less CPU per microvm boot here). Set
+// at run time, not as the builder's command-line flag: a flag on the command
+// line is part of the blob's V8 configuration, which then refuses to start a
+// plain `node --snapshot-blob`.
+v8.setFlagsFromString('--no-lazy');
 const readsAtLoad = watchHost(() => {
   for (const f of ['index.js', 'cli.js', 'qemu/node-kvm-qemu.js']) load(path.join(dist, f));
 });
@@ -156,6 +164,8 @@ const readsInWarmUp = watchHost(() => {
   loading.pop();
 });
 if (readsInWarmUp.length > 0) throw new Error(`the startup snapshot's warm-up would freeze host state:\n  ${[...new Set(readsInWarmUp)].join('\n  ')}`);
+
+v8.setFlagsFromString('--lazy'); // what runs after the start compiles as usual
 
 /** Whether every file this snapshot was built from is still what it was (else the blob is stale). */
 function current() {
