@@ -56,9 +56,9 @@ const BIN = path.join(__dirname, '..', 'bin', 'node-kvm-qemu');
 /** The launcher's own report (NODE_KVM_STARTUP_TRACE): when main ran, ms after Node started, or null (no snapshot). */
 const mainAt = (err) => { const m = /^node-kvm startup: from the snapshot, main at ([\d.]+) ms/m.exec(err); return m ? Number(m[1]) : null; };
 
-function msOf(cmd) {
+function msOf(cmd, env = process.env) {
   const t0 = process.hrtime.bigint();
-  execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+  execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore', env });
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
@@ -105,6 +105,14 @@ async function main() {
     for (const [what, cmd] of Object.entries(floors)) {
       const xs = Array.from({ length: ROUNDS }, () => msOf(cmd));
       console.log(`floor: ${what} (start and exit): ${median(xs).toFixed(1)} ms`);
+    }
+    // Node 20 parses NODE_EXTRA_CA_CERTS's bundle before running anything: bin/'s launcher moves it
+    // aside (scripts/launch.sh); the rows that start `node` themselves (normal path, library) pay it.
+    if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const xs = Array.from({ length: ROUNDS }, () => msOf([process.execPath, '-e', '0'], env));
+      console.log(`floor: node -e 0 without NODE_EXTRA_CA_CERTS (set here: the normal-path and library rows pay for it): ${median(xs).toFixed(1)} ms`);
     }
     console.log(`host: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} load average, ${os.cpus().length} CPUs`);
   } finally {
