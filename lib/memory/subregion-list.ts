@@ -14,8 +14,10 @@
  * so the rebuild, O(n + k log k) for k links since the last one, does not
  * change their cost.  The window renders of incremental commits find their
  * children through the ChildIndex and never need the order of the whole list.
- * Cleared entries are also dropped whenever they outnumber the live ones, so
- * link / unlink cycles without a walk in between cannot grow the arrays.
+ * Cleared entries of `added` are also dropped whenever they outnumber the
+ * live children, so link / unlink cycles without a walk in between cannot
+ * grow the arrays; those of `sorted` (which unlinks never grow) are dropped
+ * by the next walk, or by some() once they outnumber the live children.
  */
 import type { MemoryRegion } from './region';
 
@@ -33,7 +35,7 @@ const NONE: (MemoryRegion | null)[] = [];
 /** a region's _listSlot while it is in no container's list */
 export const NOT_LISTED = -0x40000000;
 
-/** below this many cleared entries the arrays are not compacted on unlink */
+/** below this many cleared entries an array is not compacted on unlink */
 const MIN_COMPACT = 32;
 
 export class SubregionList {
@@ -42,8 +44,10 @@ export class SubregionList {
   /** linked since the last rebuild, oldest first, null where unlinked again; child j has _listSlot -1 - j */
   private added: (MemoryRegion | null)[] = NONE;
   private live = 0;
-  /** null entries in sorted and added */
-  private cleared = 0;
+  /** null entries in sorted */
+  private sortedCleared = 0;
+  /** null entries in added */
+  private addedCleared = 0;
 
   get length(): number {
     return this.live;
@@ -57,15 +61,32 @@ export class SubregionList {
     this.live++;
   }
 
-  /** unlink mr, which must be in this list */
+  /**
+   * Unlink mr, which must be in this list.  O(1) and touching no other
+   * child: only links since the last rebuild grow an array, so only those
+   * are compacted here (when their cleared entries outnumber the live
+   * children), which bounds link / unlink cycles without a walk in between.
+   * Unlinks from the ordered part just clear entries; some() and ordered()
+   * drop them (a removal of 100,000 children in random order would
+   * otherwise renumber the survivors at every halving, touching 100,000
+   * more regions all over memory).  Unlinking the last child drops both
+   * arrays at once.
+   */
   remove(mr: MemoryRegion): void {
     const slot = mr._listSlot;
-    if (slot >= 0) this.sorted[slot] = null;
-    else this.added[-1 - slot] = null;
     mr._listSlot = NOT_LISTED;
-    this.live--;
-    this.cleared++;
-    if (this.cleared > MIN_COMPACT && this.cleared > this.live) this.rebuild();
+    if (--this.live === 0) {
+      this.sorted = this.added = NONE;
+      this.sortedCleared = this.addedCleared = 0;
+      return;
+    }
+    if (slot >= 0) {
+      this.sorted[slot] = null;
+      this.sortedCleared++;
+    } else {
+      this.added[-1 - slot] = null;
+      if (++this.addedCleared > MIN_COMPACT && this.addedCleared > this.live) this.rebuild();
+    }
   }
 
   /**
@@ -74,12 +95,15 @@ export class SubregionList {
    * children while iterating.
    */
   ordered(): readonly MemoryRegion[] {
-    if (this.added.length > 0 || this.cleared > 0) this.rebuild();
+    if (this.added.length > 0 || this.sortedCleared > 0) this.rebuild();
     return this.sorted as MemoryRegion[];
   }
 
   /** calls fn on every child, in no particular order, until it returns true; whether it did */
   some(fn: (mr: MemoryRegion) => boolean): boolean {
+    // more cleared entries than children: drop them first, so that a scan
+    // costs O(children) (the rebuild is paid for by the unlinks that cleared them)
+    if (this.sortedCleared > MIN_COMPACT && this.sortedCleared > this.live) this.rebuild();
     for (const mr of this.sorted) if (mr !== null && fn(mr)) return true;
     for (const mr of this.added) if (mr !== null && fn(mr)) return true;
     return false;
@@ -95,13 +119,19 @@ export class SubregionList {
     // newest first: for equal priorities (the common case) already in list order
     for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh[f++] = a[j]!;
     fresh.length = f;
-    const linked = f > 1 ? byPriority(fresh) : fresh;
     const s = this.sorted;
-    // nothing to merge with (the children of a new container): the links are the list
-    const out: MemoryRegion[] = f === this.live ? linked : new Array(this.live);
-    let k = f;
-    if (out !== linked) {
-      k = 0;
+    let out: MemoryRegion[];
+    if (f === this.live) {
+      // nothing to merge with (the children of a new container): the links
+      // are the list, and one pass over them both checks their order and
+      // numbers them (a second pass over 100,000 regions is 100,000 more
+      // cache misses)
+      out = f > 1 ? byPriority(fresh) : fresh;
+      if (f === 1) fresh[0]._listSlot = 0;
+    } else {
+      const linked = f > 1 ? byPriority(fresh) : fresh;
+      out = new Array(this.live);
+      let k = 0;
       let j = 0;
       for (const mr of s) {
         if (mr === null) continue;
@@ -109,11 +139,11 @@ export class SubregionList {
         out[k++] = mr;
       }
       while (j < f) out[k++] = linked[j++];
+      for (let i = 0; i < k; i++) out[i]._listSlot = i;
     }
-    for (let i = 0; i < k; i++) out[i]._listSlot = i;
     this.sorted = out.length > 0 ? out : NONE;
     this.added = NONE;
-    this.cleared = 0;
+    this.sortedCleared = this.addedCleared = 0;
   }
 }
 
@@ -125,8 +155,17 @@ export class SubregionList {
  * times).  Equal priorities, the common case, return `fresh` itself.
  */
 function byPriority(fresh: MemoryRegion[]): MemoryRegion[] {
+  // numbered as if in order while checking that they are (renumbered below if not)
   let sorted = true;
-  for (let i = 1; i < fresh.length && sorted; i++) sorted = fresh[i - 1]._priority >= fresh[i]._priority;
+  let prev = fresh[0]._priority;
+  fresh[0]._listSlot = 0;
+  for (let i = 1; i < fresh.length && sorted; i++) {
+    const mr = fresh[i];
+    const p = mr._priority;
+    sorted = prev >= p;
+    prev = p;
+    mr._listSlot = i;
+  }
   if (sorted) return fresh;
   const counts = new Map<number, number>();
   for (const mr of fresh) counts.set(mr._priority, (counts.get(mr._priority) ?? 0) + 1);
@@ -141,6 +180,7 @@ function byPriority(fresh: MemoryRegion[]): MemoryRegion[] {
   for (const mr of fresh) {
     const i = counts.get(mr._priority)!;
     out[i] = mr;
+    mr._listSlot = i;
     counts.set(mr._priority, i + 1);
   }
   return out;
