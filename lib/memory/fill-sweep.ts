@@ -38,7 +38,7 @@ function lt(an: number, ab: bigint, bn: number, bb: bigint): boolean {
  * so each window's data sits together.  The references are the window's
  * FlatRange, all of the window (start, region, offset, flags: its piece
  * when nothing earlier covers any of it, which is most windows), and its
- * end.  Nothing else of the window is kept: at 100,000 windows every byte
+ * end (null until needed when the window is all of its region).  Nothing else of the window is kept: at 100,000 windows every byte
  * of a record is copied by the scavenges that run while the render grows,
  * and a record of six references (the region, base, bounds, size and
  * flags, the FlatRange made only at the end) cost 48 bytes more per window
@@ -71,7 +71,7 @@ export class FillSweep {
    * windows), the others are made at their full size
    */
   private readonly numBlocks: number[][] = [[]];
-  private readonly refBlocks: (FlatRange | bigint)[][] = [[]];
+  private readonly refBlocks: (FlatRange | bigint | null)[][] = [[]];
   private count = 0;
 
   /**
@@ -96,7 +96,10 @@ export class FillSweep {
     nums[n + END_KEY] = Number(ce);
     const r = i * REFS;
     refs[r + RANGE] = fr;
-    refs[r + END] = ce;
+    // a whole window's end is only asked for where windows overlap (end()
+    // computes it then): not keeping `ce` lets the bigint the render made
+    // for it die young instead of being copied with the records
+    refs[r + END] = whole ? null : ce;
   }
 
   /** number k of window w */
@@ -116,7 +119,14 @@ export class FillSweep {
 
   /** window w's end */
   private end(w: number): bigint {
-    return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + END] as bigint;
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const r = (w & IN_BLOCK) * REFS;
+    let e = refs[r + END] as bigint | null;
+    if (e === null) {
+      const fr = refs[r + RANGE] as FlatRange;
+      refs[r + END] = e = fr.start + fr.size;
+    }
+    return e;
   }
 
 /** The FlatRanges of all fills, in address order (not simplified). */
@@ -128,9 +138,12 @@ export class FillSweep {
     if (n === 0) return out;
     const sorted = this.startOrder();
     const order = sorted.order;
+    const rev = sorted.reversed;
     if (this.disjoint(sorted)) {
       // no two windows overlap (the common case: devices side by side): each is one piece, whole
-      for (let i = 0; i < n; i++) out[i] = this.range(order[i]);
+      if (order !== null) for (let i = 0; i < n; i++) out[i] = this.range(order[i]);
+      else if (rev) for (let i = 0; i < n; i++) out[i] = this.range(n - 1 - i);
+      else for (let i = 0; i < n; i++) out[i] = this.range(i);
       return out;
     }
     /** min-heap of the windows that have started (and maybe ended since), by render order */
@@ -147,12 +160,13 @@ export class FillSweep {
     for (;;) {
       if (size === 0) {
         if (next === n) break;
-        pos = this.start(order[next]);
-        posKey = this.num(order[next], START_KEY);
+        const w = at(order, rev, n, next);
+        pos = this.start(w);
+        posKey = this.num(w, START_KEY);
       }
       // every window starting at or before pos has started
       for (; next < n; next++) {
-        const w = order[next];
+        const w = at(order, rev, n, next);
         const wKey = this.num(w, START_KEY);
         if (posKey < wKey || (posKey === wKey && posKey >= EXACT && pos < this.start(w))) break;
         size = heapPush(heap, size, w);
@@ -165,7 +179,7 @@ export class FillSweep {
       let to = this.end(w);
       let toKey = this.num(w, END_KEY);
       if (next < n) {
-        const v = order[next];
+        const v = at(order, rev, n, next);
         const vKey = this.num(v, START_KEY);
         const vStart = this.start(v);
         if (lt(vKey, vStart, toKey, to)) {
@@ -193,10 +207,11 @@ export class FillSweep {
    * at or before the next starts): then every window is its own first
    * window everywhere, and the sweep's heap has nothing to decide.
    */
-  private disjoint({ order, starts, ends }: StartOrder): boolean {
-    for (let i = 1; i < order.length; i++) {
-      const p = order[i - 1];
-      const w = order[i];
+  private disjoint({ order, reversed, starts, ends }: StartOrder): boolean {
+    const n = this.count;
+    for (let i = 1; i < n; i++) {
+      const p = at(order, reversed, n, i - 1);
+      const w = at(order, reversed, n, i);
       const sk = starts === null ? this.num(w, START_KEY) : starts[i];
       const pk = ends === null ? this.num(p, END_KEY) : ends[i - 1];
       if (sk < pk) return false;
@@ -242,10 +257,9 @@ export class FillSweep {
       }
     }
     if (ascending || descending) {
-      const order: number[] = new Array(n);
-      for (let i = 0; i < n; i++) order[i] = ascending ? i : n - 1 - i;
-      // the records are read in (or against) the order they sit in memory: no copies needed
-      return { order, starts: null, ends: null };
+      // the records are read in (or against) the order they sit in memory:
+      // no copies needed, and no array of window numbers either
+      return { order: null, reversed: !ascending, starts: null, ends: null };
     }
     let order = new Int32Array(n);
     let keys = new Float64Array(n);
@@ -294,7 +308,7 @@ export class FillSweep {
       }
       i = j;
     }
-    return { order, starts: keys, ends };
+    return { order, reversed: false, starts: keys, ends };
   }
 }
 
@@ -303,9 +317,16 @@ export class FillSweep {
  * were recorded in) their start and end keys in that order.
  */
 interface StartOrder {
-  order: Int32Array | number[];
+  /** window numbers by start; null: the render order (or its reverse) is the start order */
+  order: Int32Array | null;
+  reversed: boolean;
   starts: Float64Array | null;
   ends: Float64Array | null;
+}
+
+/** the window at place i of the start order */
+function at(order: Int32Array | null, reversed: boolean, n: number, i: number): number {
+  return order !== null ? order[i] : reversed ? n - 1 - i : i;
 }
 
 /** digit d (0 = least significant) of key i's 64-bit pattern */
