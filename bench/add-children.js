@@ -17,10 +17,12 @@
 // is checked on both, and on removing (the issue asks for adding and
 // removing in O(log n) or amortised O(1) alike).
 //
-// Noise: the rounds of the two sizes alternate (10k, 100k, 10k, ...), so
-// that a busy spell of a shared host falls on both sizes rather than on
-// the rows of one, and the best of ROUNDS rounds is shown (noise only ever
-// adds time).  The "faults" column is the fewest minor page faults an add
+// Noise: the best of ROUNDS rounds is shown (noise only ever adds time).
+// The rounds of one size run one after the other; alternating the sizes
+// (10k, 100k, 10k, ...) was tried and is not done: a 10,000-child round
+// right after a 100,000-child one runs on a heap and caches the large
+// round left cold, 2-3 ms slower here, which flatters the growth.  The
+// "faults" column is the fewest minor page faults an add
 // took: the memory a round touches for the first time since the gc()
 // before it (V8 gives pages back on a full collection); a host whose page
 // faults are slow (a VM whose memory its host backs lazily) shows up there
@@ -39,7 +41,7 @@ v8.setFlagsFromString('--expose-gc');
 const gc = global.gc ?? vm.runInNewContext('gc');
 
 const sizes = [10000, 100000];
-/** rounds per row and size, the sizes alternating; the best is shown (a shared host's noise only ever adds time) */
+/** rounds per row and size; the best is shown (a shared host's noise only ever adds time) */
 const ROUNDS = 9;
 const orders = {
   ascending: (n) => Array.from({ length: n }, (_, i) => i),
@@ -147,12 +149,12 @@ const metric = { wall: 'addMs', charged: 'chargedMs', cpu: 'addCpuMs', remove: '
 for (const prio of Object.keys(priorities)) {
   for (const order of Object.keys(orders)) {
     const best = sizes.map(() => ({ addMs: Infinity, addCpuMs: Infinity, chargedMs: Infinity, removeMs: Infinity, addFaults: Infinity, touchMs: Infinity }));
-    for (let k = 0; k < ROUNDS; k++) {
-      sizes.forEach((n, i) => {
+    sizes.forEach((n, i) => {
+      for (let k = 0; k < ROUNDS; k++) {
         const r = round(n, order, prio);
         for (const key of Object.keys(best[i])) best[i][key] = Math.min(best[i][key], r[key]);
-      });
-    }
+      }
+    });
     sizes.forEach((n, i) => {
       const b = best[i];
       const prev = i > 0 ? best[i - 1] : null;
