@@ -6,9 +6,9 @@
  * QEMU inserts each child into a linked list at its place; done on an array
  * that is a splice near the front for every equal-priority child, O(n) each,
  * so 100,000 children cost seconds.  Here linking and unlinking are O(1):
- * a link is appended to `added`, an unlink clears the child's entry (found
- * through its _listSlot), so that the list holds no reference to a child it
- * no longer has (a forgotten region can be collected).  The ordered array is
+ * a link is appended to `added` (in blocks), an unlink clears the child's
+ * entry (found through its _listSlot), so that the list holds no reference
+ * to a child it no longer has (a forgotten region can be collected).  The ordered array is
  * (re)built when someone asks for it, which only whole-list walks do (a full
  * render, `info mtree`, the `subregions` getter): they are O(n) themselves,
  * so the rebuild, O(n + k log k) for k links since the last one, does not
@@ -27,8 +27,8 @@ export function listOrder(a: MemoryRegion, b: MemoryRegion): number {
 }
 
 /**
- * the arrays of a list without entries: most regions never get children, so
- * they share this one (it is never written: add() replaces it first)
+ * `sorted` of a list without entries: most regions never get children, so
+ * they share this one (it is never written: a rebuild replaces it first)
  */
 const NONE: (MemoryRegion | null)[] = [];
 
@@ -38,11 +38,24 @@ export const NOT_LISTED = -0x40000000;
 /** below this many cleared entries an array is not compacted on unlink */
 const MIN_COMPACT = 32;
 
+/**
+ * links per block of `added`: 100,000 links in one transaction fill 98
+ * blocks instead of growing one array to 100,000 entries (every growth
+ * past 16,000 entries copies it into a new large object on fresh pages)
+ */
+const ADDED_BITS = 10;
+const ADDED_BLOCK = 1 << ADDED_BITS;
+
+/** `added` of a list without links since its last rebuild (never written) */
+const NO_BLOCKS: (MemoryRegion | null)[][] = [];
+
 export class SubregionList {
   /** list order as of the last rebuild, null where a child was unlinked since; child i has _listSlot i */
   private sorted: (MemoryRegion | null)[] = NONE;
   /** linked since the last rebuild, oldest first, null where unlinked again; child j has _listSlot -1 - j */
-  private added: (MemoryRegion | null)[] = NONE;
+  private added: (MemoryRegion | null)[][] = NO_BLOCKS;
+  /** links in `added` (entries, cleared ones included) */
+  private addedCount = 0;
   private live = 0;
   /** null entries in sorted */
   private sortedCleared = 0;
@@ -55,9 +68,12 @@ export class SubregionList {
 
   /** link mr (its _priority and _linkSeq set, its _container the owner) */
   add(mr: MemoryRegion): void {
-    if (this.added === NONE) this.added = [];
-    mr._listSlot = -1 - this.added.length;
-    this.added.push(mr);
+    const j = this.addedCount++;
+    if (this.added === NO_BLOCKS) this.added = [];
+    // the last block grows, up to ADDED_BLOCK entries
+    if ((j & (ADDED_BLOCK - 1)) === 0) this.added.push([]);
+    mr._listSlot = -1 - j;
+    this.added[j >> ADDED_BITS].push(mr);
     this.live++;
   }
 
@@ -76,15 +92,17 @@ export class SubregionList {
     const slot = mr._listSlot;
     mr._listSlot = NOT_LISTED;
     if (--this.live === 0) {
-      this.sorted = this.added = NONE;
-      this.sortedCleared = this.addedCleared = 0;
+      this.sorted = NONE;
+      this.added = NO_BLOCKS;
+      this.addedCount = this.sortedCleared = this.addedCleared = 0;
       return;
     }
     if (slot >= 0) {
       this.sorted[slot] = null;
       this.sortedCleared++;
     } else {
-      this.added[-1 - slot] = null;
+      const j = -1 - slot;
+      this.added[j >> ADDED_BITS][j & (ADDED_BLOCK - 1)] = null;
       if (++this.addedCleared > MIN_COMPACT && this.addedCleared > this.live) this.rebuild();
     }
   }
@@ -95,7 +113,7 @@ export class SubregionList {
    * children while iterating.
    */
   ordered(): readonly MemoryRegion[] {
-    if (this.added.length > 0 || this.sortedCleared > 0) this.rebuild();
+    if (this.addedCount > 0 || this.sortedCleared > 0) this.rebuild();
     return this.sorted as MemoryRegion[];
   }
 
@@ -105,7 +123,7 @@ export class SubregionList {
     // costs O(children) (the rebuild is paid for by the unlinks that cleared them)
     if (this.sortedCleared > MIN_COMPACT && this.sortedCleared > this.live) this.rebuild();
     for (const mr of this.sorted) if (mr !== null && fn(mr)) return true;
-    for (const mr of this.added) if (mr !== null && fn(mr)) return true;
+    for (const b of this.added) for (const mr of b) if (mr !== null && fn(mr)) return true;
     return false;
   }
 
@@ -113,11 +131,14 @@ export class SubregionList {
   private rebuild(): void {
     // both arrays made at their final size (or truncated to it): a rebuild of
     // 100,000 children copies no grown array
-    const a = this.added;
-    const fresh: MemoryRegion[] = new Array(a.length);
+    const blocks = this.added;
+    const fresh: MemoryRegion[] = new Array(this.addedCount);
     let f = 0;
     // newest first: for equal priorities (the common case) already in list order
-    for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh[f++] = a[j]!;
+    for (let b = blocks.length - 1; b >= 0; b--) {
+      const a = blocks[b];
+      for (let j = a.length - 1; j >= 0; j--) if (a[j] !== null) fresh[f++] = a[j]!;
+    }
     fresh.length = f;
     const s = this.sorted;
     let out: MemoryRegion[];
@@ -142,8 +163,8 @@ export class SubregionList {
       for (let i = 0; i < k; i++) out[i]._listSlot = i;
     }
     this.sorted = out.length > 0 ? out : NONE;
-    this.added = NONE;
-    this.sortedCleared = this.addedCleared = 0;
+    this.added = NO_BLOCKS;
+    this.addedCount = this.sortedCleared = this.addedCleared = 0;
   }
 }
 
