@@ -261,20 +261,21 @@ export class FillSweep {
       // no copies needed, and no array of window numbers either
       return { order: null, reversed: !ascending, starts: null, ends: null };
     }
-    let order = new Int32Array(n);
-    let keys = new Float64Array(n);
-    let ends = new Float64Array(n);
+    const sc = scratchFor(n);
+    let order = new Int32Array(sc, 32 * n, n);
+    let keys = new Float64Array(sc, 0, n);
+    let ends = new Float64Array(sc, 8 * n, n);
     for (let i = 0; i < n; i++) {
       order[i] = i;
       keys[i] = this.num(i, START_KEY);
       ends[i] = this.num(i, END_KEY);
     }
     const counts = histograms(keys);
-    let bits = new Uint32Array(keys.buffer);
-    let order2 = new Int32Array(n);
-    let keys2 = new Float64Array(n);
-    let ends2 = new Float64Array(n);
-    let bits2 = new Uint32Array(keys2.buffer);
+    let bits = new Uint32Array(sc, 0, 2 * n);
+    let order2 = new Int32Array(sc, 36 * n, n);
+    let keys2 = new Float64Array(sc, 16 * n, n);
+    let ends2 = new Float64Array(sc, 24 * n, n);
+    let bits2 = new Uint32Array(sc, 16 * n, 2 * n);
     for (let d = 0; d < DIGITS; d++) {
       const c = counts.subarray(d * BUCKETS, (d + 1) * BUCKETS);
       // a digit all keys share moves nothing
@@ -339,10 +340,30 @@ function digit(bits: Uint32Array, i: number, d: number): number {
   return v & (BUCKETS - 1);
 }
 
+/**
+ * The radix sort's arrays, for n windows: 40 bytes a window (keys, ends and
+ * their copies, 8 bytes each; window numbers and their copy, 4 each), in
+ * one buffer kept for the next sort and only replaced by a larger one.
+ * Made afresh for every render, 4 MB of them at 100,000 windows were new
+ * memory each time, a thousand page faults (more than the render's own
+ * objects cost); kept, a render sorts in memory the last one touched.  The
+ * arrays are only used inside ranges(), which renders never nest.
+ */
+let scratch = new ArrayBuffer(0);
+
+function scratchFor(n: number): ArrayBuffer {
+  if (scratch.byteLength < 40 * n) scratch = new ArrayBuffer(40 * n);
+  return scratch;
+}
+
+/** the digit counts of histograms(), kept like the scratch buffer */
+const COUNTS = new Uint32Array(DIGITS * BUCKETS);
+
 /** the counts of every digit value, for all digits in one pass (digit d's at d * BUCKETS) */
 function histograms(keys: Float64Array): Uint32Array {
-  const counts = new Uint32Array(DIGITS * BUCKETS);
-  const bits = new Uint32Array(keys.buffer);
+  const counts = COUNTS;
+  counts.fill(0);
+  const bits = new Uint32Array(keys.buffer, keys.byteOffset, 2 * keys.length);
   for (let i = 0; i < keys.length; i++) {
     for (let d = 0; d < DIGITS; d++) counts[d * BUCKETS + digit(bits, i, d)]++;
   }
