@@ -9,7 +9,8 @@
  * the covered space in a search tree while rendering (a tree of 100,000
  * intervals is searched at random addresses, which misses the CPU caches
  * on every level), the render only records its windows here, as records
- * in blocks of a fixed size (no object per window); ranges() then
+ * in blocks of a fixed size, each holding the window's FlatRange (made at
+ * once: most windows end up as one piece, that very range); ranges() then
  * sorts them by start (radix sort on the Number keys, linear) and sweeps
  * upwards with a min-heap of the windows that have started, keyed by render
  * order: the top of the heap is the window the current address belongs to.
@@ -34,32 +35,26 @@ function lt(an: number, ab: bigint, bn: number, bb: bigint): boolean {
 /**
  * A window's record, in two arrays of fixed strides: the sweep visits the
  * windows in address order, which is not the order they were recorded in,
- * so each window's data sits together (two cache lines, not one per field).
- * What making its FlatRange needs is all in the second record (the flags
- * are a small integer, stored unboxed among the references).
+ * so each window's data sits together.  The references are the window's
+ * FlatRange, all of the window (start, region, offset, flags: its piece
+ * when nothing earlier covers any of it, which is most windows), and its
+ * end (null until needed when the window is all of its region).  Nothing else of the window is kept: at 100,000 windows every byte
+ * of a record is copied by the scavenges that run while the render grows,
+ * and a record of six references (the region, base, bounds, size and
+ * flags, the FlatRange made only at the end) cost 48 bytes more per window
+ * than the FlatRange itself.
  */
 const NUMS = 2; // start key, end key
-const REFS = 6; // region, base, start, end, region size, flags
+const REFS = 2; // the window's FlatRange, end
 const START_KEY = 0;
 const END_KEY = 1;
-const MR = 0;
-const BASE = 1;
-const START = 2;
-const END = 3;
-const SIZE = 4;
-const FLAGS = 5;
+const RANGE = 0;
+const END = 1;
 
 /** windows per block: records live in blocks of a fixed size, so recording 100,000 windows never copies a grown array */
 const BLOCK_BITS = 10;
 const BLOCK = 1 << BLOCK_BITS;
 const IN_BLOCK = BLOCK - 1;
-
-/** flags: the clip window is all of the region; readonly; nonvolatile; romd mode; the dirty log mask above */
-const WHOLE = 1;
-const RO = 2;
-const NV = 4;
-const ROMD = 8;
-const MASK_SHIFT = 4;
 
 /** radix digits of the 64-bit key pattern: 6 digits of 11 bits (the last has 9) */
 const DIGIT_BITS = 11;
@@ -76,7 +71,7 @@ export class FillSweep {
    * windows), the others are made at their full size
    */
   private readonly numBlocks: number[][] = [[]];
-  private readonly refBlocks: (MemoryRegion | bigint | number)[][] = [[]];
+  private readonly refBlocks: (FlatRange | bigint | null)[][] = [[]];
   private count = 0;
 
   /**
@@ -86,7 +81,8 @@ export class FillSweep {
    * read now, while the render has mr at hand.
    */
   add(mr: MemoryRegion, base: bigint, cs: bigint, ce: bigint, whole: boolean, ro: boolean, nv: boolean): void {
-    const flags = (whole ? WHOLE : 0) | (ro ? RO : 0) | (nv ? NV : 0) | (mr._romdMode ? ROMD : 0) | (mr.dirtyLogMask << MASK_SHIFT);
+    // the window is all of mr, the common case: its offset and size need no new bigints
+    const fr = new FlatRange(mr, whole ? 0n : cs - base, cs, whole ? mr._size : ce - cs, mr.dirtyLogMask, mr._romdMode, ro, nv);
     const w = this.count++;
     const i = w & IN_BLOCK;
     if (i === 0 && w > 0) {
@@ -99,12 +95,11 @@ export class FillSweep {
     nums[n + START_KEY] = Number(cs);
     nums[n + END_KEY] = Number(ce);
     const r = i * REFS;
-    refs[r + MR] = mr;
-    refs[r + BASE] = base;
-    refs[r + START] = cs;
-    refs[r + END] = ce;
-    refs[r + SIZE] = mr._size;
-    refs[r + FLAGS] = flags;
+    refs[r + RANGE] = fr;
+    // a whole window's end is only asked for where windows overlap (end()
+    // computes it then): not keeping `ce` lets the bigint the render made
+    // for it die young instead of being copied with the records
+    refs[r + END] = whole ? null : ce;
   }
 
   /** number k of window w */
@@ -112,9 +107,26 @@ export class FillSweep {
     return this.numBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * NUMS + k];
   }
 
-  /** reference k of window w */
-  private ref(w: number, k: number): MemoryRegion | bigint | number {
-    return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + k];
+  /** the FlatRange of all of window w */
+  private range(w: number): FlatRange {
+    return this.refBlocks[w >> BLOCK_BITS][(w & IN_BLOCK) * REFS + RANGE] as FlatRange;
+  }
+
+  /** window w's start */
+  private start(w: number): bigint {
+    return this.range(w).start;
+  }
+
+  /** window w's end */
+  private end(w: number): bigint {
+    const refs = this.refBlocks[w >> BLOCK_BITS];
+    const r = (w & IN_BLOCK) * REFS;
+    let e = refs[r + END] as bigint | null;
+    if (e === null) {
+      const fr = refs[r + RANGE] as FlatRange;
+      refs[r + END] = e = fr.start + fr.size;
+    }
+    return e;
   }
 
 /** The FlatRanges of all fills, in address order (not simplified). */
@@ -126,9 +138,12 @@ export class FillSweep {
     if (n === 0) return out;
     const sorted = this.startOrder();
     const order = sorted.order;
+    const rev = sorted.reversed;
     if (this.disjoint(sorted)) {
       // no two windows overlap (the common case: devices side by side): each is one piece, whole
-      for (let i = 0; i < n; i++) out[i] = this.wholePiece(order[i]);
+      if (order !== null) for (let i = 0; i < n; i++) out[i] = this.range(order[i]);
+      else if (rev) for (let i = 0; i < n; i++) out[i] = this.range(n - 1 - i);
+      else for (let i = 0; i < n; i++) out[i] = this.range(i);
       return out;
     }
     /** min-heap of the windows that have started (and maybe ended since), by render order */
@@ -145,26 +160,28 @@ export class FillSweep {
     for (;;) {
       if (size === 0) {
         if (next === n) break;
-        pos = this.ref(order[next], START) as bigint;
-        posKey = this.num(order[next], START_KEY);
+        const w = at(order, rev, n, next);
+        pos = this.start(w);
+        posKey = this.num(w, START_KEY);
       }
       // every window starting at or before pos has started
       for (; next < n; next++) {
-        const w = order[next];
-        if (lt(posKey, pos, this.num(w, START_KEY), this.ref(w, START) as bigint)) break;
+        const w = at(order, rev, n, next);
+        const wKey = this.num(w, START_KEY);
+        if (posKey < wKey || (posKey === wKey && posKey >= EXACT && pos < this.start(w))) break;
         size = heapPush(heap, size, w);
       }
       // the earliest window that still covers pos (ended ones leave when they come up)
-      while (size > 0 && !lt(posKey, pos, this.num(heap[0], END_KEY), this.ref(heap[0], END) as bigint)) size = heapPop(heap, size);
+      while (size > 0 && !lt(posKey, pos, this.num(heap[0], END_KEY), this.end(heap[0]))) size = heapPop(heap, size);
       if (size === 0) continue;
       const w = heap[0];
       // w has every address up to its end or the next start, whichever comes first
-      let to = this.ref(w, END) as bigint;
+      let to = this.end(w);
       let toKey = this.num(w, END_KEY);
       if (next < n) {
-        const v = order[next];
+        const v = at(order, rev, n, next);
         const vKey = this.num(v, START_KEY);
-        const vStart = this.ref(v, START) as bigint;
+        const vStart = this.start(v);
         if (lt(vKey, vStart, toKey, to)) {
           to = vStart;
           toKey = vKey;
@@ -190,39 +207,25 @@ export class FillSweep {
    * at or before the next starts): then every window is its own first
    * window everywhere, and the sweep's heap has nothing to decide.
    */
-  private disjoint({ order, starts, ends }: StartOrder): boolean {
-    for (let i = 1; i < order.length; i++) {
-      const p = order[i - 1];
-      const w = order[i];
+  private disjoint({ order, reversed, starts, ends }: StartOrder): boolean {
+    const n = this.count;
+    for (let i = 1; i < n; i++) {
+      const p = at(order, reversed, n, i - 1);
+      const w = at(order, reversed, n, i);
       const sk = starts === null ? this.num(w, START_KEY) : starts[i];
       const pk = ends === null ? this.num(p, END_KEY) : ends[i - 1];
       if (sk < pk) return false;
-      if (sk === pk && sk >= EXACT && (this.ref(w, START) as bigint) < (this.ref(p, END) as bigint)) return false;
+      if (sk === pk && sk >= EXACT && this.start(w) < this.end(p)) return false;
     }
     return true;
   }
 
   /** the FlatRange of window w's piece [a, b) */
   private piece(w: number, a: bigint, b: bigint): FlatRange {
-    const refs = this.refBlocks[w >> BLOCK_BITS];
-    const r = (w & IN_BLOCK) * REFS;
-    if (a === refs[r + START] && b === refs[r + END]) return this.wholePiece(w);
-    const f = refs[r + FLAGS] as number;
-    return new FlatRange(refs[r + MR] as MemoryRegion, a - (refs[r + BASE] as bigint), a, b - a,
-      f >>> MASK_SHIFT, (f & ROMD) !== 0, (f & RO) !== 0, (f & NV) !== 0);
-  }
-
-  /** the FlatRange of all of window w */
-  private wholePiece(w: number): FlatRange {
-    const refs = this.refBlocks[w >> BLOCK_BITS];
-    const r = (w & IN_BLOCK) * REFS;
-    const f = refs[r + FLAGS] as number;
-    const start = refs[r + START] as bigint;
-    // the window is all of mr, the common case: its offset and size need no new bigints
-    const whole = (f & WHOLE) !== 0;
-    return new FlatRange(refs[r + MR] as MemoryRegion, whole ? 0n : start - (refs[r + BASE] as bigint), start,
-      whole ? refs[r + SIZE] as bigint : (refs[r + END] as bigint) - start,
-      f >>> MASK_SHIFT, (f & ROMD) !== 0, (f & RO) !== 0, (f & NV) !== 0);
+    const fr = this.range(w);
+    if (a === fr.start && b === this.end(w)) return fr;
+    return new FlatRange(fr.mr, a === fr.start ? fr.offsetInRegion : fr.offsetInRegion + (a - fr.start), a, b - a,
+      fr.dirtyLogMask, fr.romdMode, fr.readonly, fr.nonvolatile);
   }
 
   /**
@@ -241,32 +244,38 @@ export class FillSweep {
     let descending = true;
     for (let i = 1; i < n && (ascending || descending); i++) {
       const k = this.num(i, START_KEY);
-      const s = this.ref(i, START) as bigint;
-      const pk = this.num((i - 1), START_KEY);
-      const ps = this.ref((i - 1), START) as bigint;
-      if (lt(k, s, pk, ps)) ascending = false;
-      if (lt(pk, ps, k, s)) descending = false;
+      const pk = this.num(i - 1, START_KEY);
+      // the bigints only where the keys cannot tell
+      if (k === pk && k >= EXACT) {
+        const s = this.start(i);
+        const ps = this.start(i - 1);
+        if (s < ps) ascending = false;
+        if (ps < s) descending = false;
+      } else {
+        if (k < pk) ascending = false;
+        if (pk < k) descending = false;
+      }
     }
     if (ascending || descending) {
-      const order: number[] = new Array(n);
-      for (let i = 0; i < n; i++) order[i] = ascending ? i : n - 1 - i;
-      // the records are read in (or against) the order they sit in memory: no copies needed
-      return { order, starts: null, ends: null };
+      // the records are read in (or against) the order they sit in memory:
+      // no copies needed, and no array of window numbers either
+      return { order: null, reversed: !ascending, starts: null, ends: null };
     }
-    let order = new Int32Array(n);
-    let keys = new Float64Array(n);
-    let ends = new Float64Array(n);
+    const sc = scratchFor(n);
+    let order = new Int32Array(sc, 32 * n, n);
+    let keys = new Float64Array(sc, 0, n);
+    let ends = new Float64Array(sc, 8 * n, n);
     for (let i = 0; i < n; i++) {
       order[i] = i;
       keys[i] = this.num(i, START_KEY);
       ends[i] = this.num(i, END_KEY);
     }
     const counts = histograms(keys);
-    let bits = new Uint32Array(keys.buffer);
-    let order2 = new Int32Array(n);
-    let keys2 = new Float64Array(n);
-    let ends2 = new Float64Array(n);
-    let bits2 = new Uint32Array(keys2.buffer);
+    let bits = new Uint32Array(sc, 0, 2 * n);
+    let order2 = new Int32Array(sc, 36 * n, n);
+    let keys2 = new Float64Array(sc, 16 * n, n);
+    let ends2 = new Float64Array(sc, 24 * n, n);
+    let bits2 = new Uint32Array(sc, 16 * n, 2 * n);
     for (let d = 0; d < DIGITS; d++) {
       const c = counts.subarray(d * BUCKETS, (d + 1) * BUCKETS);
       // a digit all keys share moves nothing
@@ -293,14 +302,14 @@ export class FillSweep {
       let j = i + 1;
       while (j < n && keys[j] === keys[i]) j++;
       if (j - i > 1 && keys[i] >= EXACT) {
-        const start = (w: number): bigint => this.ref(w, START) as bigint;
+        const start = (w: number): bigint => this.start(w);
         const run = Array.from(order.subarray(i, j)).sort((a, b) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0));
         order.set(run, i);
         for (let k = i; k < j; k++) ends[k] = this.num(order[k], END_KEY);
       }
       i = j;
     }
-    return { order, starts: keys, ends };
+    return { order, reversed: false, starts: keys, ends };
   }
 }
 
@@ -309,9 +318,16 @@ export class FillSweep {
  * were recorded in) their start and end keys in that order.
  */
 interface StartOrder {
-  order: Int32Array | number[];
+  /** window numbers by start; null: the render order (or its reverse) is the start order */
+  order: Int32Array | null;
+  reversed: boolean;
   starts: Float64Array | null;
   ends: Float64Array | null;
+}
+
+/** the window at place i of the start order */
+function at(order: Int32Array | null, reversed: boolean, n: number, i: number): number {
+  return order !== null ? order[i] : reversed ? n - 1 - i : i;
 }
 
 /** digit d (0 = least significant) of key i's 64-bit pattern */
@@ -324,10 +340,30 @@ function digit(bits: Uint32Array, i: number, d: number): number {
   return v & (BUCKETS - 1);
 }
 
+/**
+ * The radix sort's arrays, for n windows: 40 bytes a window (keys, ends and
+ * their copies, 8 bytes each; window numbers and their copy, 4 each), in
+ * one buffer kept for the next sort and only replaced by a larger one.
+ * Made afresh for every render, 4 MB of them at 100,000 windows were new
+ * memory each time, a thousand page faults (more than the render's own
+ * objects cost); kept, a render sorts in memory the last one touched.  The
+ * arrays are only used inside ranges(), which renders never nest.
+ */
+let scratch = new ArrayBuffer(0);
+
+function scratchFor(n: number): ArrayBuffer {
+  if (scratch.byteLength < 40 * n) scratch = new ArrayBuffer(40 * n);
+  return scratch;
+}
+
+/** the digit counts of histograms(), kept like the scratch buffer */
+const COUNTS = new Uint32Array(DIGITS * BUCKETS);
+
 /** the counts of every digit value, for all digits in one pass (digit d's at d * BUCKETS) */
 function histograms(keys: Float64Array): Uint32Array {
-  const counts = new Uint32Array(DIGITS * BUCKETS);
-  const bits = new Uint32Array(keys.buffer);
+  const counts = COUNTS;
+  counts.fill(0);
+  const bits = new Uint32Array(keys.buffer, keys.byteOffset, 2 * keys.length);
   for (let i = 0; i < keys.length; i++) {
     for (let d = 0; d < DIGITS; d++) counts[d * BUCKETS + digit(bits, i, d)]++;
   }

@@ -54,20 +54,55 @@ import { compareAddresses } from '../util/compare';
 import { hex } from '../util/hex';
 import { atProcessStart } from '../util/process-start';
 
+/** damage entries per block (the first block grows up to it, the others are made at this size) */
+const DAMAGE_BLOCK = 1024;
+/** slots per damage entry: region, lo, len, forced */
+const DAMAGE_SLOTS = 4;
+
 /**
  * Windows [lo, lo + len) of a region's own coordinates whose rendering may
- * have changed: entry i of each array.  `forced`: the region's extent or
+ * have changed, in the order recorded.  `forced`: the region's extent or
  * enabled state changed, so do not clip to its size, count it even if disabled.
+ *
+ * Kept in blocks of a fixed size rather than in growing arrays: a
+ * transaction removing 100,000 regions records 65,536 entries, and growing
+ * four arrays to that size copies each of them into ever larger new ones
+ * (past 16,000 entries every copy is a large object of its own, fresh
+ * pages each time), which made recording cost per entry rise with the
+ * count.  Most transactions record a few entries: the first block grows.
  */
-export interface Damage {
-  readonly regions: MemoryRegion[];
-  readonly los: bigint[];
-  readonly lens: bigint[];
-  readonly forced: boolean[];
+export class Damage {
+  private readonly blocks: (MemoryRegion | bigint | boolean)[][] = [[]];
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(mr: MemoryRegion, lo: bigint, len: bigint, forced: boolean): void {
+    const i = this.count++;
+    const k = i % DAMAGE_BLOCK;
+    if (k === 0 && i > 0) this.blocks.push(new Array(DAMAGE_BLOCK * DAMAGE_SLOTS));
+    const b = this.blocks[this.blocks.length - 1];
+    const s = k * DAMAGE_SLOTS;
+    b[s] = mr;
+    b[s + 1] = lo;
+    b[s + 2] = len;
+    b[s + 3] = forced;
+  }
+
+  /** entry i's slots are block(i)[slot(i)] (region) to block(i)[slot(i) + 3] (forced) */
+  block(i: number): readonly (MemoryRegion | bigint | boolean)[] {
+    return this.blocks[Math.floor(i / DAMAGE_BLOCK)];
+  }
+
+  slot(i: number): number {
+    return (i % DAMAGE_BLOCK) * DAMAGE_SLOTS;
+  }
 }
 
 export function emptyDamage(): Damage {
-  return { regions: [], los: [], lens: [], forced: [] };
+  return new Damage();
 }
 
 /**
@@ -156,7 +191,7 @@ export function planViews(spaces: readonly TxAddressSpace[], damage: Damage, all
       // the whole render is based at the root's addr: a moved root is a new render
       if (base !== undefined && base._rootAddr === r._addr) windows.set(r, []);
     }
-    if (windows.size > 0 && damage.regions.length > 0 && !mapDamage(damage, windows)) {
+    if (windows.size > 0 && damage.length > 0 && !mapDamage(damage, windows)) {
       full = true;
       renderStats.fallbacks++;
     }
@@ -198,21 +233,45 @@ function makePlan(root: MemoryRegion | null, base: FlatView | undefined, wins: b
  * walk exceeded its budget (the caller renders everything).
  */
 function mapDamage(damage: Damage, targets: Map<MemoryRegion, bigint[]>): boolean {
-  let budget = MAP_BUDGET_BASE + 8 * damage.regions.length;
+  let budget = MAP_BUDGET_BASE + 8 * damage.length;
   // windows still to carry up: (region, lo, hi, forced) in four parallel
-  // stacks.  An explicit stack rather than a recursion, because container
-  // and alias chains can be deeper than the JS stack; the order in which the
-  // windows reach the roots does not matter (coalesce sorts them).
-  const regions = damage.regions.slice();
-  const los = damage.los.slice();
-  const his = damage.lens.map((len, i) => los[i] + len);
-  const forceds = damage.forced.slice();
+  // stacks, seeded with one damage entry at a time (the last first).  An
+  // explicit stack rather than a recursion, because container and alias
+  // chains can be deeper than the JS stack; the order in which the windows
+  // reach the roots does not matter (coalesce sorts them), nor does it
+  // change how many hops the walk takes in all.
+  const regions: MemoryRegion[] = [];
+  const los: bigint[] = [];
+  const his: bigint[] = [];
+  const forceds: boolean[] = [];
+  for (let i = damage.length - 1; i >= 0; i--) {
+    const blk = damage.block(i);
+    const s = damage.slot(i);
+    const lo0 = blk[s + 1] as bigint;
+    regions.push(blk[s] as MemoryRegion);
+    los.push(lo0);
+    his.push(lo0 + (blk[s + 2] as bigint));
+    forceds.push(blk[s + 3] as boolean);
+    budget = carryUp(regions, los, his, forceds, targets, budget);
+    if (budget < 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Carry the windows on the stacks up to the targets, emptying the stacks,
+ * one hop of the budget each; the budget left (negative: exceeded, stopped).
+ */
+function carryUp(
+  regions: MemoryRegion[], los: bigint[], his: bigint[], forceds: boolean[],
+  targets: Map<MemoryRegion, bigint[]>, budget: number,
+): number {
   while (regions.length > 0) {
     const r = regions.pop()!;
     let lo = los.pop()!;
     let hi = his.pop()!;
     const forced = forceds.pop()!;
-    if (--budget < 0) return false;
+    if (--budget < 0) return budget;
     if (!forced) {
       if (!r._enabled) continue;
       if (lo < 0n) lo = 0n;
@@ -246,7 +305,7 @@ function mapDamage(damage: Damage, targets: Map<MemoryRegion, bigint[]>): boolea
       }
     }
   }
-  return true;
+  return budget;
 }
 
 /** windows beyond this (plus a quarter of the view's ranges) are not worth patching one by one */

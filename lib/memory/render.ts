@@ -150,6 +150,22 @@ function enter(
 const NO_CHILDREN: readonly MemoryRegion[] = [];
 
 /**
+ * One live object of each shape a render makes and drops.  V8 holds a
+ * shape (map) reached by adding fields only weakly; once a full collection
+ * finds no object of it alive, the shape dies, and every optimized function
+ * that checks for it is thrown away (deoptimized, "weak objects") and
+ * compiled again on the next renders.  Between two renders nothing of these
+ * shapes is alive, so without these every major GC cost the render its
+ * optimized code (a gc() between 10,000-child renders made them 5-10 times
+ * slower on a busy host, where compiling again takes long).  @internal
+ * exported so that nothing can drop it as unused.
+ */
+export const KEPT_SHAPES: readonly object[] = [
+  { fills: new FillSweep(), windowed: false } satisfies RenderState,
+  { mr: null, base: 0n, cs: 0n, ce: 0n, ro: false, nv: false, whole: false, subs: NO_CHILDREN, next: 0 },
+];
+
+/**
  * a + b without a new bigint when either is 0n (every bigint sum is a new
  * object, 0n + b too): the children of a root at 0 and regions at offset 0
  * are most of a render

@@ -64,8 +64,8 @@ export function beginTransaction(): void {
 }
 
 /**
- * damage recorded since the last render round, in parallel arrays rather
- * than an object per entry: a transaction adding 100,000 regions records
+ * damage recorded since the last render round, in blocks of slots rather
+ * than an object per entry: a transaction removing 100,000 regions records
  * 65,536 entries that all stay alive until its commit
  */
 let damage: Damage = emptyDamage();
@@ -131,7 +131,7 @@ export function markDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: bo
  */
 export function recordDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: boolean): void {
   if (damageAll) return;
-  const entries = damage.regions.length;
+  const entries = damage.length;
   if (entries >= nextDamageCheck) {
     // checked at doubling counts: O(address spaces) per check, log-many checks
     if (entries >= MAX_DAMAGE_ENTRIES || damageOutweighsViews(entries)) {
@@ -141,10 +141,7 @@ export function recordDamage(mr: MemoryRegion, lo: bigint, len: bigint, forced: 
     }
     nextDamageCheck *= 2;
   }
-  damage.regions.push(mr);
-  damage.los.push(lo);
-  damage.lens.push(len);
-  damage.forced.push(forced);
+  damage.push(mr, lo, len, forced);
 }
 
 /**
