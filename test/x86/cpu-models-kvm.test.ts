@@ -31,6 +31,17 @@ const CAPTURE_HOST: CpuidEntry[] = JSON.parse(fs.readFileSync(path.join(DIR, 'kv
 const REGS = ['eax', 'ebx', 'ecx', 'edx'] as const;
 const leafOf = (rows: readonly Omit<CpuidEntry, 'flags'>[], fn: number, index = 0) => rows.find((r) => r.function === fn && r.index === index);
 
+/**
+ * The bits of 0x80000008 EBX (AMD's numbering) that QEMU 7.2 has names for:
+ * `-cpu host`/`max` show the host's supported word with only these (QEMU
+ * drops what it cannot name). Each name is checked against QEMU's own
+ * `-cpu help` (cpu-help.txt), so the table cannot claim a bit QEMU lacks.
+ */
+const QEMU_8000_0008_EBX: Readonly<Record<string, number>> = {
+  clzero: 0, xsaveerptr: 2, wbnoinvd: 9, ibpb: 12, ibrs: 14, 'amd-stibp': 15, 'amd-ssbd': 24, 'virt-ssbd': 25, 'amd-no-ssb': 26,
+};
+const QEMU_8000_0008_EBX_MASK = Object.values(QEMU_8000_0008_EBX).reduce((m, bit) => m | (1 << bit), 0);
+
 /** What this host contributes to every vCPU's CPUID, whatever table the VMM sets. */
 interface HostWords {
   /** KVM_GET_SUPPORTED_CPUID here */
@@ -39,6 +50,8 @@ interface HostWords {
   tscKhz: number;
   /** leaf 7.0 as this KVM rewrites it (PVM puts the host's there), or null when it keeps the table's */
   leaf7: CpuidResult | null;
+  /** leaf 0xd's sub-leaves (XSAVE state) as this KVM rewrites them, whatever the table says, or null when it keeps the table's */
+  leafD: CpuidResult[] | null;
 }
 
 /**
@@ -48,9 +61,12 @@ interface HostWords {
  *   kind's PVM, see the fixtures' README) shows QEMU's and our guests the same
  *   host words: they are what it showed a guest given KVM's own supported
  *   table (HostWords.leaf7).
- * - `-cpu host`/`max` pass the host's signature through (leaf 1 and
- *   0x80000001 EAX): where the capture has the capture host's supported
- *   word, this host's supported word.
+ * - Leaf 0xd (XSAVE components and sizes): the same kind of KVM shows the
+ *   host's XSAVE leaves to every guest, even one whose leaves end below 0xd
+ *   (the captures' qemu32 shows them too): this host's (HostWords.leafD).
+ * - `-cpu host`/`max` pass the host's maximum basic leaf and signature
+ *   through (leaf 0, leaf 1 and 0x80000001 EAX): where the capture has the
+ *   capture host's supported word, this host's supported word.
  * - 0x40000010 EAX is the vCPU's TSC frequency, KVM_GET_TSC_KHZ.
  */
 function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string {
@@ -59,10 +75,19 @@ function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string 
   return formatCpuidDump(dump.map((row) => {
     const r = { ...row };
     if (r.function === 7 && r.index === 0 && maxLeaf >= 7 && host.leaf7) Object.assign(r, { eax: host.leaf7.eax, ebx: host.leaf7.ebx, ecx: host.leaf7.ecx, edx: host.leaf7.edx });
-    if (passthrough && (r.function === 1 || r.function === 0x80000001) && r.index === 0) {
+    if (r.function === 0xd && host.leafD) {
+      const now = leafOf(host.leafD, 0xd, r.index)!;
+      Object.assign(r, { eax: now.eax, ebx: now.ebx, ecx: now.ecx, edx: now.edx });
+    }
+    if (passthrough && (r.function === 0 || r.function === 1 || r.function === 0x80000000 || r.function === 0x80000001) && r.index === 0) {
       const was = leafOf(CAPTURE_HOST, r.function);
       const now = leafOf(host.supported, r.function);
       if (was && now && r.eax === was.eax >>> 0) r.eax = now.eax >>> 0;
+    }
+    if (passthrough && r.function === 0x80000008 && r.index === 0) {
+      const was = leafOf(CAPTURE_HOST, r.function);
+      const now = leafOf(host.supported, r.function);
+      if (was && now && r.ebx === (was.ebx & QEMU_8000_0008_EBX_MASK) >>> 0) r.ebx = (now.ebx & QEMU_8000_0008_EBX_MASK) >>> 0;
     }
     if (r.function === 0x40000010 && r.index === 0 && r.eax !== 0) r.eax = host.tscKhz;
     for (const k of REGS) r[k] >>>= 0;
@@ -89,12 +114,28 @@ describeKvm('CPU models on KVM: the guest sees what QEMU\'s guest saw', () => {
     const probe = supported.map((e) => (e.function === 7 && e.index === 0 ? { ...e, eax: 0, ebx: 0, ecx: 0, edx: 0 } : e));
     const seen = leafOf(runCpuidDump(kvm, probe, [{ function: 7, index: 0 }]), 7)!;
     const rewrites = REGS.some((k) => seen[k] !== 0);
-    host = { supported, tscKhz, leaf7: rewrites ? leafOf(runCpuidDump(kvm, supported, [{ function: 7, index: 0 }]), 7)! : null };
+    // leaf 0xd left out of the table: a KVM that keeps the table shows zeros (each sub-leaf the dumps hold)
+    const xsave = dumpLeaves().filter((l) => l.function === 0xd);
+    const noXsave = supported.filter((e) => e.function !== 0xd);
+    const rewritesD = runCpuidDump(kvm, noXsave, xsave).some((r) => REGS.some((k) => r[k] !== 0));
+    host = {
+      supported, tscKhz,
+      leaf7: rewrites ? leafOf(runCpuidDump(kvm, supported, [{ function: 7, index: 0 }]), 7)! : null,
+      leafD: rewritesD ? runCpuidDump(kvm, supported, xsave) : null,
+    };
   });
   afterAll(() => kvm.close());
 
   test('the captures cover the models', () => {
     expect(CAPTURES).toEqual(expect.arrayContaining(['qemu64.txt', 'kvm64.txt', 'qemu32.txt', 'max-no-arch-cap.txt', 'host-no-arch-cap.txt', 'qemu64-invtsc.txt']));
+  });
+
+  test('the 0x80000008 EBX names the captures are moved with are QEMU 7.2\'s (its -cpu help)', () => {
+    const help = fs.readFileSync(path.join(DIR, 'cpu-help.txt'), 'utf8').split(/\s+/);
+    for (const name of Object.keys(QEMU_8000_0008_EBX)) expect(help).toContain(name);
+    // and the bits QEMU dropped on the capture host are not among them (its supported word against the captures' max)
+    const max = loadCapture('max-no-arch-cap.txt').dump;
+    expect(leafOf(max, 0x80000008)!.ebx).toBe((leafOf(CAPTURE_HOST, 0x80000008)!.ebx & QEMU_8000_0008_EBX_MASK) >>> 0);
   });
 
   test.each(CAPTURES)('%s', (file) => {
