@@ -70,9 +70,9 @@ describeKvm('SMP exit handoff: spin, then block', () => {
       // vCPU 1 resumes after its hlt and halts again: one exit of the 5000
       expect(h.seen.writes).toBe(4999);
       const taken = after.queue.taken - before.queue.taken;
-      // (and the exits of the kicks that end each 20 ms slice: a few per slice)
+      // and the exits of the kicks that end each 20 ms slice, one per vCPU (a busy host makes the run longer: more slices)
       expect(taken).toBeGreaterThanOrEqual(5000);
-      expect(taken).toBeLessThan(5100);
+      expect(taken).toBeLessThanOrEqual(5000 + 2 * (Math.ceil(wallNs / 20e6) + 1) + 10);
       // A wait that found no exit queued yet, and each wait of vCPU 0 for its resume, was one of: hit, miss, backed off, refused.
       const queueWaits = waits(after.queue) - waits(before.queue);
       expect(queueWaits).toBeGreaterThan(0);
