@@ -11,6 +11,8 @@
 //   resume([immediate])  let the thread do KVM_RUN (again) after an exit was
 //                 handled; `immediate`: with immediate_exit set, so KVM only
 //                 finishes a pending I/O instruction and reports KVM_EXIT_INTR
+//   resumeWait(ms) started with a queue: resume(), then the queue's wait(ms),
+//                 in one call (the SMP run loop's per-exit step)
 //   poll()/wait() the pending exit: exit_reason, or -1 while the guest runs
 //   hold()        kick the thread out of KVM_RUN (immediate_exit + signal),
 //                 wait until it has left the ioctl, keep it out until release();
@@ -67,6 +69,8 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   void Signal();
   Napi::Value JsStart(const Napi::CallbackInfo& info);
   Napi::Value JsResume(const Napi::CallbackInfo& info);
+  Napi::Value JsResumeWait(const Napi::CallbackInfo& info);
+  void Resume(Napi::Env env, const char* what, bool immediate);
   Napi::Value JsPoll(const Napi::CallbackInfo& info);
   Napi::Value JsWait(const Napi::CallbackInfo& info);
   Napi::Value JsHold(const Napi::CallbackInfo& info);
@@ -124,6 +128,7 @@ Napi::Function VcpuThread::Init(Napi::Env env) {
   return DefineClass(env, "VcpuThread", {
       InstanceMethod<&VcpuThread::JsStart>("start"),
       InstanceMethod<&VcpuThread::JsResume>("resume"),
+      InstanceMethod<&VcpuThread::JsResumeWait>("resumeWait"),
       InstanceMethod<&VcpuThread::JsPoll>("poll"),
       InstanceMethod<&VcpuThread::JsWait>("wait"),
       InstanceMethod<&VcpuThread::JsHold>("hold"),
@@ -311,11 +316,9 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (fd_ < 0) ThrowErrno(env, "VcpuThread.resume", EBADF);
+void VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
+  if (fd_ < 0) ThrowErrno(env, what, EBADF);
   if (!started_) ThrowRange(env, "start() the vCPU thread first");
-  bool immediate = info.Length() > 0 && info[0].ToBoolean();
   {
     std::lock_guard<std::mutex> g(m_);
     if (runRequested_) ThrowRange(env, "the vCPU is already running");
@@ -330,7 +333,22 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
   }
   if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
   Wake();
-  return env.Undefined();
+}
+
+Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
+  Resume(info.Env(), "VcpuThread.resume", info.Length() > 0 && info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// resumeWait(ms): resume(), then wait(ms) on the queue given to start(): one
+// N-API call per handled exit instead of two. Blocks the JavaScript thread.
+Napi::Value VcpuThread::JsResumeWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t ms = ArgU64(info, 0, "ms");
+  if (fd_ >= 0 && started_ && !queue_) ThrowRange(env, "resumeWait() needs a thread started with an exit queue");
+  Resume(env, "VcpuThread.resumeWait", false);
+  // (queue_ outlives the thread's stop(): a shared_ptr this object holds)
+  return Napi::Number::New(env, queue_->Wait(ms));
 }
 
 void VcpuThread::Wake() {
