@@ -70,7 +70,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   Napi::Value JsStart(const Napi::CallbackInfo& info);
   Napi::Value JsResume(const Napi::CallbackInfo& info);
   Napi::Value JsResumeWait(const Napi::CallbackInfo& info);
-  void Resume(Napi::Env env, const char* what, bool immediate);
+  uint64_t Resume(Napi::Env env, const char* what, bool immediate);
   Napi::Value JsPoll(const Napi::CallbackInfo& info);
   Napi::Value JsWait(const Napi::CallbackInfo& info);
   Napi::Value JsHold(const Napi::CallbackInfo& info);
@@ -82,6 +82,12 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   static Napi::Value JsCurrentThreadId(const Napi::CallbackInfo& info);
   Napi::Value JsStats(const Napi::CallbackInfo& info);
   Napi::Value PendingResult(Napi::Env env);
+  // Under m_, when the thread runs again after a sleep: no longer `waking` on the queue.
+  void NoteRunning() {
+    if (!woken_) return;
+    woken_ = false;
+    if (queue_) queue_->waking.fetch_sub(1, std::memory_order_relaxed);
+  }
   // wakeSeq_ for the spinner, cv_.notify_all() for the sleeper, after a change
   // made under m_: called after m_ is released, so a spinner that sees the
   // new wakeSeq_ finds m_ free (it takes m_ and checks again before sleeping).
@@ -111,10 +117,14 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
   uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0, resumedAt_ = 0;
   int resumedOn_ = -1;  // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
+  // Under m_: the thread sleeps on cv_; resume() woke it from that sleep and
+  // counted it in the queue's `waking` until it runs (NoteRunning()).
+  bool sleeping_ = false, woken_ = false;
   // Bumped by Wake(): the thread spins on it after pushing an exit, so it
   // sees resume() without sleeping on cv_ (then takes m_ and checks again).
-  std::atomic<uint32_t> wakeSeq_{0};
-  AdaptiveSpin spin_;  // the thread's own
+  // On a cache line of its own: the JavaScript thread writes it, the vCPU thread polls it.
+  alignas(64) std::atomic<uint32_t> wakeSeq_{0};
+  alignas(64) AdaptiveSpin spin_;  // the thread's own
   BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
   SpinCounters spins_;
   bool hasTsfn_ = false;
@@ -185,17 +195,22 @@ void VcpuThread::Loop() {
   osTid_ = static_cast<int>(syscall(SYS_gettid));
   cv_.notify_all();  // start() waits for osTid_
   for (;;) {
-    cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
+    if (!stop_ && !(runRequested_ && holds_ == 0)) {
+      sleeping_ = true;
+      cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
+      sleeping_ = false;
+    }
+    NoteRunning();
     if (stop_) break;
     inRun_ = true;
+    uint64_t t0 = MonoNs();
     if (resumedAt_ != 0) {
-      resumeNs_ += MonoNs() - resumedAt_;
+      resumeNs_ += t0 - resumedAt_;
       ++resumes_;
       resumedAt_ = 0;
-      spin_.NoteOtherCpu(resumedOn_);
+      spin_.NoteOtherCpu(resumedOn_, sched_getcpu());
     }
     lk.unlock();
-    uint64_t t0 = MonoNs();
     int r = ioctl(fd_, KVM_RUN, 0);
     int err = errno;
     uint64_t t1 = MonoNs();
@@ -227,8 +242,12 @@ void VcpuThread::Loop() {
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
       bool kicked = exitReason_ == KVM_EXIT_INTR;
       lk.unlock();
-      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1);
-      if (!kicked) spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
+      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1, sched_getcpu(), t1);
+      if (!kicked) {
+        ExitQueueState* q = queue_.get();
+        spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_, t1,
+                   [q](int cpu) { return q->Handler(cpu); });
+      }
       LockSpinning(m_);
       lk = std::unique_lock<std::mutex>(m_, std::adopt_lock);
     } else if (hasTsfn_) {
@@ -271,6 +290,10 @@ void VcpuThread::Stop() {
       Signal();
     }
     thread_.join();
+  }
+  {
+    std::lock_guard<std::mutex> g(m_);
+    NoteRunning();  // (woken, and now never to run again)
   }
   wantsCore_.Set(false);  // resumed, and now never to run again
   if (hasTsfn_) {
@@ -316,7 +339,8 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
+// resume(): returns the MonoNs() it read.
+uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
   if (fd_ < 0) ThrowErrno(env, what, EBADF);
   if (!started_) ThrowRange(env, "start() the vCPU thread first");
   {
@@ -330,9 +354,14 @@ void VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
     wantsCore_.Set(true);
     resumedAt_ = MonoNs();
     resumedOn_ = sched_getcpu();
+    if (sleeping_ && !woken_ && queue_) {  // (held: it sleeps on until release(), counted as waking)
+      woken_ = true;
+      queue_->waking.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
   Wake();
+  return resumedAt_;
 }
 
 Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
@@ -346,9 +375,9 @@ Napi::Value VcpuThread::JsResumeWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t ms = ArgU64(info, 0, "ms");
   if (fd_ >= 0 && started_ && !queue_) ThrowRange(env, "resumeWait() needs a thread started with an exit queue");
-  Resume(env, "VcpuThread.resumeWait", false);
+  uint64_t now = Resume(env, "VcpuThread.resumeWait", false);
   // (queue_ outlives the thread's stop(): a shared_ptr this object holds)
-  return Napi::Number::New(env, queue_->Wait(ms));
+  return Napi::Number::New(env, queue_->Wait(ms, now));
 }
 
 void VcpuThread::Wake() {
