@@ -11,8 +11,11 @@
 //   resume([immediate])  let the thread do KVM_RUN (again) after an exit was
 //                 handled; `immediate`: with immediate_exit set, so KVM only
 //                 finishes a pending I/O instruction and reports KVM_EXIT_INTR
-//   resumeWait(ms) started with a queue: resume(), then the queue's wait(ms),
-//                 in one call (the SMP run loop's per-exit step)
+//   resumeWait(untilMs, maxMs)  started with a queue: resume(), then the
+//                 queue's wait until its clock (clockMs()) reads untilMs, at
+//                 most maxMs; -2 if untilMs had passed (resumed, not waited).
+//                 One call per exit, no clock read in JavaScript between the
+//                 exit's taking and the resume (the SMP run loop's per-exit step)
 //   poll()/wait() the pending exit: exit_reason, or -1 while the guest runs
 //   hold()        kick the thread out of KVM_RUN (immediate_exit + signal),
 //                 wait until it has left the ioctl, keep it out until release();
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -369,13 +373,18 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// resumeWait(ms): resume(), then wait(ms) on the queue given to start(): one
-// N-API call per handled exit instead of two. Blocks the JavaScript thread.
+// resumeWait(untilMs, maxMs): see the top. Blocks the JavaScript thread.
 Napi::Value VcpuThread::JsResumeWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t ms = ArgU64(info, 0, "ms");
+  if (!info[0].IsNumber()) ThrowType(env, "untilMs must be a number");
+  double until = info[0].As<Napi::Number>().DoubleValue();
+  if (std::isnan(until)) ThrowRange(env, "untilMs must not be NaN");
+  uint64_t maxMs = ArgU64(info, 1, "maxMs");
   if (fd_ >= 0 && started_ && !queue_) ThrowRange(env, "resumeWait() needs a thread started with an exit queue");
   uint64_t now = Resume(env, "VcpuThread.resumeWait", false);
+  double left = until - static_cast<double>(now) / 1e6;
+  if (!(left > 0)) return Napi::Number::New(env, -2);
+  uint64_t ms = left >= static_cast<double>(maxMs) ? maxMs : static_cast<uint64_t>(std::ceil(left));
   // (queue_ outlives the thread's stop(): a shared_ptr this object holds)
   return Napi::Number::New(env, queue_->Wait(ms, now));
 }

@@ -15,7 +15,7 @@
 import { translateNativeError } from '../errors';
 import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
 import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
-import { takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
+import { RESUMED_AT_DEADLINE, takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
 import { threadStops, VcpuThread, type VcpuThreadStats } from './vcpu-thread';
 
 const now = (): number => performance.now();
@@ -23,6 +23,8 @@ const now = (): number => performance.now();
 const FINISH_IO_EXITS = 64;
 /** The longest single wait for an exit (a run without timeout waits in such steps). */
 const MAX_WAIT_MS = 1000;
+/** A slice with no more than this left (ms) ends: not worth a wait. */
+const SLICE_END_MS = 0.05;
 
 /** Why the machine's run ends, decided while vCPUs may still run; made into a RunResult once all are stopped. */
 type Ending =
@@ -157,22 +159,22 @@ export class SmpRunLoop implements VcpuRunner {
   /** Takes exits until `until` (performance.now() time) or the run's end. */
   private slice(lim: RunLimits, until: number): Ending | null {
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: 0 };
+    const over = (): Ending | null => (until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null);
+    // `until` on the native clock, for resumeWait(): no clock read in JavaScript between taking an exit and its resume
+    const nativeUntil = this.queue.clockMs() + (until - now()) - SLICE_END_MS;
     let next = -1; // a vCPU whose exit was handled: resumed by the next wait (one native call)
     for (;;) {
-      const left = until - now();
-      if (left <= 0.05) {
-        if (next >= 0) this.resume(next);
-        return until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null;
-      }
-      const ms = Math.min(Math.ceil(left), MAX_WAIT_MS);
       let taken: number;
       if (next >= 0) {
         const i = next;
         next = -1;
-        taken = this.threads[i].resumeWait(ms);
+        taken = this.threads[i].resumeWait(nativeUntil, MAX_WAIT_MS);
         this.inRun[i] = true; // (resumed: take() below clears it again if the exit taken is its own)
+        if (taken === RESUMED_AT_DEADLINE) return over();
       } else {
-        taken = this.queue.wait(ms);
+        const left = until - now();
+        if (left <= SLICE_END_MS) return over();
+        taken = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
       }
       if (taken < 0) {
         if (this.closed) return { kind: 'closed' };

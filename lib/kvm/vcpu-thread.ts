@@ -14,7 +14,7 @@ interface NativeVcpuThread {
   start(onExit?: (reason: number) => void): void;
   start(queue: unknown, index: number): void;
   resume(immediate?: boolean): void;
-  resumeWait(ms: number): number;
+  resumeWait(untilMs: number, maxMs: number): number;
   poll(): number;
   wait(ms: number): number;
   hold(): boolean;
@@ -141,12 +141,15 @@ export class VcpuThread {
   }
 
   /**
-   * @internal resume(), then the exit queue's wait(ms) (see VcpuExitQueue.wait: its result),
-   * in one native call: the SMP run loop's per-exit step. Only for a thread started with an exitQueue.
+   * @internal resume(), then the exit queue's wait (VcpuExitQueue.wait: its
+   * result) until the queue's clockMs() reads `untilMs`, at most `maxMs`, in
+   * one native call: the SMP run loop's per-exit step. RESUMED_AT_DEADLINE:
+   * `untilMs` had passed, the vCPU was resumed and nothing waited for. Only
+   * for a thread started with an exitQueue.
    */
-  resumeWait(ms: number): number {
+  resumeWait(untilMs: number, maxMs: number): number {
     try { // (no closure: the hot path)
-      return this.handle.resumeWait(ms);
+      return this.handle.resumeWait(untilMs, maxMs);
     } catch (err) {
       throw translateNativeError(err);
     }
