@@ -55,9 +55,10 @@ struct ExitQueueState {
   // released, so a spinner that sees it finds m free; may lag or dip below
   // 0 for an instant (the spinner waits for > 0, then checks under m).
   alignas(64) std::atomic<int> count{0};
-  // The CPU the handler took its last exit on while it handles it (until
-  // its next Wait() or Idle()), else -1: a vCPU thread waiting for its
-  // resume need not yield while the handler runs on another CPU.
+  // The CPU the handler runs on (where it took its last exit) while it
+  // handles exits or spins for the next, -1 while it sleeps or is idle: a
+  // vCPU thread waiting for its resume need not yield while the handler
+  // runs on another CPU. (Written only when it changes: its line stays shared.)
   alignas(64) std::atomic<int> handlerCpu{-1};
   // vCPU threads resume() woke from a sleep that have not run yet (they
   // may wait for the handler's core): the handler's spin then yields.
@@ -75,8 +76,11 @@ struct ExitQueueState {
   // The handler stops taking exits for now (the run's end, a turn of the
   // event loop): it no longer counts as a thread that wants a core.
   void Idle() {
-    handlerCpu.store(-1, std::memory_order_relaxed);
+    SetHandlerCpu(-1);
     handlerBusy.Set(false);
+  }
+  void SetHandlerCpu(int cpu) {
+    if (handlerCpu.load(std::memory_order_relaxed) != cpu) handlerCpu.store(cpu, std::memory_order_relaxed);
   }
 
   // Where a vCPU thread waiting for its resume finds the handler (AdaptiveSpin::Spin's `where`).
@@ -102,9 +106,9 @@ struct ExitQueueState {
 
   // The next thread at an exit (index and code, see kIndexSpan), or -1
   // after `ms` milliseconds. `nowNs`: MonoNs() if the caller just read it, else 0.
+  // (handlerBusy stays set into the spin, which clears it if it gives up:
+  // no write to the shared busy count when the handler goes on at once.)
   int Wait(uint64_t ms, uint64_t nowNs = 0) {
-    handlerCpu.store(-1, std::memory_order_relaxed);
-    handlerBusy.Set(false);
     if (count.load(std::memory_order_acquire) <= 0) {
       // The vCPU threads run elsewhere, unless one was woken and has not run yet.
       auto where = [&](int) { return waking.load(std::memory_order_relaxed) > 0 ? OtherSide::kUnknown : OtherSide::kElsewhere; };
@@ -113,6 +117,8 @@ struct ExitQueueState {
     LockSpinning(m);
     std::unique_lock<std::mutex> lk(m, std::adopt_lock);
     if (ready.empty()) {
+      SetHandlerCpu(-1);
+      handlerBusy.Set(false);  // (a spin that saw `count` in vain left it set)
       ++sleepers;
       bool got = cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return !ready.empty(); });
       --sleepers;
@@ -126,7 +132,7 @@ struct ExitQueueState {
     handoffNs += MonoNs() - e.pushedNs;
     int mine = sched_getcpu();
     spin.NoteOtherCpu(e.cpu, mine);
-    handlerCpu.store(mine, std::memory_order_relaxed);
+    SetHandlerCpu(mine);
     handlerBusy.Set(true);
     return e.index + kIndexSpan * e.code;
   }

@@ -105,31 +105,35 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   std::thread thread_;
   pthread_t tid_{};
   int osTid_ = 0;  // gettid() of the thread, set by Loop() before start() returns
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool started_ = false;
-  bool stop_ = false;
-  bool runRequested_ = false;
-  bool inRun_ = false;
-  bool holdKicked_ = false;
-  int holds_ = 0;
-  bool exitPending_ = false;
-  int exitReason_ = 0;
+  // m_ and what resume() writes, on one cache line: the line the JavaScript
+  // thread takes from the vCPU thread's core to resume it, and back (each
+  // cross-core move of a line costs ~0.2 us here: a handoff is a few of them).
+  alignas(64) std::mutex m_;
+  uint64_t resumedAt_ = 0;  // (see resumeNs_)
+  int resumedOn_ = -1;      // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
   int exitErrno_ = 0;
-  uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
-  // Where the time goes (under m_): inside KVM_RUN; from resume() to the
-  // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
-  uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0, resumedAt_ = 0;
-  int resumedOn_ = -1;  // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
+  bool runRequested_ = false;
+  bool exitPending_ = false;
   // Under m_: the thread sleeps on cv_; resume() woke it from that sleep and
   // counted it in the queue's `waking` until it runs (NoteRunning()).
   bool sleeping_ = false, woken_ = false;
+  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
+  alignas(64) std::condition_variable cv_;
+  bool started_ = false;
+  bool stop_ = false;
+  bool inRun_ = false;
+  bool holdKicked_ = false;
+  int holds_ = 0;
+  int exitReason_ = 0;
+  uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
+  // Where the time goes (under m_): inside KVM_RUN; from resume() to the
+  // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
+  uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0;
   // Bumped by Wake(): the thread spins on it after pushing an exit, so it
   // sees resume() without sleeping on cv_ (then takes m_ and checks again).
   // On a cache line of its own: the JavaScript thread writes it, the vCPU thread polls it.
   alignas(64) std::atomic<uint32_t> wakeSeq_{0};
   alignas(64) AdaptiveSpin spin_;  // the thread's own
-  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
   SpinCounters spins_;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
@@ -234,17 +238,19 @@ void VcpuThread::Loop() {
     // Interrupted by no kick of ours (immediate_exit unset): not an exit.
     if (interrupted && run_->immediate_exit == 0 && !stop_) continue;
     runRequested_ = false;
-    wantsCore_.Set(false);
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
+    // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice): the
+    // resume comes after the event loop's turn, if at all.
+    bool kicked = exitReason_ == KVM_EXIT_INTR;
+    // A thread about to spin wants a core on (the spin clears this when it
+    // gives up): no write to the shared busy count between exit and push.
+    if (!queue_ || kicked) wantsCore_.Set(false);
     if (queue_) {
       // Push without m_ held (the handler's poll() takes it next), then
       // watch wakeSeq_ for the resume; the loop's wait checks it under m_.
-      // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice):
-      // the resume comes after the event loop's turn, if at all.
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
-      bool kicked = exitReason_ == KVM_EXIT_INTR;
       lk.unlock();
       queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1, sched_getcpu(), t1);
       if (!kicked) {
