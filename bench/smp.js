@@ -4,7 +4,9 @@
 // dispatch -> resume) against C with pthreads doing the same ioctls
 // (bench/c/smp.c: the exit handled in the vCPU thread; handed to the main
 // thread and back through a condition variable; and through a spun-on word),
-// where node-kvm's time goes, the CPU time it spends per exit, the CPU an idle
+// where node-kvm's time goes (KVM_RUN; exit -> JS: from KVM_RUN's return to
+// the exit's taking from the queue; JS dispatch: from there to the resume,
+// one native call, resumeWait, per exit; resume -> the next KVM_RUN), the CPU time it spends per exit, the CPU an idle
 // (halted) SMP guest costs, and the throughput of 2 vCPUs spinning in ring 3
 // against 1.
 //   node bench/smp.js            (build first: npx tsc -p tsconfig.build.json)

@@ -18,10 +18,14 @@
 //    (a spinner then shares a core with the thread it waits for, which the
 //    yields below turn into a cooperative handoff, not a stolen core).
 //  - Bounded: at most kWindowNs per wait, then the caller blocks as before.
-//    Every kYieldEveryNs the spinner yields (sched_yield): if the scheduler
-//    put the thread it waits for on the same core, that one runs at once
-//    (then the spin works like a cooperative handoff on one core, still far
+//    Every kYieldEveryNs the spinner yields (sched_yield) -- unless the
+//    caller knows the thread it waits for runs on another CPU (Where): if
+//    the scheduler put that thread on the same core, it runs at once (then
+//    the spin works like a cooperative handoff on one core, still far
 //    cheaper than a futex sleep); a foreign process waiting there runs too.
+//    When the other side is known to run elsewhere the spinner only pauses
+//    (a yield is a syscall and a pass through the scheduler, ~0.5 us here,
+//    that delays seeing the answer), and yields every kFallbackYieldNs.
 //  - Adaptive: after kMissesToBackOff spins in a row ran out (or saw the
 //    other side only after kSlowHitNs), a waiter sleeps at once, and spins
 //    again only on one wait in kRetryEvery; a hit turns spinning back on. A
@@ -77,12 +81,19 @@ class BusyMark {
  public:
   ~BusyMark() { Set(false); }
   void Set(bool busy) {
+    // (The load first: most calls change nothing, and then need no locked instruction.)
+    if (busy_.load(std::memory_order_relaxed) == busy) return;
     if (busy_.exchange(busy, std::memory_order_relaxed) != busy) g_busyThreads.fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
   }
 
  private:
   std::atomic<bool> busy_{false};
 };
+
+// Where the thread a spinner waits for is, as far as the caller knows
+// (AdaptiveSpin::Spin's `where`): running on another CPU, unknown (it may be
+// asleep, or woken and waiting for a core: maybe ours), or on our CPU.
+enum class OtherSide { kElsewhere, kUnknown, kHere };
 
 // One waiter's spin state (one per side of a handoff; used by one thread at a time).
 class AdaptiveSpin {
@@ -107,13 +118,19 @@ class AdaptiveSpin {
   // woken onto the same core (the scheduler puts a wakee next to its waker),
   // pause alone would keep it from running until the window ends.
   static constexpr uint64_t kYieldEveryNs = 2000;
+  // The yield period when the other side is known to run on another CPU: a
+  // guard against a stale answer (it was preempted and moved here meanwhile).
+  static constexpr uint64_t kFallbackYieldNs = 20000;
 
   // Spins until ready() or the window ends; true if ready() was seen. The
   // caller then takes its lock and checks again (ready() is only a hint).
   // `self` is the caller's own mark: set while it spins, and left set after
   // a hit (the caller runs on), cleared after a miss (the caller sleeps).
-  template <class Ready>
-  bool Spin(Ready ready, BusyMark& self, SpinCounters& stats) {
+  // `start`: MonoNs() now (the caller has read the clock already). `where(cpu)`:
+  // an OtherSide for the thread waited for, given the spinner's CPU; asked
+  // every kYieldEveryNs, before a yield.
+  template <class Ready, class Where>
+  bool Spin(Ready ready, BusyMark& self, SpinCounters& stats, uint64_t start, Where where) {
     // Admission first: a refusal is cheap and says the most.
     self.Set(true);
     if (g_busyThreads.load(std::memory_order_relaxed) > UsableCores()) {
@@ -127,30 +144,43 @@ class AdaptiveSpin {
       }
       skippedInRow_ = 0;
     }
-    const uint64_t start = MonoNs(), deadline = start + kWindowNs;
-    uint64_t nextYield = start + kYieldEveryNs;
+    const uint64_t deadline = start + kWindowNs;
+    uint64_t nextYield = start + kYieldEveryNs, nextFallback = start + kFallbackYieldNs, t = start;
+    const int me = sched_getcpu();
+    bool here = colocated_;
     bool seen = false;
     for (unsigned i = 1;; ++i) {
       if (ready()) {
         seen = true;
         break;
       }
-      if (colocated_) {  // the other side shares our core: let it run at once
+      if (here) {  // the other side shares our core: let it run at once
         sched_yield();
-        if (MonoNs() >= deadline) break;
+        t = MonoNs();
+        if (t >= deadline) break;
         continue;
       }
       CpuRelax();
       if ((i & 31) != 0) continue;
-      uint64_t t = MonoNs();
+      t = MonoNs();
       if (t >= deadline) break;
       if (t >= nextYield) {
-        sched_yield();
-        nextYield = MonoNs() + kYieldEveryNs;
+        OtherSide other = where(me);
+        if (other == OtherSide::kHere) {
+          here = true;
+          continue;
+        }
+        if (other == OtherSide::kUnknown || t >= nextFallback) {
+          sched_yield();
+          t = MonoNs();
+          nextFallback = t + kFallbackYieldNs;
+        }
+        nextYield = t + kYieldEveryNs;
       }
     }
     if (seen) {
-      missesInRow_ = MonoNs() - start > kSlowHitNs ? missesInRow_ + 1 : 0;
+      // (t: the last clock read, at most 32 pauses or one yield old)
+      missesInRow_ = t - start > kSlowHitNs ? missesInRow_ + 1 : 0;
       stats.hits.fetch_add(1, std::memory_order_relaxed);
     } else {
       self.Set(false);
@@ -160,9 +190,9 @@ class AdaptiveSpin {
     return seen;
   }
 
-  // After a wait: the CPU the other side was on when it answered. When it
-  // is ours, the next spin yields at once instead of pausing first.
-  void NoteOtherCpu(int cpu) { colocated_ = cpu >= 0 && cpu == sched_getcpu(); }
+  // After a wait: the CPU the other side was on when it answered, and ours.
+  // When they are the same, the next spin yields at once instead of pausing first.
+  void NoteOtherCpu(int cpu, int mine) { colocated_ = cpu >= 0 && cpu == mine; }
 
  private:
   static bool Skip(std::atomic<uint64_t>& counter) {

@@ -2,6 +2,8 @@
 //   new VcpuExitQueue()   wait(ms) -> -1, or a thread at an exit: its index
 //                         + 65536 * (exit reason + 1, or 0 for a KVM_RUN error)
 //   idle()  the handler takes no exits for now (spin admission, spin_wait.h)
+//   clockMs() the monotonic clock the native side times with (MonoNs()), in
+//           milliseconds: for VcpuThread.resumeWait()'s deadline
 //   stats() -> { taken, handoffNs, spinHits, spinMisses, spinSkipped, spinRefused }
 #include <napi.h>
 
@@ -16,6 +18,7 @@ class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "VcpuExitQueue", {InstanceMethod<&VcpuExitQueue::JsWait>("wait"),
                                                   InstanceMethod<&VcpuExitQueue::JsIdle>("idle"),
+                                                  InstanceMethod<&VcpuExitQueue::JsClockMs>("clockMs"),
                                                   InstanceMethod<&VcpuExitQueue::JsStats>("stats")});
   }
   explicit VcpuExitQueue(const Napi::CallbackInfo& info)
@@ -34,6 +37,10 @@ class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
   Napi::Value JsIdle(const Napi::CallbackInfo& info) {
     state_->Idle();
     return info.Env().Undefined();
+  }
+
+  Napi::Value JsClockMs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(MonoNs()) / 1e6);
   }
 
   // For benchmarks and tests: exits taken, the time from their push to

@@ -11,6 +11,11 @@
 //   resume([immediate])  let the thread do KVM_RUN (again) after an exit was
 //                 handled; `immediate`: with immediate_exit set, so KVM only
 //                 finishes a pending I/O instruction and reports KVM_EXIT_INTR
+//   resumeWait(untilMs, maxMs)  started with a queue: resume(), then the
+//                 queue's wait until its clock (clockMs()) reads untilMs, at
+//                 most maxMs; -2 if untilMs had passed (resumed, not waited).
+//                 One call per exit, no clock read in JavaScript between the
+//                 exit's taking and the resume (the SMP run loop's per-exit step)
 //   poll()/wait() the pending exit: exit_reason, or -1 while the guest runs
 //   hold()        kick the thread out of KVM_RUN (immediate_exit + signal),
 //                 wait until it has left the ioctl, keep it out until release();
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -67,6 +73,8 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   void Signal();
   Napi::Value JsStart(const Napi::CallbackInfo& info);
   Napi::Value JsResume(const Napi::CallbackInfo& info);
+  Napi::Value JsResumeWait(const Napi::CallbackInfo& info);
+  uint64_t Resume(Napi::Env env, const char* what, bool immediate);
   Napi::Value JsPoll(const Napi::CallbackInfo& info);
   Napi::Value JsWait(const Napi::CallbackInfo& info);
   Napi::Value JsHold(const Napi::CallbackInfo& info);
@@ -78,6 +86,12 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   static Napi::Value JsCurrentThreadId(const Napi::CallbackInfo& info);
   Napi::Value JsStats(const Napi::CallbackInfo& info);
   Napi::Value PendingResult(Napi::Env env);
+  // Under m_, when the thread runs again after a sleep: no longer `waking` on the queue.
+  void NoteRunning() {
+    if (!woken_) return;
+    woken_ = false;
+    if (queue_) queue_->waking.fetch_sub(1, std::memory_order_relaxed);
+  }
   // wakeSeq_ for the spinner, cv_.notify_all() for the sleeper, after a change
   // made under m_: called after m_ is released, so a spinner that sees the
   // new wakeSeq_ finds m_ free (it takes m_ and checks again before sleeping).
@@ -91,27 +105,35 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   std::thread thread_;
   pthread_t tid_{};
   int osTid_ = 0;  // gettid() of the thread, set by Loop() before start() returns
-  std::mutex m_;
-  std::condition_variable cv_;
+  // m_ and what resume() writes, on one cache line: the line the JavaScript
+  // thread takes from the vCPU thread's core to resume it, and back (each
+  // cross-core move of a line costs ~0.2 us here: a handoff is a few of them).
+  alignas(64) std::mutex m_;
+  uint64_t resumedAt_ = 0;  // (see resumeNs_)
+  int resumedOn_ = -1;      // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
+  int exitErrno_ = 0;
+  bool runRequested_ = false;
+  bool exitPending_ = false;
+  // Under m_: the thread sleeps on cv_; resume() woke it from that sleep and
+  // counted it in the queue's `waking` until it runs (NoteRunning()).
+  bool sleeping_ = false, woken_ = false;
+  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
+  alignas(64) std::condition_variable cv_;
   bool started_ = false;
   bool stop_ = false;
-  bool runRequested_ = false;
   bool inRun_ = false;
   bool holdKicked_ = false;
   int holds_ = 0;
-  bool exitPending_ = false;
   int exitReason_ = 0;
-  int exitErrno_ = 0;
   uint64_t runs_ = 0, holdExits_ = 0, holdsTaken_ = 0;
   // Where the time goes (under m_): inside KVM_RUN; from resume() to the
   // thread's next KVM_RUN (the resume handoff), over `resumes_` resumes.
-  uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0, resumedAt_ = 0;
-  int resumedOn_ = -1;  // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
+  uint64_t guestNs_ = 0, resumeNs_ = 0, resumes_ = 0;
   // Bumped by Wake(): the thread spins on it after pushing an exit, so it
   // sees resume() without sleeping on cv_ (then takes m_ and checks again).
-  std::atomic<uint32_t> wakeSeq_{0};
-  AdaptiveSpin spin_;  // the thread's own
-  BusyMark wantsCore_;  // from resume() (or a spin that saw it) to the next reported exit (spin admission)
+  // On a cache line of its own: the JavaScript thread writes it, the vCPU thread polls it.
+  alignas(64) std::atomic<uint32_t> wakeSeq_{0};
+  alignas(64) AdaptiveSpin spin_;  // the thread's own
   SpinCounters spins_;
   bool hasTsfn_ = false;
   Napi::ThreadSafeFunction tsfn_;
@@ -124,6 +146,7 @@ Napi::Function VcpuThread::Init(Napi::Env env) {
   return DefineClass(env, "VcpuThread", {
       InstanceMethod<&VcpuThread::JsStart>("start"),
       InstanceMethod<&VcpuThread::JsResume>("resume"),
+      InstanceMethod<&VcpuThread::JsResumeWait>("resumeWait"),
       InstanceMethod<&VcpuThread::JsPoll>("poll"),
       InstanceMethod<&VcpuThread::JsWait>("wait"),
       InstanceMethod<&VcpuThread::JsHold>("hold"),
@@ -180,17 +203,22 @@ void VcpuThread::Loop() {
   osTid_ = static_cast<int>(syscall(SYS_gettid));
   cv_.notify_all();  // start() waits for osTid_
   for (;;) {
-    cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
+    if (!stop_ && !(runRequested_ && holds_ == 0)) {
+      sleeping_ = true;
+      cv_.wait(lk, [&] { return stop_ || (runRequested_ && holds_ == 0); });
+      sleeping_ = false;
+    }
+    NoteRunning();
     if (stop_) break;
     inRun_ = true;
+    uint64_t t0 = MonoNs();
     if (resumedAt_ != 0) {
-      resumeNs_ += MonoNs() - resumedAt_;
+      resumeNs_ += t0 - resumedAt_;
       ++resumes_;
       resumedAt_ = 0;
-      spin_.NoteOtherCpu(resumedOn_);
+      spin_.NoteOtherCpu(resumedOn_, sched_getcpu());
     }
     lk.unlock();
-    uint64_t t0 = MonoNs();
     int r = ioctl(fd_, KVM_RUN, 0);
     int err = errno;
     uint64_t t1 = MonoNs();
@@ -210,20 +238,26 @@ void VcpuThread::Loop() {
     // Interrupted by no kick of ours (immediate_exit unset): not an exit.
     if (interrupted && run_->immediate_exit == 0 && !stop_) continue;
     runRequested_ = false;
-    wantsCore_.Set(false);
     exitPending_ = true;
     exitErrno_ = (r < 0 && !interrupted) ? err : 0;
     exitReason_ = r < 0 ? KVM_EXIT_INTR : static_cast<int>(run_->exit_reason);
+    // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice): the
+    // resume comes after the event loop's turn, if at all.
+    bool kicked = exitReason_ == KVM_EXIT_INTR;
+    // A thread about to spin wants a core on (the spin clears this when it
+    // gives up): no write to the shared busy count between exit and push.
+    if (!queue_ || kicked) wantsCore_.Set(false);
     if (queue_) {
       // Push without m_ held (the handler's poll() takes it next), then
       // watch wakeSeq_ for the resume; the loop's wait checks it under m_.
-      // Not after a kick (KVM_EXIT_INTR: a stop, the end of a run slice):
-      // the resume comes after the event loop's turn, if at all.
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
-      bool kicked = exitReason_ == KVM_EXIT_INTR;
       lk.unlock();
-      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1);
-      if (!kicked) spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_);
+      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1, sched_getcpu(), t1);
+      if (!kicked) {
+        ExitQueueState* q = queue_.get();
+        spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_, t1,
+                   [q](int cpu) { return q->Handler(cpu); });
+      }
       LockSpinning(m_);
       lk = std::unique_lock<std::mutex>(m_, std::adopt_lock);
     } else if (hasTsfn_) {
@@ -266,6 +300,10 @@ void VcpuThread::Stop() {
       Signal();
     }
     thread_.join();
+  }
+  {
+    std::lock_guard<std::mutex> g(m_);
+    NoteRunning();  // (woken, and now never to run again)
   }
   wantsCore_.Set(false);  // resumed, and now never to run again
   if (hasTsfn_) {
@@ -311,11 +349,10 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (fd_ < 0) ThrowErrno(env, "VcpuThread.resume", EBADF);
+// resume(): returns the MonoNs() it read.
+uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
+  if (fd_ < 0) ThrowErrno(env, what, EBADF);
   if (!started_) ThrowRange(env, "start() the vCPU thread first");
-  bool immediate = info.Length() > 0 && info[0].ToBoolean();
   {
     std::lock_guard<std::mutex> g(m_);
     if (runRequested_) ThrowRange(env, "the vCPU is already running");
@@ -327,10 +364,35 @@ Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
     wantsCore_.Set(true);
     resumedAt_ = MonoNs();
     resumedOn_ = sched_getcpu();
+    if (sleeping_ && !woken_ && queue_) {  // (held: it sleeps on until release(), counted as waking)
+      woken_ = true;
+      queue_->waking.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
   Wake();
-  return env.Undefined();
+  return resumedAt_;
+}
+
+Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
+  Resume(info.Env(), "VcpuThread.resume", info.Length() > 0 && info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// resumeWait(untilMs, maxMs): see the top. Blocks the JavaScript thread.
+Napi::Value VcpuThread::JsResumeWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) ThrowType(env, "untilMs must be a number");
+  double until = info[0].As<Napi::Number>().DoubleValue();
+  if (std::isnan(until)) ThrowRange(env, "untilMs must not be NaN");
+  uint64_t maxMs = ArgU64(info, 1, "maxMs");
+  if (fd_ >= 0 && started_ && !queue_) ThrowRange(env, "resumeWait() needs a thread started with an exit queue");
+  uint64_t now = Resume(env, "VcpuThread.resumeWait", false);
+  double left = until - static_cast<double>(now) / 1e6;
+  if (!(left > 0)) return Napi::Number::New(env, -2);
+  uint64_t ms = left >= static_cast<double>(maxMs) ? maxMs : static_cast<uint64_t>(std::ceil(left));
+  // (queue_ outlives the thread's stop(): a shared_ptr this object holds)
+  return Napi::Number::New(env, queue_->Wait(ms, now));
 }
 
 void VcpuThread::Wake() {

@@ -15,14 +15,16 @@
 import { translateNativeError } from '../errors';
 import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
 import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
-import { takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
-import { VcpuThread, type VcpuThreadStats } from './vcpu-thread';
+import { RESUMED_AT_DEADLINE, takenIndex, takenReason, VcpuExitQueue, type VcpuExitQueueStats } from './vcpu-exit-queue';
+import { threadStops, VcpuThread, type VcpuThreadStats } from './vcpu-thread';
 
 const now = (): number => performance.now();
 /** Exits a stopping vCPU may take to finish its I/O instruction (RunLoop's completePendingIo allows as many). */
 const FINISH_IO_EXITS = 64;
 /** The longest single wait for an exit (a run without timeout waits in such steps). */
 const MAX_WAIT_MS = 1000;
+/** A slice with no more than this left (ms) ends: not worth a wait. */
+const SLICE_END_MS = 0.05;
 
 /** Why the machine's run ends, decided while vCPUs may still run; made into a RunResult once all are stopped. */
 type Ending =
@@ -48,6 +50,8 @@ export class SmpRunLoop implements VcpuRunner {
   private stopRequest: StopRequest | null = null;
   private running = false;
   private exits = 0;
+  /** threadStops() when this loop last looked for a stopped thread of its own. */
+  private stopsSeen = threadStops();
 
   constructor(private readonly loops: readonly RunLoop[]) {
     this.inRun = loops.map(() => false);
@@ -155,45 +159,65 @@ export class SmpRunLoop implements VcpuRunner {
   /** Takes exits until `until` (performance.now() time) or the run's end. */
   private slice(lim: RunLimits, until: number): Ending | null {
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: 0 };
+    const over = (): Ending | null => (until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null);
+    // `until` on the native clock, for resumeWait(): no clock read in JavaScript between taking an exit and its resume
+    const nativeUntil = this.queue.clockMs() + (until - now()) - SLICE_END_MS;
+    let next = -1; // a vCPU whose exit was handled: resumed by the next wait (one native call)
     for (;;) {
-      const left = until - now();
-      if (left <= 0.05) return until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null;
-      const taken = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
+      let taken: number;
+      if (next >= 0) {
+        const i = next;
+        next = -1;
+        taken = this.threads[i].resumeWait(nativeUntil, MAX_WAIT_MS);
+        this.inRun[i] = true; // (resumed: take() below clears it again if the exit taken is its own)
+        if (taken === RESUMED_AT_DEADLINE) return over();
+      } else {
+        const left = until - now();
+        if (left <= SLICE_END_MS) return over();
+        taken = this.queue.wait(Math.min(Math.ceil(left), MAX_WAIT_MS));
+      }
       if (taken < 0) {
         if (this.closed) return { kind: 'closed' };
         continue;
       }
       // (An exit was taken: nothing can have closed the machine since the
       // last check, which follows every exit's dispatch.)
-      const ending = this.take(takenIndex(taken), takenReason(taken), lim);
-      if (ending !== null) return ending;
+      const i = takenIndex(taken);
+      const ending = this.take(i, takenReason(taken), lim);
+      if (ending === true) next = i;
+      else if (ending !== false) return ending;
     }
   }
 
-  /** Handles vCPU `i`'s exit (`queued`: its reason from the queue) and lets it run on, unless the run ends. */
-  private take(i: number, queued: number, lim: RunLimits): Ending | null {
+  /**
+   * Handles vCPU `i`'s exit (`queued`: its reason from the queue). True: it
+   * runs on (the caller resumes it); false: it stays stopped (at hlt); or the
+   * run's end.
+   */
+  private take(i: number, queued: number, lim: RunLimits): Ending | boolean {
     this.inRun[i] = false;
     const reason = queued >= 0 ? queued : this.reasonOf(i);
     if (reason === this.EXIT_INTR || reason < 0) {
       this.loops[i].noteInterrupted();
       // A kick without a stop (vcpu.requestExit()): run on.
-      if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
-      this.resume(i);
-      return null;
+      return this.stopRequest ? { kind: 'stop', request: this.stopRequest, cpu: i } : true;
     }
     this.exits++;
     const r = this.loops[i].handleExit(reason, lim.start);
-    // Closed by a device callback? (Vcpu.close() stops its thread first: a JavaScript flag, no native call per exit.)
-    if (this.threads.some((t) => t.stopped)) return { kind: 'closed' };
+    // Closed by a device callback? (Vcpu.close() stops its thread first: a JavaScript
+    // counter, no native call per exit and no scan unless some thread was stopped.)
+    if (threadStops() !== this.stopsSeen) {
+      this.stopsSeen = threadStops();
+      if (this.threads.some((t) => t.stopped)) return { kind: 'closed' };
+    }
     if (r !== null) {
       if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
       this.halted[i] = true;
-      return this.halted.every(Boolean) ? { kind: 'result', result: { ...r, message: 'every vCPU executed hlt' }, cpu: i } : null;
+      return this.halted.every(Boolean) ? { kind: 'result', result: { ...r, message: 'every vCPU executed hlt' }, cpu: i } : false;
     }
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
     if (this.exits >= lim.maxExits) return { kind: 'limit', reason: 'maxExits' };
-    this.resume(i);
-    return null;
+    return true;
   }
 
   /** @internal For benchmarks: each vCPU thread's and the queue's counters and timings. */

@@ -24,6 +24,7 @@ export interface VcpuExitQueueStats extends SpinStats {
 interface NativeExitQueue {
   wait(ms: number): number;
   idle(): void;
+  clockMs(): number;
   stats(): VcpuExitQueueStats;
 }
 
@@ -33,6 +34,8 @@ const INDEX_SPAN = 65536;
 export const takenIndex = (taken: number): number => taken % INDEX_SPAN;
 /** The raw exit reason of wait()'s result `taken`, or -1: a KVM_RUN error, which the thread's pendingReason() throws. */
 export const takenReason = (taken: number): number => Math.floor(taken / INDEX_SPAN) - 1;
+/** VcpuThread.resumeWait()'s result when its deadline had passed: the vCPU resumed, no exit waited for. */
+export const RESUMED_AT_DEADLINE = -2;
 
 export class VcpuExitQueue {
   /** @internal the native handle VcpuThread.start() takes */
@@ -61,6 +64,14 @@ export class VcpuExitQueue {
    */
   idle(): void {
     this.handle.idle();
+  }
+
+  /**
+   * The native side's monotonic clock in milliseconds (not performance.now()'s
+   * origin): the time base of VcpuThread.resumeWait()'s deadline.
+   */
+  clockMs(): number {
+    return this.handle.clockMs();
   }
 
   /** Counters and timings, for benchmarks and tests. */

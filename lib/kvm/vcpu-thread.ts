@@ -14,6 +14,7 @@ interface NativeVcpuThread {
   start(onExit?: (reason: number) => void): void;
   start(queue: unknown, index: number): void;
   resume(immediate?: boolean): void;
+  resumeWait(untilMs: number, maxMs: number): number;
   poll(): number;
   wait(ms: number): number;
   hold(): boolean;
@@ -49,6 +50,16 @@ export interface VcpuThreadStats extends SpinStats {
 }
 
 const threads = new WeakMap<Vcpu, VcpuThread>();
+/** VcpuThread.stop() calls in this process, for threadStops(). */
+let stops = 0;
+
+/**
+ * @internal How many times VcpuThread.stop() was called in this process: the
+ * SMP run loop looks for a stopped thread of its own only when this changed.
+ */
+export function threadStops(): number {
+  return stops;
+}
 
 /** The thread running `vcpu`, if any (used by Vm.holdVcpus). */
 export function threadOf(vcpu: Vcpu): VcpuThread | undefined {
@@ -129,6 +140,21 @@ export class VcpuThread {
     }
   }
 
+  /**
+   * @internal resume(), then the exit queue's wait (VcpuExitQueue.wait: its
+   * result) until the queue's clockMs() reads `untilMs`, at most `maxMs`, in
+   * one native call: the SMP run loop's per-exit step. RESUMED_AT_DEADLINE:
+   * `untilMs` had passed, the vCPU was resumed and nothing waited for. Only
+   * for a thread started with an exitQueue.
+   */
+  resumeWait(untilMs: number, maxMs: number): number {
+    try { // (no closure: the hot path)
+      return this.handle.resumeWait(untilMs, maxMs);
+    } catch (err) {
+      throw translateNativeError(err);
+    }
+  }
+
   /** @internal The pending exit's raw reason, or -1 while the guest runs (no decoding: the SMP run loop's hot path). */
   pendingReason(): number {
     return this.handle.poll();
@@ -180,6 +206,7 @@ export class VcpuThread {
   /** End the thread (the guest is kicked out first). Idempotent. */
   stop(): void {
     this.stopCalled = true;
+    stops++;
     this.handle.stop();
     if (threads.get(this.vcpu) === this) threads.delete(this.vcpu);
   }

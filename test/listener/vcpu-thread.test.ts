@@ -3,6 +3,8 @@
 import { AddressSpace, MemoryRegion } from '../../lib/memory';
 import { Kvm, KvmError, VcpuExit } from '../../lib';
 import { Machine } from '../../lib/machine';
+import { exitNumber } from '../../lib/kvm/run-loop';
+import { RESUMED_AT_DEADLINE, takenIndex, takenReason, VcpuExitQueue } from '../../lib/kvm/vcpu-exit-queue';
 import { VcpuThread } from '../../lib/kvm/vcpu-thread';
 import { setupRealMode } from '../../lib/x86/modes';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
@@ -178,6 +180,81 @@ describeKvm('VcpuThread', () => {
     const out = JSON.parse(r.stdout) as Record<string, string>;
     for (const name of ['plain', 'kvm', 'vm', 'hostMemory', 'derived', 'number']) {
       expect(out[name]).toBe('TypeError: VcpuThread expects a native vCPU handle (vcpu.native of a Vcpu from vm.createVcpu())');
+    }
+  });
+
+  test('the native resumeWait() refuses a thread without an exit queue, not started, stopped, or a bad deadline or bound: a typed error, no crash, nothing resumed', () => {
+    const r = runChild(`
+      const { native } = require(${JSON.stringify(ROOT + '/lib/binding')});
+      const kvm = new (native().Kvm)('/dev/kvm');
+      const vm = kvm.createVm();
+      const vcpu = vm.createVcpu(0);
+      const out = {};
+      const attempt = (name, f) => { try { out[name] = 'returned ' + f(); } catch (e) { out[name] = e.name + ': ' + e.message; } };
+      const T = native().VcpuThread;
+      const notStarted = new T(vcpu);
+      attempt('notStarted', () => notStarted.resumeWait(0, 0));
+      notStarted.stop();
+      attempt('stopped', () => notStarted.resumeWait(0, 0));
+      const noQueue = new T(vcpu);
+      noQueue.start();
+      attempt('noQueue', () => noQueue.resumeWait(0, 0));
+      out.noQueueRunning = noQueue.stats().running;
+      noQueue.stop();
+      const queued = new T(vcpu);
+      queued.start(new (native().VcpuExitQueue)(), 0);
+      for (const [name, until] of Object.entries({ untilNaN: NaN, untilString: '1', untilMissing: undefined, untilBigint: 1n })) {
+        attempt(name, () => queued.resumeWait(until, 0));
+      }
+      for (const [name, max] of Object.entries({ negative: -1, fraction: 0.5, string: '1', missing: undefined, object: {} })) {
+        attempt(name, () => queued.resumeWait(Infinity, max));
+      }
+      out.queuedRunning = queued.stats().running;
+      queued.stop();
+      attempt('queuedStopped', () => queued.resumeWait(Infinity, 0));
+      console.log(JSON.stringify(out));
+    `);
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      notStarted: 'RangeError: start() the vCPU thread first',
+      stopped: 'Error: VcpuThread.resumeWait: Bad file descriptor',
+      noQueue: 'RangeError: resumeWait() needs a thread started with an exit queue',
+      noQueueRunning: false,
+      untilNaN: 'RangeError: untilMs must not be NaN',
+      untilString: 'TypeError: untilMs must be a number',
+      untilMissing: 'TypeError: untilMs must be a number',
+      untilBigint: 'TypeError: untilMs must be a number',
+      negative: 'RangeError: maxMs must be a non-negative safe integer',
+      fraction: 'RangeError: maxMs must be a non-negative safe integer',
+      string: 'TypeError: maxMs must be a bigint or a number',
+      missing: 'TypeError: maxMs must be a bigint or a number',
+      object: 'TypeError: maxMs must be a bigint or a number',
+      queuedRunning: false,
+      queuedStopped: 'Error: VcpuThread.resumeWait: Bad file descriptor',
+    });
+  });
+
+  test('resumeWait() on a thread with an exit queue resumes it and returns its next exit from the queue, or resumes it only once the deadline passed', () => {
+    const g = setup([0xb0, 0x41, 0xe6, 0x80, 0xf4]); // mov al,0x41 ; out 0x80,al ; hlt
+    try {
+      const queue = new VcpuExitQueue();
+      const t = new VcpuThread(g.vcpu, { exitQueue: { queue, index: 7 } });
+      try {
+        const io = t.resumeWait(queue.clockMs() + 5000, 5000);
+        expect([takenIndex(io), takenReason(io)]).toEqual([7, exitNumber('IO')]);
+        expect(t.resumeWait(Infinity, 5000)).toBe(7 + 65536 * (exitNumber('HLT') + 1));
+        expect(t.running).toBe(false);
+        const t0 = performance.now();
+        expect(t.resumeWait(queue.clockMs() - 1, 5000)).toBe(RESUMED_AT_DEADLINE); // (on past the hlt, until stop())
+        expect(performance.now() - t0).toBeLessThan(1000);
+        expect(t.running).toBe(true);
+        expect(() => t.resumeWait(Infinity, 0)).toThrow(RangeError); // already running: refused before the queue is waited on
+      } finally {
+        t.stop();
+      }
+      expect(() => t.resumeWait(Infinity, 0)).toThrow(KvmError);
+    } finally {
+      g.close();
     }
   });
 });
