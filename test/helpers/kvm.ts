@@ -20,6 +20,26 @@ export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/** This process's open fds, each as "fd -> what it is" (readlink of /proc/self/fd/N). */
+export function openFds(): Set<string> {
+  const out = new Set<string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.add(`${fd} -> ${fs.readlinkSync(`/proc/self/fd/${fd}`)}`);
+    } catch { /* closed meanwhile (the readdir's own fd) */ }
+  }
+  return out;
+}
+
+/**
+ * The fds open now that were not open at `before` (openFds()): a leak check
+ * that other fds closing meanwhile cannot cancel out or fail, as a count can
+ * (a jest worker's pipes from an earlier suite close when they please).
+ */
+export function fdsOpenedSince(before: Set<string>): string[] {
+  return [...openFds()].filter((f) => !before.has(f));
+}
+
 /** Host mappings node-kvm holds (guest RAM and kvm_run pages), for leak checks. */
 export function mappingCount(): number {
   // Required lazily so this helper loads even where the addon is not built.
