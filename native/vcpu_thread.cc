@@ -353,6 +353,8 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
 uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
   if (fd_ < 0) ThrowErrno(env, what, EBADF);
   if (!started_) ThrowRange(env, "start() the vCPU thread first");
+  // Kept here: once m_ is released the thread may run and clear resumedAt_.
+  uint64_t at;
   {
     std::lock_guard<std::mutex> g(m_);
     if (runRequested_) ThrowRange(env, "the vCPU is already running");
@@ -362,7 +364,7 @@ uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
     run_->immediate_exit = immediate ? 1 : 0;
     runRequested_ = true;
     wantsCore_.Set(true);
-    resumedAt_ = MonoNs();
+    resumedAt_ = at = MonoNs();
     resumedOn_ = sched_getcpu();
     if (sleeping_ && !woken_ && queue_) {  // (held: it sleeps on until release(), counted as waking)
       woken_ = true;
@@ -371,7 +373,7 @@ uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
   }
   if (queue_) queue_->handlerBusy.Set(true);  // the handler runs: it is resuming us
   Wake();
-  return resumedAt_;
+  return at;
 }
 
 Napi::Value VcpuThread::JsResume(const Napi::CallbackInfo& info) {
