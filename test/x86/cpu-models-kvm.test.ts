@@ -42,6 +42,12 @@ const QEMU_8000_0008_EBX: Readonly<Record<string, number>> = {
 };
 const QEMU_8000_0008_EBX_MASK = Object.values(QEMU_8000_0008_EBX).reduce((m, bit) => m | (1 << bit), 0);
 
+/** The words `-cpu host`/`max` take from KVM's supported table (leaf 0's maximum, the signatures, the maximum extended leaf; 0x80000008 EBX masked to QEMU's names). */
+const PASSED_THROUGH: readonly { fn: number; reg: 'eax' | 'ebx'; mask: number }[] = [
+  { fn: 0, reg: 'eax', mask: -1 }, { fn: 1, reg: 'eax', mask: -1 }, { fn: 0x80000000, reg: 'eax', mask: -1 },
+  { fn: 0x80000001, reg: 'eax', mask: -1 }, { fn: 0x80000008, reg: 'ebx', mask: QEMU_8000_0008_EBX_MASK },
+];
+
 /** What this host contributes to every vCPU's CPUID, whatever table the VMM sets. */
 interface HostWords {
   /** KVM_GET_SUPPORTED_CPUID here */
@@ -79,15 +85,11 @@ function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string 
       const now = leafOf(host.leafD, 0xd, r.index)!;
       Object.assign(r, { eax: now.eax, ebx: now.ebx, ecx: now.ecx, edx: now.edx });
     }
-    if (passthrough && (r.function === 0 || r.function === 1 || r.function === 0x80000000 || r.function === 0x80000001) && r.index === 0) {
+    const pass = passthrough && r.index === 0 ? PASSED_THROUGH.find((p) => p.fn === r.function) : undefined;
+    if (pass) {
       const was = leafOf(CAPTURE_HOST, r.function);
       const now = leafOf(host.supported, r.function);
-      if (was && now && r.eax === was.eax >>> 0) r.eax = now.eax >>> 0;
-    }
-    if (passthrough && r.function === 0x80000008 && r.index === 0) {
-      const was = leafOf(CAPTURE_HOST, r.function);
-      const now = leafOf(host.supported, r.function);
-      if (was && now && r.ebx === (was.ebx & QEMU_8000_0008_EBX_MASK) >>> 0) r.ebx = (now.ebx & QEMU_8000_0008_EBX_MASK) >>> 0;
+      if (was && now && r[pass.reg] === (was[pass.reg] & pass.mask) >>> 0) r[pass.reg] = (now[pass.reg] & pass.mask) >>> 0;
     }
     if (r.function === 0x40000010 && r.index === 0 && r.eax !== 0) r.eax = host.tscKhz;
     for (const k of REGS) r[k] >>>= 0;
