@@ -1,5 +1,6 @@
 // VcpuExitQueue: the JavaScript handle of an ExitQueueState (see the header).
-//   new VcpuExitQueue()   wait(ms) -> -1, or a thread at an exit: its index
+//   new VcpuExitQueue(threads)  for up to `threads` VcpuThreads (1..65536)
+//   wait(ms) -> -1, or a thread at an exit: its index
 //                         + 65536 * (exit reason + 1, or 0 for a KVM_RUN error)
 //   idle()  the handler takes no exits for now (spin admission, spin_wait.h)
 //   clockMs() the monotonic clock the native side times with (MonoNs()), in
@@ -21,9 +22,11 @@ class VcpuExitQueue : public Napi::ObjectWrap<VcpuExitQueue> {
                                                   InstanceMethod<&VcpuExitQueue::JsClockMs>("clockMs"),
                                                   InstanceMethod<&VcpuExitQueue::JsStats>("stats")});
   }
-  explicit VcpuExitQueue(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<VcpuExitQueue>(info), state_(std::make_shared<ExitQueueState>()) {
+  explicit VcpuExitQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VcpuExitQueue>(info) {
     TagObject(info, kVcpuExitQueueTag);
+    uint64_t threads = ArgU64(info, 0, "threads");
+    if (threads < 1 || threads > ExitQueueState::kIndexSpan) ThrowRange(info.Env(), "threads must be 1 to 65536");
+    state_ = std::make_shared<ExitQueueState>(static_cast<uint32_t>(threads));
   }
   std::shared_ptr<ExitQueueState> state_;
 

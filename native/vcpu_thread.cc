@@ -112,6 +112,7 @@ class VcpuThread : public Napi::ObjectWrap<VcpuThread> {
   uint64_t resumedAt_ = 0;  // (see resumeNs_)
   int resumedOn_ = -1;      // the CPU resume() ran on (AdaptiveSpin::NoteOtherCpu)
   int exitErrno_ = 0;
+  uint64_t queuedTicket_ = 0;  // the queue's ticket + 1 of the last exit pushed (0: none)
   bool runRequested_ = false;
   bool exitPending_ = false;
   // Under m_: the thread sleeps on cv_; resume() woke it from that sleep and
@@ -248,11 +249,16 @@ void VcpuThread::Loop() {
     // gives up): no write to the shared busy count between exit and push.
     if (!queue_ || kicked) wantsCore_.Set(false);
     if (queue_) {
-      // Push without m_ held (the handler's poll() takes it next), then
-      // watch wakeSeq_ for the resume; the loop's wait checks it under m_.
+      // The exit's place in the queue under m_ (resume() refuses while it
+      // is not taken), its push without m_ held (the handler's poll() takes
+      // it next); then watch wakeSeq_ for the resume, which the loop's wait
+      // checks under m_.
+      uint64_t ticket = queue_->Reserve();
+      queuedTicket_ = ticket + 1;
       uint32_t seq = wakeSeq_.load(std::memory_order_relaxed);
+      int code = exitErrno_ != 0 ? 0 : exitReason_ + 1;
       lk.unlock();
-      queue_->Push(queueIndex_, exitErrno_ != 0 ? 0 : exitReason_ + 1, sched_getcpu(), t1);
+      queue_->Push(ticket, queueIndex_, code, sched_getcpu(), t1);
       if (!kicked) {
         ExitQueueState* q = queue_.get();
         spin_.Spin([&] { return wakeSeq_.load(std::memory_order_acquire) != seq; }, wantsCore_, spins_, t1,
@@ -330,10 +336,17 @@ Napi::Value VcpuThread::JsStart(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env, "VcpuThread.start", EBADF);
   if (started_) ThrowRange(env, "the vCPU thread is already started");
   if (info.Length() > 1) {
-    queue_ = UnwrapExitQueue(info[0]);
-    if (!queue_) ThrowType(env, "start(queue, index) expects a VcpuExitQueue");
+    std::shared_ptr<ExitQueueState> queue = UnwrapExitQueue(info[0]);
+    if (!queue) ThrowType(env, "start(queue, index) expects a VcpuExitQueue");
     uint64_t index = ArgU64(info, 1, "index");
     if (index >= ExitQueueState::kIndexSpan) ThrowRange(env, "index must be below 65536");
+    // (Each started thread stays counted: the ring keeps a slot for it.)
+    if (queue->producers.fetch_add(1) >= queue->capacity) {
+      queue->producers.fetch_sub(1);
+      uint32_t n = queue->capacity;
+      ThrowRange(env, "this exit queue was made for " + std::to_string(n) + (n == 1 ? " vCPU thread" : " vCPU threads") + ", and all have started");
+    }
+    queue_ = std::move(queue);
     queueIndex_ = static_cast<int>(index);
   } else if (info.Length() > 0 && info[0].IsFunction()) {
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "node-kvm vcpu exit", 0, 1);
@@ -358,6 +371,8 @@ uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
   {
     std::lock_guard<std::mutex> g(m_);
     if (runRequested_) ThrowRange(env, "the vCPU is already running");
+    // (The handler is this thread: its queue's head is ours to read.)
+    if (queuedTicket_ != 0 && queue_->Queued(queuedTicket_ - 1)) ThrowRange(env, "the vCPU's exit is still in its queue: take it with the queue's wait() first");
     exitPending_ = false;
     exitErrno_ = 0;
     // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.

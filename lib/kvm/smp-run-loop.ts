@@ -34,7 +34,7 @@ type Ending =
   | { kind: 'closed' };
 
 export class SmpRunLoop implements VcpuRunner {
-  private readonly queue = new VcpuExitQueue();
+  private readonly queue: VcpuExitQueue;
   /**
    * One per vCPU, started with the machine (idle until a run), as QEMU's
    * vCPU threads are: `info cpus` shows their ids from the start.
@@ -54,6 +54,7 @@ export class SmpRunLoop implements VcpuRunner {
   private stopsSeen = threadStops();
 
   constructor(private readonly loops: readonly RunLoop[]) {
+    this.queue = new VcpuExitQueue(loops.length);
     this.inRun = loops.map(() => false);
     this.halted = loops.map(() => false);
     this.threads = [];

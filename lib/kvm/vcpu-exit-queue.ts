@@ -41,9 +41,10 @@ export class VcpuExitQueue {
   /** @internal the native handle VcpuThread.start() takes */
   readonly handle: NativeExitQueue;
 
-  constructor() {
-    const Ctor = (native() as unknown as { VcpuExitQueue: new () => NativeExitQueue }).VcpuExitQueue;
-    this.handle = callNative(() => new Ctor());
+  /** For up to `threads` VcpuThreads (1 to 65536): each has a place for its exit, so pushing never waits. */
+  constructor(threads: number) {
+    const Ctor = (native() as unknown as { VcpuExitQueue: new (threads: number) => NativeExitQueue }).VcpuExitQueue;
+    this.handle = callNative(() => new Ctor(threads));
   }
 
   /**

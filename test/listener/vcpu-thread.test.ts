@@ -7,7 +7,7 @@ import { exitNumber } from '../../lib/kvm/run-loop';
 import { RESUMED_AT_DEADLINE, takenIndex, takenReason, VcpuExitQueue } from '../../lib/kvm/vcpu-exit-queue';
 import { VcpuThread } from '../../lib/kvm/vcpu-thread';
 import { setupRealMode } from '../../lib/x86/modes';
-import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
+import { describeKvm, fdsOpenedSince, mappingCount, openFdCount, openFds } from '../helpers/kvm';
 import { ROOT, runChild } from '../helpers/child';
 
 describeKvm('VcpuThread', () => {
@@ -202,7 +202,7 @@ describeKvm('VcpuThread', () => {
       out.noQueueRunning = noQueue.stats().running;
       noQueue.stop();
       const queued = new T(vcpu);
-      queued.start(new (native().VcpuExitQueue)(), 0);
+      queued.start(new (native().VcpuExitQueue)(1), 0);
       for (const [name, until] of Object.entries({ untilNaN: NaN, untilString: '1', untilMissing: undefined, untilBigint: 1n })) {
         attempt(name, () => queued.resumeWait(until, 0));
       }
@@ -237,7 +237,7 @@ describeKvm('VcpuThread', () => {
   test('resumeWait() on a thread with an exit queue resumes it and returns its next exit from the queue, or resumes it only once the deadline passed', () => {
     const g = setup([0xb0, 0x41, 0xe6, 0x80, 0xf4]); // mov al,0x41 ; out 0x80,al ; hlt
     try {
-      const queue = new VcpuExitQueue();
+      const queue = new VcpuExitQueue(1);
       const t = new VcpuThread(g.vcpu, { exitQueue: { queue, index: 7 } });
       try {
         const io = t.resumeWait(queue.clockMs() + 5000, 5000);
@@ -253,6 +253,58 @@ describeKvm('VcpuThread', () => {
         t.stop();
       }
       expect(() => t.resumeWait(Infinity, 0)).toThrow(KvmError);
+    } finally {
+      g.close();
+    }
+  });
+
+  test('an exit queue is made for a number of threads: bad counts and one thread too many are refused (typed errors), the refused thread stays usable', () => {
+    expect(() => new VcpuExitQueue(0)).toThrow(new RangeError('threads must be 1 to 65536'));
+    expect(() => new VcpuExitQueue(65537)).toThrow(new RangeError('threads must be 1 to 65536'));
+    expect(() => new VcpuExitQueue(1.5)).toThrow(RangeError);
+    expect(() => new VcpuExitQueue('2' as unknown as number)).toThrow(TypeError);
+    const g = setup([0xf4]); // hlt
+    try {
+      const second = g.vm.createVcpu(1);
+      setupRealMode(second, { cs: 0, ip: 0x1000 });
+      const fds = openFds();
+      const maps = mappingCount();
+      const queue = new VcpuExitQueue(1);
+      const first = new VcpuThread(g.vcpu, { exitQueue: { queue, index: 0 } });
+      expect(() => new VcpuThread(second, { exitQueue: { queue, index: 1 } })).toThrow(new RangeError('this exit queue was made for 1 vCPU thread, and all have started'));
+      first.stop();
+      // a stopped thread keeps its place (its exit may still be queued): the queue stays full
+      expect(() => new VcpuThread(second, { exitQueue: { queue, index: 1 } })).toThrow(RangeError);
+      const other = new VcpuThread(second, { exitQueue: { queue: new VcpuExitQueue(2), index: 1 } });
+      other.resume();
+      expect(other.wait(5000)).toMatchObject({ reason: 'hlt' }); // the refused vCPU runs on another queue
+      other.stop();
+      expect(fdsOpenedSince(fds)).toEqual([]); // the refused thread's dup of the vCPU fd is closed
+      expect(mappingCount()).toBe(maps);
+    } finally {
+      g.close();
+    }
+  });
+
+  test('resume() refuses while the thread\'s last exit is still in its queue (RangeError); once wait() took it, the resume works', () => {
+    const g = setup([0xb0, 0x41, 0xe6, 0x80, 0xf4]); // mov al,0x41 ; out 0x80,al ; hlt
+    try {
+      const queue = new VcpuExitQueue(1);
+      const t = new VcpuThread(g.vcpu, { exitQueue: { queue, index: 3 } });
+      try {
+        t.resume();
+        const deadline = Date.now() + 5000;
+        while (t.poll() === null && Date.now() < deadline); // the out's exit, pushed but not taken
+        expect(t.poll()).toMatchObject({ reason: 'io' });
+        expect(() => t.resume()).toThrow(new RangeError("the vCPU's exit is still in its queue: take it with the queue's wait() first"));
+        expect(() => t.resumeWait(Infinity, 0)).toThrow(RangeError);
+        expect(t.running).toBe(false); // refused: nothing resumed
+        const io = queue.wait(5000);
+        expect([takenIndex(io), takenReason(io)]).toEqual([3, exitNumber('IO')]);
+        expect(t.resumeWait(Infinity, 5000)).toBe(3 + 65536 * (exitNumber('HLT') + 1));
+      } finally {
+        t.stop();
+      }
     } finally {
       g.close();
     }
