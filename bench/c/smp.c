@@ -10,8 +10,13 @@
 //                      word (pause) instead of sleeping: what a handoff costs
 //                      without the futex sleep + wake-up (the lower bound of
 //                      node-kvm's spin-then-block handoff)
+// SMP_VCPU_CPU / SMP_MAIN_CPU (environment, optional): the CPU the vCPU
+// thread / the main thread is pinned to. On a VM whose virtual CPUs sit on
+// host cores of unequal speed, KVM_RUN alone can cost 5.0 us on one and 7.2 us
+// on the other: bench/smp.js pins C and node-kvm the same way.
 // Prints one line of JSON: {"mode":..., "n":..., "nsPerOp":..., "cpuNsPerOp":...}
 // (cpuNsPerOp: the process's user + system CPU time per exit, all threads).
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -97,8 +102,19 @@ static volatile int spin_pending;  // spin: 1 = an exit waits for the main threa
 
 static void cpu_relax(void) { __builtin_ia32_pause(); }
 
+// Pins the calling thread to the CPU in environment variable `var`, if set.
+static void pin_from_env(const char* var) {
+  const char* v = getenv(var);
+  if (v == NULL || *v == 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(atoi(v), &set);
+  if ((errno = pthread_setaffinity_np(pthread_self(), sizeof set, &set)) != 0) die(var);
+}
+
 static void* vcpu_thread(void* arg) {
   (void)arg;
+  pin_from_env("SMP_VCPU_CPU");
   for (long i = 0; i < n_exits; i++) {
     if (ioctl(vcpu, KVM_RUN, 0) < 0) die("KVM_RUN");
     if (spin) {
@@ -127,6 +143,7 @@ int main(int argc, char** argv) {
   handoff = strcmp(argv[1], "handoff") == 0;
   spin = strcmp(argv[1], "spin") == 0;
   long n = atol(argv[2]);
+  pin_from_env("SMP_MAIN_CPU");
   setup();
   pthread_t t;
   for (int round = 0; round < 2; round++) {  // a warm-up round of 1000 exits, then the timed one

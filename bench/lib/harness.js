@@ -8,13 +8,13 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-/** Compiles bench/c/<name>.c (with `flags`, e.g. -pthread); returns { run(args) -> parsed JSON line, cleanup() }. */
+/** Compiles bench/c/<name>.c (with `flags`, e.g. -pthread); returns { run(args[, env]) -> parsed JSON line, cleanup() }. */
 function compileC(name, flags = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `node-kvm-bench-${name}-`));
   const bin = path.join(dir, name);
   execFileSync('gcc', ['-O2', '-Wall', ...flags, '-o', bin, path.join(__dirname, '..', 'c', `${name}.c`)]);
   return {
-    run: (args) => JSON.parse(execFileSync(bin, args.map(String), { encoding: 'utf8' })),
+    run: (args, env = {}) => JSON.parse(execFileSync(bin, args.map(String), { encoding: 'utf8', env: { ...process.env, ...env } })),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
