@@ -46,3 +46,28 @@ export function mappingCount(): number {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('../../lib/binding') as typeof import('../../lib/binding')).native().liveMappings();
 }
+
+/** CPU time each thread of this process has used so far, in ms (tid -> utime + stime from /proc/self/task/TID/stat). */
+export function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      // Fields after the ")" that ends the thread's name: state is the 3rd, utime the 14th, stime the 15th.
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, ((Number(f[11]) + Number(f[12])) * 1000) / 100); // USER_HZ is 100 on Linux
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * The most CPU any one thread used since `before` (threadCpuMs()), in ms: a
+ * spinning thread shows here whatever else the process (a jest worker's GC,
+ * a busy host) does meanwhile, which a process-wide cpuUsage() cannot tell apart.
+ */
+export function busiestThreadMsSince(before: Map<string, number>): number {
+  let most = 0;
+  for (const [tid, ms] of threadCpuMs()) most = Math.max(most, ms - (before.get(tid) ?? 0));
+  return most;
+}
