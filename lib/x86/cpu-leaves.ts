@@ -4,6 +4,7 @@
 // basic leaf up to `level`, then every extended leaf up to `xlevel`, with the
 // subleaf loops and the omitted all-zero leaves of that function.
 import type { CpuidEntry } from '../kvm/cpuid';
+import { AMD_VENDOR } from './cpu-features';
 import { KVM_CPUID_FLAG_SIGNIFCANT_INDEX, supportedEntry } from './cpu-supported';
 
 export interface X86CpuState {
@@ -75,6 +76,24 @@ const AMD_CACHES = [
   { eax: 0x163, ebx: 0x03c0003f, ecx: 0x3fff, edx: 6, shared: 'package' },
 ] as const;
 
+/**
+ * The legacy caches QEMU's leaf 4 describes (legacy_l1d_cache, legacy_l1i_cache,
+ * legacy_l2_cache, legacy_l3_cache as encode_cache_cpuid4 writes them): 32 KiB
+ * 8-way L1s, a 4 MiB 16-way L2, a 16 MiB 16-way inclusive L3, 64-byte lines.
+ * EAX[25:14] (APIC ids sharing the cache, less one) is added per topology:
+ * QEMU 7.2 counts one for the L1s, the core's threads for L2, the package's
+ * APIC id range for L3.
+ */
+const CPUID4_CACHES = [
+  { eax: 0x121, ebx: 0x01c0003f, ecx: 0x3f, edx: 1, shared: 'thread' },
+  { eax: 0x122, ebx: 0x01c0003f, ecx: 0x3f, edx: 1, shared: 'thread' },
+  { eax: 0x143, ebx: 0x03c0003f, ecx: 0xfff, edx: 1, shared: 'core' },
+  { eax: 0x163, ebx: 0x03c0003f, ecx: 0x3fff, edx: 6, shared: 'package' },
+] as const;
+
+/** Leaf 2's one-byte descriptors of the same caches, as cpuid2_cache_descriptor finds them: L1D 0x2c, L1I 0x30, L2 0x7d (2 MiB 8-way, legacy_l2_cache_cpuid2), L3 0x4d. */
+const CPUID2_DESCRIPTORS: Regs = { eax: 1, ebx: 0, ecx: 0x4d, edx: 0x2c << 16 | 0x30 << 8 | 0x7d };
+
 /** cpu_x86_cpuid(index, count) for the leaves QEMU fills on KVM. */
 function leafValue(cpu: X86CpuState, supported: readonly CpuidEntry[], leaf: number, index: number): Regs {
   const f = cpu.features;
@@ -86,6 +105,14 @@ function leafValue(cpu: X86CpuState, supported: readonly CpuidEntry[], leaf: num
       const ebx = (cpu.apicId << 24 | 8 << 8 | (topo.perPkg > 1 ? topo.perPkg << 16 : 0)) >>> 0; // CLFLUSH line 8 qwords
       const edx = (f['1_EDX'] | (topo.perPkg > 1 ? CPUID_HT : 0)) >>> 0;
       return { eax: cpuVersion(cpu), ebx, ecx: f['1_ECX'], edx };
+    }
+    // Leaves 2 and 4 describe the caches to all but AMD guests (vendor-cpuid-only, on since pc-6.1, empties them there).
+    case 2: return cpu.vendor === AMD_VENDOR ? ZERO : CPUID2_DESCRIPTORS;
+    case 4: {
+      const cache = CPUID4_CACHES[index];
+      if (cpu.vendor === AMD_VENDOR || !cache) return ZERO;
+      const sharing = cache.shared === 'package' ? (1 << topo.pkgOffset) - 1 : cache.shared === 'core' ? cpu.threads - 1 : 0;
+      return { eax: (cache.eax | sharing << 14 | (cpu.cores - 1) << 26) >>> 0, ebx: cache.ebx, ecx: cache.ecx, edx: cache.edx };
     }
     case 5: return { eax: 0, ebx: 0, ecx: 3, edx: 0 }; // MONITOR/MWAIT: CPUID_MWAIT_EMX | CPUID_MWAIT_IBE
     case 6: return { ...ZERO, eax: f['6_EAX'] };
@@ -110,8 +137,8 @@ function leafValue(cpu: X86CpuState, supported: readonly CpuidEntry[], leaf: num
       return { eax: le32(id, at), ebx: le32(id, at + 4), ecx: le32(id, at + 8), edx: le32(id, at + 12) };
     }
     case 0x80000005:
-      // L1 TLBs and the legacy AMD L1 caches (64 KiB, 2-way, 64-byte lines); Intel's vendor-cpuid-only has none.
-      return cpu.vendor === INTEL_VENDOR ? ZERO : { eax: 0x01ff01ff, ebx: 0x01ff01ff, ecx: 0x40020140, edx: 0x40020140 };
+      // L1 TLBs and the legacy AMD L1 caches (64 KiB, 2-way, 64-byte lines), whatever the vendor (in QEMU 7.2).
+      return { eax: 0x01ff01ff, ebx: 0x01ff01ff, ecx: 0x40020140, edx: 0x40020140 };
     case 0x80000006:
       // L2 TLB, L2 512 KiB 16-way, L3 16 MiB (l3-cache=on).
       return { eax: 0, ebx: 0x42004200, ecx: 0x02008140, edx: 0x00808140 };
@@ -133,7 +160,7 @@ function leafValue(cpu: X86CpuState, supported: readonly CpuidEntry[], leaf: num
     case 0x8000001e:
       // encode_topo_cpuid8000001e: APIC id, threads per core and core id, node (= package) id.
       return { eax: cpu.apicId, ebx: ((cpu.threads - 1) << 8 | topo.coreId) >>> 0, ecx: (cpu.apicId >>> topo.pkgOffset) & 0xff, edx: 0 };
-    default: return ZERO; // leaves 2/4 (vendor-cpuid-only on AMD), PMU 0xa, and the leaves of unmodelled features
+    default: return ZERO; // PMU 0xa and the leaves of unmodelled features
   }
 }
 

@@ -2,6 +2,10 @@
 // given, the 64 KiB -bios image QEMU runs it from, a run on the raw KVM layer,
 // and the dump's text form (test/fixtures/qemu-cpuid/*.txt), so that what a
 // vCPU sees under node-kvm and under QEMU compare line for line.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { CpuidEntry, Kvm } from '../../lib';
 import { assemble } from './assemble';
 import { rawGuest } from './raw-guest';
@@ -105,5 +109,38 @@ export function runCpuidDump(kvm: Kvm, table: readonly CpuidEntry[], leaves: rea
     return decodeCpuidDump(Uint8Array.from(bytes));
   } finally {
     guest.close();
+  }
+}
+
+/** The QEMU arguments of a capture (`-cpu MODEL [-smp TOPOLOGY]`), from its first line. */
+export function captureCpuArgs(fixtureText: string): string[] {
+  const m = /^# qemu-system-x86_64 -accel kvm -M pc -cpu (.*?)(?: -smp (\S+))? -m 128 /.exec(fixtureText);
+  if (!m) throw new Error('not a CPUID capture: its first line is not the QEMU command line capture.ts writes');
+  return ['-cpu', m[1], ...(m[2] ? ['-smp', m[2]] : [])];
+}
+
+/**
+ * What QEMU's vCPU sees for `cpuArgs` (e.g. `['-cpu', 'qemu64']`) on this
+ * host: the dump guest run as qemu-system-x86_64's -bios on KVM, in the text
+ * form of test/fixtures/qemu-cpuid/ (the command line, QEMU's exit status and
+ * stderr as `#` lines, then the dump). Throws when QEMU is not installed.
+ */
+export function captureQemuCpuid(cpuArgs: readonly string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-kvm-cpuid-'));
+  try {
+    const bios = path.join(dir, 'bios.bin');
+    const out = path.join(dir, 'debugcon.bin');
+    fs.writeFileSync(bios, cpuidDumpBios(dumpLeaves()));
+    const args = ['-accel', 'kvm', '-M', 'pc', ...cpuArgs, '-m', '128', '-nodefaults', '-display', 'none',
+      '-bios', bios, '-chardev', `file,id=d,path=${out}`, '-device', 'isa-debugcon,iobase=0x402,chardev=d',
+      '-device', 'isa-debug-exit,iobase=0x501,iosize=1'];
+    const r = spawnSync('qemu-system-x86_64', args, { encoding: 'utf8', timeout: 30000 });
+    if (r.error) throw new Error(`qemu-system-x86_64 did not run (${r.error.message}): install it (Debian: apt-get install qemu-system-x86)`);
+    if (!fs.existsSync(out)) throw new Error(`qemu-system-x86_64 ${args.join(' ')} printed no dump (exit status ${r.status}):\n${r.stderr}`);
+    return `# qemu-system-x86_64 ${args.join(' ').split(dir).join('$TMP')}\n` +
+      `# exit status ${r.status}; stderr:\n${r.stderr.split('\n').filter((l) => l).map((l) => `# ${l}\n`).join('')}` +
+      formatCpuidDump(decodeCpuidDump(new Uint8Array(fs.readFileSync(out))));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
