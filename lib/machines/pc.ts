@@ -53,6 +53,7 @@ import { pcE820Entries } from './pc/e820';
 import { PcMemoryMap } from './pc/memory-map';
 import { pcRamSplit } from './pc/ram-split';
 import { cpuidForModel, parseCpuModel } from '../x86/cpu-models';
+import { AMD_VENDOR } from '../x86/cpu-features';
 import { readFirmware, SEABIOS_PATH } from './pc/firmware';
 import type { SerialOptions } from './tiny';
 import { checkCpus } from './cpus';
@@ -236,7 +237,9 @@ function validate(options: object): BoardPlan {
       // The model as the memory map needs it (its physical address bits; no vCPU yet, so no TSC frequency).
       const modelAtBoot = cpuidForModel(supported, cpuModel, { apicId: 0, ...topology, tscKhz: 0 });
       const cpuAtBoot = modelAtBoot.cpu;
-      const split = pcRamSplit(memorySize, { physBits: cpuAtBoot.physBits, maxRamBelow4g }); // refuses what the CPU cannot address
+      // pc_memory_init: only an AMD vCPU moves RAM above the HyperTransport range, and advertises the range when it has 40 address bits
+      const amd = cpuAtBoot.vendor === AMD_VENDOR;
+      const amdHyperTransportHole = amd && cpuAtBoot.physBits >= 40;
       // The in-kernel PIC, IOAPIC and PIT come before any vCPU (kvm_irqchip_create),
       // with QEMU's GSI routing and its kvm-ioapic / kvm-apic-msi / kvm-pic / kvm-pit regions.
       const irqchip = createPcInKernelIrqchip(vm);
@@ -245,7 +248,8 @@ function validate(options: object): BoardPlan {
       if (vm.checkExtension('SET_TSS_ADDR')) vm.setTssAddr(TSS_ADDR);
       const gsi = Array.from({ length: ISA_NUM_IRQS }, (_, i) => kvmIrqLine(vm, i));
 
-      const map = new PcMemoryMap({ ramSize: memorySize, bios, physBits: cpuAtBoot.physBits, maxRamBelow4g, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
+      const map = new PcMemoryMap({ ramSize: memorySize, bios, physBits: cpuAtBoot.physBits, amdCpu: amd, maxRamBelow4g, roots: { system: ctx.system, io: ctx.io, memory: ctx.memory, ioSpace: ctx.ioSpace } });
+      const split = map.split; // (it refuses RAM the CPU cannot address)
       for (const mr of map.regions) ctx.own(mr);
       ctx.plug(map.pciHost);
       ctx.plug(map.i440fx);
@@ -309,9 +313,8 @@ function validate(options: object): BoardPlan {
 
       // fw_cfg (pc_memory_init: fw_cfg_arch_create) and the CMOS bytes (pc_cmos_init).
       const fwcfg = ctx.plug(new FwCfgIo({ dmaAddressSpace: ctx.memory }));
-      const amd = cpuAtBoot.vendor === 'AuthenticAMD';
       addPcFwCfgItems(fwcfg, {
-        ramSize: memorySize, ramSplit: split, bootCpus: cpus, apicIdLimit: maxCpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole: amd,
+        ramSize: memorySize, ramSplit: split, bootCpus: cpus, apicIdLimit: maxCpus, nographic: opts.nographic ?? false, rebootTimeout: opts.rebootTimeout, amdHyperTransportHole,
       });
       fwcfg.addFile('etc/system-states', piix4SystemStates());
       for (const f of fwCfgFiles) fwcfg.addFile(f.name, f.data);
@@ -324,7 +327,7 @@ function validate(options: object): BoardPlan {
       // machine done: fw_cfg_build_smbios (QEMU 7.2's -smp N is one socket of N cores)
       const leaf1 = modelAtBoot.entries.find((e) => e.function === 1);
       addPcSmbiosFiles(fwcfg, {
-        ramSize: memorySize, e820: pcE820Entries({ ...split, amdHyperTransportHole: amd }), smp: { sockets: 1, cores: cpus, threads: 1 },
+        ramSize: memorySize, e820: pcE820Entries({ ...split, amdHyperTransportHole }), smp: { sockets: 1, cores: cpus, threads: 1 },
         cpuidVersion: leaf1?.eax ?? 0, cpuidFeatures: leaf1?.edx ?? 0,
       });
 

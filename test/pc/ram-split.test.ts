@@ -52,4 +52,5 @@ test('bad input is refused with a RangeError / TypeError', () => {
   expect(() => pcRamSplit('1G' as unknown as bigint)).toThrow(TypeError);
   expect(() => pcRamSplit(GiB, { physBits: 31 })).toThrow(RangeError);
   expect(() => pcRamSplit(GiB, { maxRamBelow4g: -1n })).toThrow(RangeError);
+  expect(() => pcRamSplit(GiB, { amdCpu: 'yes' as unknown as boolean })).toThrow(TypeError);
 });

@@ -61,6 +61,8 @@ export interface PcMemoryMapOptions {
   maxRamBelow4g?: bigint | number;
   /** the guest CPU's physical address bits (default 40, QEMU's qemu64 here) */
   physBits?: number;
+  /** the guest CPU is an AMD one, whose RAM above 4 GiB avoids the HyperTransport range (default true, as QEMU's qemu64 on an AMD host) */
+  amdCpu?: boolean;
   /**
    * Builds into these roots and address spaces (a machine's: what
    * memory_map_init made) instead of its own. The owner then maps `pciHost`
@@ -78,7 +80,7 @@ export interface PcMemoryRoots {
   readonly ioSpace: AddressSpace;
 }
 
-const OPTION_KEYS = { ramSize: true, bios: true, maxRamBelow4g: true, physBits: true, roots: true } as const;
+const OPTION_KEYS = { ramSize: true, bios: true, maxRamBelow4g: true, physBits: true, amdCpu: true, roots: true } as const;
 
 export class PcMemoryMap {
   /** the machine's RAM blocks (what `info ramblock` lists) */
@@ -119,7 +121,7 @@ export class PcMemoryMap {
     } catch (e) {
       throw new RangeError(`could not load PC BIOS: ${(e as Error).message}`);
     }
-    this.split = pcRamSplit(ramSize, { maxRamBelow4g: opts.maxRamBelow4g, physBits: opts.physBits });
+    this.split = pcRamSplit(ramSize, { maxRamBelow4g: opts.maxRamBelow4g, physBits: opts.physBits, amdCpu: opts.amdCpu });
     const biosSize = BigInt(image.length);
     const created: { close(): void }[] = [];
     const track = <T extends { close(): void }>(x: T): T => {

@@ -67,6 +67,7 @@ export function pcRamSplit(ramSize: bigint | number, options: PcRamSplitOptions 
   if (!Number.isInteger(physBits) || physBits < 32 || physBits > 52) {
     throw new RangeError(`physBits must be an integer from 32 to 52, got ${String(physBits)}`);
   }
+  if (options.amdCpu !== undefined && typeof options.amdCpu !== 'boolean') throw new TypeError(`amdCpu must be a boolean, got ${typeof options.amdCpu}`);
   let maxBelow = options.maxRamBelow4g === undefined ? 0n : toBigInt(options.maxRamBelow4g, 'maxRamBelow4g');
   if (maxBelow < 0n) throw new RangeError(`maxRamBelow4g must not be negative, got ${maxBelow}`);
   if (maxBelow > FOUR_GiB) {
