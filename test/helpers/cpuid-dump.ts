@@ -119,11 +119,15 @@ export function captureCpuArgs(fixtureText: string): string[] {
   return ['-cpu', m[1], ...(m[2] ? ['-smp', m[2]] : [])];
 }
 
+/** QEMU ran but its guest never got to CPUID: QEMU itself cannot run that CPU on this host's KVM. */
+export class QemuRefusedCpuError extends Error {}
+
 /**
  * What QEMU's vCPU sees for `cpuArgs` (e.g. `['-cpu', 'qemu64']`) on this
  * host: the dump guest run as qemu-system-x86_64's -bios on KVM, in the text
  * form of test/fixtures/qemu-cpuid/ (the command line, QEMU's exit status and
- * stderr as `#` lines, then the dump). Throws when QEMU is not installed.
+ * stderr as `#` lines, then the dump). Throws when QEMU is not installed, and
+ * a QemuRefusedCpuError when QEMU ends before its guest runs.
  */
 export function captureQemuCpuid(cpuArgs: readonly string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-kvm-cpuid-'));
@@ -136,7 +140,7 @@ export function captureQemuCpuid(cpuArgs: readonly string[]): string {
       '-device', 'isa-debug-exit,iobase=0x501,iosize=1'];
     const r = spawnSync('qemu-system-x86_64', args, { encoding: 'utf8', timeout: 30000 });
     if (r.error) throw new Error(`qemu-system-x86_64 did not run (${r.error.message}): install it (Debian: apt-get install qemu-system-x86)`);
-    if (!fs.existsSync(out)) throw new Error(`qemu-system-x86_64 ${args.join(' ')} printed no dump (exit status ${r.status}):\n${r.stderr}`);
+    if (!fs.existsSync(out)) throw new QemuRefusedCpuError(`qemu-system-x86_64 ${args.join(' ')} printed no dump (exit status ${r.status}):\n${r.stderr}`);
     return `# qemu-system-x86_64 ${args.join(' ').split(dir).join('$TMP')}\n` +
       `# exit status ${r.status}; stderr:\n${r.stderr.split('\n').filter((l) => l).map((l) => `# ${l}\n`).join('')}` +
       formatCpuidDump(decodeCpuidDump(new Uint8Array(fs.readFileSync(out))));

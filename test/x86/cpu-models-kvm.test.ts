@@ -15,7 +15,7 @@ import * as path from 'path';
 import { Kvm } from '../../lib';
 import type { CpuidEntry } from '../../lib/kvm/cpuid';
 import { cpuidForModel } from '../../lib/x86/cpu-models';
-import { captureCpuArgs, captureQemuCpuid, type CpuidResult, dumpLeaves, formatCpuidDump, parseCpuidDump, runCpuidDump } from '../helpers/cpuid-dump';
+import { captureCpuArgs, captureQemuCpuid, type CpuidResult, QemuRefusedCpuError, dumpLeaves, formatCpuidDump, parseCpuidDump, runCpuidDump } from '../helpers/cpuid-dump';
 import { describeKvm, mappingCount, openFdCount } from '../helpers/kvm';
 
 const DIR = path.resolve(__dirname, '..', 'fixtures', 'qemu-cpuid');
@@ -169,9 +169,20 @@ describeKvm('CPU models on KVM: the guest sees what QEMU\'s guest saw', () => {
 
   (QEMU_INSTALLED || !CAPTURES_APPLY ? test.each(CAPTURES) : test.skip.each(CAPTURES))('%s: what QEMU\'s guest sees on this host, leaf for leaf', (file) => {
     const { args, spec, topology } = loadCapture(file);
-    const qemu = dumpOf(captureQemuCpuid(args)); // the capture's own command line, run now
     const { entries } = cpuidForModel(kvm.supportedCpuid(), spec, { apicId: 0, tscKhz, ...topology });
-    expect(formatCpuidDump(runCpuidDump(kvm, entries, dumpLeaves()))).toBe(formatCpuidDump(qemu));
+    const seen = runCpuidDump(kvm, entries, dumpLeaves());
+    let qemu: string;
+    try {
+      qemu = captureQemuCpuid(args); // the capture's own command line, run now
+    } catch (e) {
+      if (!(e instanceof QemuRefusedCpuError)) throw e;
+      // QEMU cannot run this CPU on this host's KVM (as `-cpu max` cannot on the capture host, see the
+      // fixtures' README): nothing to compare with; node-kvm's vCPU still ran it, with the vendor asked for or the host's.
+      process.stderr.write(`${file}: QEMU could not run it here, so only node-kvm's run is checked: ${e.message}\n`);
+      expect(vendorOf(seen)).toBe(/vendor=(\w+)/.exec(spec)?.[1] ?? vendorOf(kvm.supportedCpuid()));
+      return;
+    }
+    expect(formatCpuidDump(seen)).toBe(formatCpuidDump(dumpOf(qemu)));
   });
 
   test('qemu64: the leaves SeaBIOS reads, as in the pc reset-state dump; no fd or mapping is left behind', () => {
