@@ -66,24 +66,25 @@ function noUsableIdt(s: SpecialRegisters): boolean {
   return s.idt.limit < DF_VECTOR * g + g - 1;
 }
 
+/** The vCPU events the next KVM_RUN starts from (a restore's staged ones stay staged). */
 function readEvents(vcpu: Vcpu): Uint8Array {
   const ev = new Uint8Array(layout('sizeof.kvm_vcpu_events'));
-  vcpu.ioctl('KVM_GET_VCPU_EVENTS', ev);
+  vcpu.peekStaged('events', ev);
   return ev;
 }
 
 /**
  * At a run's start: when the guest has no usable IDT and no exception is
  * queued, marks exception.nr with the sentinel and returns the IDTR; null
- * otherwise (one KVM_GET_SREGS then).
+ * otherwise (one KVM_GET_SREGS then, or none after a restore staged them).
  */
 export function armExceptionProbe(vcpu: Vcpu): ExceptionProbe | null {
-  const s = vcpu.getSregs();
+  const s = vcpu.peekSregs(); // (a restore's staged registers stay staged: a reset loop's run issues no ioctl for them)
   if (!noUsableIdt(s)) return null;
   const ev = readEvents(vcpu);
   if (ev[layout('vcpu_events.exception.injected')] !== 0 || ev[layout('vcpu_events.exception.pending')] !== 0) return null;
   ev[layout('vcpu_events.exception.nr')] = SENTINEL;
-  vcpu.ioctl('KVM_SET_VCPU_EVENTS', ev);
+  vcpu.putStaged('events', ev);
   return { base: s.idt.base, limit: s.idt.limit };
 }
 

@@ -141,6 +141,42 @@ export class Vcpu {
     return decodeSpecialRegisters(this.sregsBuf);
   }
 
+  /**
+   * @internal The special registers the next KVM_RUN starts from, for checks
+   * at a run's start (the IDT, CR0): see peekStaged().
+   */
+  peekSregs(): SpecialRegisters {
+    this.peekStaged('sregs', this.sregsBuf);
+    return decodeSpecialRegisters(this.sregsBuf);
+  }
+
+  /**
+   * @internal Reads a state class the next KVM_RUN starts from into `into`:
+   * from the kvm_run page when a snapshot restore staged it there, else by
+   * its GET ioctl. Unlike the public getters it leaves every staged class
+   * staged (they load them all by ioctl first: up to four ioctls, which a
+   * reset loop exists to avoid), so it is for fields that do not depend on
+   * the other classes (the run-start exception probe's IDT and exception).
+   */
+  peekStaged(kind: 'sregs' | 'events', into: Uint8Array): void {
+    this.assertNotThreaded(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS');
+    const c = syncClasses()[kind];
+    if (this.isStaged(c.bit)) into.set(new Uint8Array(this.runPage, c.offset, into.length));
+    else callNative(() => this.handle.ioctl(ioctlNumber(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS'), into));
+  }
+
+  /** @internal Sets a state class for the next KVM_RUN: into the kvm_run page when it is staged there, else by its SET ioctl (see peekStaged()). */
+  putStaged(kind: 'events', bytes: Uint8Array): void {
+    this.assertNotThreaded('KVM_SET_VCPU_EVENTS');
+    const c = syncClasses()[kind];
+    if (this.isStaged(c.bit)) new Uint8Array(this.runPage, c.offset, bytes.length).set(bytes);
+    else callNative(() => this.handle.ioctl(ioctlNumber(c.setIoctl), bytes));
+  }
+
+  private isStaged(bit: number): boolean {
+    return !this.handle.closed && (this.view.getBigUint64(this.dirtyRegsAt, true) & BigInt(bit)) !== 0n;
+  }
+
   /** Sets special registers; fields left out keep their current values. */
   setSregs(sregs: Partial<SpecialRegisters>): void {
     if (typeof sregs !== 'object' || sregs === null) throw new TypeError('setSregs expects an object of special registers');

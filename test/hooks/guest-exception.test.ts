@@ -38,6 +38,20 @@ describeKvm("run reason 'exception'", () => {
     }
   });
 
+  test.each(['registers', 'full'] as const)("after restore(snap, { cpu: '%s' }), whose state stays staged in kvm_run until the run: the same report, every time", async (cpu) => {
+    const { machine } = await testMachine({ mode: 'long', memory: '4M' });
+    try {
+      machine.load(Uint8Array.of(0x0f, 0x0b)); // ud2
+      const snap = machine.snapshot();
+      for (let i = 0; i < 3; i++) {
+        expect(await machine.run({ timeoutMs: 20000 })).toMatchObject({ reason: 'exception', vector: 6, rip: LOAD });
+        machine.restore(snap, { cpu });
+      }
+    } finally {
+      machine.close();
+    }
+  });
+
   test('ring 3: #UD at the faulting RIP', async () => {
     const { machine } = await testMachine({ mode: 'long', memory: '4M' });
     try {

@@ -97,6 +97,24 @@ describeKvm('snapshots', () => {
     }
   });
 
+  test.each(['registers', 'full'] as const)("cpu: '%s': what the restore staged in kvm_run stays staged until KVM_RUN loads it (no register ioctl before the run), and the guest starts over", (cpu) => {
+    const { m, reports } = counterMachine();
+    try {
+      const snap = m.snapshot();
+      m.runSync({ timeoutMs: 2000 });
+      m.restore(snap, { cpu });
+      const vcpu = m.vcpu;
+      const ioctls: string[] = [];
+      const issue = vcpu.ioctl.bind(vcpu);
+      vcpu.ioctl = (name, arg) => { ioctls.push(name); return issue(name, arg); };
+      m.runSync({ timeoutMs: 2000 });
+      expect(ioctls.filter((name) => /REGS|EVENTS/.test(name))).toEqual([]); // (the run-start checks read the staged registers)
+      expect(reports).toEqual([1, 1]);
+    } finally {
+      m.close();
+    }
+  });
+
   test('full restore also brings back MSRs and FPU/SSE state', () => {
     const { m } = counterMachine();
     try {
