@@ -36,6 +36,15 @@ function loadCapture(file: string) {
 const CAPTURE_HOST: CpuidEntry[] = JSON.parse(fs.readFileSync(path.join(DIR, 'kvm-supported-cpuid.json'), 'utf8'));
 const REGS = ['eax', 'ebx', 'ecx', 'edx'] as const;
 const leafOf = (rows: readonly Omit<CpuidEntry, 'flags'>[], fn: number, index = 0) => rows.find((r) => r.function === fn && r.index === index);
+/**
+ * Sub-leaf `index` of leaf 0xd was the capture host's own (its KVM rewrites
+ * them, see onThisHost): 0 and 1 describe XSAVE itself, a higher one a state
+ * component, there iff the host's XCR0 word (0xd.0 EDX:EAX) has its bit.
+ */
+const CAPTURE_HOST_XSAVE = (index: number): boolean => {
+  const d = leafOf(CAPTURE_HOST, 0xd)!;
+  return index < 2 || (index < 32 ? (d.eax >>> index) & 1 : (d.edx >>> (index - 32)) & 1) === 1;
+};
 
 /** Leaf 0's vendor string in a CPUID table. */
 function vendorOf(rows: readonly Omit<CpuidEntry, 'flags'>[]): string {
@@ -84,10 +93,16 @@ interface HostWords {
  *   host words: they are what it showed a guest given KVM's own supported
  *   table (HostWords.leaf7).
  * - Leaf 0xd (XSAVE components and sizes): the same kind of KVM shows the
- *   host's XSAVE leaves to every guest, even one whose leaves end below 0xd
- *   (the captures' qemu32 shows them too): this host's (HostWords.leafD).
- *   A sub-leaf the host leaves empty is KVM's answer for a missing leaf, which
- *   for an Intel-vendor guest is the highest basic leaf's: the capture's.
+ *   host's XSAVE sub-leaves to every guest, even one whose leaves end below
+ *   0xd (the captures' qemu32 shows them too): this host's (HostWords.leafD).
+ *   A sub-leaf of a component this host lacks is not rewritten: it is KVM's
+ *   answer from the table. In a model's range that is the capture's value
+ *   unless the capture host rewrote it (a component it had, AVX-512 on the
+ *   Zen 5): QEMU only lists components the host has, so zeros here.
+ * - A leaf above its class's maximum (basic, hypervisor, extended) is KVM's
+ *   out-of-range answer: zeros for an AMD-vendor guest, else the maximum
+ *   basic leaf's row of the same index, as moved here (an Intel-vendor
+ *   qemu64 shows 0xd.0 at 0xe.0 and at 0x8000000b).
  * - `-cpu host`/`max` pass the host's maximum basic leaf and signature
  *   through (leaf 0, leaf 1 and 0x80000001 EAX): where the capture has the
  *   capture host's supported word, this host's supported word.
@@ -97,18 +112,45 @@ function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string 
   const passthrough = /^(host|max)\b/.test(spec);
   const maxLeaf = leafOf(dump, 0)!.eax; // a model whose leaves end below 7 (qemu32) sees no leaf 7 at all
   const timing = (leafOf(dump, 0x40000000)?.eax ?? 0) >= 0x40000010; // else 0x40000010 is KVM's out-of-range answer
-  return formatCpuidDump(dump.map((row) => {
-    const r = { ...row };
-    if (r.function === 7 && r.index === 0 && maxLeaf >= 7 && host.leaf7) Object.assign(r, { eax: host.leaf7.eax, ebx: host.leaf7.ebx, ecx: host.leaf7.ecx, edx: host.leaf7.edx });
-    const nowD = r.function === 0xd && host.leafD ? leafOf(host.leafD, 0xd, r.index)! : undefined;
-    if (nowD && REGS.some((k) => nowD[k] !== 0)) Object.assign(r, { eax: nowD.eax, ebx: nowD.ebx, ecx: nowD.ecx, edx: nowD.edx });
+  const intelOutOfRange = !['AuthenticAMD', 'HygonGenuine'].includes(vendorOf(dump));
+  const rewrittenHere = (index: number) => {
+    const now = host.leafD ? leafOf(host.leafD, 0xd, index) : undefined;
+    return now && REGS.some((k) => now[k] !== 0) ? now : undefined;
+  };
+  /** Above its class's maximum (KVM's classes: basic, each 0x100 of the hypervisor range, 0x80000000, 0xc0000000), so not in QEMU's table. */
+  const outOfRange = (fn: number): boolean => {
+    const cls = fn >= 0x40000000 && fn <= 0x4fffffff ? (fn & 0xffffff00) >>> 0 : fn >= 0xc0000000 ? 0xc0000000 : (fn & 0x80000000) >>> 0;
+    const top = leafOf(dump, cls);
+    return !top || fn > top.eax;
+  };
+  const zeros = (r: CpuidResult): CpuidResult => ({ ...r, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+  const inRange = (r: CpuidResult): CpuidResult => {
+    const out = { ...r };
+    if (r.function === 7 && r.index === 0 && host.leaf7) Object.assign(out, { eax: host.leaf7.eax, ebx: host.leaf7.ebx, ecx: host.leaf7.ecx, edx: host.leaf7.edx });
     const pass = passthrough && r.index === 0 ? PASSED_THROUGH.find((p) => p.fn === r.function) : undefined;
     if (pass) {
       const was = leafOf(CAPTURE_HOST, r.function);
       const now = leafOf(host.supported, r.function);
-      if (was && now && r[pass.reg] === (was[pass.reg] & pass.mask) >>> 0) r[pass.reg] = (now[pass.reg] & pass.mask) >>> 0;
+      if (was && now && out[pass.reg] === (was[pass.reg] & pass.mask) >>> 0) out[pass.reg] = (now[pass.reg] & pass.mask) >>> 0;
     }
-    if (r.function === 0x40000010 && r.index === 0 && timing) r.eax = host.tscKhz;
+    if (r.function === 0x40000010 && r.index === 0 && timing) out.eax = host.tscKhz;
+    return out;
+  };
+  const moved = (r: CpuidResult): CpuidResult => {
+    if (r.function === 0xd && host.leafD) {
+      const now = rewrittenHere(r.index);
+      if (now) return { ...r, eax: now.eax, ebx: now.ebx, ecx: now.ecx, edx: now.edx };
+    }
+    if (outOfRange(r.function)) {
+      if (!intelOutOfRange) return zeros(r);
+      const top = leafOf(dump, maxLeaf, r.index);
+      return top ? { ...moved(top), function: r.function } : zeros(r);
+    }
+    if (r.function === 0xd && host.leafD && CAPTURE_HOST_XSAVE(r.index)) return zeros(r);
+    return inRange(r);
+  };
+  return formatCpuidDump(dump.map((row) => {
+    const r = moved(row);
     for (const k of REGS) r[k] >>>= 0;
     return r;
   }));
