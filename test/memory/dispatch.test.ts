@@ -3,6 +3,7 @@
  * ROM / ROM device, aliases, exceptions, in-place rw, host-dirty tracking.
  */
 import { MemoryRegion, MemTxResult, RamList, TWO_64 } from '../../lib/memory';
+import { dispatchMmio } from '../../lib/memory/dispatch';
 import { cleanup, recordingOps, space, track } from './util';
 
 afterEach(cleanup);
@@ -59,6 +60,35 @@ describe('access sizes', () => {
       { op: 'r', offset: 0n, size: 8 },
       { op: 'w', offset: 0n, size: 8, value: 0xf807060504030201n },
     ]);
+  });
+
+  test('values keep every bit at each width: all-ones, the top bit, 6 and 7 bytes by direct dispatch, masked and negative reads', () => {
+    const q = { valid: { maxAccessSize: 8 }, impl: { maxAccessSize: 8 } };
+    for (const v of [0xffffffffffffffffn, 0x8000000000000000n, 0x0001000000000000n, 0x0000ffffffffffffn, 0xffffffffn, 0x80n]) {
+      const dev = recordingOps(q, () => v);
+      const as = at(0x2000, MemoryRegion.io('q', 0x10, dev.ops));
+      const bytes = Array.from({ length: 8 }, (_, k) => Number((v >> BigInt(8 * k)) & 0xffn));
+      expect(Array.from(as.read(0x2000, 8).data)).toEqual(bytes);
+      as.write(0x2000, bytes);
+      expect(dev.calls[1]).toEqual({ op: 'w', offset: 0n, size: 8, value: v });
+    }
+    // sizes 6 and 7 (a direct dispatchMmio caller; the dispatch makes powers of two), either side of a Number's 53 bits
+    for (const size of [6, 7]) {
+      const dev = recordingOps({ valid: { maxAccessSize: 8, unaligned: true }, impl: { maxAccessSize: 8 } }, () => 0xfedcba9876543210n);
+      const mr = MemoryRegion.io('odd', 0x10, dev.ops);
+      track(mr);
+      const buf = new Uint8Array(size).fill(0xff);
+      expect(dispatchMmio(mr, 0n, buf, 0, size, true)).toBe(MemTxResult.OK);
+      expect(dev.calls[0]).toEqual({ op: 'w', offset: 0n, size, value: (1n << BigInt(8 * size)) - 1n });
+      expect(dispatchMmio(mr, 0n, buf, 0, size, false)).toBe(MemTxResult.OK);
+      expect(Array.from(buf)).toEqual([0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc].slice(0, size));
+    }
+    // a device value wider than the access is cut to it; a negative one wraps (C's uint64_t)
+    for (const [value, size, bytes] of [[0x1ff, 1, [0xff]], [-1, 2, [0xff, 0xff]], [-2n, 4, [0xfe, 0xff, 0xff, 0xff]], [0x123456789, 4, [0x89, 0x67, 0x45, 0x23]]] as const) {
+      const dev = recordingOps({ impl: { maxAccessSize: 4 } }, () => value);
+      const as = at(0x3000, MemoryRegion.io('cut', 0x10, dev.ops));
+      expect(Array.from(as.read(0x3000, size).data)).toEqual(bytes);
+    }
   });
 
   test('default valid.max (0) splits at 4 bytes; impl.max 2 splits each into 2-byte callbacks', () => {
