@@ -376,7 +376,11 @@ uint64_t VcpuThread::Resume(Napi::Env env, const char* what, bool immediate) {
     exitPending_ = false;
     exitErrno_ = 0;
     // A kick that arrived while stopped is void; resume(true) finishes pending I/O only.
-    run_->immediate_exit = immediate ? 1 : 0;
+    // Written only when it changes: the kvm_run line it shares with the exit
+    // the handler just read would otherwise move to this core, and KVM_RUN's
+    // entry on the vCPU's core would have to fetch it back (every exit).
+    uint8_t want = immediate ? 1 : 0;
+    if (run_->immediate_exit != want) run_->immediate_exit = want;
     runRequested_ = true;
     wantsCore_.Set(true);
     resumedAt_ = at = MonoNs();
