@@ -40,7 +40,8 @@ export interface NativeHostMemory {
 
 export interface NativeBinding {
   Kvm: new (path: string) => NativeKvm;
-  HostMemory: new (size: bigint, memfdName?: string) => NativeHostMemory;
+  /** advice: constants HOST_MEMORY_ADVISE_HUGEPAGE | HOST_MEMORY_ADVISE_DONTFORK (madvise hints) */
+  HostMemory: new (size: bigint, memfdName?: string, advice?: number) => NativeHostMemory;
   ioctls: Record<string, number>;
   constants: Record<string, number>;
   layout: Record<string, number>;

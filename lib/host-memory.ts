@@ -17,6 +17,16 @@ export interface HostMemoryOptions {
   name?: string;
   /** Use a memfd (shareable, visible in /proc/<pid>/fd); anonymous otherwise. */
   memfd?: boolean;
+  /**
+   * Ask for transparent huge pages (madvise MADV_HUGEPAGE): where the host's THP mode is `madvise`,
+   * only memory that asks gets them. A hint: a kernel without THP leaves the memory as it is.
+   */
+  hugePages?: boolean;
+  /**
+   * Leave the memory out of fork()ed children (madvise MADV_DONTFORK): a child_process spawn then
+   * neither copies its page tables nor makes every page copy-on-write for the guest.
+   */
+  dontFork?: boolean;
 }
 
 export interface HostMemory {
@@ -87,10 +97,14 @@ class NativeBackedHostMemory implements HostMemory {
 
 /** Maps `size` bytes (rounded up to 4 KiB) of zeroed host memory, MAP_NORESERVE. */
 export function allocateHostMemory(size: bigint | number, options?: HostMemoryOptions): HostMemory {
-  const opts = checkOptions(options, { name: true, memfd: true }, 'allocateHostMemory()');
+  const opts = checkOptions(options, { name: true, memfd: true, hugePages: true, dontFork: true }, 'allocateHostMemory()');
+  for (const key of ['hugePages', 'dontFork'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw new TypeError(`allocateHostMemory(): ${key} must be a boolean`);
+  }
   const bytes = toLength(size, 'size');
   if (bytes === 0n) throw new RangeError('size must be at least 1 byte');
   const memfdName = opts.memfd || opts.name !== undefined ? (opts.name ?? 'node-kvm') : undefined;
-  const { HostMemory: Ctor } = native();
-  return new NativeBackedHostMemory(callNative(() => new Ctor(bytes, memfdName)));
+  const { HostMemory: Ctor, constants } = native();
+  const advice = (opts.hugePages ? constants.HOST_MEMORY_ADVISE_HUGEPAGE : 0) | (opts.dontFork ? constants.HOST_MEMORY_ADVISE_DONTFORK : 0);
+  return new NativeBackedHostMemory(callNative(() => new Ctor(bytes, memfdName, advice)));
 }

@@ -93,10 +93,16 @@ Napi::Function HostMemory::Init(Napi::Env env) {
   });
 }
 
-// new HostMemory(size: bigint, memfdName?: string)
+// new HostMemory(size: bigint, memfdName?: string, advice?: number)
+// advice: kAdviseHugePage | kAdviseDontFork, madvise(2) hints given to the
+// whole mapping once it is made. Hints only: a kernel that refuses one (no
+// transparent huge pages built in) leaves the memory as it is, as QEMU's
+// qemu_madvise() does.
 HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMemory>(info) {
   Napi::Env env = info.Env();
   uint64_t requested = ArgU64(info, 0, "size");
+  uint64_t advice = info.Length() > 2 && !info[2].IsUndefined() ? ArgU64(info, 2, "advice") : 0;
+  if ((advice & ~uint64_t{kAdviseHugePage | kAdviseDontFork}) != 0) ThrowRange(env, "advice has unknown bits");
   if (requested == 0) ThrowRange(env, "size must be at least 1 byte");
   if (requested > (uint64_t{1} << 46)) ThrowRange(env, "size is larger than this host can map (64 TiB)");
   size_t size = (requested + kPage - 1) & ~(kPage - 1);
@@ -126,6 +132,8 @@ HostMemory::HostMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostMe
   if (p == MAP_FAILED) {
     ThrowErrno(env, "mmap", errno);  // m's destructor unmaps the reservation
   }
+  if (advice & kAdviseHugePage) madvise(p, size, MADV_HUGEPAGE);
+  if (advice & kAdviseDontFork) madvise(p, size, MADV_DONTFORK);
   m->addr = static_cast<uint8_t*>(p);
   m->size = size;
   m->registered = true;

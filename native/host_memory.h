@@ -85,6 +85,10 @@ class MappedBuffer {
   std::map<std::pair<size_t, size_t>, Napi::Reference<Napi::ArrayBuffer>> buffers_;
 };
 
+// new HostMemory()'s advice bits (exported as constants HOST_MEMORY_ADVISE_*).
+constexpr uint32_t kAdviseHugePage = 1;  // madvise(MADV_HUGEPAGE)
+constexpr uint32_t kAdviseDontFork = 2;  // madvise(MADV_DONTFORK)
+
 // The largest external ArrayBuffer Node accepts (napi_create_external_arraybuffer).
 constexpr size_t kMaxView = size_t{1} << 32;
 

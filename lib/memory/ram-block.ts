@@ -303,8 +303,12 @@ export class RamList {
     } else {
       // refused before anything is allocated or recorded (lib/host-limits.ts)
       checkGuestMemory(`RAM block "${idstr}"`, max);
-      // (host-memory turns a name into a memfd, so only shared blocks pass one)
-      host = allocateHostMemory(max, opts.shared ? { name: idstr, memfd: true } : {});
+      // (host-memory turns a name into a memfd, so only shared blocks pass one.) Huge
+      // pages and no copy into forked children, as QEMU's ram_block_add asks for every
+      // block: a `madvise` THP host backs guest RAM with 2 MiB pages then (fewer faults
+      // and TLB misses for the guest), and Node's child_process spawns leave it alone.
+      const advice = { hugePages: true, dontFork: true };
+      host = allocateHostMemory(max, opts.shared ? { name: idstr, memfd: true, ...advice } : advice);
     }
     const block = new RamBlock(idstr, mr, used, max, flags, host, owns, opts.resized);
     block.offset = offset;
