@@ -23,13 +23,13 @@
 // does whenever the guest had a usable IDT at the start of the run.
 import { layout } from '../binding';
 import { hex } from '../util/hex';
-import type { SpecialRegisters } from './registers';
+import { SREGS_AT } from './registers';
 import type { Vcpu } from './vcpu';
 
 const SENTINEL = 0xff;
 const DF_VECTOR = 8;
 const PF_VECTOR = 14;
-const EFER_LMA = 1n << 10n;
+const EFER_LMA = 1 << 10;
 
 /** What the guest took (RunResult's vector, errorCode and cr2). */
 export interface GuestException {
@@ -55,15 +55,16 @@ const EXCEPTIONS: Record<number, string> = {
   19: '#XM SIMD floating-point exception', 20: '#VE virtualization exception', 21: '#CP control protection',
 };
 
-function gateBytes(s: SpecialRegisters): number {
-  if ((s.efer & EFER_LMA) !== 0n) return 16;
-  return (s.cr0 & 1n) !== 0n ? 8 : 4;
+/** The size of an IDT gate in the mode `sregs` (a kvm_sregs view) describes. */
+function gateBytes(sregs: DataView): number {
+  if ((sregs.getUint32(SREGS_AT.efer, true) & EFER_LMA) !== 0) return 16;
+  return (sregs.getUint32(SREGS_AT.cr0, true) & 1) !== 0 ? 8 : 4;
 }
 
 /** No gate for #DF fits under the IDT limit: every exception ends in a triple fault. */
-function noUsableIdt(s: SpecialRegisters): boolean {
-  const g = gateBytes(s);
-  return s.idt.limit < DF_VECTOR * g + g - 1;
+function noUsableIdt(sregs: DataView): boolean {
+  const g = gateBytes(sregs);
+  return sregs.getUint16(SREGS_AT.idtLimit, true) < DF_VECTOR * g + g - 1;
 }
 
 /** The vCPU events the next KVM_RUN starts from (a restore's staged ones stay staged). */
@@ -79,13 +80,14 @@ function readEvents(vcpu: Vcpu): Uint8Array {
  * otherwise (one KVM_GET_SREGS then, or none after a restore staged them).
  */
 export function armExceptionProbe(vcpu: Vcpu): ExceptionProbe | null {
-  const s = vcpu.peekSregs(); // (a restore's staged registers stay staged: a reset loop's run issues no ioctl for them)
+  // (a restore's staged registers stay staged and are read in place: a reset loop's run issues no ioctl for them)
+  const s = vcpu.peekSregsView();
   if (!noUsableIdt(s)) return null;
   const ev = readEvents(vcpu);
   if (ev[layout('vcpu_events.exception.injected')] !== 0 || ev[layout('vcpu_events.exception.pending')] !== 0) return null;
   ev[layout('vcpu_events.exception.nr')] = SENTINEL;
   vcpu.putStaged('events', ev);
-  return { base: s.idt.base, limit: s.idt.limit };
+  return { base: s.getBigUint64(SREGS_AT.idtBase, true), limit: s.getUint16(SREGS_AT.idtLimit, true) };
 }
 
 /** At KVM_EXIT_SHUTDOWN: the exception the guest could not deliver, if it is known (see the header). */

@@ -107,6 +107,18 @@ function encodeSegment(dv: DataView, at: number, s: Segment, name: string): void
 const SREGS_TAIL = 8 * SEGMENT_SIZE + 2 * DTABLE_SIZE;
 const CONTROL_NAMES = ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer', 'apicBase'] as const;
 
+/**
+ * Where some kvm_sregs fields sit, for a reader that needs only those (the
+ * run-start exception probe, every run): decoding all of it makes some
+ * twenty objects and bigints.
+ */
+export const SREGS_AT = {
+  idtBase: 8 * SEGMENT_SIZE + DTABLE_SIZE,
+  idtLimit: 8 * SEGMENT_SIZE + DTABLE_SIZE + 8,
+  cr0: SREGS_TAIL + 8 * CONTROL_NAMES.indexOf('cr0'),
+  efer: SREGS_TAIL + 8 * CONTROL_NAMES.indexOf('efer'),
+} as const;
+
 export function decodeSpecialRegisters(bytes: Uint8Array): SpecialRegisters {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = {} as SpecialRegisters;

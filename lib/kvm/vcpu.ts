@@ -22,11 +22,14 @@ import {
 } from './registers';
 
 export class Vcpu {
-  private page: ArrayBuffer;
-  private view: DataView;
+  private readonly page: ArrayBuffer;
+  private readonly view: DataView;
   private readonly dirtyRegsAt = runLayout().kvmDirtyRegs;
   private readonly regsBuf = new Uint8Array(REGS_SIZE);
   private readonly sregsBuf = new Uint8Array(SREGS_SIZE);
+  private readonly sregsBufView = new DataView(this.sregsBuf.buffer);
+  /** The staged special registers in kvm_run, made on first use. */
+  private stagedSregsView: DataView | null = null;
   private readonly req = {
     getRegs: ioctlNumber('KVM_GET_REGS'),
     setRegs: ioctlNumber('KVM_SET_REGS'),
@@ -65,12 +68,24 @@ export class Vcpu {
 
   /** The guest RIP: from kvm_run when KVM left the registers there, else KVM_GET_REGS. */
   rip(): bigint {
-    if (this.syncRegs && this.regsInPage && !this.handle.closed) return this.view.getBigUint64(this.regsInPageAt + 16 * 8, true);
+    if (this.syncRegs && this.regsInPage && !this.closed) return this.view.getBigUint64(this.regsInPageAt + 16 * 8, true);
     return this.getRegs().rip;
   }
 
+  /**
+   * True once the vCPU is closed. Read from the kvm_run page, which closing
+   * detaches whichever way it happens (close(), the VM's close(), the native
+   * handle's): the run loop asks after every exit, and a native accessor
+   * costs ~0.2 us there. (A page the caller moved away with transfer()
+   * leaves a vCPU that cannot run either: it reads as closed.)
+   */
   get closed(): boolean {
-    return this.handle.closed;
+    return this.page.byteLength === 0;
+  }
+
+  /** kvm_run.kvm_dirty_regs & `bits` (the sync-regs bits are the low three of the u64). */
+  private stagedBits(bits: number): number {
+    return this.closed ? 0 : this.view.getUint32(this.dirtyRegsAt, true) & bits;
   }
 
   /** The raw native handle, for the run loop and advanced ioctls. */
@@ -113,7 +128,7 @@ export class Vcpu {
    * the next KVM_RUN; register ioctls before that must see them, so load them now.
    */
   private flushStaged(): void {
-    if (!this.handle.closed && this.view.getBigUint64(this.dirtyRegsAt, true) !== 0n) flushSyncRegs(this);
+    if (this.stagedBits(-1) !== 0) flushSyncRegs(this);
   }
 
   getRegs(): Registers {
@@ -142,12 +157,18 @@ export class Vcpu {
   }
 
   /**
-   * @internal The special registers the next KVM_RUN starts from, for checks
-   * at a run's start (the IDT, CR0): see peekStaged().
+   * @internal The special registers the next KVM_RUN starts from, as a view
+   * to read fields from at SREGS_AT (valid until the next call on this vCPU),
+   * for checks at every run's start (the IDT, CR0, EFER): the bytes a
+   * restore staged in kvm_run, read in place, else KVM_GET_SREGS. See
+   * peekStaged().
    */
-  peekSregs(): SpecialRegisters {
-    this.peekStaged('sregs', this.sregsBuf);
-    return decodeSpecialRegisters(this.sregsBuf);
+  peekSregsView(): DataView {
+    this.assertNotThreaded('KVM_GET_SREGS');
+    const c = syncClasses().sregs;
+    if (this.stagedBits(c.bit) !== 0) return (this.stagedSregsView ??= new DataView(this.page, c.offset, c.size));
+    callNative(() => this.handle.ioctl(this.req.getSregs, this.sregsBuf));
+    return this.sregsBufView;
   }
 
   /**
@@ -161,7 +182,7 @@ export class Vcpu {
   peekStaged(kind: 'sregs' | 'events', into: Uint8Array): void {
     this.assertNotThreaded(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS');
     const c = syncClasses()[kind];
-    if (this.isStaged(c.bit)) into.set(new Uint8Array(this.runPage, c.offset, into.length));
+    if (this.stagedBits(c.bit) !== 0) into.set(new Uint8Array(this.runPage, c.offset, into.length));
     else callNative(() => this.handle.ioctl(ioctlNumber(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS'), into));
   }
 
@@ -169,13 +190,10 @@ export class Vcpu {
   putStaged(kind: 'events', bytes: Uint8Array): void {
     this.assertNotThreaded('KVM_SET_VCPU_EVENTS');
     const c = syncClasses()[kind];
-    if (this.isStaged(c.bit)) new Uint8Array(this.runPage, c.offset, bytes.length).set(bytes);
+    if (this.stagedBits(c.bit) !== 0) new Uint8Array(this.runPage, c.offset, bytes.length).set(bytes);
     else callNative(() => this.handle.ioctl(ioctlNumber(c.setIoctl), bytes));
   }
 
-  private isStaged(bit: number): boolean {
-    return !this.handle.closed && (this.view.getBigUint64(this.dirtyRegsAt, true) & BigInt(bit)) !== 0n;
-  }
 
   /** Sets special registers; fields left out keep their current values. */
   setSregs(sregs: Partial<SpecialRegisters>): void {
@@ -378,7 +396,7 @@ export class Vcpu {
    * kvm_run page: fill them for reads before the next run().
    */
   run(): VcpuExit {
-    if (this.handle.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
+    if (this.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
     this.assertNotThreaded('KVM_RUN');
     const reason = callNative(() => this.kvmRun());
     return decodeExit(this.page, this.view, reason);
@@ -408,7 +426,7 @@ export class Vcpu {
 
   /** Closes the vCPU, stopping its VcpuThread first (whose KVM_RUN would otherwise go on). */
   close(): void {
-    if (this.handle.closed) return;
+    if (this.handle.closed) return; // (the handle's own word: a transferred page must not skip the close)
     threadOf(this)?.stop();
     this.handle.close();
     this.onClose(this);
