@@ -16,79 +16,27 @@
 // on the other: bench/smp.js pins C and node-kvm the same way.
 // Prints one line of JSON: {"mode":..., "n":..., "nsPerOp":..., "cpuNsPerOp":...}
 // (cpuNsPerOp: the process's user + system CPU time per exit, all threads).
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
+#include "bench.h"
+
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #define RAM_SIZE (16u << 20)
-#define LOAD 0x7c00
 
-static void die(const char* what) {
-  fprintf(stderr, "smp.c: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-// mov $0x600,%dx ; 1: out %al,%dx ; jmp 1b
 static const uint8_t PIO_LOOP[] = {0xba, 0x00, 0x06, 0xee, 0xeb, 0xfd};
 
-static int kvm, vmfd, vcpu;
-static struct kvm_run* run;
+static struct bench_vm vm;
 static long n_exits;
 static volatile uint64_t device_count;
 
 static void setup(void) {
-  kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (kvm < 0) die("open /dev/kvm");
-  vmfd = ioctl(kvm, KVM_CREATE_VM, 0);
-  if (vmfd < 0) die("KVM_CREATE_VM");
-  if (ioctl(vmfd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0) ioctl(vmfd, KVM_SET_TSS_ADDR, 0xfffbd000);
-  uint8_t* ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (ram == MAP_FAILED) die("mmap RAM");
-  memcpy(ram + LOAD, PIO_LOOP, sizeof PIO_LOOP);
-  struct kvm_userspace_memory_region r = {.slot = 0, .memory_size = RAM_SIZE, .userspace_addr = (uint64_t)(uintptr_t)ram};
-  if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &r) < 0) die("KVM_SET_USER_MEMORY_REGION");
-  vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
-  if (vcpu < 0) die("KVM_CREATE_VCPU");
-  run = mmap(NULL, ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-  if (run == MAP_FAILED) die("mmap kvm_run");
-  struct kvm_sregs sregs;
-  if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) die("KVM_GET_SREGS");
-  struct kvm_segment* segs[] = {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss};
-  for (int i = 0; i < 6; i++) {
-    segs[i]->base = 0;
-    segs[i]->selector = 0;
-  }
-  if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("KVM_SET_SREGS");
-  struct kvm_regs regs = {.rip = LOAD, .rsp = LOAD, .rflags = 2};
-  if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) die("KVM_SET_REGS");
+  bench_vm_create(&vm, RAM_SIZE, PIO_LOOP, sizeof PIO_LOOP);
+  bench_set_region(vm.vm, 0, 0, 0, RAM_SIZE, vm.ram);
+  bench_vcpu_create(&vm);
 }
 
 static void handle(void) {
-  if (run->exit_reason != KVM_EXIT_IO || run->io.port != 0x600) {
-    fprintf(stderr, "smp.c: unexpected exit %u\n", run->exit_reason);
+  if (vm.run->exit_reason != KVM_EXIT_IO || vm.run->io.port != 0x600) {
+    fprintf(stderr, "smp.c: unexpected exit %u\n", vm.run->exit_reason);
     exit(1);
   }
   device_count++;
@@ -116,7 +64,7 @@ static void* vcpu_thread(void* arg) {
   (void)arg;
   pin_from_env("SMP_VCPU_CPU");
   for (long i = 0; i < n_exits; i++) {
-    if (ioctl(vcpu, KVM_RUN, 0) < 0) die("KVM_RUN");
+    if (ioctl(vm.vcpu, KVM_RUN, 0) < 0) die("KVM_RUN");
     if (spin) {
       __atomic_store_n(&spin_pending, 1, __ATOMIC_RELEASE);
       while (__atomic_load_n(&spin_pending, __ATOMIC_ACQUIRE)) cpu_relax();

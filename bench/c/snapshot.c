@@ -9,36 +9,10 @@
 //               DEBUGREGS, in that order -- what restore(snap) does
 //   set_regs  : KVM_SET_REGS instead of staging (the loop as the issue lists it)
 // Prints one line of JSON: {"nsPerOp":..., "pagesPerReset":...}.
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
+#include "bench.h"
 
 #define RAM_SIZE (64u << 20)
 #define PAGE 4096u
-#define LOAD 0x7c00
-
-static void die(const char* what) {
-  fprintf(stderr, "snapshot.c: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static void xioctl(int fd, unsigned long req, void* arg, const char* what) {
-  if (ioctl(fd, req, arg) < 0) die(what);
-}
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -49,37 +23,17 @@ int main(int argc, char** argv) {
   long iterations = atol(argv[2]);
   int full = strcmp(variant, "full") == 0, set_regs = strcmp(variant, "set_regs") == 0;
 
-  int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (kvm < 0) die("open /dev/kvm");
-  int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-  if (vm < 0) die("KVM_CREATE_VM");
-  if (ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0) ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000);
-  uint8_t* ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (ram == MAP_FAILED) die("mmap");
-  for (size_t i = 0; i < strlen(argv[3]) / 2; i++) sscanf(argv[3] + 2 * i, "%2hhx", &ram[LOAD + i]);
-  struct kvm_userspace_memory_region region = {
-      .slot = 0, .flags = KVM_MEM_LOG_DIRTY_PAGES, .guest_phys_addr = 0, .memory_size = RAM_SIZE,
-      .userspace_addr = (uint64_t)(uintptr_t)ram};
-  xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
-
-  int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-  if (vcpu < 0) die("KVM_CREATE_VCPU");
-  int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-  struct kvm_run* run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-  if (run == MAP_FAILED) die("mmap kvm_run");
-  // Like node-kvm's Machine: the CPUID KVM supports (it decides XCR0 and the XSAVE layout).
-  struct { struct kvm_cpuid2 h; struct kvm_cpuid_entry2 e[256]; } cpuid = {.h.nent = 256};
-  xioctl(kvm, KVM_GET_SUPPORTED_CPUID, &cpuid, "KVM_GET_SUPPORTED_CPUID");
-  xioctl(vcpu, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
-
-  // Real mode at 0:0x7c00, as Machine({ mode: 'real' }) sets it up.
+  // Real mode at 0:0x7c00, as Machine({ mode: 'real' }) sets it up, the one slot logging dirty pages.
+  struct bench_vm v;
+  bench_vm_create(&v, RAM_SIZE, NULL, 0);
+  for (size_t i = 0; i < strlen(argv[3]) / 2; i++) sscanf(argv[3] + 2 * i, "%2hhx", &v.ram[LOAD + i]);
+  bench_set_region(v.vm, 0, KVM_MEM_LOG_DIRTY_PAGES, 0, RAM_SIZE, v.ram);
+  bench_vcpu_create(&v);
+  int vm = v.vm, vcpu = v.vcpu;
+  uint8_t* ram = v.ram;
+  struct kvm_run* run = v.run;
+  struct kvm_regs regs;
   struct kvm_sregs sregs;
-  xioctl(vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
-  struct kvm_segment* segs[] = {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss};
-  for (int i = 0; i < 6; i++) segs[i]->base = 0, segs[i]->selector = 0, segs[i]->limit = 0xffff;
-  xioctl(vcpu, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
-  struct kvm_regs regs = {.rip = LOAD, .rsp = LOAD, .rflags = 2};
-  xioctl(vcpu, KVM_SET_REGS, &regs, "KVM_SET_REGS");
 
   // The snapshot: every piece of state the loop restores, and a copy of RAM.
   struct kvm_vcpu_events events;
