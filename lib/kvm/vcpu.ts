@@ -396,7 +396,11 @@ export class Vcpu {
    * kvm_run page: fill them for reads before the next run().
    */
   run(): VcpuExit {
-    if (this.closed) throw new KvmError('KVM_RUN', errno('EBADF'), 'the vCPU is closed');
+    if (this.closed) {
+      throw new KvmError('KVM_RUN', errno('EBADF'), this.handle.closed
+        ? 'the vCPU is closed'
+        : 'the vCPU\'s kvm_run page was moved away (ArrayBuffer.prototype.transfer() of vcpu.runPage): it cannot run; close it');
+    }
     this.assertNotThreaded('KVM_RUN');
     const reason = callNative(() => this.kvmRun());
     return decodeExit(this.page, this.view, reason);

@@ -183,11 +183,19 @@ const scenarios: Record<string, Scenario> = {
     const page = new Uint8Array(transfer(vcpu.runPage));
     const vcpuFileMapped = (): boolean => fs.readFileSync('/proc/self/maps', 'utf8').includes('kvm-vcpu');
     const mappedBefore = vcpuFileMapped();
+    // the vCPU cannot run without its page, and says why (its file is still open: close() must still close it)
+    let runError = '';
+    try {
+      vcpu.run();
+    } catch (e) {
+      runError = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    const closedBeforeClose = vcpu.native.closed;
     vcpu.close();
     vm.close();
     kvm.close();
     page.fill(0x5a);
-    return { mappedBefore, mappedAfterClose: vcpuFileMapped(), after: page[0] + page[page.length - 1] };
+    return { mappedBefore, runError, closedBeforeClose, mappedAfterClose: vcpuFileMapped(), after: page[0] + page[page.length - 1] };
   },
 
   // structuredClone's transfer list copies an external buffer in Node 20

@@ -71,7 +71,8 @@ describeKvm('guest memory views never outlive their mapping', () => {
 
   test("a transferred kvm_run page (vcpu.runPage) stays usable after the vCPU closes, without the vCPU's file", () => {
     const r = expectClean(runScenario('run-page-transfer'));
-    expect(r).toMatchObject({ mappedBefore: true, mappedAfterClose: false, after: 0x5a * 2 });
+    expect(r).toMatchObject({ mappedBefore: true, closedBeforeClose: false, mappedAfterClose: false, after: 0x5a * 2 });
+    expect(r.runError).toMatch(/^KvmError: .*kvm_run page was moved away .*transfer\(\).*: it cannot run; close it/);
   });
 
   test('structuredClone with a transfer list copies a RAM buffer in Node 20: the copy is independent', () => {
