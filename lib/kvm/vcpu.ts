@@ -177,13 +177,14 @@ export class Vcpu {
    * its GET ioctl. Unlike the public getters it leaves every staged class
    * staged (they load them all by ioctl first: up to four ioctls, which a
    * reset loop exists to avoid), so it is for fields that do not depend on
-   * the other classes (the run-start exception probe's IDT and exception).
+   * the other classes (the run-start exception probe's exception; its
+   * special registers come from peekSregsView()).
    */
-  peekStaged(kind: 'sregs' | 'events', into: Uint8Array): void {
-    this.assertNotThreaded(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS');
+  peekStaged(kind: 'events', into: Uint8Array): void {
+    this.assertNotThreaded('KVM_GET_VCPU_EVENTS');
     const c = syncClasses()[kind];
     if (this.stagedBits(c.bit) !== 0) into.set(new Uint8Array(this.runPage, c.offset, into.length));
-    else callNative(() => this.handle.ioctl(ioctlNumber(kind === 'sregs' ? 'KVM_GET_SREGS' : 'KVM_GET_VCPU_EVENTS'), into));
+    else callNative(() => this.handle.ioctl(ioctlNumber('KVM_GET_VCPU_EVENTS'), into));
   }
 
   /** @internal Sets a state class for the next KVM_RUN: into the kvm_run page when it is staged there, else by its SET ioctl (see peekStaged()). */
@@ -193,7 +194,6 @@ export class Vcpu {
     if (this.stagedBits(c.bit) !== 0) new Uint8Array(this.runPage, c.offset, bytes.length).set(bytes);
     else callNative(() => this.handle.ioctl(ioctlNumber(c.setIoctl), bytes));
   }
-
 
   /** Sets special registers; fields left out keep their current values. */
   setSregs(sregs: Partial<SpecialRegisters>): void {
