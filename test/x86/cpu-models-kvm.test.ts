@@ -111,7 +111,6 @@ interface HostWords {
 function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string {
   const passthrough = /^(host|max)\b/.test(spec);
   const maxLeaf = leafOf(dump, 0)!.eax; // a model whose leaves end below 7 (qemu32) sees no leaf 7 at all
-  const timing = (leafOf(dump, 0x40000000)?.eax ?? 0) >= 0x40000010; // else 0x40000010 is KVM's out-of-range answer
   const intelOutOfRange = !['AuthenticAMD', 'HygonGenuine'].includes(vendorOf(dump));
   const rewrittenHere = (index: number) => {
     const now = host.leafD ? leafOf(host.leafD, 0xd, index) : undefined;
@@ -133,14 +132,13 @@ function onThisHost(dump: CpuidResult[], spec: string, host: HostWords): string 
       const now = leafOf(host.supported, r.function);
       if (was && now && out[pass.reg] === (was[pass.reg] & pass.mask) >>> 0) out[pass.reg] = (now[pass.reg] & pass.mask) >>> 0;
     }
-    if (r.function === 0x40000010 && r.index === 0 && timing) out.eax = host.tscKhz;
+    // (in range: the KVM leaves reach it; else outOfRange() gave KVM's out-of-range answer)
+    if (r.function === 0x40000010 && r.index === 0) out.eax = host.tscKhz;
     return out;
   };
   const moved = (r: CpuidResult): CpuidResult => {
-    if (r.function === 0xd && host.leafD) {
-      const now = rewrittenHere(r.index);
-      if (now) return { ...r, eax: now.eax, ebx: now.ebx, ecx: now.ecx, edx: now.edx };
-    }
+    const now = r.function === 0xd ? rewrittenHere(r.index) : undefined;
+    if (now) return { ...r, eax: now.eax, ebx: now.ebx, ecx: now.ecx, edx: now.edx };
     if (outOfRange(r.function)) {
       if (!intelOutOfRange) return zeros(r);
       const top = leafOf(dump, maxLeaf, r.index);
