@@ -22,6 +22,9 @@
 
 #define LOAD 0x7c00
 
+// The port-I/O loop at LOAD (exits.c, smp.c): mov $0x600,%dx ; 1: out %al,%dx ; jmp 1b
+static const uint8_t PIO_LOOP[] = {0xba, 0x00, 0x06, 0xee, 0xeb, 0xfd};
+
 static inline void die(const char* what) {
   fprintf(stderr, "%s.c: %s: %s\n", program_invocation_short_name, what, strerror(errno));
   exit(1);

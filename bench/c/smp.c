@@ -22,8 +22,6 @@
 
 #define RAM_SIZE (16u << 20)
 
-static const uint8_t PIO_LOOP[] = {0xba, 0x00, 0x06, 0xee, 0xeb, 0xfd};
-
 static struct bench_vm vm;
 static long n_exits;
 static volatile uint64_t device_count;
