@@ -223,7 +223,7 @@ export class Machine {
       if (entry !== cpu.loadAddress) {
         throw new RangeError(`this machine starts in its firmware at the reset vector ${hex(cpu.loadAddress)}, not at ${hex(entry)}`);
       }
-      for (const l of this.loops) l.abandonPendingIo();
+      for (const l of this.loops) l.abandonPending();
       this.vcpus.forEach((v, i) => restorePowerOnState(v, this.powerOn![i]));
       this.dirtyCpu = false;
       this.modeSet = true;
@@ -233,7 +233,7 @@ export class Machine {
       throw new RangeError(`this machine starts its kernel at its entry ${hex(cpu.loadAddress)}, not at ${hex(entry)}`);
     }
     if (this.dirtyCpu) {
-      for (const l of this.loops) l.abandonPendingIo();
+      for (const l of this.loops) l.abandonPending();
       for (const v of this.vcpus) resetVcpuState(v);
       this.dirtyCpu = false;
     }
@@ -333,7 +333,7 @@ export class Machine {
   private resetSystem(): void {
     this.sleep.clear(); // a reset wakes a sleeping machine (QEMU: the firmware resumes it, as CMOS 0x0f still says)
     this.serial?.flush();
-    for (const l of this.loops) l.abandonPendingIo();
+    for (const l of this.loops) l.abandonPending();
     this.runner.discardStopRequest();
     transaction(() => {
       for (const d of this.boardDevices) d.reset?.();
@@ -400,7 +400,7 @@ export class Machine {
     this.checkOpen('restore');
     const opts = checkOptions(options, RESTORE_OPTIONS, 'machine.restore()');
     this.serial?.flush();
-    for (const l of this.loops) l.abandonPendingIo(); // the snapshot's registers replace the unfinished instruction's
+    for (const l of this.loops) l.abandonPending(); // the snapshot's registers replace the unfinished instruction's
     const stats = this.engine().restore(snap, opts);
     this.sleep.clear(); // the snapshot's guest was running
     this.modeSet = true; // the vCPU state is the snapshot's now

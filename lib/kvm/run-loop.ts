@@ -55,6 +55,13 @@ export class RunLoop implements VcpuRunner {
   private running = false;
   /** The last KVM_RUN returned an I/O or MMIO exit that KVM has not finished yet. */
   private ioPending = false;
+  /**
+   * @internal An exit that ends the machine's run (a hlt only when it was
+   * the last vCPU's), taken while SmpRunLoop was stopping every vCPU for
+   * another ending: the next run's result (the vCPU is not resumed before),
+   * unless abandonPending() drops it.
+   */
+  racedResult: RunResult | null = null;
   /** Memory hooks: the MMIO exits to report once performed (null: none, the hot path's only cost). */
   mmioWatch: MmioWatch | null = null;
   /** the guest had no usable IDT when the run started: a triple fault can name its exception */
@@ -151,8 +158,11 @@ export class RunLoop implements VcpuRunner {
    * the new registers (the emulator does not re-decode when completing MMIO).
    * Setting RCX to 0 ends any repeat at its next check (KVM_SET_REGS makes the
    * emulator re-read its registers); then the last access is completed.
+   * A raced terminal exit not reported yet (racedResult) belonged to the old
+   * registers too: it is dropped.
    */
-  abandonPendingIo(): void {
+  abandonPending(): void {
+    this.racedResult = null;
     if (!this.ioPending || this.vcpu.closed) return;
     this.vcpu.setRegs({ rcx: 0n });
     this.completePendingIo(false);

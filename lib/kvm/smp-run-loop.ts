@@ -12,6 +12,11 @@
 // IRQ chip a vCPU that executes hlt waits until all have (reason 'hlt').
 // Before run() returns every vCPU is out of KVM_RUN with its last I/O
 // instruction finished, so registers, snapshots and resets work on all.
+// An exit a vCPU takes while it is being stopped (the kick came too late) is
+// the guest's and is handled as in a slice: I/O and MMIO are dispatched, a
+// hlt halts the vCPU, any other ends the run (a run that was ending for its
+// timeout or maxExits reports it instead; one ending for another reason
+// leaves it to the next run, which returns it before resuming anything).
 import { translateNativeError } from '../errors';
 import { exitNumber, type RunLoop, type RunResult, type StopRequest } from './run-loop';
 import { checkRunOptions, checkSliceMs, type AsyncRunOptions, type RunLimits, type RunOptions, type VcpuRunner } from './run-options';
@@ -25,6 +30,7 @@ const FINISH_IO_EXITS = 64;
 const MAX_WAIT_MS = 1000;
 /** A slice with no more than this left (ms) ends: not worth a wait. */
 const SLICE_END_MS = 0.05;
+const ALL_HALTED = 'every vCPU executed hlt';
 
 /** Why the machine's run ends, decided while vCPUs may still run; made into a RunResult once all are stopped. */
 type Ending =
@@ -84,7 +90,7 @@ export class SmpRunLoop implements VcpuRunner {
     const lim = this.begin(opts);
     let ending: Ending | null = null;
     try {
-      ending = this.slice(lim, lim.deadline) ?? { kind: 'limit', reason: 'timeout' };
+      ending = this.takeRaced() ?? this.slice(lim, lim.deadline) ?? { kind: 'limit', reason: 'timeout' };
       return this.settle(ending, lim, opts);
     } finally {
       this.end(ending === null);
@@ -103,7 +109,8 @@ export class SmpRunLoop implements VcpuRunner {
     let ending: Ending | null = null;
     try {
       for (;;) {
-        ending = this.slice(lim, Math.min(lim.deadline, now() + slice));
+        // (an exit that came in as the last slice ended is the guest's: it ends the run)
+        ending = this.takeRaced() ?? this.slice(lim, Math.min(lim.deadline, now() + slice));
         if (ending !== null) return this.settle(ending, lim, opts);
         const err = this.quiesce();
         if (err !== undefined) throw err;
@@ -112,7 +119,6 @@ export class SmpRunLoop implements VcpuRunner {
         if (this.closed) ending = { kind: 'closed' };
         else if (this.stopRequest) ending = { kind: 'stop', request: this.stopRequest, cpu: 0 };
         if (ending !== null) return this.settle(ending, lim, opts);
-        this.resumeAll();
       }
     } finally {
       this.end(ending === null);
@@ -131,7 +137,6 @@ export class SmpRunLoop implements VcpuRunner {
     this.exits = 0;
     for (const l of this.loops) l.countFrom(opts.trace);
     this.halted.fill(false); // hlt is finished: the next run goes on after it, as with one vCPU
-    this.resumeAll();
     return lim;
   }
 
@@ -147,9 +152,24 @@ export class SmpRunLoop implements VcpuRunner {
     }
   }
 
-  /** Every vCPU not stopped at hlt runs (again). */
+  /** Every vCPU runs (again), but those stopped at hlt or with a raced exit to report. */
   private resumeAll(): void {
-    this.threads.forEach((_, i) => { if (!this.halted[i]) this.resume(i); });
+    this.threads.forEach((_, i) => { if (!this.halted[i] && this.loops[i].racedResult === null) this.resume(i); });
+  }
+
+  /** A raced exit (see the header) as this run's ending, taken from its vCPU; null if there is none. */
+  private takeRaced(): Ending | null {
+    const cpu = this.loops.findIndex((l) => l.racedResult !== null);
+    if (cpu < 0) return null;
+    const result = this.loops[cpu].racedResult!;
+    this.loops[cpu].racedResult = null;
+    return { kind: 'result', result, cpu };
+  }
+
+  /** vCPU `i` stopped at hlt: the result of the run if it was the last to, else null. */
+  private halt(i: number, r: RunResult): RunResult | null {
+    this.halted[i] = true;
+    return this.halted.every(Boolean) ? { ...r, message: ALL_HALTED } : null;
   }
 
   private resume(i: number, immediate = false): void {
@@ -159,6 +179,7 @@ export class SmpRunLoop implements VcpuRunner {
 
   /** Takes exits until `until` (performance.now() time) or the run's end. */
   private slice(lim: RunLimits, until: number): Ending | null {
+    this.resumeAll();
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: 0 };
     const over = (): Ending | null => (until >= lim.deadline ? { kind: 'limit', reason: 'timeout' } : null);
     // `until` on the native clock, for resumeWait(): no clock read in JavaScript between taking an exit and its resume
@@ -213,8 +234,8 @@ export class SmpRunLoop implements VcpuRunner {
     }
     if (r !== null) {
       if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
-      this.halted[i] = true;
-      return this.halted.every(Boolean) ? { kind: 'result', result: { ...r, message: 'every vCPU executed hlt' }, cpu: i } : false;
+      const all = this.halt(i, r);
+      return all !== null ? { kind: 'result', result: all, cpu: i } : false;
     }
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
     if (this.exits >= lim.maxExits) return { kind: 'limit', reason: 'maxExits' };
@@ -237,9 +258,11 @@ export class SmpRunLoop implements VcpuRunner {
 
   /**
    * Stops every vCPU: kicks those in KVM_RUN and takes their last exits. An
-   * I/O or MMIO exit that raced with the kick is a real guest access: it is
-   * dispatched, and its instruction finished (resume with immediate_exit),
-   * so no access is lost or done twice. Returns the first device error met.
+   * exit that raced with the kick is the guest's (see the header): an I/O or
+   * MMIO access is dispatched and its instruction finished (resume with
+   * immediate_exit), so no access is lost or done twice; a hlt halts the
+   * vCPU; an exit that ends the run is kept in its RunLoop's racedResult.
+   * Returns the first device error met.
    */
   private quiesce(): unknown {
     const threads = this.threads;
@@ -273,13 +296,15 @@ export class SmpRunLoop implements VcpuRunner {
         firstError ??= err;
         continue;
       }
-      if (reason !== this.EXIT_IO && reason !== this.EXIT_MMIO) {
-        this.loops[i].noteInterrupted(); // KVM finished the instruction before it stopped
+      if (reason === this.EXIT_INTR) {
+        this.loops[i].noteInterrupted(); // the kick's: KVM finished the instruction before it stopped
         continue;
       }
       try {
         this.exits++;
-        this.loops[i].handleExit(reason, now());
+        let r = this.loops[i].handleExit(reason, now());
+        if (r !== null && r.reason === 'hlt') r = this.halt(i, r);
+        if (r !== null) this.loops[i].racedResult = r;
       } catch (err) {
         firstError ??= err;
       }
@@ -292,6 +317,8 @@ export class SmpRunLoop implements VcpuRunner {
   private settle(ending: Ending, lim: RunLimits, opts: RunOptions): RunResult {
     const err = this.quiesce();
     if (err !== undefined) throw err;
+    // The guest's own event, not the limit, is what the run ended with.
+    if (ending.kind === 'limit') ending = this.takeRaced() ?? ending;
     const total = (r: RunResult, cpu: number): RunResult => ({ ...r, exits: this.exits, elapsedMs: now() - lim.start, cpu });
     switch (ending.kind) {
       case 'result': return total(ending.result, ending.cpu);

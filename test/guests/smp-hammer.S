@@ -7,8 +7,9 @@
 # ways), then a spin of the qword at 0x90008 rounds (so that the vCPU is
 # inside KVM_RUN, executing from the slot being re-mapped, when another
 # vCPU's exit toggles the alias). A wrong value is reported with `out` to
-# port 0x601 (eax = what was read); then, or when done, the vCPU halts. No
-# stack is used.
+# port 0x604 (eax = the whole dword read) after an `out` of the vCPU's index
+# to 0x601; then, or when done, the vCPU halts. A vCPU resumed after that
+# final hlt writes its index to 0x602. No stack is used.
         .code64
         .globl _start
 _start:
@@ -32,7 +33,16 @@ _start:
         dec     %rcx
         jnz     1b
         hlt
+        mov     $0x602, %dx             # (resumed after its final hlt: never)
+        mov     %bl, %al
+        out     %al, %dx
+        hlt
 bad:
+        mov     %eax, %edi
         mov     $0x601, %dx
+        mov     %bl, %al
+        out     %al, %dx
+        mov     $0x604, %dx
+        mov     %edi, %eax
         out     %eax, %dx
         hlt

@@ -25,10 +25,15 @@ function hammer(cpus: number, iterations: number, spin: number, onPortWrite: (m:
   const m = Machine.createSync({ cpus, serial: false });
   const port = new Array<number>(cpus).fill(0);
   const mmio = new Array<number>(cpus).fill(0);
-  let bad: bigint | null = null;
-  const portDev = MemoryRegion.io('hammer-port', 2, {
+  let bad: string | null = null;
+  let badVcpu = -1;
+  const resumedAfterHlt: number[] = [];
+  const portDev = MemoryRegion.io('hammer-port', 8, {
     write: (offset, value) => {
-      if (offset === 1n) bad = value; // smp-hammer.S read a wrong value
+      // smp-hammer.S read a wrong value: its vCPU (0x601), then the dword (0x604)
+      if (offset === 1n) badVcpu = Number(value);
+      else if (offset === 4n) bad = `vCPU ${badVcpu} read 0x${value.toString(16)} at 0xe0000`;
+      else if (offset === 2n) resumedAfterHlt.push(Number(value));
       else port[Number(value)]++;
       onPortWrite(m);
     },
@@ -55,7 +60,7 @@ function hammer(cpus: number, iterations: number, spin: number, onPortWrite: (m:
     m.close();
     for (const r of [portDev, counter, alias]) r.close();
   };
-  return { m, port, mmio, alias, bad: () => bad, close };
+  return { m, port, mmio, alias, bad: () => bad, resumedAfterHlt, close };
 }
 
 describeKvm('SMP: several vCPUs on their threads, one device lock, atomic memory updates', () => {
@@ -77,7 +82,7 @@ describeKvm('SMP: several vCPUs on their threads, one device lock, atomic memory
       const r = await h.m.run({ timeoutMs: 100_000 });
       const ms = performance.now() - t0;
       const stats = h.m.vcpus.map((v, i) => { const s = threadOf(v)!.stats(); return { ...s, holds: s.holds - holdsBefore[i] }; });
-      expect({ reason: r.reason, bad: h.bad() }).toEqual({ reason: 'hlt', bad: null });
+      expect({ reason: r.reason, bad: h.bad(), resumedAfterHlt: h.resumedAfterHlt }).toEqual({ reason: 'hlt', bad: null, resumedAfterHlt: [] });
       expect(r.message).toBe('every vCPU executed hlt');
       expect(toggles).toBe(TOGGLES);
       expect(h.port).toEqual([TOGGLES / 2, TOGGLES / 2]);
@@ -97,7 +102,8 @@ describeKvm('SMP: several vCPUs on their threads, one device lock, atomic memory
     const h = hammer(3, 2000, 0);
     try {
       const r = await h.m.run({ timeoutMs: 100_000 });
-      expect({ reason: r.reason, bad: h.bad(), port: h.port, mmio: h.mmio }).toEqual({ reason: 'hlt', bad: null, port: [2000, 2000, 2000], mmio: [2000, 2000, 2000] });
+      expect({ reason: r.reason, bad: h.bad(), resumedAfterHlt: h.resumedAfterHlt, port: h.port, mmio: h.mmio })
+        .toEqual({ reason: 'hlt', bad: null, resumedAfterHlt: [], port: [2000, 2000, 2000], mmio: [2000, 2000, 2000] });
       // Every vCPU is out of KVM_RUN after run(): registers read on each (RIP after its hlt).
       expect(h.m.vcpus.map((v) => v.getRegs().rip)).toEqual([r.rip, r.rip, r.rip]);
     } finally {
