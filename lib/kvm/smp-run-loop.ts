@@ -50,8 +50,6 @@ export class SmpRunLoop implements VcpuRunner {
   private readonly inRun: boolean[];
   /** vCPUs stopped at hlt (no in-kernel IRQ chip): not resumed until the next run. */
   private readonly halted: boolean[];
-  private readonly EXIT_IO = exitNumber('IO');
-  private readonly EXIT_MMIO = exitNumber('MMIO');
   private readonly EXIT_INTR = exitNumber('INTR');
   private stopRequest: StopRequest | null = null;
   private running = false;
