@@ -4,12 +4,11 @@
 # GDT with ring-3 segments and drops to ring 3 (which this project's hosts
 # run natively; ring 0 is emulated there), where it counts forever in the
 # qword at 0x91000 + 64 * index. Ring 3 code makes no exits.
+        .include "vcpu-index.inc"
         .code64
         .globl _start
 _start:
-        mov     $1, %eax
-        cpuid
-        shr     $24, %ebx
+        vcpu_index
         mov     %ebx, %edi              # edi = index
         # page tables at 0xa0000 + index * 0x3000: PML4, PDPT, PD
         imul    $0x3000, %edi, %esi

@@ -10,12 +10,11 @@
 # port 0x604 (eax = the whole dword read) after an `out` of the vCPU's index
 # to 0x601; then, or when done, the vCPU halts. A vCPU resumed after that
 # final hlt writes its index to 0x602. No stack is used.
+        .include "vcpu-index.inc"
         .code64
         .globl _start
 _start:
-        mov     $1, %eax
-        cpuid
-        shr     $24, %ebx
+        vcpu_index
         mov     0x90000, %rcx
         mov     $0xd0000000, %esi
         mov     $0x600, %dx

@@ -7,12 +7,11 @@
 # faults (byte 2: an empty IDT, then ud2), so its exit is queued while every
 # vCPU is being stopped. vCPU 0 then halts. A vCPU resumed after its hlt
 # (the exit lost) writes its index to port 0x701 and halts again.
+        .include "vcpu-index.inc"
         .code64
         .globl _start
 _start:
-        mov     $1, %eax
-        cpuid
-        shr     $24, %ebx
+        vcpu_index
         mov     %bl, %al
         mov     $0x700, %dx
         test    %ebx, %ebx

@@ -8,12 +8,11 @@
 #   4  INIT to itself through its local APIC (ICR shorthand "self"), then count
 #   5  a start-up IPI (vector 0x10) to vCPU 0, which is running, then 1
 # No stack is used.
+        .include "vcpu-index.inc"
         .code64
         .globl _start
 _start:
-        mov     $1, %eax
-        cpuid
-        shr     $24, %ebx
+        vcpu_index
         test    %ebx, %ebx
         jnz     ap
 bsp:
