@@ -30,7 +30,6 @@ const FINISH_IO_EXITS = 64;
 const MAX_WAIT_MS = 1000;
 /** A slice with no more than this left (ms) ends: not worth a wait. */
 const SLICE_END_MS = 0.05;
-const ALL_HALTED = 'every vCPU executed hlt';
 
 /** Why the machine's run ends, decided while vCPUs may still run; made into a RunResult once all are stopped. */
 type Ending =
@@ -164,10 +163,15 @@ export class SmpRunLoop implements VcpuRunner {
     return { kind: 'result', result, cpu };
   }
 
-  /** vCPU `i` stopped at hlt: the result of the run if it was the last to, else null. */
-  private halt(i: number, r: RunResult): RunResult | null {
+  /**
+   * The run's result for vCPU `i`'s exit `r` (one RunLoop.handleExit ended
+   * its run with): null for a hlt while another vCPU has not halted yet
+   * (this one stays stopped until the next run).
+   */
+  private runEnding(i: number, r: RunResult): RunResult | null {
+    if (r.reason !== 'hlt') return r;
     this.halted[i] = true;
-    return this.halted.every(Boolean) ? { ...r, message: ALL_HALTED } : null;
+    return this.halted.every(Boolean) ? { ...r, message: 'every vCPU executed hlt' } : null;
   }
 
   private resume(i: number, immediate = false): void {
@@ -231,9 +235,8 @@ export class SmpRunLoop implements VcpuRunner {
       if (this.threads.some((t) => t.stopped)) return { kind: 'closed' };
     }
     if (r !== null) {
-      if (r.reason !== 'hlt') return { kind: 'result', result: r, cpu: i };
-      const all = this.halt(i, r);
-      return all !== null ? { kind: 'result', result: all, cpu: i } : false;
+      const result = this.runEnding(i, r);
+      return result !== null ? { kind: 'result', result, cpu: i } : false;
     }
     if (this.stopRequest) return { kind: 'stop', request: this.stopRequest, cpu: i };
     if (this.exits >= lim.maxExits) return { kind: 'limit', reason: 'maxExits' };
@@ -300,9 +303,9 @@ export class SmpRunLoop implements VcpuRunner {
       }
       try {
         this.exits++;
-        let r = this.loops[i].handleExit(reason, now());
-        if (r !== null && r.reason === 'hlt') r = this.halt(i, r);
-        if (r !== null) this.loops[i].racedResult = r;
+        const r = this.loops[i].handleExit(reason, now());
+        const result = r !== null ? this.runEnding(i, r) : null;
+        if (result !== null) this.loops[i].racedResult = result;
       } catch (err) {
         firstError ??= err;
       }
